@@ -1,0 +1,72 @@
+"""Exceptions raised by jupyter-dataops. ``DataOpsError`` is the root of all of them."""
+
+from __future__ import annotations
+
+
+class DataOpsError(Exception):
+    """Root of every error jupyter-dataops raises on purpose."""
+
+
+class DataOpsSyntaxError(DataOpsError):
+    """A check spec that cannot be parsed.
+
+    Carries the 1-based ``line`` and ``column`` of the problem, the offending ``text`` and an
+    optional ``hint`` (e.g. the nearest metric name for a typo). ``str()`` quotes the line with a
+    caret under the column.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int,
+        column: int,
+        text: str = "",
+        hint: str | None = None,
+        source_name: str | None = None,
+    ) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.text = text
+        self.hint = hint
+        self.source_name = source_name
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.source_name}, " if self.source_name else ""
+        out = [f"{where}line {self.line}, column {self.column}: {self.message}"]
+        if self.text:
+            out.append(f"    {self.text}")
+            out.append("    " + " " * max(self.column - 1, 0) + "^")
+        if self.hint:
+            out.append(self.hint)
+        return "\n".join(out)
+
+
+class DataOpsTestFailure(DataOpsError):
+    """Raised (in production/test runs, or with ``--fail-on``) when a check suite fails.
+
+    ``result`` is the ``SuiteResult``; ``str()`` summarises the failing lines.
+    """
+
+    def __init__(self, result, message: str | None = None) -> None:  # noqa: ANN001
+        self.result = result
+        super().__init__(message or _summarise(result))
+
+
+def _summarise(result) -> str:  # noqa: ANN001
+    bad = [r for r in getattr(result, "results", []) if r.status in ("fail", "error")]
+    name = getattr(result, "name", None) or "checks"
+    lines = [f"{len(bad)} check(s) of suite {name!r} failed:"]
+    for r in bad:
+        lines.append(f"  line {r.line} [{r.status}] {r.source} -> {r.message}")
+    return "\n".join(lines)
+
+
+class PipelineError(DataOpsError):
+    """A problem with a pipeline file, a step, promotion or a run, found before or while running."""
+
+
+class StoreError(DataOpsError):
+    """A problem opening or using the run store."""
