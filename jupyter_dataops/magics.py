@@ -1,0 +1,125 @@
+"""IPython front door: ``%%dataops_test`` and friends. Thin: the work happens in the rooms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Enum
+
+from jupyter_dataops.errors import DataOpsError, DataOpsSyntaxError, DataOpsTestFailure
+
+FAIL_LEVELS = ("fail", "warn", "never")
+
+
+@magics_class
+class DataOpsMagics(Magics):
+    """Magics of jupyter-dataops; configure with ``%config DataOpsMagics.fail_on = 'fail'``."""
+
+    fail_on = Enum(
+        FAIL_LEVELS,
+        default_value="never",
+        help=(
+            "When an interactive %%dataops_test raises DataOpsTestFailure: on 'fail' (a fail or "
+            "error), on 'warn' (also a warn) or 'never'. Production and test runs always raise "
+            "on fail or error."
+        ),
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs: Any) -> None:  # noqa: ANN001
+        super().__init__(shell=shell, **kwargs)
+
+    @magic_arguments()
+    @argument("frame", help="Name of the DataFrame (polars, pandas, pyarrow) in the namespace.")
+    @argument("--name", default=None, help="Suite name recorded with the results.")
+    @argument(
+        "--fail-on",
+        dest="fail_on",
+        choices=FAIL_LEVELS,
+        default=None,
+        help="Raise DataOpsTestFailure on 'fail' (fail or error), 'warn' or 'never'.",
+    )
+    @argument("--as-of", dest="as_of", default=None, help="ISO time that freshness is measured at.")
+    @cell_magic
+    def dataops_test(self, line: str, cell: str):  # noqa: ANN201
+        """Run the checks in the cell body on a frame and show pass/warn/fail per line.
+
+        Example::
+
+            %%dataops_test orders --name orders_quality
+            row_count > 0
+            missing_count(order_id) = 0
+            warn: avg(amount) between 20 and 80
+        """
+        from jupyter_dataops.checks import parse_spec, run_checks
+        from jupyter_dataops.pipeline import context
+
+        args = parse_argstring(self.dataops_test, line)
+        ns = self.shell.user_ns
+        if args.frame not in ns:
+            raise DataOpsError(
+                f"%%dataops_test: no variable named {args.frame!r} in this notebook. "
+                "Run the cell that creates the DataFrame first, or fix the name on the magic line."
+            )
+        name = args.name or args.frame
+        try:
+            suite = parse_spec(cell, name=name)
+        except DataOpsSyntaxError as exc:
+            # The magic line is line 1 of the cell: report cell lines, as the analyst sees them.
+            raise DataOpsSyntaxError(
+                exc.message,
+                line=exc.line + 1,
+                column=exc.column,
+                text=exc.text,
+                hint=exc.hint,
+                source_name="%%dataops_test cell",
+            ) from None
+
+        ctx = context.current()
+        result = run_checks(
+            ns[args.frame],
+            suite,
+            name=name,
+            namespace=ns,
+            as_of=args.as_of,
+            history=context.history_provider(ctx),
+        )
+        context.record_suite(ctx, result)
+
+        fail_on = args.fail_on or self.fail_on
+        if ctx is not None and fail_on == "never":
+            fail_on = "fail"  # the quality gate of production and test runs
+        if _should_raise(result, fail_on):
+            display(result)
+            raise DataOpsTestFailure(result)
+        return result
+
+
+def _should_raise(result, fail_on: str) -> bool:  # noqa: ANN001
+    statuses = {r.status for r in result.results}
+    if fail_on == "never":
+        return False
+    bad = {"fail", "error"} if fail_on == "fail" else {"fail", "error", "warn"}
+    return bool(statuses & bad)
+
+
+def _show_dataops_error(shell, etype, evalue, tb, tb_offset=None):  # noqa: ANN001, ANN202
+    """Show our own errors as their message, without a Python traceback to scroll through.
+
+    The cell still ends in error (papermill marks the notebook failed); only the display is short.
+    """
+    stb = [f"{etype.__name__}: {evalue}"]
+    shell._showtraceback(etype, evalue, stb)
+    return stb
+
+
+def load_ipython_extension(ipython) -> None:  # noqa: ANN001
+    """``%load_ext jupyter_dataops``: register the magics and short error display."""
+    ipython.register_magics(DataOpsMagics(shell=ipython, parent=ipython))
+    ipython.set_custom_exc((DataOpsError,), _show_dataops_error)
+
+
+def unload_ipython_extension(ipython) -> None:  # noqa: ANN001
+    ipython.set_custom_exc((), None)
