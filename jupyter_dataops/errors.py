@@ -70,3 +70,8 @@ class PipelineError(DataOpsError):
 
 class StoreError(DataOpsError):
     """A problem opening or using the run store."""
+
+
+class SpcError(DataOpsError):
+    """Bad input to the SPC engine (empty or non-finite data, ragged subgroups, unknown chart,
+    rule or sigma method, sizes where they do not apply, phase1 out of range)."""
