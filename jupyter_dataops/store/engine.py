@@ -1,0 +1,178 @@
+"""Where the run store lives, how to connect to it, and bringing its schema to the newest version."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from jupyter_dataops.errors import StoreError
+
+ENV_STORE_URL = "DATAOPS_STORE_URL"
+DEFAULT_DB = Path(".dataops") / "dataops.db"
+BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+WRITE = "dataops_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
+_PG_MIGRATION_LOCK = 0x6461_7461_6F70  # pg_advisory_xact_lock key ("dataop")
+
+
+def resolve_store_url(project_dir: str | os.PathLike | None, configured: str | None = None) -> str:
+    """The SQLAlchemy URL of a project's run store.
+
+    Precedence: ``DATAOPS_STORE_URL`` in the environment, then ``configured`` (the store URL of the
+    pipeline file), then ``sqlite:///<project_dir>/.dataops/dataops.db``. A relative SQLite path is
+    taken relative to ``project_dir``, so the store sits beside ``dataops.yaml`` wherever the
+    command runs from.
+    """
+    base = Path(project_dir or ".").expanduser().resolve()
+    url = os.environ.get(ENV_STORE_URL, "").strip() or (configured or "").strip()
+    if not url:
+        return f"sqlite:///{base / DEFAULT_DB}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"The run store URL {url!r} is not a valid SQLAlchemy URL ({exc}). Use e.g. "
+            "'sqlite:///.dataops/dataops.db' or 'postgresql+psycopg://user:password@host/db'."
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        db = Path(parsed.database).expanduser()
+        if not db.is_absolute():
+            parsed = parsed.set(database=str(base / db))
+        return parsed.render_as_string(hide_password=False)
+    return url
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for the store: SQLite gets WAL, a busy timeout and explicit BEGIN handling."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"The run store URL {url!r} is not a valid SQLAlchemy URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        # psycopg 3 is the driver we ship and test; plain postgresql:// would ask for psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if backend == "sqlite":
+            db = parsed.database
+            if db and db != ":memory:" and not db.startswith("file:"):
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            _sqlite_events(engine)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise StoreError(
+            f"No SQLAlchemy driver for the run store URL {_redacted(url)!r} ({exc}). For "
+            "PostgreSQL use 'postgresql+psycopg://...' and `pip install \"psycopg[binary]\"`."
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"The database driver for {_redacted(url)!r} is not installed ({exc.name}). "
+            "Install it with pip (PostgreSQL: `pip install \"psycopg[binary]\"`)."
+        ) from None
+    return engine
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        # pysqlite's own transaction handling starts transactions late (on the first write), which
+        # lets two writers deadlock; we switch it off and issue BEGIN ourselves (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        # Writers take the write lock up front, so a busy database waits (busy_timeout) instead of
+        # failing half-way with "database is locked".
+        immediate = conn.get_execution_options().get(WRITE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration of the migrations shipped inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this package knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision of the database, ``None`` when it is empty."""
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+        conn.rollback()
+    return rev
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the store schema to head; returns whether anything ran.
+
+    Cheap when already at head (one read). Otherwise the upgrade runs in one transaction holding a
+    lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so processes opening a fresh
+    store together migrate it once.
+    """
+    cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+        if current == head:
+            return False
+        _check_known(script, current, url)
+        with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
+                return False
+            _check_known(script, current, url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return True
+    except OperationalError as exc:
+        raise StoreError(
+            f"Cannot open the run store {url}: {exc.orig}. Check that the database server is "
+            f"running and the URL ({ENV_STORE_URL} or the pipeline file) is right."
+        ) from None
+
+
+def _check_known(script: ScriptDirectory, current: str | None, url: str) -> None:
+    if current is None:
+        return
+    try:
+        script.get_revision(current)
+    except Exception:  # alembic raises ResolutionError / CommandError subclasses
+        raise StoreError(
+            f"The run store {url} has schema revision {current!r}, which this version of "
+            "jupyter-dataops does not know: it was written by a newer version. Upgrade "
+            "jupyter-dataops (pip install -U jupyter-dataops)."
+        ) from None

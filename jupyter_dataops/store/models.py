@@ -1,0 +1,207 @@
+"""SQLAlchemy 2 models of the run store.
+
+The schema changes only through Alembic revisions in ``store/migrations/versions``; a test checks
+that these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STATUSES: tuple[str, ...] = ("queued", "running", "success", "failed", "skipped", "interrupted")
+ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
+FINAL_STATUSES: tuple[str, ...] = ("success", "failed", "skipped", "interrupted")
+MODES: tuple[str, ...] = ("production", "test")
+CHECK_STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "error")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Pipeline(Base):
+    """A pipeline (one ``dataops.yaml``)."""
+
+    __tablename__ = "pipelines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    project_dir: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Step(Base):
+    """A named step of a pipeline."""
+
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("pipeline_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    notebook: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StepVersion(Base):
+    """One promoted version of a step: the notebook content and parameters that passed the gate."""
+
+    __tablename__ = "step_versions"
+    __table_args__ = (UniqueConstraint("step_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    notebook_path: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    parameters: Mapped[dict | None] = mapped_column(JSONType)
+    promoted_by: Mapped[str | None] = mapped_column(String(200))
+    promoted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PipelineRun(Base):
+    """One ``dataops run`` invocation (or one promotion / test gate)."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index(None, "pipeline_id", "id"), Index(None, "status"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(20))
+    trigger: Mapped[str | None] = mapped_column(String(50))
+    parameters: Mapped[dict | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration: Mapped[float | None] = mapped_column(Float)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StepRun(Base):
+    """One attempt of one step inside a pipeline run (a retry is a new row, ``attempt`` + 1)."""
+
+    __tablename__ = "step_runs"
+    __table_args__ = (
+        Index(None, "step_id", "id"),
+        Index(None, "status", "id"),
+        Index(None, "pipeline_run_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_run_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="CASCADE")
+    )
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
+    step_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("step_versions.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(20))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    parameters: Mapped[dict | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    notebook_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration: Mapped[float | None] = mapped_column(Float)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CheckResultRow(Base):
+    """One check line of one ``%%dataops_test`` suite in one step run."""
+
+    __tablename__ = "check_results"
+    __table_args__ = (Index(None, "step_run_id", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
+    suite: Mapped[str | None] = mapped_column(String(200))
+    line: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    observed: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[str | None] = mapped_column(Text)
+    metric: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class Metric(Base):
+    """One point of a metric series: the SPC input (step, metric key, value, step run, time)."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (Index(None, "step_id", "key", "step_run_id"), Index(None, "step_run_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
+    suite: Mapped[str | None] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(300))
+    value: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Lineage(Base):
+    """A declared input or output of a step run (a table, file or URI named in the pipeline)."""
+
+    __tablename__ = "lineage"
+    __table_args__ = (Index(None, "step_run_id"), Index(None, "name"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(Text)
