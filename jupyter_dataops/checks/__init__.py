@@ -1,0 +1,29 @@
+"""The check language, the catalogue of metrics, the planned engine and its results.
+
+Pure: a frame and a spec in, a ``SuiteResult`` out; no database, no kernel.
+"""
+
+from __future__ import annotations
+
+from jupyter_dataops.checks.catalogue import CATALOGUE, Metric, NothingToMeasure, register
+from jupyter_dataops.checks.formats import FORMATS
+from jupyter_dataops.checks.language import parse_spec
+from jupyter_dataops.checks.planner import HistoryProvider, run_checks, to_polars
+from jupyter_dataops.checks.results import CheckResult, SuiteResult
+from jupyter_dataops.checks.spec import CheckSpec, Suite
+
+__all__ = [
+    "CATALOGUE",
+    "FORMATS",
+    "CheckResult",
+    "CheckSpec",
+    "HistoryProvider",
+    "Metric",
+    "NothingToMeasure",
+    "Suite",
+    "SuiteResult",
+    "parse_spec",
+    "register",
+    "run_checks",
+    "to_polars",
+]
