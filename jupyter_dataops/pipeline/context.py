@@ -8,8 +8,11 @@ record its results. This module is the only place that reads them.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 ENV_MODE = "DATAOPS_MODE"
 ENV_STORE_URL = "DATAOPS_STORE_URL"
@@ -49,6 +52,15 @@ class RunContext:
                 out[key] = str(value)
         return out
 
+    def record(self, suite_result: Any) -> int:
+        """Write a suite's results and metrics under this step run (see ``record_suite``)."""
+        return record_suite(self, suite_result)
+
+    @property
+    def history(self) -> Callable[[str], Sequence[float]] | None:
+        """The step's production metric history (see ``history_provider``)."""
+        return history_provider(self)
+
 
 def current(environ: dict[str, str] | None = None) -> RunContext | None:
     """The run context of this process, or ``None`` when the notebook runs interactively."""
@@ -63,3 +75,139 @@ def current(environ: dict[str, str] | None = None) -> RunContext | None:
         store_url=env.get(ENV_STORE_URL) or None,
         project_dir=env.get(ENV_PROJECT_DIR) or None,
     )
+
+
+HistoryProvider = Callable[[str], Sequence[float]]
+
+_STORES: dict[str, Any] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(url: str) -> Any:
+    """One open store per URL for the life of the kernel (opening migrates, so do it once)."""
+    from jupyter_dataops.store import open_store
+
+    with _STORES_LOCK:
+        store = _STORES.get(url)
+        if store is None:
+            store = _STORES[url] = open_store(url)
+        return store
+
+
+def _pipeline_name(project_dir: str | None) -> str | None:
+    if not project_dir:
+        return None
+    from jupyter_dataops.errors import PipelineError
+    from jupyter_dataops.pipeline.spec import PIPELINE_FILE, load_pipeline
+
+    path = Path(project_dir) / PIPELINE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return load_pipeline(path).name
+    except PipelineError:
+        return None
+
+
+def record_suite(ctx: RunContext | None, suite_result: Any) -> int:
+    """Write a suite's check results and metrics to the store under the step run of ``ctx``.
+
+    Does nothing (returns 0) interactively or when no step run is given (``dataops test``):
+    only runs the runner created are recorded. Production step runs feed SPC history; the
+    promotion gate's runs are recorded in ``test`` mode, which SPC never reads.
+    """
+    if ctx is None or not ctx.step_run_id or not ctx.store_url:
+        return 0
+    return _store(ctx.store_url).record_suite(ctx.step_run_id, suite_result)
+
+
+def _current_notebook() -> Path | None:
+    """The notebook this kernel belongs to, when the front end says so.
+
+    jupyter_server sets ``JPY_SESSION_NAME`` (absolute, or relative to the server root); VS Code
+    sets ``__vsc_ipynb_file__`` in the user namespace. The kernel's cwd is the notebook's folder.
+    """
+    candidates: list[str] = []
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            for name in ("__vsc_ipynb_file__", "__session__"):
+                value = shell.user_ns.get(name)
+                if isinstance(value, str) and value:
+                    candidates.append(value)
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        pass
+    if os.environ.get("JPY_SESSION_NAME"):
+        candidates.append(os.environ["JPY_SESSION_NAME"])
+    for value in candidates:
+        path = Path(value)
+        if path.suffix != ".ipynb":
+            continue
+        if path.is_absolute() and path.is_file():
+            return path.resolve()
+        local = Path.cwd() / path.name
+        if local.is_file():
+            return local.resolve()
+    return None
+
+
+def _interactive_provider() -> HistoryProvider | None:
+    from jupyter_dataops.errors import DataOpsError
+    from jupyter_dataops.pipeline.spec import find_pipeline_file, load_pipeline
+
+    notebook = _current_notebook()
+    if notebook is None:
+        return None
+    pipefile = find_pipeline_file(Path.cwd())
+    if pipefile is None:
+        pipefile = find_pipeline_file(notebook.parent)
+    if pipefile is None:
+        return None
+    try:
+        pipeline = load_pipeline(pipefile)
+    except DataOpsError:
+        return None
+    step = pipeline.step_for_notebook(notebook)
+    if step is None:
+        return None
+    from jupyter_dataops.store import resolve_store_url
+
+    url = resolve_store_url(pipeline.project_dir, configured=pipeline.store)
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if not database or not Path(database).exists():
+            return None  # nothing recorded yet; do not create a store just by looking
+    store = _store(url)
+    name = pipeline.name
+
+    def history(metric_key: str) -> Sequence[float]:
+        return store.metric_history(step.name, metric_key, pipeline=name)
+
+    return history
+
+
+def history_provider(ctx: RunContext | None) -> HistoryProvider | None:
+    """The production metric history of the step this notebook is, for ``spc`` check lines.
+
+    In a pipeline run (or gate) it reads the step named by ``ctx``; interactively it looks for a
+    ``dataops.yaml`` in the cwd or its parents with a step whose notebook is this one. ``None``
+    when the notebook is not a pipeline step (spc lines then report "collecting baseline").
+    """
+    if ctx is None:
+        return _interactive_provider()
+    if not ctx.step or not ctx.store_url:
+        return None
+    store = _store(ctx.store_url)
+    step, exclude = ctx.step, ctx.step_run_id
+    pipeline = _pipeline_name(ctx.project_dir)
+
+    def history(metric_key: str) -> Sequence[float]:
+        return store.metric_history(
+            step, metric_key, pipeline=pipeline, exclude_step_run=exclude
+        )
+
+    return history

@@ -1,0 +1,267 @@
+"""What the pipeline needs to know about a notebook before any kernel starts.
+
+Its parameters cell (papermill's ``parameters`` tag, read with papermill's own inspector), the
+type of each parameter, typed ``key=value`` overrides, and a content hash for versions.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+from jupyter_dataops.errors import PipelineError
+
+PARAMETERS_TAG = "parameters"
+TYPES = ("int", "float", "str", "bool", "list", "dict", "any")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+class ParameterError(PipelineError):
+    """A parameter that the notebook does not define, or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class NotebookParameter:
+    """One variable of a notebook's parameters cell.
+
+    ``type`` is one of ``TYPES``: from the annotation (``n: int = 5``) or else the type of the
+    literal default; ``any`` when the default is an expression. ``optional`` accepts ``None``.
+    """
+
+    name: str
+    type: str
+    default: Any
+    source: str
+    optional: bool = False
+    help: str = ""
+
+
+def read_notebook(path: Path | str) -> nbformat.NotebookNode:
+    """Read a notebook file, with an error that says which file and what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"notebook {str(path)!r} does not exist.")
+    if path.suffix != ".ipynb":
+        raise PipelineError(f"{str(path)!r} is not a notebook (expected a .ipynb file).")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several unrelated types for bad files
+        raise PipelineError(f"cannot read notebook {str(path)!r}: {exc}") from None
+    for cell in nb.cells:  # papermill's inspector expects every cell to have tags
+        cell.setdefault("metadata", {}).setdefault("tags", [])
+    return nb
+
+
+def content_hash(nb: nbformat.NotebookNode | Path | str) -> str:
+    """SHA-256 of the notebook's cell types and sources: outputs and metadata do not count,
+    so running a notebook does not change its version, editing its code does."""
+    if not isinstance(nb, nbformat.NotebookNode):
+        nb = read_notebook(nb)
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        tags = sorted(cell.get("metadata", {}).get("tags", []) or [])
+        digest.update(json.dumps([cell.cell_type, cell.source, tags]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def parameters_cell_index(nb: nbformat.NotebookNode) -> int:
+    """Index of the first cell tagged ``parameters``, or -1."""
+    for i, cell in enumerate(nb.cells):
+        if PARAMETERS_TAG in (cell.get("metadata", {}).get("tags") or []):
+            return i
+    return -1
+
+
+def _type_from_annotation(annotation: str) -> tuple[str, bool]:
+    text = annotation.replace(" ", "")
+    optional = False
+    if text.startswith("Optional[") and text.endswith("]"):
+        text, optional = text[len("Optional[") : -1], True
+    parts = [p for p in text.split("|") if p]
+    if "None" in parts:
+        optional = True
+        parts = [p for p in parts if p != "None"]
+    base = parts[0].split("[")[0].lower() if len(parts) == 1 else "any"
+    aliases = {"integer": "int", "string": "str", "boolean": "bool", "tuple": "list"}
+    base = aliases.get(base, base)
+    return (base if base in TYPES else "any"), optional
+
+
+def _literal(source: str) -> tuple[bool, Any]:
+    try:
+        return True, ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
+
+
+def _type_of(value: Any) -> str:
+    for name, kind in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    return "any"
+
+
+def notebook_parameters(
+    notebook: Path | str | nbformat.NotebookNode, *, require: bool = True
+) -> dict[str, NotebookParameter]:
+    """The parameters defined in a notebook's ``parameters`` cell, by name.
+
+    With ``require`` a notebook without such a cell is refused with a message saying how to add
+    one (papermill would otherwise inject parameters into a new cell nobody reads).
+    """
+    from papermill.inspection import _infer_parameters
+
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else read_notebook(notebook)
+    where = "" if isinstance(notebook, nbformat.NotebookNode) else f"{str(notebook)!r}: "
+    if parameters_cell_index(nb) < 0:
+        if not require:
+            return {}
+        raise ParameterError(
+            f"{where}no parameters cell. Put the values a run may change (dates, paths, sizes) "
+            "in one code cell and give it the tag 'parameters' (JupyterLab: right sidebar, "
+            "Property Inspector > Cell Tags), e.g.\n    run_date = \"2024-01-01\"\n    limit = 1000"
+        )
+    out: dict[str, NotebookParameter] = {}
+    for p in _infer_parameters(nb):
+        ok, default = _literal(p.default)
+        if p.inferred_type_name and p.inferred_type_name != "None":
+            kind, optional = _type_from_annotation(p.inferred_type_name)
+        elif ok and default is not None:
+            kind, optional = _type_of(default), False
+        else:
+            kind, optional = "any", True
+        out[p.name] = NotebookParameter(
+            name=p.name,
+            type=kind,
+            default=default if ok else None,
+            source=p.default,
+            optional=optional,
+            help=p.help or "",
+        )
+    return out
+
+
+def _describe(param: NotebookParameter) -> str:
+    kind = f"{param.type} or None" if param.optional and param.type != "any" else param.type
+    return f"{kind} (default {param.source} in the parameters cell)"
+
+
+def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
+    """Turn the text of ``-p key=value`` into a value of the parameter's type, or refuse."""
+    text = raw.strip()
+    prefix = f"{where}parameter {param.name!r} expects {_describe(param)}, got {raw!r}"
+    if param.optional and text in ("None", "null", "~"):
+        return None
+    kind = param.type
+    try:
+        if kind == "str":
+            return raw
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "bool":
+            low = text.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError("use true or false")
+        if kind in ("list", "dict"):
+            value = yaml.safe_load(text)
+            if _type_of(value) != kind:
+                raise ValueError(f"write it as YAML/JSON, e.g. {'[1, 2]' if kind == 'list' else '{a: 1}'}")
+            return value
+    except ValueError as exc:
+        hint = str(exc) if "use " in str(exc) or "write" in str(exc) else ""
+        raise ParameterError(f"{prefix}." + (f" {hint[0].upper()}{hint[1:]}." if hint else "")) from None
+    # any: a Python/YAML literal when it is one, else the text itself.
+    ok, value = _literal(text)
+    if ok:
+        return value
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return raw
+
+
+def check_value(value: Any, param: NotebookParameter, *, where: str = "") -> Any:
+    """Check a typed value (from ``dataops.yaml``) against the parameter's type; ints widen to
+    float, text is parsed as for ``-p`` so ``"5"`` works for an int."""
+    if value is None and (param.optional or param.type == "any"):
+        return None
+    if param.type == "any":
+        return value
+    if isinstance(value, str) and param.type != "str":
+        return parse_value(value, param, where=where)
+    actual = _type_of(value)
+    if actual == param.type:
+        return list(value) if param.type == "list" else value
+    if param.type == "float" and actual == "int":
+        return float(value)
+    raise ParameterError(
+        f"{where}parameter {param.name!r} expects {_describe(param)}, got {value!r} ({actual})."
+    )
+
+
+def unknown_parameter(name: str, params: dict[str, NotebookParameter], *, where: str = "") -> ParameterError:
+    """The error for a key that the parameters cell does not define (papermill would accept it
+    silently and inject a variable nothing reads)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(params), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    known = ", ".join(f"{p.name}: {p.type}" for p in params.values()) or "(none)"
+    return ParameterError(
+        f"{where}unknown parameter {name!r}: the parameters cell does not define it.{hint} "
+        f"Parameters defined there: {known}."
+    )
+
+
+def split_assignment(item: str) -> tuple[str | None, str, str]:
+    """``"key=value"`` -> ``(None, key, value)``; ``"step.key=value"`` -> ``(step, key, value)``."""
+    if "=" not in item:
+        raise ParameterError(
+            f"-p {item!r}: expected key=value (or step.key=value for one step), e.g. -p limit=100."
+        )
+    key, value = item.split("=", 1)
+    key = key.strip()
+    step = None
+    if "." in key:
+        step, key = key.split(".", 1)
+        step = step.strip()
+    if not key.isidentifier():
+        raise ParameterError(f"-p {item!r}: {key!r} is not a valid parameter name.")
+    return step, key, value
+
+
+def resolve_overrides(
+    items: list[str] | tuple[str, ...],
+    params: dict[str, NotebookParameter],
+    *,
+    where: str = "",
+) -> dict[str, Any]:
+    """Typed values for ``-p key=value`` items of one notebook; unknown keys are refused."""
+    out: dict[str, Any] = {}
+    for item in items:
+        step, key, raw = split_assignment(item)
+        if step is not None:
+            raise ParameterError(
+                f"-p {item!r}: a step prefix is only meaningful for `dataops run`; use -p {key}=..."
+            )
+        if key not in params:
+            raise unknown_parameter(key, params, where=where)
+        out[key] = parse_value(raw, params[key], where=where)
+    return out

@@ -1,0 +1,373 @@
+"""``dataops run``: plan a pipeline run, execute its steps in dependency order, record everything.
+
+Planning checks every notebook, parameter and override before anything runs; execution hands
+ready steps to an executor (in parallel where the graph allows), retries failed attempts after
+their delay, and marks the downstream steps of a failed step ``skipped`` with the reason.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from jupyter_dataops.errors import PipelineError
+from jupyter_dataops.pipeline import dag
+from jupyter_dataops.pipeline.context import RunContext
+from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob
+from jupyter_dataops.pipeline.executors import StepJob, executors
+from jupyter_dataops.pipeline.notebook import (
+    ParameterError,
+    check_value,
+    notebook_parameters,
+    parse_value,
+    split_assignment,
+    unknown_parameter,
+)
+from jupyter_dataops.pipeline.spec import Pipeline
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """A step ready to run: its notebook, typed parameters and limits, all checked."""
+
+    name: str
+    notebook: Path
+    parameters: dict[str, Any]
+    depends_on: tuple[str, ...]
+    kernel: str | None
+    timeout: float | None
+    retries: int
+    retry_delay: float
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass
+class StepOutcome:
+    """How a step ended in a run: ``success``, ``failed``, ``skipped`` or ``interrupted``."""
+
+    step: str
+    status: str = "queued"
+    attempts: int = 0
+    error: str | None = None
+    reason: str | None = None
+    notebook: str | None = None
+    duration: float | None = None
+    step_run_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """A finished pipeline run."""
+
+    run_id: int
+    status: str
+    run_dir: Path
+    steps: dict[str, StepOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+class Reporter(Protocol):
+    """Receives progress events (the CLI shows them with rich; tests may collect them)."""
+
+    def run_started(self, run_id: int, plans: dict[str, StepPlan]) -> None: ...
+    def step_started(self, step: str, attempt: int) -> None: ...
+    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None: ...
+    def step_finished(self, outcome: StepOutcome) -> None: ...
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class NullReporter:
+    """A reporter that ignores every event."""
+
+    def run_started(self, run_id: int, plans: dict[str, StepPlan]) -> None:
+        pass
+
+    def step_started(self, step: str, attempt: int) -> None:
+        pass
+
+    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
+        pass
+
+    def step_finished(self, outcome: StepOutcome) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        pass
+
+
+def plan_run(
+    pipeline: Pipeline, steps: Sequence[str] | None = None, params: Sequence[str] = ()
+) -> dict[str, StepPlan]:
+    """Check everything a run needs, before anything runs, and return one plan per step.
+
+    ``params`` are ``key=value`` (to every selected step whose parameters cell defines ``key``) or
+    ``step.key=value`` (to one step). Missing notebooks, notebooks without a parameters cell,
+    unknown keys and values of the wrong type are refused here.
+    """
+    deps = dag.select(pipeline, steps)
+    nb_params = {}
+    values: dict[str, dict[str, Any]] = {}
+    for name in deps:
+        spec = pipeline.steps[name]
+        path = pipeline.notebook_path(name)
+        where = f"{pipeline.path}, step {name!r}: "
+        if not path.exists():
+            raise PipelineError(
+                f"{where}notebook {spec.notebook!r} does not exist (looked for {path}). Fix "
+                "`notebook:` in dataops.yaml or restore the file."
+            )
+        nb_params[name] = notebook_parameters(path)
+        values[name] = {}
+        for key, value in spec.parameters.items():
+            if key not in nb_params[name]:
+                raise unknown_parameter(key, nb_params[name], where=f"{where}dataops.yaml ")
+            values[name][key] = check_value(value, nb_params[name][key], where=where)
+    for item in params:
+        target, key, raw = split_assignment(item)
+        if target is not None:
+            if target not in deps:
+                known = ", ".join(deps)
+                raise ParameterError(
+                    f"-p {item!r}: {target!r} is not a selected step (selected: {known})."
+                )
+            if key not in nb_params[target]:
+                raise unknown_parameter(key, nb_params[target], where=f"-p {item!r}: step {target!r}: ")
+            values[target][key] = parse_value(raw, nb_params[target][key], where=f"-p {item!r}: ")
+            continue
+        takers = [n for n in deps if key in nb_params[n]]
+        if not takers:
+            raise ParameterError(
+                f"-p {item!r}: no selected step defines a parameter {key!r} in its parameters "
+                f"cell ({', '.join(deps)}). Check the name, or use step.key=value."
+            )
+        for name in takers:
+            values[name][key] = parse_value(
+                raw, nb_params[name][key], where=f"-p {item!r}: step {name!r}: "
+            )
+    return {
+        name: StepPlan(
+            name=name,
+            notebook=pipeline.notebook_path(name),
+            parameters=values[name],
+            depends_on=deps[name],
+            kernel=pipeline.steps[name].kernel,
+            timeout=pipeline.steps[name].timeout,
+            retries=pipeline.steps[name].retries,
+            retry_delay=pipeline.steps[name].retry_delay,
+            inputs=pipeline.steps[name].inputs,
+            outputs=pipeline.steps[name].outputs,
+        )
+        for name in deps
+    }
+
+
+def open_pipeline_store(pipeline: Pipeline) -> Any:
+    """The run store of a pipeline (env ``DATAOPS_STORE_URL`` > ``store:`` > ``.dataops/``)."""
+    from jupyter_dataops.store import open_store, resolve_store_url
+
+    return open_store(resolve_store_url(pipeline.project_dir, configured=pipeline.store))
+
+
+def default_workers(n_steps: int) -> int:
+    """Pool size when none is given: one per step, at most the number of CPUs (at least 2)."""
+    return max(1, min(n_steps, max(2, os.cpu_count() or 1)))
+
+
+class _Run:
+    """The state of one pipeline run while it executes (one per ``run_pipeline`` call)."""
+
+    def __init__(self, pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, run_id: int,
+                 reporter: Reporter) -> None:
+        self.pipeline = pipeline
+        self.plans = plans
+        self.store = store
+        self.run_id = run_id
+        self.reporter = reporter
+        self.run_dir = pipeline.state_dir / "runs" / str(run_id)
+        self.outcomes = {name: StepOutcome(name) for name in plans}
+        self.queued_ids: dict[str, int] = {}
+        self.deps = {name: plan.depends_on for name, plan in plans.items()}
+
+    def create_step_run(self, name: str, attempt: int) -> int:
+        plan = self.plans[name]
+        srid = self.store.create_step_run(
+            self.run_id,
+            name,
+            attempt=attempt,
+            parameters=plan.parameters,
+            inputs=list(plan.inputs),
+            outputs=list(plan.outputs),
+            notebook_path=str(self.output(name)),
+        )
+        self.outcomes[name].step_run_ids.append(srid)
+        self.queued_ids[name] = srid
+        return srid
+
+    def output(self, name: str) -> Path:
+        return self.run_dir / f"{name}.ipynb"
+
+    def job(self, name: str, attempt: int) -> StepJob:
+        plan = self.plans[name]
+        srid = self.queued_ids[name]
+        ctx = RunContext(
+            mode="production",
+            step=name,
+            step_run_id=str(srid),
+            store_url=self.store.url,
+            project_dir=str(self.pipeline.project_dir),
+        )
+        return StepJob(
+            step=name,
+            attempt=attempt,
+            step_run_id=srid,
+            retries_left=plan.retries - (attempt - 1),
+            notebook_job=NotebookJob(
+                notebook=str(plan.notebook),
+                output=str(self.output(name)),
+                parameters=plan.parameters,
+                cwd=str(plan.notebook.parent),
+                env=ctx.env(),
+                kernel=plan.kernel,
+                timeout=plan.timeout,
+            ),
+        )
+
+    def skip_downstream(self, failed: str) -> None:
+        for name in dag.downstream(self.deps, failed):
+            outcome = self.outcomes[name]
+            if outcome.status != "queued":
+                continue
+            outcome.status = "skipped"
+            outcome.reason = f"upstream step {failed!r} failed"
+            self.store.finish_step_run(self.queued_ids[name], "skipped", skip_reason=outcome.reason)
+            self.reporter.step_finished(outcome)
+
+    def interrupt(self, message: str) -> None:
+        for name, outcome in self.outcomes.items():
+            if outcome.status in ("queued", "running"):
+                outcome.status = "interrupted"
+                outcome.error = message
+                self.store.finish_step_run(self.queued_ids[name], "interrupted", error=message)
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    steps: Sequence[str] | None = None,
+    params: Sequence[str] = (),
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    store: Any = None,
+    reporter: Reporter | None = None,
+    trigger: str = "manual",
+) -> RunResult:
+    """Run the selected steps (all by default) of ``pipeline`` and return how each ended.
+
+    Every executed notebook is kept under ``.dataops/runs/<run id>/<step>.ipynb`` (an attempt
+    that is retried keeps ``<step>.attempt-<n>.ipynb``). Raises ``PipelineError`` before anything
+    runs when the plan is invalid; a failing step does not raise, it shows in the result.
+    """
+    reporter = reporter or NullReporter()
+    plans = plan_run(pipeline, steps, params)
+    executor_cls = executors.get(executor)
+    own_store = store is None
+    store = store or open_pipeline_store(pipeline)
+    try:
+        return _execute(pipeline, plans, store, executor_cls, workers, reporter, params, trigger)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executor_cls: Any,
+             workers: int | None, reporter: Reporter, params: Sequence[str],
+             trigger: str) -> RunResult:
+    store.upsert_pipeline(pipeline.name, project_dir=str(pipeline.project_dir))
+    for name in plans:
+        store.upsert_step(pipeline.name, name, notebook=pipeline.steps[name].notebook)
+    run_id = store.create_pipeline_run(
+        pipeline.name, mode="production", parameters={"-p": list(params)} if params else None,
+        trigger=trigger,
+    )
+    run = _Run(pipeline, plans, store, run_id, reporter)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    for name in dag.order(run.deps):
+        run.create_step_run(name, 1)
+
+    sorter = graphlib.TopologicalSorter(run.deps)
+    sorter.prepare()
+    running: dict[Future, StepJob] = {}
+    delayed: list[tuple[float, str, int]] = []  # (due time, step, attempt)
+    started_at: dict[str, float] = {}
+    pool = executor_cls(store, workers=workers or default_workers(len(plans)))
+    reporter.run_started(run_id, plans)
+    try:
+        with pool:
+            while sorter.is_active() or running or delayed:
+                for name in sorter.get_ready():
+                    if run.outcomes[name].status == "skipped":
+                        sorter.done(name)
+                        continue
+                    delayed.append((0.0, name, 1))
+                now = time.monotonic()
+                for item in sorted(d for d in delayed if d[0] <= now):
+                    delayed.remove(item)
+                    _, name, attempt = item
+                    job = run.job(name, attempt)
+                    started_at.setdefault(name, time.monotonic())
+                    run.outcomes[name].status = "running"
+                    run.outcomes[name].attempts = attempt
+                    running[pool.start(job)] = job
+                    reporter.step_started(name, attempt)
+                if not running and not delayed:
+                    continue
+                timeout = None
+                if delayed:
+                    timeout = max(0.0, min(d[0] for d in delayed) - time.monotonic())
+                done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    result: AttemptResult = pool.finish(job, future)
+                    outcome = run.outcomes[job.step]
+                    outcome.notebook = result.output
+                    if result.ok:
+                        outcome.status = "success"
+                        outcome.error = None
+                    elif job.retries_left > 0:
+                        plan = plans[job.step]
+                        run.create_step_run(job.step, job.attempt + 1)
+                        delayed.append(
+                            (time.monotonic() + plan.retry_delay, job.step, job.attempt + 1)
+                        )
+                        outcome.status = "queued"
+                        reporter.step_retrying(job.step, job.attempt, result.error, plan.retry_delay)
+                        continue
+                    else:
+                        outcome.status = "failed"
+                        outcome.error = result.error
+                        outcome.reason = result.reason
+                    outcome.duration = time.monotonic() - started_at[job.step]
+                    reporter.step_finished(outcome)
+                    if outcome.status == "failed":
+                        run.skip_downstream(job.step)
+                    sorter.done(job.step)
+    except BaseException:
+        run.interrupt("the runner was stopped (Ctrl-C or a signal) before the step finished")
+        store.finish_pipeline_run(run_id, "interrupted")
+        raise
+    statuses = {o.status for o in run.outcomes.values()}
+    status = "failed" if statuses & {"failed", "skipped", "interrupted"} else "success"
+    store.finish_pipeline_run(run_id, status)
+    result = RunResult(run_id=run_id, status=status, run_dir=run.run_dir, steps=run.outcomes)
+    reporter.run_finished(result)
+    return result
