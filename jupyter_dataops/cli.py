@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from jupyter_dataops.errors import DataOpsError, DataOpsSyntaxError
 
@@ -21,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
 SCANNERS = {
@@ -36,7 +37,8 @@ SCANNERS = {
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error in plain words and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # Text, not markup: messages quote check lines such as `valid values [a, b]`.
+    err_console.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
     return typer.Exit(code)
 
 
@@ -75,7 +77,13 @@ def print_suite(result) -> None:  # noqa: ANN001
             if isinstance(r.observed, float)
             else str(r.observed)
         )
-        table.add_row(str(r.line), f"[{style}]{r.status}[/]", r.source, observed, r.message or "")
+        table.add_row(
+            str(r.line),
+            Text(r.status, style=style),
+            Text(r.source),
+            observed,
+            Text("" if r.status == "pass" else r.message or ""),
+        )
     console.print(table)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts.items() if n)
     verdict = "[green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
