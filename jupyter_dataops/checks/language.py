@@ -37,7 +37,16 @@ from jupyter_dataops.checks.spec import (
 )
 from jupyter_dataops.errors import DataOpsSyntaxError
 
-CHARTS = ("i", "mr", "xbar", "p", "c", "u", "ewma", "cusum")
+CHARTS = ("i", "mr", "c", "ewma", "cusum")
+# Charts that need more than one value per run; refused with a reason rather than faked.
+_NOT_FOR_METRICS = {
+    "xbar": "xbar, r and s charts need subgroups, but a metric gives one value per run",
+    "r": "xbar, r and s charts need subgroups, but a metric gives one value per run",
+    "s": "xbar, r and s charts need subgroups, but a metric gives one value per run",
+    "p": "p and u charts need each run's sample size, which metric history does not keep",
+    "np": "np charts need each run's sample size, which metric history does not keep",
+    "u": "p and u charts need each run's sample size, which metric history does not keep",
+}
 RULE_SETS = ("qcc", "western_electric", "nelson", "nhs")
 DEFAULT_BASELINE = 20
 
@@ -184,10 +193,16 @@ def _parse_line(cur: _Line) -> CheckSpec:
         return spec
     cur.pos = save
     if cur.keyword("spc") and not cur.peek("("):
-        spec = CheckSpec(line=cur.n, source=source, kind="spc", severity=severity)
+        # An spc signal warns unless the line says fail:
+        spec = CheckSpec(line=cur.n, source=source, kind="spc",
+                         severity=severity if explicit else "warn")
         _parse_metric(cur, spec)
         if cur.take(":"):
             _parse_config_or_spc(cur, spec)
+        elif CATALOGUE[spec.metric].config is not None:  # type: ignore[index]
+            raise cur.error(f"{spec.metric} needs its rule after ':', e.g. "
+                            f"spc {CATALOGUE[spec.metric].example.split(' ')[0]}: "  # type: ignore[index]
+                            f"{CATALOGUE[spec.metric].example.split(': ', 1)[1]}")  # type: ignore[index]
         spec.spc = spec.spc or SpcOptions()
         cur.end()
         return spec
@@ -409,8 +424,8 @@ def _temporal(cur: _Line, s: str, start: int, metric_cls, free: bool) -> Thresho
 
 
 def _parse_config(cur: _Line, spec: CheckSpec, metric_cls) -> None:
-    start = cur.pos
     cur.ws()
+    start = cur.pos
     if metric_cls.config is None:
         raise cur.error(f"{spec.metric} takes nothing after its condition", start)
     if metric_cls.config == "valid":
@@ -550,6 +565,9 @@ def _parse_spc_options(cur: _Line) -> SpcOptions:
         else:
             choices = CHARTS if key == "chart" else RULE_SETS
             val = cur.word(_IDENT)
+            if key == "chart" and val and val.lower() in _NOT_FOR_METRICS:
+                raise cur.error(f"{_NOT_FOR_METRICS[val.lower()]}; use chart i (individuals), "
+                                "c (counts), ewma or cusum", vp)
             if val is None or val.lower() not in choices:
                 near = difflib.get_close_matches((val or "").lower(), choices, n=1)
                 raise cur.error(
@@ -559,6 +577,9 @@ def _parse_spc_options(cur: _Line) -> SpcOptions:
             opts[key] = val.lower()
         if not cur.take(","):
             break
+    if "rules" in opts and opts.get("chart") in ("ewma", "cusum"):
+        raise cur.error(f"run rules apply to the i, mr and c charts; {opts['chart']} has its own "
+                        "signal: drop 'rules'")
     return SpcOptions(**opts)
 
 
