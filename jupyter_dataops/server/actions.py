@@ -1,0 +1,279 @@
+"""What each REST route does, in plain functions (no tornado): room calls plus path mapping.
+
+The store answers the queries, the pipeline room runs and promotes (the same functions the
+``dataops`` CLI calls), the spc room draws the chart. This module only joins them to the project
+the server sees and turns absolute paths into paths relative to the Jupyter root, so the panel can
+open them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.server.project import (
+    ProjectLocator,
+    ProjectState,
+    next_scheduled,
+    resolve_in_root,
+)
+
+
+class NotFound(DataOpsError):
+    """The thing asked for does not exist (HTTP 404)."""
+
+
+def _empty(state: ProjectState, key: str, **extra: Any) -> dict[str, Any]:
+    return {key: [], "hint": state.hint, "project_dir": state.relative(state.project_dir), **extra}
+
+
+def pipelines(locator: ProjectLocator) -> dict[str, Any]:
+    """The project's pipeline with its steps: schedule, next time, last run, latest version."""
+    state = locator.state()
+    if state.pipeline is None:
+        return _empty(state, "pipelines", pipeline_file=None)
+    pipe = state.pipeline
+    known: dict[str, dict[str, Any]] = {}
+    for row in locator.store(state).list_pipelines():
+        if row["name"] == pipe.name:
+            known = {s["name"]: s for s in row["steps"]}
+    steps = []
+    for name, spec in pipe.steps.items():
+        stored = known.get(name, {})
+        notebook = pipe.notebook_path(name)
+        steps.append(
+            {
+                "name": name,
+                "notebook": state.relative(notebook),
+                "notebook_exists": notebook.is_file(),
+                "parameters": dict(spec.parameters),
+                "depends_on": list(spec.depends_on),
+                "schedule": spec.schedule,
+                "next_run": next_scheduled(spec.schedule),
+                "retries": spec.retries,
+                "timeout": spec.timeout,
+                "last_run": stored.get("last_run"),
+                "latest_version": stored.get("latest_version"),
+            }
+        )
+    return {
+        "pipelines": [{"name": pipe.name, "steps": steps}],
+        "hint": state.hint,
+        "project_dir": state.relative(state.project_dir),
+        "pipeline_file": state.relative(pipe.path),
+    }
+
+
+def runs(
+    locator: ProjectLocator,
+    *,
+    step: str | None = None,
+    status: str | None = None,
+    pipeline: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One page of step runs, newest first, with the total count for paging."""
+    from jupyter_dataops.store import STATUSES
+
+    state = locator.state()
+    if status is not None and status not in STATUSES:
+        raise DataOpsError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
+    if state.pipeline is None:
+        return _empty(state, "runs", total=0, limit=limit, offset=offset)
+    store = locator.store(state)
+    rows = store.list_runs(step=step, status=status, limit=limit, offset=offset, pipeline=pipeline)
+    total = store.count_runs(step=step, status=status, pipeline=pipeline)
+    hint = state.hint
+    if total == 0 and hint is None:
+        hint = "No runs yet. Press \"Run now\" on a step, or run `dataops run` in the project folder."
+    return {"runs": rows, "total": total, "limit": limit, "offset": offset, "hint": hint}
+
+
+def run_detail(locator: ProjectLocator, run_id: int) -> dict[str, Any]:
+    """One step run with its checks, metrics, parameters and its executed notebook's Lab path."""
+    state = locator.state()
+    if state.pipeline is None:
+        raise NotFound(f"run {run_id} not found: {state.hint}")
+    run = locator.store(state).get_run(run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
+    run["executed_notebook"] = _notebook_link(state, run.get("notebook_path"))
+    return run
+
+
+def _notebook_link(state: ProjectState, path: str | None) -> dict[str, Any]:
+    if not path:
+        return {"path": None, "exists": False, "message": "this run kept no executed notebook."}
+    from pathlib import Path
+
+    absolute = Path(path)
+    if not absolute.is_absolute():
+        absolute = state.project_dir / absolute
+    relative = state.relative(absolute)
+    if relative is None:
+        return {
+            "path": None,
+            "exists": absolute.is_file(),
+            "message": f"the executed notebook {absolute} is outside the Jupyter root folder.",
+        }
+    exists = absolute.is_file()
+    return {
+        "path": relative,
+        "exists": exists,
+        "message": None if exists else f"the executed notebook {relative} no longer exists.",
+    }
+
+
+def step_metrics(locator: ProjectLocator, step: str, *, pipeline: str | None = None) -> dict[str, Any]:
+    """The metrics a step has recorded (name, points, last value)."""
+    state = locator.state()
+    if state.pipeline is None:
+        return _empty(state, "metrics", step=step)
+    metrics = locator.store(state).list_metrics(step, pipeline=pipeline)
+    hint = None
+    if not metrics:
+        hint = (
+            f"Step {step!r} has recorded no metrics yet. Add checks in a %%dataops_test cell of "
+            "its notebook and run the step."
+        )
+    return {"step": step, "metrics": metrics, "hint": hint}
+
+
+def metric_chart(
+    locator: ProjectLocator,
+    *,
+    step: str,
+    metric: str,
+    pipeline: str | None = None,
+    chart: str | None = None,
+    rules: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """A metric's production series with control limits, broken rules and a Vega-Lite chart."""
+    state = locator.state()
+    if state.pipeline is None:
+        raise NotFound(f"no metric {metric!r} for step {step!r}: {state.hint}")
+    points = locator.store(state).metric_series(step, metric, pipeline=pipeline, limit=limit)
+    if not points:
+        raise NotFound(
+            f"step {step!r} has no production values of metric {metric!r} yet; run the step "
+            "(\"Run now\" or `dataops run`) to record some."
+        )
+    return _control_chart_payload(points, step=step, metric=metric, chart=chart, rules=rules)
+
+
+#: Charts that fit one value per run; the panel offers these.
+METRIC_CHARTS = ("i", "mr")
+DEFAULT_RULES = "western_electric"
+
+
+def _control_chart_payload(
+    points: list[dict[str, Any]], *, step: str, metric: str, chart: str | None, rules: str | None
+) -> dict[str, Any]:
+    from jupyter_dataops.spc import rules as spc_rules
+    from jupyter_dataops.spc.charts import control_chart
+
+    chart = (chart or "i").lower()
+    if chart not in METRIC_CHARTS:
+        raise DataOpsError(
+            f"chart {chart!r} does not fit one value per run; use one of: {', '.join(METRIC_CHARTS)}."
+        )
+    rules = rules or DEFAULT_RULES
+    values = [float(p["value"]) for p in points]
+    if len(values) < 2:
+        raise NotFound(
+            f"metric {metric!r} of step {step!r} has {len(values)} production value; a control "
+            "chart needs at least 2 runs. Run the step again (\"Run now\")."
+        )
+    cc = control_chart(values, chart, rules=rules)
+    offset = len(values) - len(cc)  # the moving-range chart starts at the 2nd run
+    plotted = points[offset:]
+    per_point = cc.point_rules()
+    series = [
+        {
+            **point,
+            "statistic": float(cc.statistics[i]),
+            "center": float(cc.center[i]),
+            "lcl": float(cc.lcl[i]),
+            "ucl": float(cc.ucl[i]),
+            "rules": per_point[i],
+        }
+        for i, point in enumerate(plotted)
+    ]
+    violations = [
+        {
+            "rule": name,
+            "description": spc_rules.RULES.get(name, name),
+            "step_run_id": plotted[i].get("step_run_id"),
+            "time": plotted[i].get("time"),
+            "value": float(cc.statistics[i]),
+        }
+        for name, indices in cc.violations.items()
+        for i in indices
+    ]
+    bundle = cc._repr_mimebundle_()
+    mimetype = next((k for k in bundle if k.startswith("application/vnd.vegalite")), None)
+    if mimetype is None:
+        raise DataOpsError("the spc module produced no Vega-Lite chart for this metric.")
+    return {
+        "step": step,
+        "metric": metric,
+        "chart": chart,
+        "title": cc.title,
+        "rules": rules,
+        "charts": list(METRIC_CHARTS),
+        "rule_sets": list(spc_rules.RULE_SETS),
+        "points": series,
+        "limits": {
+            "center": float(cc.center[-1]),
+            "lcl": float(cc.lcl[-1]),
+            "ucl": float(cc.ucl[-1]),
+        },
+        "violations": violations,
+        "mimetype": mimetype,
+        "spec": bundle[mimetype],
+    }
+
+
+def start_step_run(
+    locator: ProjectLocator,
+    step: str,
+    *,
+    parameters: dict[str, Any],
+    launcher: Any,
+) -> dict[str, Any]:
+    """Start ``dataops run --step STEP`` in the background; return its run ids at once."""
+    state = locator.state()
+    if state.pipeline is None:
+        raise NotFound(f"cannot run step {step!r}: {state.hint}")
+    if step not in state.pipeline.steps:
+        known = ", ".join(state.pipeline.steps) or "none"
+        raise NotFound(f"no step {step!r} in {state.pipeline_file}; steps: {known}.")
+    return launcher.start(state, step, parameters=parameters, store=locator.store(state))
+
+
+def promote_notebook(
+    locator: ProjectLocator,
+    *,
+    notebook: str,
+    step: str,
+    parameters: dict[str, Any],
+    schedule: str | None = None,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """Promote a notebook (path relative to the Jupyter root) through the gate into a step."""
+    from jupyter_dataops.pipeline.promote import promote
+
+    path = resolve_in_root(locator.root_dir, notebook)
+    if not path.is_file():
+        raise NotFound(f"notebook {notebook!r} not found under the Jupyter root folder.")
+    result = promote(
+        path,
+        step=step,
+        project_dir=locator.project_dir,
+        parameters=parameters,
+        schedule=schedule,
+        promoted_by=user,
+    )
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)

@@ -1,0 +1,43 @@
+"""``DataOpsExtension``: the jupyter_server ExtensionApp that serves ``/dataops/api/``."""
+
+from __future__ import annotations
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Unicode
+
+from jupyter_dataops.server.handlers import ROUTES
+from jupyter_dataops.server.launcher import RunLauncher
+from jupyter_dataops.server.project import ProjectLocator
+
+
+class DataOpsExtension(ExtensionApp):
+    """REST API of jupyter-dataops for the JupyterLab panel.
+
+    Configure with ``--DataOpsExtension.project_dir=sub/folder`` when the project
+    (``dataops.yaml``) is not in the server's root folder.
+    """
+
+    name = "jupyter_dataops"
+    load_other_extensions = True
+
+    project_dir = Unicode(
+        "",
+        config=True,
+        help=(
+            "Folder of the project's dataops.yaml, relative to the server's root folder "
+            "(default: the root folder itself)."
+        ),
+    )
+
+    def initialize_settings(self) -> None:
+        root = self.serverapp.root_dir if self.serverapp is not None else "."
+        self.locator = ProjectLocator(root, self.project_dir)
+        self.launcher = RunLauncher(log=self.log)
+        self.log.info("jupyter-dataops: serving the project in %s", self.locator.project_dir)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(ROUTES)
+
+    async def stop_extension(self) -> None:
+        self.launcher.shutdown()
+        self.locator.close()

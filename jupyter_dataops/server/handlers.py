@@ -1,0 +1,202 @@
+"""REST handlers under ``/dataops/api/``: thin doors onto the store and the pipeline rooms.
+
+Every handler requires Jupyter's authentication (``@tornado.web.authenticated``: 403 without a
+token or login cookie; POST also needs the XSRF token when authenticated by cookie). Blocking work
+(SQL, loading the pipeline file, starting a run) runs in a worker thread so the server stays
+responsive. The routes are described in ``openapi.yaml`` beside this module; a test keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+
+from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.server import actions
+from jupyter_dataops.server.project import OutsideRootError, ProjectLocator
+
+API = "/dataops/api"
+MAX_LIMIT = 500
+STEP_NAME = r"(?P<step>[A-Za-z_][A-Za-z0-9_\-]*)"
+RUN_ID = r"(?P<run_id>[0-9]+)"
+
+
+class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
+    """Base: JSON in and out, errors as ``{"message": ...}`` with a status code."""
+
+    @property
+    def locator(self) -> ProjectLocator:
+        return self.extensionapp.locator  # type: ignore[attr-defined]
+
+    def send(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(payload, default=str))
+
+    def int_arg(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise tornado.web.HTTPError(
+                400, f"query parameter {name!r} must be a whole number, not {raw!r}."
+            ) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            top = f" and at most {maximum}" if maximum is not None else ""
+            raise tornado.web.HTTPError(
+                400, f"query parameter {name!r} must be at least {minimum}{top}, not {value}."
+            )
+        return value
+
+    def str_arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return value.strip() or None if value is not None else None
+
+    def json_body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except json.JSONDecodeError as exc:
+            raise tornado.web.HTTPError(
+                400, f"the request body is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}."
+            ) from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "the request body must be a JSON object.")
+        return body
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking room function in a worker thread; turn its errors into HTTP errors."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except OutsideRootError as exc:
+            raise tornado.web.HTTPError(403, str(exc)) from None
+        except actions.NotFound as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        except DataOpsError as exc:
+            raise tornado.web.HTTPError(400, str(exc)) from None
+
+
+class PipelinesHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.send(await self.call(actions.pipelines, self.locator))
+
+
+class RunsHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        payload = await self.call(
+            actions.runs,
+            self.locator,
+            step=self.str_arg("step"),
+            status=self.str_arg("status"),
+            pipeline=self.str_arg("pipeline"),
+            limit=self.int_arg("limit", 50, minimum=1, maximum=MAX_LIMIT),
+            offset=self.int_arg("offset", 0),
+        )
+        self.send(payload)
+
+
+class RunHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        self.send(await self.call(actions.run_detail, self.locator, int(run_id)))
+
+
+class MetricsHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        step = self.str_arg("step")
+        metric = self.str_arg("metric")
+        if not step or not metric:
+            raise tornado.web.HTTPError(
+                400,
+                "give both `step` and `metric`, e.g. /dataops/api/metrics?step=load&metric=row_count"
+                " (GET /dataops/api/steps/{step}/metrics lists a step's metrics).",
+            )
+        payload = await self.call(
+            actions.metric_chart,
+            self.locator,
+            step=step,
+            metric=metric,
+            pipeline=self.str_arg("pipeline"),
+            chart=self.str_arg("chart"),
+            rules=self.str_arg("rules"),
+            limit=self.int_arg("limit", 0) or None,
+        )
+        self.send(payload)
+
+
+class StepMetricsHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, step: str) -> None:
+        payload = await self.call(
+            actions.step_metrics, self.locator, step, pipeline=self.str_arg("pipeline")
+        )
+        self.send(payload)
+
+
+class StepRunHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def post(self, step: str) -> None:
+        body = self.json_body()
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise tornado.web.HTTPError(400, "`parameters` must be a JSON object of name: value.")
+        payload = await self.call(
+            actions.start_step_run,
+            self.locator,
+            step,
+            parameters=parameters,
+            launcher=self.extensionapp.launcher,  # type: ignore[attr-defined]
+        )
+        self.send(payload, status=202)
+
+
+class PromoteHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        notebook = body.get("notebook")
+        step = body.get("step")
+        if not isinstance(notebook, str) or not notebook.strip():
+            raise tornado.web.HTTPError(
+                400, "`notebook` is required: the notebook's path relative to the Jupyter root."
+            )
+        if not isinstance(step, str) or not step.strip():
+            raise tornado.web.HTTPError(400, "`step` is required: the name of the pipeline step.")
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise tornado.web.HTTPError(400, "`parameters` must be a JSON object of name: value.")
+        schedule = body.get("schedule") or None
+        if schedule is not None and not isinstance(schedule, str):
+            raise tornado.web.HTTPError(400, "`schedule` must be a cron expression string.")
+        payload = await self.call(
+            actions.promote_notebook,
+            self.locator,
+            notebook=notebook,
+            step=step.strip(),
+            parameters=parameters,
+            schedule=schedule,
+            user=self.current_user.username if self.current_user else None,
+        )
+        self.send(payload)
+
+
+ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
+    (f"{API}/pipelines", PipelinesHandler),
+    (f"{API}/runs", RunsHandler),
+    (f"{API}/runs/{RUN_ID}", RunHandler),
+    (f"{API}/metrics", MetricsHandler),
+    (f"{API}/steps/{STEP_NAME}/metrics", StepMetricsHandler),
+    (f"{API}/steps/{STEP_NAME}/run", StepRunHandler),
+    (f"{API}/promote", PromoteHandler),
+]

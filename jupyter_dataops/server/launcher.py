@@ -1,0 +1,121 @@
+"""Start "Run now" runs in the background and answer with their ids at once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from jupyter_dataops.errors import PipelineError
+
+#: How long to wait for the run to be planned and recorded before giving up on an answer.
+START_TIMEOUT = 60.0
+
+
+def parameter_args(parameters: dict[str, Any]) -> list[str]:
+    """JSON parameters as ``dataops run -p key=value`` items (strings as written, others JSON)."""
+    out = []
+    for key, value in parameters.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        out.append(f"{key}={text}")
+    return out
+
+
+class RunLauncher:
+    """Runs ``run_worker`` processes; keeps them so the server can stop them when it stops."""
+
+    def __init__(self, log: logging.Logger | None = None) -> None:
+        self.log = log or logging.getLogger(__name__)
+        self._processes: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+
+    def start(self, state: Any, step: str, *, parameters: dict[str, Any], store: Any) -> dict[str, Any]:
+        """Start ``step`` of the project in ``state``; return its pipeline and step run ids.
+
+        Raises ``PipelineError`` with the runner's message when the run cannot start (a bad
+        parameter, a missing notebook): nothing runs in that case.
+        """
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter_dataops.server.run_worker",
+            str(state.project_dir),
+            step,
+            *parameter_args(parameters),
+        ]
+        env = dict(os.environ)
+        env.pop("DATAOPS_MODE", None)  # the worker is a runner, not a notebook inside a run
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(state.project_dir),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._processes = [p for p in self._processes if p.poll() is None] + [proc]
+        first: dict[str, Any] = {}
+        announced = threading.Event()
+        stderr_tail: list[str] = []
+
+        def read_stdout() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if not announced.is_set():
+                    try:
+                        first.update(json.loads(line))
+                        announced.set()
+                        continue
+                    except json.JSONDecodeError:
+                        pass
+                self.log.debug("dataops run %s: %s", step, line.rstrip())
+            announced.set()
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                stderr_tail.append(line)
+                del stderr_tail[:-20]
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        threading.Thread(target=read_stderr, daemon=True).start()
+        if not announced.wait(START_TIMEOUT):
+            raise PipelineError(
+                f"step {step!r} did not start within {START_TIMEOUT:.0f} s; it may still start. "
+                "Refresh the run list, or run `dataops run --step "
+                f"{step}` in {state.project_dir} to see what it is waiting for."
+            )
+        if "error" in first:
+            raise PipelineError(first["error"])
+        if "pipeline_run_id" not in first:
+            proc.wait(timeout=5)
+            tail = "".join(stderr_tail).strip()[-2000:]
+            raise PipelineError(
+                f"step {step!r} could not start (exit code {proc.returncode}). {tail}"
+            )
+        run_id = int(first["pipeline_run_id"])
+        pipeline_run = store.get_pipeline_run(run_id) or {}
+        step_runs = [r for r in pipeline_run.get("steps", []) if r.get("step") == step]
+        self.log.info("jupyter-dataops: started run %s of step %s (pid %s)", run_id, step, proc.pid)
+        return {
+            "pipeline_run_id": run_id,
+            "step_run_id": step_runs[0]["id"] if step_runs else None,
+            "step": step,
+            "status": step_runs[0]["status"] if step_runs else "queued",
+        }
+
+    def shutdown(self) -> None:
+        """Stop runs still going (the runner records them as interrupted)."""
+        with self._lock:
+            for proc in self._processes:
+                if proc.poll() is None:
+                    self.log.info("jupyter-dataops: stopping run process %s", proc.pid)
+                    proc.terminate()
+            self._processes.clear()

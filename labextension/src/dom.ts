@@ -1,0 +1,118 @@
+/** Small DOM helpers: the panel is plain DOM inside a Lumino widget. */
+
+type Child = Node | string | null | undefined | false;
+
+export interface IAttrs {
+  [name: string]: string | number | boolean | null | undefined | ((ev: any) => void);
+}
+
+/** Create an element; `on*` attributes given functions become event listeners. */
+export function h(tag: string, attrs: IAttrs = {}, ...children: (Child | Child[])[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) {
+      continue;
+    }
+    if (typeof value === 'function') {
+      el.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === 'className') {
+      el.className = String(value);
+    } else if (value === true) {
+      el.setAttribute(name, '');
+    } else {
+      el.setAttribute(name, String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) {
+      continue;
+    }
+    el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+
+/** Replace every child of `el`. */
+export function replaceChildren(el: HTMLElement, ...children: (Child | Child[])[]): void {
+  while (el.firstChild) {
+    el.removeChild(el.firstChild);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) {
+      continue;
+    }
+    el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+}
+
+/** "3 min ago" / "in 2 h" for an ISO time; the full time goes in the title attribute. */
+export function relativeTime(iso: string | null): string {
+  if (!iso) {
+    return '—';
+  }
+  const then = new Date(iso).getTime();
+  if (isNaN(then)) {
+    return iso;
+  }
+  const seconds = Math.round((then - Date.now()) / 1000);
+  const abs = Math.abs(seconds);
+  let text: string;
+  if (abs < 45) {
+    text = `${abs} s`;
+  } else if (abs < 3600) {
+    text = `${Math.round(abs / 60)} min`;
+  } else if (abs < 86400 * 2) {
+    text = `${Math.round(abs / 3600)} h`;
+  } else {
+    text = `${Math.round(abs / 86400)} d`;
+  }
+  return seconds < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** A local, readable time for a title or a table cell. */
+export function localTime(iso: string | null): string {
+  if (!iso) {
+    return '';
+  }
+  const date = new Date(iso);
+  return isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+/** "1.2 s", "3 min 4 s". */
+export function duration(seconds: number | null): string {
+  if (seconds === null || seconds === undefined) {
+    return '—';
+  }
+  if (seconds < 60) {
+    return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+/** A number as an analyst reads it: integers plain, others with 4 significant digits. */
+export function formatValue(value: unknown): string {
+  if (value === null || value === undefined) {
+    return '—';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+  }
+  if (typeof value === 'object') {
+    return JSON.stringify(value);
+  }
+  return String(value);
+}
+
+/** A coloured status badge (`success`, `failed`, `running`, `pass`, `warn`, `fail`, ...). */
+export function badge(status: string | null | undefined): HTMLElement {
+  const text = status || 'never run';
+  return h(
+    'span',
+    {
+      className: `jp-DataOps-badge jp-DataOps-status-${text.replace(/\s+/g, '-')}`,
+      'data-status': text
+    },
+    text
+  );
+}

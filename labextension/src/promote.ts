@@ -1,0 +1,227 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { badge, formatValue, h } from './dom';
+import { DataOpsApiError, requestAPI } from './handler';
+
+/** The form asking for the step name, its parameters and an optional schedule. */
+class PromoteForm extends Widget {
+  constructor(path: string) {
+    super();
+    this.addClass('jp-DataOps-promote-form');
+    const base = path.split('/').pop() || path;
+    const suggested = base
+      .replace(/\.ipynb$/, '')
+      .replace(/[^A-Za-z0-9_-]+/g, '_')
+      .replace(/^[^A-Za-z_]+/, '');
+    this._step = h('input', {
+      type: 'text',
+      className: 'jp-mod-styled',
+      'data-testid': 'dataops-promote-step',
+      value: suggested || 'step',
+      placeholder: 'step name, e.g. load_orders'
+    }) as HTMLInputElement;
+    this._params = h('textarea', {
+      className: 'jp-mod-styled',
+      rows: 4,
+      'data-testid': 'dataops-promote-parameters',
+      placeholder: 'one per line, e.g.\nmin_rows = 100\nregion = "EU"'
+    }) as HTMLTextAreaElement;
+    this._schedule = h('input', {
+      type: 'text',
+      className: 'jp-mod-styled',
+      'data-testid': 'dataops-promote-schedule',
+      placeholder: 'cron, e.g. 0 6 * * * (leave empty for none)'
+    }) as HTMLInputElement;
+    this.node.appendChild(
+      h(
+        'div',
+        {},
+        h('p', {}, 'Notebook: ', h('code', {}, path)),
+        h(
+          'p',
+          { className: 'jp-DataOps-muted' },
+          'The notebook runs once as a test (its %%dataops_test checks must pass) before it becomes a pipeline step.'
+        ),
+        h('label', {}, 'Step name', this._step),
+        h('label', {}, 'Parameters (override the notebook\u2019s parameters cell)', this._params),
+        h('label', {}, 'Schedule', this._schedule)
+      )
+    );
+  }
+
+  getValue(): { step: string; parameters: Record<string, unknown>; schedule: string } {
+    return {
+      step: this._step.value.trim(),
+      parameters: parseParameters(this._params.value),
+      schedule: this._schedule.value.trim()
+    };
+  }
+
+  private _step: HTMLInputElement;
+  private _params: HTMLTextAreaElement;
+  private _schedule: HTMLInputElement;
+}
+
+/**
+ * `name = value` lines (or one JSON object) into a parameters object.
+ *
+ * Values are read as JSON when they parse (numbers, true/false, "quoted strings", lists),
+ * otherwise kept as plain text.
+ */
+export function parseParameters(text: string): Record<string, unknown> {
+  const trimmed = text.trim();
+  if (!trimmed) {
+    return {};
+  }
+  if (trimmed.startsWith('{')) {
+    const parsed = JSON.parse(trimmed);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error('parameters must be a JSON object or name = value lines');
+    }
+    return parsed;
+  }
+  const out: Record<string, unknown> = {};
+  trimmed.split('\n').forEach((line, index) => {
+    if (!line.trim() || line.trim().startsWith('#')) {
+      return;
+    }
+    const at = line.indexOf('=');
+    if (at < 1) {
+      throw new Error(
+        `parameters line ${index + 1} ("${line.trim()}") is not name = value`
+      );
+    }
+    const name = line.slice(0, at).trim();
+    const raw = line.slice(at + 1).trim();
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw.replace(/^'(.*)'$/, '"$1"').replace(/^True$/, 'true').replace(/^False$/, 'false').replace(/^None$/, 'null'));
+    } catch {
+      value = raw;
+    }
+    out[name] = value;
+  });
+  return out;
+}
+
+/** Render the gate's answer: promoted or not, why, and the checks it ran. */
+function gateResult(result: Record<string, any>): HTMLElement {
+  const promoted = Boolean(result.promoted ?? result.passed ?? result.ok);
+  const checks: any[] = result.checks || result.check_results || [];
+  const rows = Object.entries(result).filter(
+    ([key, value]) =>
+      !['checks', 'check_results', 'promoted', 'passed', 'ok', 'message', 'error'].includes(key) &&
+      (typeof value !== 'object' || value === null)
+  );
+  return h(
+    'div',
+    { className: 'jp-DataOps-gate', 'data-testid': 'dataops-gate-result' },
+    h(
+      'p',
+      {},
+      badge(promoted ? 'success' : 'failed'),
+      ' ',
+      promoted ? 'Promoted.' : 'Not promoted: the gate did not pass.'
+    ),
+    result.message ? h('p', {}, String(result.message)) : null,
+    result.error ? h('pre', { className: 'jp-DataOps-run-error' }, String(result.error)) : null,
+    rows.length
+      ? h(
+          'table',
+          { className: 'jp-DataOps-table' },
+          h(
+            'tbody',
+            {},
+            rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, formatValue(v))))
+          )
+        )
+      : null,
+    checks.length
+      ? h(
+          'table',
+          { className: 'jp-DataOps-table' },
+          h(
+            'tbody',
+            {},
+            checks.map(c =>
+              h(
+                'tr',
+                {},
+                h('td', {}, badge(c.status)),
+                h('td', {}, h('code', {}, String(c.source ?? c.check ?? ''))),
+                h('td', {}, formatValue(c.observed)),
+                h('td', {}, String(c.threshold ?? ''))
+              )
+            )
+          )
+        )
+      : null
+  );
+}
+
+/**
+ * Ask for the step name and parameters, POST /dataops/api/promote, show the gate's result.
+ *
+ * Returns true when the notebook was promoted.
+ */
+export async function promoteNotebook(path: string): Promise<boolean> {
+  const form = new PromoteForm(path);
+  const answer = await showDialog({
+    title: 'Promote this notebook',
+    body: form,
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+  });
+  if (!answer.button.accept) {
+    return false;
+  }
+  let value: { step: string; parameters: Record<string, unknown>; schedule: string };
+  try {
+    value = form.getValue();
+  } catch (error) {
+    await showDialog({
+      title: 'Cannot read the parameters',
+      body: `${String(error)}. Write one "name = value" per line, or a JSON object.`,
+      buttons: [Dialog.okButton()]
+    });
+    return false;
+  }
+  const waiting = showDialog({
+    title: 'Promoting…',
+    body: h(
+      'div',
+      { 'data-testid': 'dataops-promote-waiting' },
+      `Running ${path} as a test before promotion; this takes as long as the notebook.`
+    ) as any,
+    buttons: []
+  });
+  let result: Record<string, any> | null = null;
+  let failure: string | null = null;
+  try {
+    result = await requestAPI<Record<string, any>>('promote', {
+      method: 'POST',
+      body: JSON.stringify({
+        notebook: path,
+        step: value.step,
+        parameters: value.parameters,
+        schedule: value.schedule || null
+      })
+    });
+  } catch (error) {
+    failure = error instanceof DataOpsApiError ? error.message : String(error);
+  }
+  Dialog.flush();
+  await waiting.catch(() => undefined);
+  const body = new Widget();
+  body.node.appendChild(
+    result
+      ? gateResult(result)
+      : h('div', { 'data-testid': 'dataops-gate-result' }, badge('failed'), ' ', failure || '')
+  );
+  await showDialog({
+    title: result ? `Promotion of ${value.step}` : 'Promotion failed',
+    body,
+    buttons: [Dialog.okButton()]
+  });
+  return Boolean(result && (result.promoted ?? result.passed ?? result.ok));
+}
