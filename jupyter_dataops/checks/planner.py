@@ -254,7 +254,14 @@ class Plan:
                 return self._split(col, lambda c: bad)
             return [bad.sum()]
         if kind == "failed":
-            return [pl.sql_expr(fact[1]).sum()]
+            expr = pl.sql_expr(fact[1])
+            floats = nan_as_null(expr, self.schema)
+            if floats:
+                # NaN is missing, as everywhere else: compare with it as with a null
+                self.values[fact] = self._collect(
+                    self.frame.lazy().with_columns(floats).select(expr.sum())).item()
+                return None
+            return [expr.sum()]
         if kind == "refmissing":
             _, col, frame, refcol = fact
             values = self.ctx.reference_values(frame, refcol)
@@ -305,7 +312,7 @@ class Plan:
                 self.steps.append(f"{col}: sorted, distinct counted from runs")
         c = pl.col(col)
         if is_float(dtype):
-            return [c.filter(c.is_not_nan()).n_unique() - (c.null_count() > 0).cast(pl.UInt32)]
+            return [c.filter(c.is_not_nan()).n_unique()]  # the filter drops nulls too
         return [c.n_unique() - (c.null_count() > 0).cast(pl.UInt32)]
 
     # ---- low-cardinality columns: one group-by answers distinct and validity
@@ -400,6 +407,12 @@ def bitmap_distinct(s: pl.Series) -> int | None:
     else:
         seen[arr - lo] = True
     return int(np.count_nonzero(seen))
+
+
+def nan_as_null(expr: pl.Expr, schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """``fill_nan(None)`` for each float column ``expr`` reads (empty if it reads none)."""
+    return [pl.col(c).fill_nan(None) for c in dict.fromkeys(expr.meta.root_names())
+            if c in schema and is_float(schema[c])]
 
 
 def _agg(c: pl.Expr, fn: str, q: float | None, dtype: pl.DataType) -> pl.Expr:
@@ -618,7 +631,15 @@ def _failing_rows(frame, schema, metric: Metric, ctx: RunContext) -> pl.DataFram
         expr = metric.offending(schema, ctx)
         if expr is None:
             return None
-        lf = frame.lazy().filter(expr).head(5)
+        lf = frame.lazy()
+        floats = nan_as_null(expr, schema) if metric.name == "failed_rows" else []
+        if floats:  # choose rows with NaN read as null, show them as they are
+            lf = lf.with_row_index("_dataops_row")
+            hits = lf.with_columns(floats).filter(expr).select("_dataops_row").head(5)
+            lf = lf.join(hits, on="_dataops_row", how="semi").drop("_dataops_row")
+        else:
+            lf = lf.filter(expr)
+        lf = lf.head(5)
         return lf.collect(engine="in-memory" if isinstance(frame, pl.DataFrame) else "streaming")
     except Exception:
         return None
