@@ -649,21 +649,23 @@ class Store:
         """The SPC baseline: a metric's values in earlier successful production runs of a step,
         oldest first. Unfinished and failed runs (so the current run) never count; ``limit``
         keeps the newest points."""
+        # EXISTS (not a join) keeps the planner on the (step_id, key, step_run_id) index instead
+        # of walking every successful run.
+        successful = (
+            select(_SR.c.id)
+            .where(_SR.c.id == _M.c.step_run_id, _SR.c.status == "success",
+                   _SR.c.mode == "production")
+            .exists()
+        )
         q = (
             select(_M.c.value)
-            .join(_SR, _SR.c.id == _M.c.step_run_id)
-            .where(
-                _M.c.step_id.in_(_step_ids(step, pipeline)),
-                _M.c.key == metric_key,
-                _SR.c.status == "success",
-                _SR.c.mode == "production",
-            )
-            .order_by(_SR.c.id.desc(), _M.c.id.desc())
+            .where(_M.c.step_id.in_(_step_ids(step, pipeline)), _M.c.key == metric_key, successful)
+            .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
         )
         if suite is not None:
             q = q.where(_M.c.suite == suite)
         if exclude_step_run is not None:
-            q = q.where(_SR.c.id != _as_id(exclude_step_run, "step run id"))
+            q = q.where(_M.c.step_run_id != _as_id(exclude_step_run, "step run id"))
         if limit is not None:
             q = q.limit(limit)
         with self._read() as conn:
@@ -695,7 +697,7 @@ class Store:
                 _M.c.key == metric_key,
                 _SR.c.mode == "production",
             )
-            .order_by(_SR.c.id.desc(), _M.c.id.desc())
+            .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
         )
         if suite is not None:
             q = q.where(_M.c.suite == suite)
@@ -879,22 +881,30 @@ class Store:
 
     def list_pipelines(self) -> list[dict[str, Any]]:
         """Pipelines with their steps, each step's latest promoted version and last run."""
+        # correlated max() per step: an index seek each, not a scan of the whole run history
         latest_v = (
-            select(func.max(StepVersion.id)).group_by(StepVersion.step_id).scalar_subquery()
+            select(func.max(StepVersion.id)).where(StepVersion.step_id == Step.id)
+            .scalar_subquery()
         )
-        last_run = select(func.max(_SR.c.id)).group_by(_SR.c.step_id).scalar_subquery()
+        last_run = select(func.max(_SR.c.id)).where(_SR.c.step_id == Step.id).scalar_subquery()
         with self._read() as conn:
             pipes = conn.execute(select(Pipeline).order_by(Pipeline.name)).mappings().all()
-            steps = conn.execute(select(Step).order_by(Step.id)).mappings().all()
+            steps = conn.execute(
+                select(Step, latest_v.label("latest_v"), last_run.label("last_run"))
+                .order_by(Step.id)
+            ).mappings().all()
             versions = {
                 v["step_id"]: v for v in conn.execute(
-                    select(StepVersion).where(StepVersion.id.in_(latest_v))
+                    select(StepVersion).where(
+                        StepVersion.id.in_([s["latest_v"] for s in steps if s["latest_v"]])
+                    )
                 ).mappings().all()
             }
             runs = {
                 r.step_id: r for r in conn.execute(
                     select(_SR.c.id, _SR.c.step_id, _SR.c.status, _SR.c.started_at,
-                           _SR.c.ended_at).where(_SR.c.id.in_(last_run))
+                           _SR.c.ended_at)
+                    .where(_SR.c.id.in_([s["last_run"] for s in steps if s["last_run"]]))
                 ).all()
             }
         by_pipe: dict[int, list[dict[str, Any]]] = {p["id"]: [] for p in pipes}
