@@ -86,7 +86,7 @@ def runs(
     total = store.count_runs(step=step, status=status, pipeline=pipeline)
     hint = state.hint
     if total == 0 and hint is None:
-        hint = "No runs yet. Press \"Run now\" on a step, or run `dataops run` in the project folder."
+        hint = 'No runs yet. Press "Run now" on a step, or run `dataops run` in the project folder.'
     return {"runs": rows, "total": total, "limit": limit, "offset": offset, "hint": hint}
 
 
@@ -125,7 +125,9 @@ def _notebook_link(state: ProjectState, path: str | None) -> dict[str, Any]:
     }
 
 
-def step_metrics(locator: ProjectLocator, step: str, *, pipeline: str | None = None) -> dict[str, Any]:
+def step_metrics(
+    locator: ProjectLocator, step: str, *, pipeline: str | None = None
+) -> dict[str, Any]:
     """The metrics a step has recorded (name, points, last value)."""
     state = locator.state()
     if state.pipeline is None:
@@ -158,7 +160,7 @@ def metric_chart(
     if not points:
         raise NotFound(
             f"step {step!r} has no production values of metric {metric!r} yet; run the step "
-            "(\"Run now\" or `dataops run`) to record some."
+            '("Run now" or `dataops run`) to record some.'
         )
     return _control_chart_payload(points, step=step, metric=metric, chart=chart, rules=rules)
 
@@ -184,7 +186,7 @@ def _control_chart_payload(
     if len(values) < 2:
         raise NotFound(
             f"metric {metric!r} of step {step!r} has {len(values)} production value; a control "
-            "chart needs at least 2 runs. Run the step again (\"Run now\")."
+            'chart needs at least 2 runs. Run the step again ("Run now").'
         )
     cc = control_chart(values, chart, rules=rules)
     offset = len(values) - len(cc)  # the moving-range chart starts at the 2nd run
@@ -259,21 +261,31 @@ def promote_notebook(
     notebook: str,
     step: str,
     parameters: dict[str, Any],
+    launcher: Any,
     schedule: str | None = None,
     user: str | None = None,
 ) -> dict[str, Any]:
-    """Promote a notebook (path relative to the Jupyter root) through the gate into a step."""
-    from jupyter_dataops.pipeline.promote import promote
+    """Promote a notebook (path relative to the Jupyter root) through the gate into a step.
 
+    Answers ``{"promoted": bool, "message", "failures", "checks", "executed_notebook", ...}``;
+    the executed gate notebook's path is relative to the Jupyter root when it is inside it.
+    """
     path = resolve_in_root(locator.root_dir, notebook)
     if not path.is_file():
         raise NotFound(f"notebook {notebook!r} not found under the Jupyter root folder.")
-    result = promote(
+    if path.suffix != ".ipynb":
+        raise DataOpsError(
+            f"{notebook!r} is not a notebook (.ipynb); only notebooks can be promoted."
+        )
+    result = launcher.promote(
+        locator.project_dir,
         path,
-        step=step,
-        project_dir=locator.project_dir,
-        parameters=parameters,
-        schedule=schedule,
-        promoted_by=user,
+        step,
+        {"parameters": parameters, "schedule": schedule, "user": user},
     )
-    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    state = locator.state()
+    executed = result.get("executed_notebook")
+    result["executed_notebook"] = _notebook_link(state, executed) if executed else None
+    result.pop("pipeline_file", None)
+    result["pipeline_file"] = state.relative(state.pipeline_file)
+    return result

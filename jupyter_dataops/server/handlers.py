@@ -38,7 +38,9 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.finish(json.dumps(payload, default=str))
 
-    def int_arg(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    def int_arg(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
             return default
@@ -66,7 +68,8 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
             body = json.loads(self.request.body)
         except json.JSONDecodeError as exc:
             raise tornado.web.HTTPError(
-                400, f"the request body is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}."
+                400,
+                f"the request body is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}.",
             ) from None
         if not isinstance(body, dict):
             raise tornado.web.HTTPError(400, "the request body must be a JSON object.")
@@ -186,6 +189,7 @@ class PromoteHandler(DataOpsHandler):
             step=step.strip(),
             parameters=parameters,
             schedule=schedule,
+            launcher=self.extensionapp.launcher,  # type: ignore[attr-defined]
             user=self.current_user.username if self.current_user else None,
         )
         self.send(payload)

@@ -1,4 +1,7 @@
-"""Start "Run now" runs in the background and answer with their ids at once."""
+"""Start "Run now" runs in the background (answering with their ids at once) and promotions.
+
+Both run in ``jupyter_dataops.server.worker`` processes, never inside the Jupyter server.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import threading
 from typing import Any
 
 from jupyter_dataops.errors import PipelineError
+
+WORKER = "jupyter_dataops.server.worker"
 
 #: How long to wait for the run to be planned and recorded before giving up on an answer.
 START_TIMEOUT = 60.0
@@ -25,6 +30,14 @@ def parameter_args(parameters: dict[str, Any]) -> list[str]:
     return out
 
 
+def worker_env() -> dict[str, str]:
+    """The server's environment minus any run context (the worker is a runner, not a kernel)."""
+    env = dict(os.environ)
+    for key in ("DATAOPS_MODE", "DATAOPS_STEP", "DATAOPS_STEP_RUN_ID"):
+        env.pop(key, None)
+    return env
+
+
 class RunLauncher:
     """Runs ``run_worker`` processes; keeps them so the server can stop them when it stops."""
 
@@ -33,7 +46,9 @@ class RunLauncher:
         self._processes: list[subprocess.Popen] = []
         self._lock = threading.Lock()
 
-    def start(self, state: Any, step: str, *, parameters: dict[str, Any], store: Any) -> dict[str, Any]:
+    def start(
+        self, state: Any, step: str, *, parameters: dict[str, Any], store: Any
+    ) -> dict[str, Any]:
         """Start ``step`` of the project in ``state``; return its pipeline and step run ids.
 
         Raises ``PipelineError`` with the runner's message when the run cannot start (a bad
@@ -42,17 +57,16 @@ class RunLauncher:
         cmd = [
             sys.executable,
             "-m",
-            "jupyter_dataops.server.run_worker",
+            WORKER,
+            "run",
             str(state.project_dir),
             step,
             *parameter_args(parameters),
         ]
-        env = dict(os.environ)
-        env.pop("DATAOPS_MODE", None)  # the worker is a runner, not a notebook inside a run
         proc = subprocess.Popen(
             cmd,
             cwd=str(state.project_dir),
-            env=env,
+            env=worker_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -110,6 +124,49 @@ class RunLauncher:
             "step": step,
             "status": step_runs[0]["status"] if step_runs else "queued",
         }
+
+    def promote(
+        self, project_dir: Any, notebook: Any, step: str, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run the promotion gate in a worker and return its JSON result (blocks until done)."""
+        cmd = [
+            sys.executable,
+            "-m",
+            WORKER,
+            "promote",
+            str(project_dir),
+            str(notebook),
+            step,
+            json.dumps(options, default=str),
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(project_dir),
+            env=worker_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._processes = [p for p in self._processes if p.poll() is None] + [proc]
+        out, err = proc.communicate()
+        answer: dict[str, Any] | None = None
+        for line in reversed(out.splitlines()):
+            try:
+                answer = json.loads(line)
+                break
+            except json.JSONDecodeError:
+                continue
+        if answer is None:
+            raise PipelineError(
+                f"the promotion of {step!r} stopped without an answer (exit code "
+                f"{proc.returncode}). {err.strip()[-2000:]}"
+            )
+        if "error" in answer:
+            raise PipelineError(answer["error"])
+        return answer
 
     def shutdown(self) -> None:
         """Stop runs still going (the runner records them as interrupted)."""

@@ -19,7 +19,7 @@ PIPELINE_FILE = "dataops.yaml"
 
 NO_PIPELINE_HINT = (
     "No pipeline file ({file}) in {folder}. Open a parameterized notebook and use "
-    "\"Promote this notebook\", or run `dataops promote NOTEBOOK --step NAME` in that folder."
+    '"Promote this notebook", or run `dataops promote NOTEBOOK --step NAME` in that folder.'
 )
 
 

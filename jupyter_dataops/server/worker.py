@@ -1,0 +1,119 @@
+"""The processes the server starts for "Run now" and "Promote this notebook".
+
+``python -m jupyter_dataops.server.worker run PROJECT_DIR STEP [key=value ...]`` calls
+``run_pipeline`` (the function behind ``dataops run --step STEP``) and prints one JSON line with
+the pipeline run id as soon as the run exists, so the REST call answers at once while the step
+runs on.
+
+``python -m jupyter_dataops.server.worker promote PROJECT_DIR NOTEBOOK STEP JSON`` calls
+``promote`` (the function behind ``dataops promote``) and prints the gate's result as JSON.
+
+Both run outside the Jupyter server process: the runner forks workers and the gate sets the
+run-context environment for its kernel, neither of which may touch the server's own kernels.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyter_dataops.errors import DataOpsError
+
+
+def _say(payload: dict[str, Any]) -> None:
+    print(json.dumps(payload, default=str), flush=True)
+
+
+def run_step(project_dir: str, step: str, params: list[str]) -> int:
+    """Run one step; exit 0 when it succeeded, 1 when it failed, 2 when it could not start."""
+    from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
+    from jupyter_dataops.pipeline.spec import load_pipeline
+
+    class Announce(NullReporter):
+        def run_started(self, run_id: int, plans: dict) -> None:  # noqa: ARG002
+            _say({"pipeline_run_id": run_id})
+
+    try:
+        result = run_pipeline(
+            load_pipeline(project_dir), [step], params, reporter=Announce(), trigger="jupyter"
+        )
+    except DataOpsError as exc:
+        _say({"error": str(exc)})
+        return 2
+    return 0 if result.ok else 1
+
+
+def _gate_run(store: Any, step: str) -> dict[str, Any] | None:
+    rows = store.list_runs(step=step, mode="test", limit=1)
+    return store.get_run(rows[0]["id"]) if rows else None
+
+
+def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[str, Any]) -> int:
+    """Promote ``notebook`` to ``step``; print ``{"promoted": bool, ...}`` with the gate's checks."""
+    from jupyter_dataops.pipeline.promote import PromotionRefused, promote
+    from jupyter_dataops.pipeline.spec import PIPELINE_FILE
+    from jupyter_dataops.store import open_store, resolve_store_url
+
+    pipeline_file = Path(project_dir) / PIPELINE_FILE
+    params = [
+        f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+        for k, v in (options.get("parameters") or {}).items()
+    ]
+    try:
+        result = promote(
+            notebook,
+            step,
+            params=params,
+            schedule=options.get("schedule") or None,
+            pipeline_file=pipeline_file,
+            promoted_by=options.get("user"),
+        )
+    except PromotionRefused as exc:
+        payload: dict[str, Any] = {
+            "promoted": False,
+            "step": step,
+            "message": str(exc),
+            "failures": exc.failures,
+            "executed_notebook": exc.notebook,
+        }
+    except DataOpsError as exc:
+        _say({"error": str(exc)})
+        return 2
+    else:
+        payload = {
+            "promoted": True,
+            "step": step,
+            "message": f"{Path(notebook).name} is now version {result.version.get('version')} "
+            f"of step {step!r} in {result.pipeline_file}.",
+            "version": result.version,
+            "pipeline_file": str(result.pipeline_file),
+            "executed_notebook": result.gate.output,
+            "duration": result.gate.duration,
+        }
+    from jupyter_dataops.pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline(pipeline_file) if pipeline_file.exists() else None
+    url = resolve_store_url(project_dir, configured=pipeline.store if pipeline else None)
+    with open_store(url) as store:
+        gate = _gate_run(store, step)
+    payload["checks"] = gate["check_results"] if gate else []
+    payload["gate_run_id"] = gate["id"] if gate else None
+    _say(payload)
+    return 0 if payload["promoted"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``run`` / ``promote`` (see the module docstring)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) >= 3 and args[0] == "run":
+        return run_step(args[1], args[2], args[3:])
+    if len(args) == 5 and args[0] == "promote":
+        return promote_notebook(args[1], args[2], args[3], json.loads(args[4]))
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
