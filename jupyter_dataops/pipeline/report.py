@@ -1,0 +1,202 @@
+"""How runs look in a terminal: the live progress of ``dataops run`` and the history tables.
+
+rich renderables only; the CLI prints them. Kept out of ``runner`` so a server or a scheduler
+can run pipelines without a terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from jupyter_dataops.pipeline.runner import RunResult, StepOutcome, StepPlan
+
+STATUS_STYLE = {
+    "queued": "dim",
+    "running": "cyan",
+    "retrying": "yellow",
+    "success": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "interrupted": "magenta",
+}
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+class RichReporter:
+    """Live table of the steps of a run: status, attempt, elapsed time and what went wrong."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.run_id: int | None = None
+        self._live: Live | None = None
+        self._lock = threading.Lock()
+
+    def _table(self) -> Table:
+        table = Table(title=f"dataops run {self.run_id}", title_justify="left")
+        for col in ("step", "status", "attempt", "time", "detail"):
+            table.add_column(col, overflow="fold")
+        now = time.monotonic()
+        with self._lock:
+            rows = list(self.rows.items())
+        for name, row in rows:
+            elapsed = row.get("duration")
+            if elapsed is None and row.get("started") is not None:
+                elapsed = now - row["started"]
+            table.add_row(
+                name,
+                _status(row["status"]),
+                str(row.get("attempt") or ""),
+                _seconds(elapsed),
+                row.get("detail") or "",
+            )
+        return table
+
+    def __rich__(self) -> Table:
+        return self._table()
+
+    def run_started(self, run_id: int, plans: dict[str, StepPlan]) -> None:
+        self.run_id = run_id
+        with self._lock:
+            self.rows = {name: {"status": "queued"} for name in plans}
+        self._live = Live(self, console=self.console, refresh_per_second=4, transient=False)
+        self._live.start()
+
+    def step_started(self, step: str, attempt: int) -> None:
+        with self._lock:
+            row = self.rows[step]
+            row.update(status="running", attempt=attempt, detail="")
+            row.setdefault("started", time.monotonic())
+
+    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
+        with self._lock:
+            self.rows[step].update(
+                status="retrying",
+                detail=f"attempt {attempt} failed: {error}; retry in {_seconds(delay)}",
+            )
+
+    def step_finished(self, outcome: StepOutcome) -> None:
+        with self._lock:
+            row = self.rows[outcome.step]
+            row.update(
+                status=outcome.status,
+                duration=outcome.duration,
+                detail=outcome.error or outcome.reason or "",
+            )
+            if outcome.attempts:
+                row["attempt"] = outcome.attempts
+
+    def run_finished(self, result: RunResult) -> None:
+        self.stop()
+        verdict = "[green]succeeded[/]" if result.ok else "[bold red]failed[/]"
+        self.console.print(f"run {result.run_id} {verdict}; executed notebooks in {result.run_dir}")
+
+    def stop(self) -> None:
+        """Stop the live display (also on Ctrl-C)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    """``dataops runs``: one line per step run, newest first (pipeline and mode columns only
+    when the rows differ in them)."""
+    many_pipelines = len({r["pipeline"] for r in rows}) > 1
+    any_test = any(r["mode"] != "production" for r in rows)
+    table = Table(title="step runs (newest first)", title_justify="left")
+    cols = ["id", "run"] + (["pipeline"] if many_pipelines else []) + ["step"]
+    cols += (["mode"] if any_test else []) + ["status", "try", "started (UTC)", "time", "checks"]
+    for col in cols:
+        table.add_column(col, no_wrap=col not in ("step", "checks", "pipeline"))
+    for r in rows:
+        checks = r.get("checks") or {}
+        cells: list[Any] = [str(r["id"]), str(r["pipeline_run_id"])]
+        if many_pipelines:
+            cells.append(r["pipeline"])
+        cells.append(r["step"])
+        if any_test:
+            cells.append(r["mode"])
+        started = r.get("started_at") or r.get("created_at") or ""
+        cells += [
+            _status(r["status"]),
+            str(r["attempt"]),
+            started[5:19].replace("T", " "),
+            _seconds(r.get("duration")),
+            ", ".join(f"{n} {s}" for s, n in checks.items() if n),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def run_detail(run: dict[str, Any]) -> Group:
+    """``dataops show``: one step run with parameters, errors, checks, metrics and lineage."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    version = run.get("version") or {}
+    fields = [
+        ("run", f"{run['id']} (pipeline run {run['pipeline_run_id']})"),
+        ("step", f"{run['pipeline']} / {run['step']}"),
+        ("status", _status(run["status"])),
+        ("mode", run["mode"]),
+        ("attempt", str(run["attempt"])),
+        ("started", run.get("started_at") or ""),
+        ("ended", run.get("ended_at") or ""),
+        ("duration", _seconds(run.get("duration"))),
+        ("parameters", ", ".join(f"{k}={v!r}" for k, v in (run.get("parameters") or {}).items())),
+        ("version", f"v{version['version']} {version['content_hash'][:12]}" if version else ""),
+        ("notebook", run.get("notebook_path") or ""),
+        ("inputs", ", ".join(run.get("inputs") or [])),
+        ("outputs", ", ".join(run.get("outputs") or [])),
+        ("error", Text(run.get("error") or "", style="red")),
+        ("skipped", run.get("skip_reason") or ""),
+        ("runner", f"pid {run.get('pid')} on {run.get('host')}" if run.get("pid") else ""),
+    ]
+    for name, value in fields:
+        if value:
+            head.add_row(name, value)
+    parts: list[Any] = [head]
+    checks = run.get("check_results") or []
+    if checks:
+        table = Table(title="checks", title_justify="left")
+        for col in ("suite", "line", "status", "check", "observed", "message"):
+            table.add_column(col, overflow="fold")
+        for c in checks:
+            observed = c.get("observed")
+            table.add_row(
+                c.get("suite") or "",
+                str(c.get("line") or ""),
+                Text(c["status"], style={"pass": "green", "warn": "yellow"}.get(c["status"], "bold red")),
+                c.get("source") or "",
+                "" if observed is None else f"{observed:.6g}" if isinstance(observed, float) else str(observed),
+                c.get("message") or "",
+            )
+        parts.append(table)
+    metrics = run.get("metrics") or []
+    if metrics:
+        table = Table(title="metrics", title_justify="left")
+        for col in ("suite", "metric", "value"):
+            table.add_column(col)
+        for m in metrics:
+            table.add_row(m.get("suite") or "", m["metric"], f"{m['value']:.6g}")
+        parts.append(table)
+    return Group(*parts)
