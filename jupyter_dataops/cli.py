@@ -140,6 +140,176 @@ def check(
     raise typer.Exit(0 if result.passed else 1)
 
 
+# -- pipeline commands: thin wrappers over jupyter_dataops.pipeline ------------------------------
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-p",
+        "--param",
+        help="Parameter as key=value (repeatable); `dataops run` also takes step.key=value.",
+    ),
+]
+
+
+@app.command()
+def promote(
+    notebook: Annotated[Path, typer.Argument(help="The notebook to promote.")],
+    step: Annotated[str, typer.Option("--step", help="Name of the pipeline step.")],
+    param: ParamOption = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option("--depends-on", help="A step this one runs after (repeatable)."),
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", help="Cron schedule, e.g. '0 6 * * *'.")
+    ] = None,
+) -> None:
+    """Promote a notebook to a pipeline step, after a gate run whose data tests all pass."""
+    from jupyter_dataops.pipeline.promote import PromotionRefused
+    from jupyter_dataops.pipeline.promote import promote as do_promote
+
+    console.print(f"Gate run of {notebook} (test mode)...")
+    try:
+        result = do_promote(
+            notebook, step, params=param or [], depends_on=depends_on, schedule=schedule
+        )
+    except PromotionRefused as exc:
+        raise fail(str(exc), code=1) from None
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    version = result.version
+    verb = "new version" if version.get("created", True) else "unchanged, version"
+    console.print(
+        f"[green]promoted[/] step [bold]{step}[/] ({verb} {version['version']}, "
+        f"{version['content_hash'][:12]}) in {result.pipeline_file}",
+        highlight=False,
+    )
+
+
+@app.command()
+def run(
+    steps: Annotated[
+        list[str] | None, typer.Argument(help="Steps to run (default: all, in dependency order).")
+    ] = None,
+    param: ParamOption = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where steps run: local (a process pool).")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Steps run at the same time.")
+    ] = None,
+) -> None:
+    """Run the pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
+    from jupyter_dataops.pipeline import history
+    from jupyter_dataops.pipeline.report import RichReporter
+    from jupyter_dataops.pipeline.runner import run_pipeline
+
+    try:
+        _, pipeline = history.project_store_url()
+        if pipeline is None:
+            raise fail("no dataops.yaml here or in a parent folder. Promote a notebook first.")
+        store = history.open_project_store()
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    reporter = RichReporter(console)
+    try:
+        result = run_pipeline(
+            pipeline, steps or None, param or [], executor=executor, workers=workers,
+            store=store, reporter=reporter,
+        )
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        reporter.stop()
+        raise fail("stopped; unfinished steps are recorded as interrupted.", code=130) from None
+    finally:
+        store.close()
+    for outcome in result.steps.values():
+        if outcome.status == "failed":
+            err_console.print(
+                Text.assemble((f"{outcome.step}: ", "bold red"), outcome.error or "failed",
+                              f"\n  notebook: {outcome.notebook}"),
+                highlight=False,
+            )
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command(name="test")
+def test_command(
+    notebook: Annotated[Path, typer.Argument(help="The notebook to test.")],
+    param: ParamOption = None,
+) -> None:
+    """Run a notebook in test mode (sandbox parameters); exit 1 if a data test fails.
+
+    Writes no run history: this is the innovation pipeline's check before promotion.
+    """
+    from jupyter_dataops.pipeline import history
+    from jupyter_dataops.pipeline.promote import test_notebook
+
+    try:
+        if history.project_store_url(notebook.resolve().parent)[1] is not None:
+            history.open_project_store(notebook.resolve().parent).close()
+        result = test_notebook(notebook, params=param or [])
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    if result.passed:
+        console.print(f"[green]passed[/]: {notebook} (executed copy: {result.output})")
+        raise typer.Exit(0)
+    err_console.print(Text.assemble(("failed: ", "bold red"), str(notebook)), highlight=False)
+    for line in result.failures:
+        err_console.print(Text(f"  - {line}"), highlight=False)
+    err_console.print(Text(f"executed copy: {result.output}"), highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def runs(
+    step: Annotated[str | None, typer.Option("--step", help="Only runs of this step.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List recent step runs, newest first."""
+    from jupyter_dataops.pipeline import history
+    from jupyter_dataops.pipeline.report import runs_table
+
+    try:
+        store = history.open_project_store()
+        try:
+            rows = history.list_runs(store, step=step, limit=limit)
+        finally:
+            store.close()
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        console.print(runs_table(rows))
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(help="A step run id from `dataops runs`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Show one step run: parameters, error, checks, metrics, lineage, executed notebook."""
+    from jupyter_dataops.pipeline import history
+    from jupyter_dataops.pipeline.report import run_detail
+
+    try:
+        store = history.open_project_store()
+        try:
+            detail = history.show_run(store, run_id)
+        finally:
+            store.close()
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(detail, indent=2) + "\n")
+    else:
+        console.print(run_detail(detail))
+
+
 def main() -> None:
     """Entry point of the ``dataops`` script."""
     app()
