@@ -19,7 +19,18 @@ ROWS = {
     "k2": ["a", "a", "b", "a", None, "c", "c", "d", "e", "f"],
     "x": [1.5, None, NAN, -2.0, 10.25, 3.0, 3.0, None, 7.0, 0.5],
     "s": ["new", "shipped", None, "née", "returned", "new", "日本語テキスト", "x", "", "shipped"],
-    "email": ["a@b.co", "bad", None, "ü@ex.com", "c@d.org", "e@f", "g@h.io", "a@b.co", None, "z@y.xx"],
+    "email": [
+        "a@b.co",
+        "bad",
+        None,
+        "ü@ex.com",
+        "c@d.org",
+        "e@f",
+        "g@h.io",
+        "a@b.co",
+        None,
+        "z@y.xx",
+    ],
     "flag": [True, False, None, True, True, False, True, True, False, True],
 }
 DF = pl.DataFrame(ROWS, schema_overrides={"id": pl.Int64})
@@ -54,8 +65,11 @@ def test_duplicate_count_and_percent_single_key():
 
 
 def test_duplicate_count_multi_key_ignores_rows_with_a_null_key():
-    pairs = [(i, k) for i, k in zip(ROWS["id"], ROWS["k2"], strict=True)
-             if i is not None and k is not None]
+    pairs = [
+        (i, k)
+        for i, k in zip(ROWS["id"], ROWS["k2"], strict=True)
+        if i is not None and k is not None
+    ]
     expected = len(pairs) - len(set(pairs))
     assert one(DF, "duplicate_count(id, k2) = 0").observed == expected
 
@@ -105,9 +119,11 @@ def test_invalid_values():
 
 def test_invalid_values_on_numbers_and_quoted_text():
     assert one(DF, "invalid_count(id) = 0: valid values [1, 2, 5]").observed == sum(
-        1 for v in present(ROWS["id"]) if v not in (1, 2, 5))
+        1 for v in present(ROWS["id"]) if v not in (1, 2, 5)
+    )
     assert one(DF, "invalid_count(s) = 0: valid values ['new', \"x\", '']").observed == sum(
-        1 for v in present(ROWS["s"]) if v not in ("new", "x", ""))
+        1 for v in present(ROWS["s"]) if v not in ("new", "x", "")
+    )
 
 
 def test_invalid_regex_and_percent_over_non_null_rows():
@@ -128,7 +144,11 @@ def test_invalid_format_email():
 @pytest.mark.parametrize(
     ("fmt", "good", "bad"),
     [
-        ("uuid", ["123e4567-e89b-12d3-a456-426614174000"], ["123e4567e89b12d3a456426614174000", "x"]),
+        (
+            "uuid",
+            ["123e4567-e89b-12d3-a456-426614174000"],
+            ["123e4567e89b12d3a456426614174000", "x"],
+        ),
         ("date", ["2024-02-29", "1999-12-31"], ["2023-02-29", "2024-13-01", "24-01-01"]),
         ("integer", ["0", "-12", "+7"], ["1.0", "1e3", " 1"]),
         ("decimal", ["1.5", "-.5", "3", "2e-3"], ["1,5", ".", "e3"]),
@@ -144,14 +164,19 @@ def test_named_formats(fmt, good, bad):
 def test_invalid_range_and_length_count_characters_not_bytes():
     xs = present(ROWS["x"])
     assert one(DF, "invalid_count(x) = 0: valid range -1 .. 5").observed == sum(
-        1 for v in xs if not -1 <= v <= 5)
+        1 for v in xs if not -1 <= v <= 5
+    )
     assert one(DF, "invalid_count(s) = 0: valid length 3 .. 6").observed == sum(
-        1 for v in present(ROWS["s"]) if not 3 <= len(v) <= 6)
+        1 for v in present(ROWS["s"]) if not 3 <= len(v) <= 6
+    )
 
 
 def test_failed_rows_counts_rows_where_condition_holds():
-    expected = sum(1 for i, x in zip(ROWS["id"], ROWS["x"], strict=True)
-                   if i is not None and x is not None and not math.isnan(x) and x > i)
+    expected = sum(
+        1
+        for i, x in zip(ROWS["id"], ROWS["x"], strict=True)
+        if i is not None and x is not None and not math.isnan(x) and x > i
+    )
     r = one(DF, "failed_rows(x > id) = 0")
     assert r.observed == expected and r.status == "fail"
     assert r.failing_rows is not None and r.failing_rows.height == min(expected, 5)
@@ -190,8 +215,11 @@ def test_min_and_max_of_datetimes_compare_with_dates():
 def test_reference_missing_count_counts_rows():
     customers = pl.DataFrame({"cid": [1, 2, 3]})
     df = pl.DataFrame({"customer_id": [1, 4, 4, None, 2, 7]})
-    r = one(df, "reference_missing_count(customer_id) = 0: in customers.cid",
-            namespace={"customers": customers})
+    r = one(
+        df,
+        "reference_missing_count(customer_id) = 0: in customers.cid",
+        namespace={"customers": customers},
+    )
     assert r.observed == 3 and r.status == "fail"
     assert r.failing_rows["customer_id"].to_list() == [4, 4, 7]
 
@@ -207,8 +235,14 @@ def test_empty_frame():
     assert one(empty, "row_count = 0").status == "pass"
     assert one(empty, "missing_count(x) = 0").observed == 0
     assert one(empty, "duplicate_count(id) = 0").observed == 0
-    for line in ["avg(x) > 0", "sum(x) > 0", "missing_percent(x) < 1%", "min(x) > 0",
-                 "percentile(x, 0.5) > 0", "invalid_percent(email) < 1%: valid format email"]:
+    for line in [
+        "avg(x) > 0",
+        "sum(x) > 0",
+        "missing_percent(x) < 1%",
+        "min(x) > 0",
+        "percentile(x, 0.5) > 0",
+        "invalid_percent(email) < 1%: valid format email",
+    ]:
         r = one(empty, line)
         assert r.status == "error" and r.observed is None, line
 

@@ -47,7 +47,10 @@ def test_every_issue_line_parses_as_written():
 
 def test_parsed_lines_carry_their_meaning():
     s = {c.line: c for c in parse_spec(ISSUE_LINES)}
-    assert s[1].condition.op == "between" and (s[1].condition.low.value, s[1].condition.high.value) == (1000, 50000)
+    assert s[1].condition.op == "between" and (
+        s[1].condition.low.value,
+        s[1].condition.high.value,
+    ) == (1000, 50000)
     assert s[4].condition.low.value == 2 and s[4].condition.low.unit == "%"
     assert s[6].args == ("order_id", "line_no")
     assert s[10].condition.low.value == 10000
@@ -97,7 +100,11 @@ def test_spc_lines_and_their_options():
     a, b, c = parse_spec(
         "spc row_count\nspc avg(amount): rules nelson\nfail: spc missing_percent(email): chart ewma, baseline 10"
     )
-    assert a.kind == "spc" and a.severity == "warn" and (a.spc.chart, a.spc.rules, a.spc.baseline) == ("i", "qcc", 20)
+    assert (
+        a.kind == "spc"
+        and a.severity == "warn"
+        and (a.spc.chart, a.spc.rules, a.spc.baseline) == ("i", "qcc", 20)
+    )
     assert b.spc.rules == "nelson" and b.metric_key == "avg(amount)"
     assert c.severity == "fail" and c.spc.chart == "ewma" and c.spc.baseline == 10
 
@@ -164,11 +171,53 @@ def test_fuzz_any_text_gives_a_suite_or_a_syntax_error(text):
         assert all(c.line >= 1 for c in suite)
 
 
-_TOKENS = ["row_count", "avg(amount)", "missing_percent(x)", "invalid_count(s)", "warn:", "fail:",
-           "between", "and", "not", "<", "<=", "=", ">", "!=", "1", "2%", "24h", "-1.5e3", "10_000",
-           ":", "valid", "values", "[a, b]", "regex", "^a.*$", "format", "email", "range", "..",
-           "in", "t.c", "spc", "chart", "rules", "nelson", "#", "columns:", "schema:", "a Int64",
-           ",", "(", ")", "failed_rows(a < b)", "'x'", "2024-01-01"]
+_TOKENS = [
+    "row_count",
+    "avg(amount)",
+    "missing_percent(x)",
+    "invalid_count(s)",
+    "warn:",
+    "fail:",
+    "between",
+    "and",
+    "not",
+    "<",
+    "<=",
+    "=",
+    ">",
+    "!=",
+    "1",
+    "2%",
+    "24h",
+    "-1.5e3",
+    "10_000",
+    ":",
+    "valid",
+    "values",
+    "[a, b]",
+    "regex",
+    "^a.*$",
+    "format",
+    "email",
+    "range",
+    "..",
+    "in",
+    "t.c",
+    "spc",
+    "chart",
+    "rules",
+    "nelson",
+    "#",
+    "columns:",
+    "schema:",
+    "a Int64",
+    ",",
+    "(",
+    ")",
+    "failed_rows(a < b)",
+    "'x'",
+    "2024-01-01",
+]
 
 
 @settings(max_examples=300, deadline=None)

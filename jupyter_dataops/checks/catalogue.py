@@ -511,7 +511,9 @@ class Freshness(Metric):
         dtype = schema[self.args[0]]
         if is_temporal(dtype):
             return None
-        return f"freshness needs a date or datetime column; {self.args[0]!r} is {_dtype_name(dtype)}"
+        return (
+            f"freshness needs a date or datetime column; {self.args[0]!r} is {_dtype_name(dtype)}"
+        )
 
     def facts(self, schema):
         return [("agg", "max", self.args[0], None)]

@@ -62,13 +62,33 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Spellings accepted in `schema:`; anything polars names (e.g. "Datetime(time_unit='us')") works
 # too, compared by its str().
 DTYPE_ALIASES = {
-    "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
-    "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64",
-    "float32": "Float32", "float64": "Float64", "string": "String", "str": "String",
-    "utf8": "String", "boolean": "Boolean", "bool": "Boolean", "date": "Date",
-    "datetime": "Datetime", "time": "Time", "duration": "Duration", "categorical": "Categorical",
-    "enum": "Enum", "decimal": "Decimal", "binary": "Binary", "null": "Null", "list": "List",
-    "struct": "Struct", "int128": "Int128",
+    "int8": "Int8",
+    "int16": "Int16",
+    "int32": "Int32",
+    "int64": "Int64",
+    "uint8": "UInt8",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
+    "float32": "Float32",
+    "float64": "Float64",
+    "string": "String",
+    "str": "String",
+    "utf8": "String",
+    "boolean": "Boolean",
+    "bool": "Boolean",
+    "date": "Date",
+    "datetime": "Datetime",
+    "time": "Time",
+    "duration": "Duration",
+    "categorical": "Categorical",
+    "enum": "Enum",
+    "decimal": "Decimal",
+    "binary": "Binary",
+    "null": "Null",
+    "list": "List",
+    "struct": "Struct",
+    "int128": "Int128",
 }
 
 
@@ -88,7 +108,11 @@ class _Line:
     def error(self, message: str, pos: int | None = None, hint: str | None = None):
         col = (self.pos if pos is None else pos) + 1
         return DataOpsSyntaxError(
-            message, line=self.n, column=col, text=self.text, hint=hint,
+            message,
+            line=self.n,
+            column=col,
+            text=self.text,
+            hint=hint,
             source_name=self.source_name,
         )
 
@@ -189,20 +213,25 @@ def _parse_line(cur: _Line) -> CheckSpec:
     if head and cur.take(":"):
         spec = _parse_columns(cur, source, head)
         if explicit:
-            raise cur.error(f"{head}: always fails when it does not hold; drop the '{severity}:'", 0)
+            raise cur.error(
+                f"{head}: always fails when it does not hold; drop the '{severity}:'", 0
+            )
         return spec
     cur.pos = save
     if cur.keyword("spc") and not cur.peek("("):
         # An spc signal warns unless the line says fail:
-        spec = CheckSpec(line=cur.n, source=source, kind="spc",
-                         severity=severity if explicit else "warn")
+        spec = CheckSpec(
+            line=cur.n, source=source, kind="spc", severity=severity if explicit else "warn"
+        )
         _parse_metric(cur, spec)
         if cur.take(":"):
             _parse_config_or_spc(cur, spec)
         elif CATALOGUE[spec.metric].config is not None:  # type: ignore[index]
-            raise cur.error(f"{spec.metric} needs its rule after ':', e.g. "
-                            f"spc {CATALOGUE[spec.metric].example.split(' ')[0]}: "  # type: ignore[index]
-                            f"{CATALOGUE[spec.metric].example.split(': ', 1)[1]}")  # type: ignore[index]
+            raise cur.error(
+                f"{spec.metric} needs its rule after ':', e.g. "
+                f"spc {CATALOGUE[spec.metric].example.split(' ')[0]}: "  # type: ignore[index]
+                f"{CATALOGUE[spec.metric].example.split(': ', 1)[1]}"
+            )  # type: ignore[index]
         spec.spc = spec.spc or SpcOptions()
         cur.end()
         return spec
@@ -220,8 +249,9 @@ def _parse_line(cur: _Line) -> CheckSpec:
         cur.pos = op_pos
         cur.take(":")
         if explicit:
-            raise cur.error("a graded check sets its own levels; drop the leading "
-                            f"'{severity}:'", 0)
+            raise cur.error(
+                f"a graded check sets its own levels; drop the leading '{severity}:'", 0
+            )
         spec.kind = "graded"
         while True:
             lvl_pos = cur.pos
@@ -249,8 +279,7 @@ def _parse_metric(cur: _Line, spec: CheckSpec):
     start = cur.pos
     name = cur.word(_IDENT)
     if name is None:
-        raise cur.error(f"expected a metric name here, found {cur._found()}",
-                        hint=_metric_hint(""))
+        raise cur.error(f"expected a metric name here, found {cur._found()}", hint=_metric_hint(""))
     cls = CATALOGUE.get(name.lower())
     if cls is None:
         raise cur.error(f"unknown metric {name!r}", start, hint=_metric_hint(name))
@@ -260,7 +289,9 @@ def _parse_metric(cur: _Line, spec: CheckSpec):
             cur.expect(")", "')' (row_count takes no column)")
         return cls
     if not cur.take("("):
-        raise cur.error(f"{cls.name} needs its column in parentheses, e.g. {cls.example.split(' ')[0]}")
+        raise cur.error(
+            f"{cls.name} needs its column in parentheses, e.g. {cls.example.split(' ')[0]}"
+        )
     if cls.signature == "condition":
         spec.args = (_parse_condition_text(cur),)
         return cls
@@ -277,7 +308,10 @@ def _parse_metric(cur: _Line, spec: CheckSpec):
             raise cur.error("expected a fraction between 0 and 1 here, e.g. 0.95")
         q = float(m.group().replace("_", ""))
         if not 0 <= q <= 1:
-            raise cur.error(f"the fraction must be between 0 and 1 (0.95 is the 95th percentile), not {m.group()}", p)
+            raise cur.error(
+                f"the fraction must be between 0 and 1 (0.95 is the 95th percentile), not {m.group()}",
+                p,
+            )
         cur.pos = m.end()
         args.append(q)
     if cur.peek(","):
@@ -336,7 +370,9 @@ def _parse_condition(cur: _Line, metric_cls) -> Condition:
             raise cur.error("expected 'and' here: between A and B")
         high = _parse_threshold(cur, metric_cls)
         if _cmp_key(low) > _cmp_key(high):
-            raise cur.error(f"between {low.text} and {high.text}: the first bound must be the lower", start)
+            raise cur.error(
+                f"between {low.text} and {high.text}: the first bound must be the lower", start
+            )
         return Condition("not_between" if negate else "between", low, high)
     if negate:
         raise cur.error("expected 'between' after 'not'")
@@ -344,9 +380,7 @@ def _parse_condition(cur: _Line, metric_cls) -> Condition:
         if cur.text.startswith(op, cur.pos):
             cur.pos += len(op)
             return Condition("=" if op == "==" else op, _parse_threshold(cur, metric_cls))
-    raise cur.error(
-        f"expected a comparison (< <= > >= = != between) here, found {cur._found()}"
-    )
+    raise cur.error(f"expected a comparison (< <= > >= = != between) here, found {cur._found()}")
 
 
 def _cmp_key(t: Threshold):
@@ -393,9 +427,12 @@ def _parse_threshold(cur: _Line, metric_cls, *, free: bool = False) -> Threshold
         if not free and metric_cls.unit != "percent":
             raise cur.error(
                 f"'%' is only for percent metrics; {metric_cls.name} is not a percent"
-                + (f" (did you mean {metric_cls.name.replace('_count', '_percent')}?)"
-                   if metric_cls.name.endswith("_count") and
-                   metric_cls.name.replace("_count", "_percent") in CATALOGUE else ""),
+                + (
+                    f" (did you mean {metric_cls.name.replace('_count', '_percent')}?)"
+                    if metric_cls.name.endswith("_count")
+                    and metric_cls.name.replace("_count", "_percent") in CATALOGUE
+                    else ""
+                ),
                 cur.pos - 1,
             )
     elif nxt in _DURATION_UNITS and not (after.isalnum() or after == "_"):
@@ -407,15 +444,20 @@ def _parse_threshold(cur: _Line, metric_cls, *, free: bool = False) -> Threshold
     elif nxt.isalpha() or nxt == "_":
         raise cur.error(
             f"unexpected {cur._found()} after the number "
-            "(units: % for percents; s, m, h, d for durations)", cur.pos)
+            "(units: % for percents; s, m, h, d for durations)",
+            cur.pos,
+        )
     text = cur.text[start : cur.pos].strip()
     return Threshold(value=value, text=text, unit=unit)
 
 
 def _temporal(cur: _Line, s: str, start: int, metric_cls, free: bool) -> Threshold:
     try:
-        value: dt.date = (dt.date.fromisoformat(s) if len(s) == 10
-                          else dt.datetime.fromisoformat(s.replace("Z", "+00:00")))
+        value: dt.date = (
+            dt.date.fromisoformat(s)
+            if len(s) == 10
+            else dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        )
     except ValueError as exc:
         raise cur.error(f"{s!r} is not a valid date: {exc}", start) from None
     if not free and metric_cls.name not in ("min", "max"):
@@ -455,7 +497,8 @@ def _parse_rule(cur: _Line) -> ValidRule:
         got = cur.word() or ""
         near = difflib.get_close_matches(got, ["values", "regex", "format", "range", "length"], n=1)
         raise cur.error(
-            "expected values, regex, format, range or length after 'valid'", kind_pos + 1,
+            "expected values, regex, format, range or length after 'valid'",
+            kind_pos + 1,
             hint=f"did you mean {near[0]!r}?" if near else None,
         )
     if kind == "regex":
@@ -467,8 +510,10 @@ def _parse_rule(cur: _Line) -> ValidRule:
             pl.select(pl.lit("").str.contains(pattern))
         except Exception as exc:
             lines = [ln.strip() for ln in str(exc).splitlines()]
-            why = next((ln[len("error:"):].strip() for ln in lines if ln.startswith("error:")),
-                       lines[0] if lines else type(exc).__name__)
+            why = next(
+                (ln[len("error:") :].strip() for ln in lines if ln.startswith("error:")),
+                lines[0] if lines else type(exc).__name__,
+            )
             raise cur.error(f"the regex does not compile: {why}") from None
         cur.pos = len(cur.text)
         return ValidRule(kind="regex", pattern=pattern)
@@ -479,7 +524,8 @@ def _parse_rule(cur: _Line) -> ValidRule:
         if name not in FORMATS:
             near = difflib.get_close_matches(name or "", FORMATS, n=1)
             raise cur.error(
-                f"unknown format {name!r}; formats: {', '.join(FORMATS)}", p,
+                f"unknown format {name!r}; formats: {', '.join(FORMATS)}",
+                p,
                 hint=f"did you mean {near[0]!r}?" if near else None,
             )
         return ValidRule(kind="format", pattern=name)
@@ -490,10 +536,12 @@ def _parse_rule(cur: _Line) -> ValidRule:
         raise cur.error(f"expected '..' here: valid {kind} A .. B")
     high = _parse_threshold(cur, None, free=True)
     if _cmp_key(low) > _cmp_key(high):
-        raise cur.error(f"valid {kind} {low.text} .. {high.text}: the first bound must be the lower",
-                        kind_pos)
-    if kind == "length" and not all(isinstance(t.value, int) and t.value >= 0 and t.unit is None
-                                    for t in (low, high)):
+        raise cur.error(
+            f"valid {kind} {low.text} .. {high.text}: the first bound must be the lower", kind_pos
+        )
+    if kind == "length" and not all(
+        isinstance(t.value, int) and t.value >= 0 and t.unit is None for t in (low, high)
+    ):
         raise cur.error("valid length takes whole numbers of characters, e.g. 3 .. 8", kind_pos)
     if any(t.unit for t in (low, high)):
         raise cur.error(f"valid {kind} takes plain numbers or dates, without units", kind_pos)
@@ -559,27 +607,35 @@ def _parse_spc_options(cur: _Line) -> SpcOptions:
         if key == "baseline":
             m = re.compile(r"\d[\d_]*").match(cur.text, vp)
             if not m or int(m.group().replace("_", "")) < 2:
-                raise cur.error("baseline takes a whole number of runs, at least 2, e.g. baseline 20")
+                raise cur.error(
+                    "baseline takes a whole number of runs, at least 2, e.g. baseline 20"
+                )
             cur.pos = m.end()
             opts[key] = int(m.group().replace("_", ""))
         else:
             choices = CHARTS if key == "chart" else RULE_SETS
             val = cur.word(_IDENT)
             if key == "chart" and val and val.lower() in _NOT_FOR_METRICS:
-                raise cur.error(f"{_NOT_FOR_METRICS[val.lower()]}; use chart i (individuals), "
-                                "c (counts), ewma or cusum", vp)
+                raise cur.error(
+                    f"{_NOT_FOR_METRICS[val.lower()]}; use chart i (individuals), "
+                    "c (counts), ewma or cusum",
+                    vp,
+                )
             if val is None or val.lower() not in choices:
                 near = difflib.get_close_matches((val or "").lower(), choices, n=1)
                 raise cur.error(
-                    f"{key} must be one of {', '.join(choices)}", vp,
+                    f"{key} must be one of {', '.join(choices)}",
+                    vp,
                     hint=f"did you mean {near[0]!r}?" if near else None,
                 )
             opts[key] = val.lower()
         if not cur.take(","):
             break
     if "rules" in opts and opts.get("chart") in ("ewma", "cusum"):
-        raise cur.error(f"run rules apply to the i, mr and c charts; {opts['chart']} has its own "
-                        "signal: drop 'rules'")
+        raise cur.error(
+            f"run rules apply to the i, mr and c charts; {opts['chart']} has its own "
+            "signal: drop 'rules'"
+        )
     return SpcOptions(**opts)
 
 
@@ -601,7 +657,8 @@ def _parse_columns(cur: _Line, source: str, head: str) -> CheckSpec:
             if base.lower() not in DTYPE_ALIASES and base not in DTYPE_ALIASES.values():
                 near = difflib.get_close_matches(base, list(DTYPE_ALIASES.values()), n=1)
                 raise cur.error(
-                    f"unknown dtype {dtype!r}", p,
+                    f"unknown dtype {dtype!r}",
+                    p,
                     hint=f"did you mean {near[0]!r}?" if near else None,
                 )
             pairs.append((name, dtype))

@@ -112,8 +112,12 @@ def _parse_as_of(as_of: Any) -> dt.datetime | None:
 class RunContext:
     """What checks may need beyond the frame: other frames by name, the clock, SPC history."""
 
-    def __init__(self, namespace: Mapping[str, Any] | None, as_of: dt.datetime | None,
-                 history: HistoryProvider | None) -> None:
+    def __init__(
+        self,
+        namespace: Mapping[str, Any] | None,
+        as_of: dt.datetime | None,
+        history: HistoryProvider | None,
+    ) -> None:
         self.namespace = namespace
         self.as_of = as_of
         self.history = history
@@ -145,8 +149,9 @@ class RunContext:
 class Plan:
     """Facts to compute over one frame, and how; ``execute()`` returns fact -> value."""
 
-    def __init__(self, frame: pl.DataFrame | pl.LazyFrame, schema: Mapping[str, pl.DataType],
-                 ctx: RunContext) -> None:
+    def __init__(
+        self, frame: pl.DataFrame | pl.LazyFrame, schema: Mapping[str, pl.DataType], ctx: RunContext
+    ) -> None:
         self.frame = frame
         self.eager = isinstance(frame, pl.DataFrame)
         self.schema = schema
@@ -211,8 +216,9 @@ class Plan:
             return
         for fact, parts in exprs.items():  # slow path, only when something is wrong
             try:
-                r = self._collect(self.frame.lazy().select(
-                    [e.alias(f"_{i}") for i, e in enumerate(parts)])).row(0)
+                r = self._collect(
+                    self.frame.lazy().select([e.alias(f"_{i}") for i, e in enumerate(parts)])
+                ).row(0)
                 self.values[fact] = _combine(fact, list(r))
             except Exception as exc:
                 self.values[fact] = _Failed(_first_line(exc))
@@ -259,7 +265,8 @@ class Plan:
             if floats:
                 # NaN is missing, as everywhere else: compare with it as with a null
                 self.values[fact] = self._collect(
-                    self.frame.lazy().with_columns(floats).select(expr.sum())).item()
+                    self.frame.lazy().with_columns(floats).select(expr.sum())
+                ).item()
                 return None
             return [expr.sum()]
         if kind == "refmissing":
@@ -327,8 +334,9 @@ class Plan:
         chosen = {}
         for col, facts in per_col.items():
             dtype = self.schema.get(col)
-            if dtype is None or not (is_stringlike(dtype) or dtype.is_integer()
-                                     or dtype == pl.Boolean):
+            if dtype is None or not (
+                is_stringlike(dtype) or dtype.is_integer() or dtype == pl.Boolean
+            ):
                 continue
             always = isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Boolean
             if always or self._low_cardinality(col):
@@ -347,17 +355,16 @@ class Plan:
 
     def _group_facts(self, col: str, facts: list[Fact]) -> None:
         try:
-            groups = self._collect(
-                self.frame.lazy().group_by(col).agg(pl.len().alias("_n"))
-            )
+            groups = self._collect(self.frame.lazy().group_by(col).agg(pl.len().alias("_n")))
         except Exception as exc:
             for f in facts:
                 self.values[f] = _Failed(_first_line(exc))
             return
         dtype = self.schema[col]
         groups = groups.filter(~missing_expr(col, dtype))
-        self.steps.append(f"{col}: one group-by ({groups.height} groups) answers "
-                          f"{len(facts)} fact(s)")
+        self.steps.append(
+            f"{col}: one group-by ({groups.height} groups) answers {len(facts)} fact(s)"
+        )
         for f in facts:
             if f[0] == "distinct":
                 self.values[f] = groups.height
@@ -372,13 +379,17 @@ class Plan:
     # ---- floats with NaN: recompute their aggregates without NaN
 
     def _refine_nan(self) -> None:
-        nan_cols = [f[1] for f in self.facts
-                    if f[0] == "nan" and isinstance(self.values.get(f), int) and self.values[f] > 0]
+        nan_cols = [
+            f[1]
+            for f in self.facts
+            if f[0] == "nan" and isinstance(self.values.get(f), int) and self.values[f] > 0
+        ]
         if not nan_cols:
             return
         redo = [f for f in self.facts if f[0] == "agg" and f[2] in nan_cols]
-        exprs = {f: [_agg(pl.col(f[2]).fill_nan(None), f[1], f[3], self.schema[f[2]])]
-                 for f in redo}
+        exprs = {
+            f: [_agg(pl.col(f[2]).fill_nan(None), f[1], f[3], self.schema[f[2]])] for f in redo
+        }
         self.steps.append(f"NaN found in {', '.join(nan_cols)}: aggregates recomputed without NaN")
         self._fused(exprs)
 
@@ -411,8 +422,11 @@ def bitmap_distinct(s: pl.Series) -> int | None:
 
 def nan_as_null(expr: pl.Expr, schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
     """``fill_nan(None)`` for each float column ``expr`` reads (empty if it reads none)."""
-    return [pl.col(c).fill_nan(None) for c in dict.fromkeys(expr.meta.root_names())
-            if c in schema and is_float(schema[c])]
+    return [
+        pl.col(c).fill_nan(None)
+        for c in dict.fromkeys(expr.meta.root_names())
+        if c in schema and is_float(schema[c])
+    ]
 
 
 def _agg(c: pl.Expr, fn: str, q: float | None, dtype: pl.DataType) -> pl.Expr:
@@ -491,21 +505,28 @@ def run_checks(
                 done.failing_rows = _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
         results.append(done)
     row_count = values.get(("len",))
-    out = SuiteResult(results=results, name=name,
-                      row_count=row_count if isinstance(row_count, int) else None)
+    out = SuiteResult(
+        results=results, name=name, row_count=row_count if isinstance(row_count, int) else None
+    )
     out.extra["plan"] = plan.explain()
     return out
 
 
 def _result(cs: CheckSpec, metric: Metric | None, status: str, **kw: Any) -> CheckResult:
     return CheckResult(
-        line=cs.line, source=cs.source, status=status, threshold=cs.threshold_text,
-        metric=cs.metric_key, unit=metric.unit if metric else None, **kw,
+        line=cs.line,
+        source=cs.source,
+        status=status,
+        threshold=cs.threshold_text,
+        metric=cs.metric_key,
+        unit=metric.unit if metric else None,
+        **kw,
     )
 
 
-def _evaluate(cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict,
-              ctx: RunContext) -> CheckResult:
+def _evaluate(
+    cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict, ctx: RunContext
+) -> CheckResult:
     try:
         observed = _observe(metric, facts, values, ctx)
     except NothingToMeasure as exc:
@@ -530,8 +551,9 @@ def _evaluate(cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict,
             status = "pass" if _holds(cs.condition, observed) else cs.severity
     except _Incomparable as exc:
         return _result(cs, metric, "error", observed=observed, message=str(exc))
-    return _result(cs, metric, status, observed=observed,
-                   message=_message_for(cs, metric, status, observed))
+    return _result(
+        cs, metric, status, observed=observed, message=_message_for(cs, metric, status, observed)
+    )
 
 
 class _FactError(Exception):
@@ -560,10 +582,12 @@ def _holds(cond: Condition, observed: Any) -> bool:
         if temporal_obs:
             raise _Incomparable(
                 f"the observed value {format_observed(observed)} is a date/time: compare it with "
-                f"a date, e.g. >= 2024-01-01")
+                f"a date, e.g. >= 2024-01-01"
+            )
         raise _Incomparable(
             f"the observed value {format_observed(observed)} is a number, but the threshold "
-            f"{cond.low.text} is a date")
+            f"{cond.low.text} is a date"
+        )
     if temporal_obs:
         o = _utc(observed)
         cond = Condition(cond.op, _retime(cond.low), _retime(cond.high) if cond.high else None)
@@ -607,10 +631,17 @@ def _structural(cs: CheckSpec, schema: Mapping[str, pl.DataType]) -> CheckResult
             if c in schema and not dtype_matches(schema[c], want):
                 problems.append(f"column {c!r} is {schema[c]}, not {want}")
     status = "fail" if problems else "pass"
-    msg = "; ".join(problems) if problems else (
-        f"all {len(wanted)} column(s) present" + (" with those types" if cs.kind == "schema" else ""))
-    return CheckResult(line=cs.line, source=cs.source, status=status, threshold="",
-                       metric=None, message=msg)
+    msg = (
+        "; ".join(problems)
+        if problems
+        else (
+            f"all {len(wanted)} column(s) present"
+            + (" with those types" if cs.kind == "schema" else "")
+        )
+    )
+    return CheckResult(
+        line=cs.line, source=cs.source, status=status, threshold="", metric=None, message=msg
+    )
 
 
 def dtype_matches(actual: pl.DataType, wanted: str) -> bool:
@@ -620,7 +651,7 @@ def dtype_matches(actual: pl.DataType, wanted: str) -> bool:
     canon = DTYPE_ALIASES.get(base.lower(), base)
     if canon != base or "(" not in wanted and "[" not in wanted:
         if "(" in wanted or "[" in wanted:
-            return str(actual).replace(" ", "") == (canon + wanted[len(base):]).replace(" ", "")
+            return str(actual).replace(" ", "") == (canon + wanted[len(base) :]).replace(" ", "")
         return type(actual).__name__ == canon or str(actual) == canon
     return str(actual).replace(" ", "") == wanted.replace(" ", "")
 

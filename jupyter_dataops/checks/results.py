@@ -132,8 +132,12 @@ class SuiteResult:
         out: dict[str, float] = {}
         for r in self.results:
             v = r.observed
-            if (r.metric is not None and isinstance(v, (int, float)) and not isinstance(v, bool)
-                    and math.isfinite(v)):
+            if (
+                r.metric is not None
+                and isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and math.isfinite(v)
+            ):
                 out[r.metric] = float(v)
         return out
 
@@ -169,9 +173,14 @@ class SuiteResult:
                 "message": [r.message for r in self.results],
             },
             schema={
-                "line": pl.Int64, "status": pl.String, "source": pl.String,
-                "metric": pl.String, "observed": pl.Float64, "observed_text": pl.String,
-                "threshold": pl.String, "message": pl.String,
+                "line": pl.Int64,
+                "status": pl.String,
+                "source": pl.String,
+                "metric": pl.String,
+                "observed": pl.Float64,
+                "observed_text": pl.String,
+                "threshold": pl.String,
+                "message": pl.String,
             },
         )
 
@@ -185,14 +194,22 @@ class SuiteResult:
     def __str__(self) -> str:
         head = ("line", "status", "observed", "check", "message")
         rows = [
-            (str(r.line), r.status.upper(), r.observed_text, r.source,
-             "" if r.status == "pass" else r.message)
+            (
+                str(r.line),
+                r.status.upper(),
+                r.observed_text,
+                r.source,
+                "" if r.status == "pass" else r.message,
+            )
             for r in self.results
         ]
         widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(head[:4])]
         fmt = "  ".join(f"{{:{w}}}" for w in widths) + "  {}"
-        out = [self._summary(), fmt.format(*head).rstrip(),
-               fmt.format(*("-" * w for w in widths), "-" * 7)]
+        out = [
+            self._summary(),
+            fmt.format(*head).rstrip(),
+            fmt.format(*("-" * w for w in widths), "-" * 7),
+        ]
         out += [fmt.format(*row).rstrip() for row in rows]
         return "\n".join(out)
 
@@ -205,12 +222,16 @@ class SuiteResult:
         rows = []
         for r in self.results:
             fg, bg = _COLOURS[r.status]
-            badge = (f'<span style="color:{fg};background:{bg};font-weight:600;padding:0 6px;'
-                     f'border-radius:8px">{r.status.upper()}</span>')
+            badge = (
+                f'<span style="color:{fg};background:{bg};font-weight:600;padding:0 6px;'
+                f'border-radius:8px">{r.status.upper()}</span>'
+            )
             detail = "" if r.status == "pass" else esc(r.message)
             if r.failing_rows is not None and r.failing_rows.height:
-                detail += (f'<details><summary>{r.failing_rows.height} offending row(s)</summary>'
-                           f"{r.failing_rows._repr_html_()}</details>")
+                detail += (
+                    f"<details><summary>{r.failing_rows.height} offending row(s)</summary>"
+                    f"{r.failing_rows._repr_html_()}</details>"
+                )
             rows.append(
                 f'<tr><td style="{cell}">{r.line}</td><td style="{cell}">{badge}</td>'
                 f'<td style="{cell};text-align:right;font-family:monospace">{esc(r.observed_text)}</td>'
@@ -219,12 +240,16 @@ class SuiteResult:
                 f'<td style="{cell}">{detail}</td></tr>'
             )
         fg = "#1a7f37" if self.passed else "#cf222e"
-        head = "".join(f'<th style="{cell}">{h}</th>'
-                       for h in ("line", "status", "observed", "threshold", "check", "details"))
-        return (f'<div><div style="font-weight:600;color:{fg};margin:4px 0">'
-                f"{esc(self._summary())}</div>"
-                f'<table style="border-collapse:collapse;font-size:13px"><thead><tr>{head}</tr>'
-                f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
+        head = "".join(
+            f'<th style="{cell}">{h}</th>'
+            for h in ("line", "status", "observed", "threshold", "check", "details")
+        )
+        return (
+            f'<div><div style="font-weight:600;color:{fg};margin:4px 0">'
+            f"{esc(self._summary())}</div>"
+            f'<table style="border-collapse:collapse;font-size:13px"><thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
 
 
 def _as_float(v: Any) -> float | None:

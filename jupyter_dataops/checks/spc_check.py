@@ -40,8 +40,9 @@ def evaluate_spc(
             last = len(cc.statistics) - 1
             broken = [r for r, idx in cc.violations.items() if last in idx]
             words = [f"{r}: {spc.rules.describe(r)}" for r in broken]
-            limits = (f"limits {cc.lcl[last]:.6g} .. {cc.ucl[last]:.6g}, "
-                      f"centre {cc.center[last]:.6g}")
+            limits = (
+                f"limits {cc.lcl[last]:.6g} .. {cc.ucl[last]:.6g}, centre {cc.center[last]:.6g}"
+            )
         else:
             from jupyter_dataops.spc.cusum import cusum
             from jupyter_dataops.spc.ewma import ewma
@@ -49,17 +50,28 @@ def evaluate_spc(
             res = ewma(values, phase1=n) if opts.chart == "ewma" else cusum(values, phase1=n)
             last = len(values) - 1
             if opts.chart == "ewma":
-                words = ([f"the EWMA {res.ewma[last]:.6g} is beyond its limits"]
-                         if last in res.signals else [])
+                words = (
+                    [f"the EWMA {res.ewma[last]:.6g} is beyond its limits"]
+                    if last in res.signals
+                    else []
+                )
                 limits = f"limits {res.lcl[last]:.6g} .. {res.ucl[last]:.6g}"
             else:
-                words = ([f"the CUSUM (upper {res.upper[last]:.3g}, lower {res.lower[last]:.3g}) "
-                          "passed the decision interval"] if last in res.signals else [])
+                words = (
+                    [
+                        f"the CUSUM (upper {res.upper[last]:.3g}, lower {res.lower[last]:.3g}) "
+                        "passed the decision interval"
+                    ]
+                    if last in res.signals
+                    else []
+                )
                 limits = f"centre {float(res.center[last]):.6g}"
     except Exception as exc:  # a degenerate history (e.g. constant values) must not crash
         text = str(exc).strip().splitlines()
         return "error", f"cannot build the {opts.chart} chart: {text[0] if text else exc}"
     level = cs.severity
     if words:
-        return level, f"{cs.metric_call} = {observed:.6g} breaks " + "; ".join(words) + f" ({limits})"
+        return level, f"{cs.metric_call} = {observed:.6g} breaks " + "; ".join(
+            words
+        ) + f" ({limits})"
     return "pass", f"{cs.metric_call} = {observed:.6g} is in control ({limits}, baseline {n} runs)"
