@@ -79,31 +79,54 @@ def seed_store(
             step_ids = [
                 conn.scalar(
                     insert(Step)
-                    .values(pipeline_id=pid, name=f"step{i}", notebook=f"step{i}.ipynb",
-                            created_at=start)
+                    .values(
+                        pipeline_id=pid,
+                        name=f"step{i}",
+                        notebook=f"step{i}.ipynb",
+                        created_at=start,
+                    )
                     .returning(Step.id)
                 )
                 for i in range(steps)
             ]
-            conn.execute(insert(StepVersion), [
-                {"step_id": s, "version": 1, "notebook_path": f"step{i}.ipynb",
-                 "content_hash": f"{i:064x}", "parameters": {"day": "2026-01-01"},
-                 "promoted_by": "bench", "promoted_at": start}
-                for i, s in enumerate(step_ids)
-            ])
+            conn.execute(
+                insert(StepVersion),
+                [
+                    {
+                        "step_id": s,
+                        "version": 1,
+                        "notebook_path": f"step{i}.ipynb",
+                        "content_hash": f"{i:064x}",
+                        "parameters": {"day": "2026-01-01"},
+                        "promoted_by": "bench",
+                        "promoted_at": start,
+                    }
+                    for i, s in enumerate(step_ids)
+                ],
+            )
             version_of = dict(zip(step_ids, range(1, steps + 1), strict=True))
             n_pipeline_runs = (runs + steps - 1) // steps
             first_pr = _next_id(conn, PipelineRun)
             for lo in range(0, n_pipeline_runs, BATCH):
-                conn.execute(insert(PipelineRun), [
-                    {"id": first_pr + k, "pipeline_id": pid, "status": "success",
-                     "mode": "production", "trigger": "schedule",
-                     "created_at": start + timedelta(minutes=k * steps),
-                     "started_at": start + timedelta(minutes=k * steps),
-                     "ended_at": start + timedelta(minutes=(k + 1) * steps),
-                     "duration": 60.0 * steps, "pid": 1, "host": "bench"}
-                    for k in range(lo, min(lo + BATCH, n_pipeline_runs))
-                ])
+                conn.execute(
+                    insert(PipelineRun),
+                    [
+                        {
+                            "id": first_pr + k,
+                            "pipeline_id": pid,
+                            "status": "success",
+                            "mode": "production",
+                            "trigger": "schedule",
+                            "created_at": start + timedelta(minutes=k * steps),
+                            "started_at": start + timedelta(minutes=k * steps),
+                            "ended_at": start + timedelta(minutes=(k + 1) * steps),
+                            "duration": 60.0 * steps,
+                            "pid": 1,
+                            "host": "bench",
+                        }
+                        for k in range(lo, min(lo + BATCH, n_pipeline_runs))
+                    ],
+                )
             first_sr = _next_id(conn, StepRun)
             statuses = ["success"] * 92 + ["failed"] * 6 + ["skipped", "interrupted"]
             check_statuses = ["pass"] * 90 + ["warn"] * 7 + ["fail"] * 3
@@ -115,27 +138,52 @@ def seed_store(
                     status = rng.choice(statuses)
                     began = start + timedelta(minutes=k)
                     dur = rng.uniform(1, 30)
-                    sr_rows.append({
-                        "id": srid, "pipeline_run_id": first_pr + k // steps, "step_id": step_id,
-                        "step_version_id": version_of[step_id], "status": status,
-                        "mode": "production", "attempt": 1, "parameters": {"day": "2026-01-01"},
-                        "error": "boom" if status == "failed" else None,
-                        "notebook_path": f".dataops/runs/{first_pr + k // steps}/s.ipynb",
-                        "created_at": began, "started_at": began, "updated_at": began,
-                        "ended_at": began + timedelta(seconds=dur), "duration": dur,
-                        "pid": 1, "host": "bench",
-                    })
+                    sr_rows.append(
+                        {
+                            "id": srid,
+                            "pipeline_run_id": first_pr + k // steps,
+                            "step_id": step_id,
+                            "step_version_id": version_of[step_id],
+                            "status": status,
+                            "mode": "production",
+                            "attempt": 1,
+                            "parameters": {"day": "2026-01-01"},
+                            "error": "boom" if status == "failed" else None,
+                            "notebook_path": f".dataops/runs/{first_pr + k // steps}/s.ipynb",
+                            "created_at": began,
+                            "started_at": began,
+                            "updated_at": began,
+                            "ended_at": began + timedelta(seconds=dur),
+                            "duration": dur,
+                            "pid": 1,
+                            "host": "bench",
+                        }
+                    )
                     for c in range(checks_per_run):
-                        cr_rows.append({
-                            "step_run_id": srid, "suite": "orders", "line": c + 1,
-                            "source": f"check {c}", "status": rng.choice(check_statuses),
-                            "observed": rng.random(), "threshold": "< 1", "metric": f"m{c}",
-                            "message": "ok"})
+                        cr_rows.append(
+                            {
+                                "step_run_id": srid,
+                                "suite": "orders",
+                                "line": c + 1,
+                                "source": f"check {c}",
+                                "status": rng.choice(check_statuses),
+                                "observed": rng.random(),
+                                "threshold": "< 1",
+                                "metric": f"m{c}",
+                                "message": "ok",
+                            }
+                        )
                     for m in range(metrics_per_run):
-                        m_rows.append({
-                            "step_run_id": srid, "step_id": step_id, "suite": "orders",
-                            "key": "row_count" if m == 0 else f"avg(x{m})",
-                            "value": rng.gauss(1000, 30), "recorded_at": began})
+                        m_rows.append(
+                            {
+                                "step_run_id": srid,
+                                "step_id": step_id,
+                                "suite": "orders",
+                                "key": "row_count" if m == 0 else f"avg(x{m})",
+                                "value": rng.gauss(1000, 30),
+                                "recorded_at": began,
+                            }
+                        )
                 conn.execute(insert(StepRun), sr_rows)
                 if cr_rows:
                     conn.execute(insert(CheckResultRow), cr_rows)
@@ -150,11 +198,17 @@ def seed_store(
                 for table in ("pipeline_runs", "step_runs"):  # explicit ids: move the sequences
                     conn.exec_driver_sql(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))")
+                        f"(SELECT max(id) FROM {table}))"
+                    )
     finally:
         store.close()
-    return {"runs": runs, "steps": steps, "checks": runs * checks_per_run,
-            "metrics": runs * metrics_per_run, "seconds": time.perf_counter() - t0}
+    return {
+        "runs": runs,
+        "steps": steps,
+        "checks": runs * checks_per_run,
+        "metrics": runs * metrics_per_run,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _next_id(conn, model) -> int:  # noqa: ANN001
@@ -181,11 +235,13 @@ def naive_list_runs(store, limit: int = 50, step: str | None = None) -> list[dic
         page = conn.execute(q.order_by(StepRun.id.desc()).limit(limit)).all()
         out = []
         for r in page:
-            counts = dict(conn.execute(
-                select(CheckResultRow.status, func.count())
-                .where(CheckResultRow.step_run_id == r.id)
-                .group_by(CheckResultRow.status)
-            ).all())
+            counts = dict(
+                conn.execute(
+                    select(CheckResultRow.status, func.count())
+                    .where(CheckResultRow.step_run_id == r.id)
+                    .group_by(CheckResultRow.status)
+                ).all()
+            )
             out.append({"id": r.id, "step": r.name, "status": r.status, "checks": counts})
         return out
 
@@ -207,9 +263,11 @@ def measure(url: str, repeats: int) -> dict[str, float]:
             "get_run(latest)": lambda: store.get_run(latest),
             "metric_history(step, row_count)": lambda: store.metric_history("step3", "row_count"),
             "metric_history(..., limit=100)": lambda: store.metric_history(
-                "step3", "row_count", limit=100),
+                "step3", "row_count", limit=100
+            ),
             "metric_series(..., limit=500)": lambda: store.metric_series(
-                "step3", "row_count", limit=500),
+                "step3", "row_count", limit=500
+            ),
             "list_metrics(step)": lambda: store.list_metrics("step3"),
             "list_pipelines()": store.list_pipelines,
             "naive N+1 list (limit=50)": lambda: naive_list_runs(store, 50),
@@ -246,23 +304,33 @@ def main(argv: list[str] | None = None) -> int:
             bare_url = f"sqlite:///{copy}"
             drop_indexes(bare_url)
             bare = measure(bare_url, max(3, args.repeats // 3))
-        result = {"seed": seeded, "indexed_ms": indexed, "without_indexes_ms": bare,
-                  "target_ms": TARGET_MS}
+        result = {
+            "seed": seeded,
+            "indexed_ms": indexed,
+            "without_indexes_ms": bare,
+            "target_ms": TARGET_MS,
+        }
         if args.json:
             print(json.dumps(result, indent=2))
             return 0
-        print(f"seeded {seeded['runs']:,} step runs, {seeded['checks']:,} check rows, "
-              f"{seeded['metrics']:,} metric points in {seeded['seconds']:.1f} s ({url.split(':')[0]})")
+        print(
+            f"seeded {seeded['runs']:,} step runs, {seeded['checks']:,} check rows, "
+            f"{seeded['metrics']:,} metric points in {seeded['seconds']:.1f} s ({url.split(':')[0]})"
+        )
         print(f"{'query':34} {'median ms':>10} {'no indexes':>11} {'ratio':>7}")
         for name, ms in indexed.items():
             other = bare.get(name) if bare else None
             ratio = f"{other / ms:6.1f}x" if other else ""
-            print(f"{name:34} {ms:10.2f} {other if other is not None else float('nan'):11.2f} "
-                  f"{ratio:>7}")
+            print(
+                f"{name:34} {ms:10.2f} {other if other is not None else float('nan'):11.2f} "
+                f"{ratio:>7}"
+            )
         naive = indexed["naive N+1 list (limit=50)"] / indexed["list_runs(limit=50)"]
-        print(f"list_runs vs naive N+1 listing: {naive:.1f}x faster; "
-              f"target <= {TARGET_MS:.0f} ms: "
-              f"{'met' if indexed['list_runs(limit=50)'] <= TARGET_MS else 'MISSED'}")
+        print(
+            f"list_runs vs naive N+1 listing: {naive:.1f}x faster; "
+            f"target <= {TARGET_MS:.0f} ms: "
+            f"{'met' if indexed['list_runs(limit=50)'] <= TARGET_MS else 'MISSED'}"
+        )
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

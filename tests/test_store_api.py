@@ -27,8 +27,13 @@ def store(request, tmp_path):
 
 def check(line, status, observed=None, metric=None, threshold=None, message="msg"):
     return SimpleNamespace(
-        line=line, source=f"line {line}", status=status, observed=observed,
-        threshold=threshold, metric=metric, message=message,
+        line=line,
+        source=f"line {line}",
+        status=status,
+        observed=observed,
+        threshold=threshold,
+        metric=metric,
+        message=message,
     )
 
 
@@ -36,8 +41,9 @@ def suite(name="orders", *results, metrics=None):
     return SimpleNamespace(name=name, results=list(results), metrics=metrics or {})
 
 
-def run_step(store, step, status="success", metrics=None, mode="production", pipeline="sales",
-             checks=()):
+def run_step(
+    store, step, status="success", metrics=None, mode="production", pipeline="sales", checks=()
+):
     """One pipeline run with one finished step run; returns the step run id."""
     pr = store.create_pipeline_run(pipeline, mode=mode)
     sr = store.create_step_run(pr, step)
@@ -50,16 +56,26 @@ def run_step(store, step, status="success", metrics=None, mode="production", pip
 
 
 def test_step_versions_count_up_per_step_and_repromoting_unchanged_makes_no_version(store):
-    v1 = store.record_step_version("sales", "load", notebook_path="load.ipynb",
-                                   content_hash="aaa", parameters={"n": 1}, promoted_by="ana")
-    same = store.record_step_version("sales", "load", notebook_path="load.ipynb",
-                                     content_hash="aaa", parameters={"n": 1})
-    v2 = store.record_step_version("sales", "load", notebook_path="load.ipynb",
-                                   content_hash="bbb", parameters={"n": 1})
-    v3 = store.record_step_version("sales", "load", notebook_path="load.ipynb",
-                                   content_hash="bbb", parameters={"n": 2})
-    other = store.record_step_version("sales", "report", notebook_path="r.ipynb",
-                                      content_hash="aaa", parameters={})
+    v1 = store.record_step_version(
+        "sales",
+        "load",
+        notebook_path="load.ipynb",
+        content_hash="aaa",
+        parameters={"n": 1},
+        promoted_by="ana",
+    )
+    same = store.record_step_version(
+        "sales", "load", notebook_path="load.ipynb", content_hash="aaa", parameters={"n": 1}
+    )
+    v2 = store.record_step_version(
+        "sales", "load", notebook_path="load.ipynb", content_hash="bbb", parameters={"n": 1}
+    )
+    v3 = store.record_step_version(
+        "sales", "load", notebook_path="load.ipynb", content_hash="bbb", parameters={"n": 2}
+    )
+    other = store.record_step_version(
+        "sales", "report", notebook_path="r.ipynb", content_hash="aaa", parameters={}
+    )
     assert (v1["version"], v1["created"]) == (1, True)
     assert (same["version"], same["created"]) == (1, False)
     assert (v2["version"], v3["version"], other["version"]) == (2, 3, 1)
@@ -80,13 +96,20 @@ def test_upserts_are_idempotent_and_update_the_notebook(store):
 
 
 def test_run_lifecycle_records_times_redacted_parameters_lineage_and_errors(store):
-    store.record_step_version("sales", "load", notebook_path="load.ipynb", content_hash="h",
-                              parameters={"day": "2026-01-01"})
+    store.record_step_version(
+        "sales",
+        "load",
+        notebook_path="load.ipynb",
+        content_hash="h",
+        parameters={"day": "2026-01-01"},
+    )
     pr = store.create_pipeline_run("sales", parameters={"api_token": "s3cr3t", "day": "x"})
     sr = store.create_step_run(
-        pr, "load", parameters={"db_password": "hunter2", "day": "2026-01-02",
-                                "url": "postgresql://u:pw@db/x"},
-        inputs=["raw/orders.csv"], outputs=["clean.orders"],
+        pr,
+        "load",
+        parameters={"db_password": "hunter2", "day": "2026-01-02", "url": "postgresql://u:pw@db/x"},
+        inputs=["raw/orders.csv"],
+        outputs=["clean.orders"],
     )
     queued = store.get_run(sr)
     assert queued["status"] == "queued" and queued["started_at"] is None
@@ -97,8 +120,11 @@ def test_run_lifecycle_records_times_redacted_parameters_lineage_and_errors(stor
     assert run["status"] == "failed"
     assert run["error"] == "ZeroDivisionError: division by zero"
     assert run["notebook_path"] == ".dataops/runs/1/load.ipynb"
-    assert run["parameters"] == {"db_password": REDACTED, "day": "2026-01-02",
-                                 "url": f"postgresql://u:{REDACTED}@db/x"}
+    assert run["parameters"] == {
+        "db_password": REDACTED,
+        "day": "2026-01-02",
+        "url": f"postgresql://u:{REDACTED}@db/x",
+    }
     assert run["inputs"] == ["raw/orders.csv"] and run["outputs"] == ["clean.orders"]
     assert run["version"]["version"] == 1
     start = datetime.fromisoformat(run["started_at"])
@@ -115,7 +141,10 @@ def test_skipped_step_keeps_its_reason_and_has_no_duration(store):
     store.finish_step_run(sr, "skipped", skip_reason="upstream step 'load' failed")
     run = store.get_run(sr)
     assert (run["status"], run["skip_reason"], run["duration"]) == (
-        "skipped", "upstream step 'load' failed", None)
+        "skipped",
+        "upstream step 'load' failed",
+        None,
+    )
     assert store.finish_pipeline_run(pr) == "failed"
 
 
@@ -137,33 +166,63 @@ def test_record_suite_stores_each_check_line_and_metric(store):
     pr = store.create_pipeline_run("sales")
     sr = store.create_step_run(pr, "load")
     store.start_step_run(sr)
-    n = store.record_suite(sr, suite(
-        "orders",
-        check(1, "pass", 120, "row_count", "> 0"),
-        check(2, "warn", 1.5, "missing_percent(email)", "< 1%", "1.5% missing"),
-        check(3, "fail", float("nan"), "avg(amount)", "between 1 and 9"),
-        check(4, "error", None, None, None, "column 'x' not found"),
-        metrics={"row_count": 120, "missing_percent(email)": 1.5, "avg(amount)": float("nan")},
-    ))
+    n = store.record_suite(
+        sr,
+        suite(
+            "orders",
+            check(1, "pass", 120, "row_count", "> 0"),
+            check(2, "warn", 1.5, "missing_percent(email)", "< 1%", "1.5% missing"),
+            check(3, "fail", float("nan"), "avg(amount)", "between 1 and 9"),
+            check(4, "error", None, None, None, "column 'x' not found"),
+            metrics={"row_count": 120, "missing_percent(email)": 1.5, "avg(amount)": float("nan")},
+        ),
+    )
     # the same shape as a dict (SuiteResult.to_dict()) is accepted too
-    store.record_suite(sr, {"name": "customers", "metrics": {"row_count": 7},
-                            "results": [{"line": 1, "source": "row_count > 0", "status": "pass",
-                                         "observed": 7, "threshold": "> 0",
-                                         "metric": "row_count", "message": "ok"}]})
+    store.record_suite(
+        sr,
+        {
+            "name": "customers",
+            "metrics": {"row_count": 7},
+            "results": [
+                {
+                    "line": 1,
+                    "source": "row_count > 0",
+                    "status": "pass",
+                    "observed": 7,
+                    "threshold": "> 0",
+                    "metric": "row_count",
+                    "message": "ok",
+                }
+            ],
+        },
+    )
     assert n == 4
     run = store.get_run(sr)
     assert run["checks"] == {"pass": 2, "warn": 1, "fail": 1, "error": 1}
     rows = run["check_results"]
     assert [(r["suite"], r["line"], r["status"]) for r in rows] == [
-        ("orders", 1, "pass"), ("orders", 2, "warn"), ("orders", 3, "fail"),
-        ("orders", 4, "error"), ("customers", 1, "pass")]
-    assert rows[1] | {} == {"suite": "orders", "line": 2, "source": "line 2", "status": "warn",
-                            "observed": 1.5, "threshold": "< 1%",
-                            "metric": "missing_percent(email)", "message": "1.5% missing"}
+        ("orders", 1, "pass"),
+        ("orders", 2, "warn"),
+        ("orders", 3, "fail"),
+        ("orders", 4, "error"),
+        ("customers", 1, "pass"),
+    ]
+    assert rows[1] | {} == {
+        "suite": "orders",
+        "line": 2,
+        "source": "line 2",
+        "status": "warn",
+        "observed": 1.5,
+        "threshold": "< 1%",
+        "metric": "missing_percent(email)",
+        "message": "1.5% missing",
+    }
     assert rows[2]["observed"] is None  # NaN is not a number JSON can carry
     assert {(m["suite"], m["metric"], m["value"]) for m in run["metrics"]} == {
-        ("orders", "row_count", 120.0), ("orders", "missing_percent(email)", 1.5),
-        ("customers", "row_count", 7.0)}
+        ("orders", "row_count", 120.0),
+        ("orders", "missing_percent(email)", 1.5),
+        ("customers", "row_count", 7.0),
+    }
     json.dumps(run, allow_nan=False)
 
 
@@ -206,19 +265,25 @@ def test_metric_series_shows_every_production_point_with_its_status(store):
     run_step(store, "load", mode="test", metrics={"row_count": 1})
     series = store.metric_series("load", "row_count")
     assert [(p["step_run_id"], p["value"], p["status"]) for p in series] == [
-        (ok, 10.0, "success"), (bad, 99.0, "failed")]
+        (ok, 10.0, "success"),
+        (bad, 99.0, "failed"),
+    ]
     assert series[0]["time"] <= series[1]["time"]
     assert store.metric_series("load", "row_count", limit=1)[0]["step_run_id"] == bad
     metrics = store.list_metrics("load")
-    assert [(m["metric"], m["points"], m["last_value"]) for m in metrics] == [
-        ("row_count", 3, 1.0)]
+    assert [(m["metric"], m["points"], m["last_value"]) for m in metrics] == [("row_count", 3, 1.0)]
 
 
 def test_list_runs_pages_newest_first_with_filters_matching_count_runs(store):
-    ids = [run_step(store, "load" if i % 2 else "report",
-                    status="failed" if i % 3 == 0 else "success",
-                    checks=[check(1, "pass"), check(2, "fail" if i % 3 == 0 else "warn")])
-           for i in range(12)]
+    ids = [
+        run_step(
+            store,
+            "load" if i % 2 else "report",
+            status="failed" if i % 3 == 0 else "success",
+            checks=[check(1, "pass"), check(2, "fail" if i % 3 == 0 else "warn")],
+        )
+        for i in range(12)
+    ]
     runs = store.list_runs(limit=5)
     assert [r["id"] for r in runs] == ids[::-1][:5]
     assert [r["id"] for r in store.list_runs(limit=5, offset=5)] == ids[::-1][5:10]
@@ -256,10 +321,12 @@ def test_list_runs_is_one_query_for_a_whole_page(store):
 
 
 def test_list_pipelines_shows_steps_latest_version_and_last_status(store):
-    store.record_step_version("sales", "load", notebook_path="load.ipynb", content_hash="a",
-                              parameters={})
-    store.record_step_version("sales", "load", notebook_path="load.ipynb", content_hash="b",
-                              parameters={})
+    store.record_step_version(
+        "sales", "load", notebook_path="load.ipynb", content_hash="a", parameters={}
+    )
+    store.record_step_version(
+        "sales", "load", notebook_path="load.ipynb", content_hash="b", parameters={}
+    )
     store.upsert_step("sales", "report", notebook="report.ipynb")
     run_step(store, "load")
     last = run_step(store, "load", status="failed")
@@ -274,9 +341,15 @@ def test_list_pipelines_shows_steps_latest_version_and_last_status(store):
 def test_every_answer_is_json_with_utc_iso_timestamps(store):
     sr = run_step(store, "load", metrics={"row_count": 3}, checks=[check(1, "pass", 3)])
     pr = store.get_run(sr)["pipeline_run_id"]
-    answers = [store.list_runs(), store.get_run(sr), store.get_pipeline_run(pr),
-               store.list_pipeline_runs(), store.list_pipelines(),
-               store.metric_series("load", "row_count"), store.list_metrics("load")]
+    answers = [
+        store.list_runs(),
+        store.get_run(sr),
+        store.get_pipeline_run(pr),
+        store.list_pipeline_runs(),
+        store.list_pipelines(),
+        store.metric_series("load", "row_count"),
+        store.list_metrics("load"),
+    ]
     text = json.dumps(answers, allow_nan=False)
     stamps = [store.get_run(sr)[k] for k in ("created_at", "started_at", "ended_at")]
     assert all(s.endswith("+00:00") for s in stamps)

@@ -70,8 +70,17 @@ def test_a_fresh_database_is_migrated_to_head(url):
     with open_store(url) as store:
         assert current_revision(store.engine) == head_revision()
         tables = set(inspect(store.engine).get_table_names())
-    assert {"pipelines", "steps", "step_versions", "pipeline_runs", "step_runs",
-            "check_results", "metrics", "lineage", "alembic_version"} <= tables
+    assert {
+        "pipelines",
+        "steps",
+        "step_versions",
+        "pipeline_runs",
+        "step_runs",
+        "check_results",
+        "metrics",
+        "lineage",
+        "alembic_version",
+    } <= tables
 
 
 def test_models_and_migrations_describe_the_same_schema(url):
@@ -93,9 +102,12 @@ def test_opening_a_store_at_head_changes_nothing(url):
             assert store.count_runs() == 0
     finally:
         event.remove(Engine, "before_cursor_execute", record)
-    writes = [s for s in statements
-              if s.lstrip().split(" ", 1)[0].upper() in ("CREATE", "ALTER", "DROP", "INSERT",
-                                                         "UPDATE", "DELETE")]
+    writes = [
+        s
+        for s in statements
+        if s.lstrip().split(" ", 1)[0].upper()
+        in ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE")
+    ]
     assert statements and writes == []
 
 
@@ -112,3 +124,28 @@ def test_migrations_ship_inside_the_package():
     folder = Path(pkg.__file__).with_name("migrations")
     assert (folder / "env.py").is_file() and (folder / "script.py.mako").is_file()
     assert list((folder / "versions").glob("0001_*.py"))
+
+
+def test_a_store_at_an_older_revision_is_upgraded_on_open_keeping_its_runs(url):
+    from alembic import command
+
+    from jupyter_dataops.store.engine import alembic_config, create_store_engine
+
+    engine = create_store_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO pipelines (id, name, created_at) VALUES (1, 'old', :t)"),
+            {"t": "2026-01-01 00:00:00"},
+        )
+    engine.dispose()
+    assert head_revision() != "0001"
+    with open_store(url) as store:
+        assert current_revision(store.engine) == head_revision()
+        assert [p["name"] for p in store.list_pipelines()] == ["old"]
+        indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("metrics")}
+    assert "ix_metrics_step_id_key_step_run_id_value" in indexes
+    assert "ix_metrics_step_id_key_step_run_id" not in indexes

@@ -35,8 +35,15 @@ def _suite(i: int):
     return SimpleNamespace(
         name="orders",
         results=[
-            SimpleNamespace(line=n + 1, source=f"check {n}", status="pass", observed=i,
-                            threshold="> 0", metric=f"m{n}", message="ok")
+            SimpleNamespace(
+                line=n + 1,
+                source=f"check {n}",
+                status="pass",
+                observed=i,
+                threshold="> 0",
+                metric=f"m{n}",
+                message="ok",
+            )
             for n in range(CHECKS_PER_SUITE)
         ],
         metrics={"row_count": float(i)},
@@ -50,8 +57,13 @@ def _writer(url: str, writer: int, start, errors) -> None:
         store = open_store(url)  # all writers open (and migrate) a fresh store at once
         pr = store.create_pipeline_run("sales")
         for i in range(RUNS_PER_WRITER):
-            sr = store.create_step_run(pr, f"step{i % 4}", parameters={"writer": writer, "i": i},
-                                       inputs=[f"in{writer}"], outputs=[f"out{writer}"])
+            sr = store.create_step_run(
+                pr,
+                f"step{i % 4}",
+                parameters={"writer": writer, "i": i},
+                inputs=[f"in{writer}"],
+                outputs=[f"out{writer}"],
+            )
             store.start_step_run(sr)
             store.record_suite(sr, _suite(writer * 1000 + i))
             store.finish_step_run(sr, "success")
@@ -84,14 +96,16 @@ def test_eight_parallel_writers_lose_nothing(url):
         assert len({r["id"] for r in runs}) == total
         assert all(r["checks"]["pass"] == CHECKS_PER_SUITE for r in runs)
         assert [p["status"] for p in store.list_pipeline_runs()] == ["success"] * WRITERS
-        expected = sorted(float(w * 1000 + i) for w in range(WRITERS)
-                          for i in range(RUNS_PER_WRITER))
+        expected = sorted(
+            float(w * 1000 + i) for w in range(WRITERS) for i in range(RUNS_PER_WRITER)
+        )
         history = [v for s in range(4) for v in store.metric_history(f"step{s}", "row_count")]
         assert sorted(history) == expected
         assert len(store.list_pipelines()[0]["steps"]) == 4
         with store.engine.connect() as conn:
             assert conn.scalar(select(func.count()).select_from(CheckResultRow)) == (
-                total * CHECKS_PER_SUITE)
+                total * CHECKS_PER_SUITE
+            )
         if store.dialect == "sqlite":
             _assert_sqlite_intact(store)
 
@@ -141,7 +155,8 @@ def test_a_runner_killed_mid_run_leaves_running_rows_that_are_then_marked_interr
         assert len(run["metrics"]) == checks // CHECKS_PER_SUITE
         with store.engine.connect() as conn:
             orphans = conn.scalar(
-                select(func.count()).select_from(Metric)
+                select(func.count())
+                .select_from(Metric)
                 .where(Metric.step_run_id.not_in(select(StepRun.id)))
             )
         assert orphans == 0

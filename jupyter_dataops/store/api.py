@@ -208,9 +208,7 @@ class Store:
     def _step_id(
         self, conn: Connection, pipeline_id: int, step: str, notebook: str | None = None
     ) -> int:
-        sid = conn.scalar(
-            select(Step.id).where(Step.pipeline_id == pipeline_id, Step.name == step)
-        )
+        sid = conn.scalar(select(Step.id).where(Step.pipeline_id == pipeline_id, Step.name == step))
         if sid is None:
             sid = conn.scalar(
                 insert(Step)
@@ -225,7 +223,9 @@ class Store:
             )
         return sid
 
-    def upsert_pipeline(self, pipeline: str, *, project_dir: str | os.PathLike | None = None) -> int:
+    def upsert_pipeline(
+        self, pipeline: str, *, project_dir: str | os.PathLike | None = None
+    ) -> int:
         """Create the pipeline if it is new (updating its folder otherwise); returns its id."""
         folder = str(project_dir) if project_dir is not None else None
         return self._retrying(lambda conn: self._pipeline_id(conn, pipeline, folder))
@@ -260,12 +260,20 @@ class Store:
             sid = self._step_id(
                 conn, self._pipeline_id(conn, pipeline, None), step, str(notebook_path)
             )
-            latest = conn.execute(
-                select(StepVersion).where(StepVersion.step_id == sid)
-                .order_by(StepVersion.version.desc()).limit(1)
-            ).mappings().first()
-            if latest and latest["content_hash"] == content_hash and (
-                (latest["parameters"] or {}) == params
+            latest = (
+                conn.execute(
+                    select(StepVersion)
+                    .where(StepVersion.step_id == sid)
+                    .order_by(StepVersion.version.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if (
+                latest
+                and latest["content_hash"] == content_hash
+                and ((latest["parameters"] or {}) == params)
             ):
                 return _version_dict(latest, created=False)
             values = dict(
@@ -285,24 +293,32 @@ class Store:
     def latest_version(self, pipeline: str, step: str) -> dict[str, Any] | None:
         """The newest promoted version of a step, or None if it was never promoted."""
         with self._read() as conn:
-            row = conn.execute(
-                select(StepVersion)
-                .join(Step, Step.id == StepVersion.step_id)
-                .join(Pipeline, Pipeline.id == Step.pipeline_id)
-                .where(Pipeline.name == pipeline, Step.name == step)
-                .order_by(StepVersion.version.desc())
-                .limit(1)
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    select(StepVersion)
+                    .join(Step, Step.id == StepVersion.step_id)
+                    .join(Pipeline, Pipeline.id == Step.pipeline_id)
+                    .where(Pipeline.name == pipeline, Step.name == step)
+                    .order_by(StepVersion.version.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
         return _version_dict(row) if row else None
 
     def list_versions(self, step: str, *, pipeline: str | None = None) -> list[dict[str, Any]]:
         """Every promoted version of a step, newest first."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(StepVersion)
-                .where(StepVersion.step_id.in_(_step_ids(step, pipeline)))
-                .order_by(StepVersion.promoted_at.desc(), StepVersion.id.desc())
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(StepVersion)
+                    .where(StepVersion.step_id.in_(_step_ids(step, pipeline)))
+                    .order_by(StepVersion.promoted_at.desc(), StepVersion.id.desc())
+                )
+                .mappings()
+                .all()
+            )
         return [_version_dict(r) for r in rows]
 
     # -- run lifecycle -------------------------------------------------------------------------
@@ -377,8 +393,10 @@ class Store:
                 raise StoreError(f"There is no pipeline run {prid} in the run store {self!r}.")
             sid = self._step_id(conn, prun.pipeline_id, step)
             version_id = conn.scalar(
-                select(StepVersion.id).where(StepVersion.step_id == sid)
-                .order_by(StepVersion.version.desc()).limit(1)
+                select(StepVersion.id)
+                .where(StepVersion.step_id == sid)
+                .order_by(StepVersion.version.desc())
+                .limit(1)
             )
             started = now if status == "running" else None
             srid = conn.scalar(
@@ -415,8 +433,9 @@ class Store:
 
     def _step_run_or_fail(self, conn: Connection, srid: int):  # noqa: ANN202
         row = conn.execute(
-            select(_SR.c.id, _SR.c.pipeline_run_id, _SR.c.step_id, _SR.c.started_at,
-                   _SR.c.status).where(_SR.c.id == srid)
+            select(
+                _SR.c.id, _SR.c.pipeline_run_id, _SR.c.step_id, _SR.c.started_at, _SR.c.status
+            ).where(_SR.c.id == srid)
         ).first()
         if row is None:
             raise StoreError(f"There is no step run {srid} in the run store {self!r}.")
@@ -436,8 +455,11 @@ class Store:
         with self._write() as conn:
             row = self._step_run_or_fail(conn, srid)
             values: dict[str, Any] = dict(
-                status="running", started_at=now, updated_at=now,
-                pid=os.getpid() if pid is None else pid, host=host or self.host,
+                status="running",
+                started_at=now,
+                updated_at=now,
+                pid=os.getpid() if pid is None else pid,
+                host=host or self.host,
             )
             if notebook_path is not None:
                 values["notebook_path"] = str(notebook_path)
@@ -467,7 +489,9 @@ class Store:
             row = self._step_run_or_fail(conn, srid)
             started = row.started_at
             values: dict[str, Any] = dict(
-                status=status, ended_at=now, updated_at=now,
+                status=status,
+                ended_at=now,
+                updated_at=now,
                 duration=(now - started).total_seconds() if started else None,
             )
             if error is not None:
@@ -503,15 +527,20 @@ class Store:
                 raise StoreError(f"There is no pipeline run {prid} in the run store {self!r}.")
             if status is None:
                 last = (
-                    select(func.max(_SR.c.id)).where(_SR.c.pipeline_run_id == prid)
+                    select(func.max(_SR.c.id))
+                    .where(_SR.c.pipeline_run_id == prid)
                     .group_by(_SR.c.step_id)
                 )
                 finals = conn.scalars(select(_SR.c.status).where(_SR.c.id.in_(last))).all()
                 bad = {"failed", "skipped", "interrupted"}
                 status = "failed" if any(s in bad for s in finals) else "success"
             conn.execute(
-                update(_PR).where(_PR.c.id == prid).values(
-                    status=status, ended_at=now, heartbeat_at=now,
+                update(_PR)
+                .where(_PR.c.id == prid)
+                .values(
+                    status=status,
+                    ended_at=now,
+                    heartbeat_at=now,
                     duration=(now - prun.created_at).total_seconds(),
                 )
             )
@@ -566,8 +595,14 @@ class Store:
     ) -> None:
         now = _now()
         points = [
-            {"step_run_id": srid, "step_id": step_id, "suite": suite, "key": str(k),
-             "value": v, "recorded_at": now}
+            {
+                "step_run_id": srid,
+                "step_id": step_id,
+                "suite": suite,
+                "key": str(k),
+                "value": v,
+                "recorded_at": now,
+            }
             for k, raw in metrics.items()
             if (v := _number(raw)) is not None
         ]
@@ -584,15 +619,21 @@ class Store:
         with self._read() as conn:
             steps = conn.execute(
                 select(
-                    _SR.c.id, _SR.c.pid, _SR.c.host, _SR.c.updated_at, _SR.c.created_at,
-                    _SR.c.started_at, _PR.c.heartbeat_at,
+                    _SR.c.id,
+                    _SR.c.pid,
+                    _SR.c.host,
+                    _SR.c.updated_at,
+                    _SR.c.created_at,
+                    _SR.c.started_at,
+                    _PR.c.heartbeat_at,
                 )
                 .join(_PR, _PR.c.id == _SR.c.pipeline_run_id)
                 .where(_SR.c.status.in_(ACTIVE_STATUSES))
             ).all()
             pipes = conn.execute(
-                select(_PR.c.id, _PR.c.pid, _PR.c.host, _PR.c.heartbeat_at, _PR.c.created_at)
-                .where(_PR.c.status.in_(ACTIVE_STATUSES))
+                select(_PR.c.id, _PR.c.pid, _PR.c.host, _PR.c.heartbeat_at, _PR.c.created_at).where(
+                    _PR.c.status.in_(ACTIVE_STATUSES)
+                )
             ).all()
 
         def gone(pid: int | None, host: str | None, *seen: datetime | None) -> str | None:
@@ -603,10 +644,16 @@ class Store:
                 return f"no news from runner process {pid} on {host} since {_iso(last)}"
             return None
 
-        dead_steps = [(r.id, r.started_at, why) for r in steps
-                      if (why := gone(r.pid, r.host, r.updated_at, r.created_at, r.heartbeat_at))]
-        dead_pipes = [(r.id, r.created_at, why) for r in pipes
-                      if (why := gone(r.pid, r.host, r.heartbeat_at, r.created_at))]
+        dead_steps = [
+            (r.id, r.started_at, why)
+            for r in steps
+            if (why := gone(r.pid, r.host, r.updated_at, r.created_at, r.heartbeat_at))
+        ]
+        dead_pipes = [
+            (r.id, r.created_at, why)
+            for r in pipes
+            if (why := gone(r.pid, r.host, r.heartbeat_at, r.created_at))
+        ]
         if not dead_steps and not dead_pipes:
             return []
         marked: list[int] = []
@@ -616,7 +663,9 @@ class Store:
                     update(_SR)
                     .where(_SR.c.id == srid, _SR.c.status.in_(ACTIVE_STATUSES))
                     .values(
-                        status="interrupted", ended_at=now, updated_at=now,
+                        status="interrupted",
+                        ended_at=now,
+                        updated_at=now,
                         duration=(now - started).total_seconds() if started else None,
                         error=f"Interrupted: {why}.",
                     )
@@ -628,13 +677,21 @@ class Store:
                     update(_PR)
                     .where(_PR.c.id == prid, _PR.c.status.in_(ACTIVE_STATUSES))
                     .values(
-                        status="interrupted", ended_at=now,
-                        duration=(now - created).total_seconds(), error=f"Interrupted: {why}.",
+                        status="interrupted",
+                        ended_at=now,
+                        duration=(now - created).total_seconds(),
+                        error=f"Interrupted: {why}.",
                     )
                 )
         return marked
 
     # -- reads ----------------------------------------------------------------------------------
+
+    def _resolve_steps(self, step: str, pipeline: str | None) -> list[int]:
+        """Step ids first, so metric queries read the (step_id, key, step_run_id) index in order
+        and stop at ``limit`` instead of sorting a step's whole history."""
+        with self._read() as conn:
+            return list(conn.scalars(_step_ids(step, pipeline)).all())
 
     def metric_history(
         self,
@@ -649,17 +706,21 @@ class Store:
         """The SPC baseline: a metric's values in earlier successful production runs of a step,
         oldest first. Unfinished and failed runs (so the current run) never count; ``limit``
         keeps the newest points."""
+        ids = self._resolve_steps(step, pipeline)
+        if not ids:
+            return []
         # EXISTS (not a join) keeps the planner on the (step_id, key, step_run_id) index instead
         # of walking every successful run.
         successful = (
             select(_SR.c.id)
-            .where(_SR.c.id == _M.c.step_run_id, _SR.c.status == "success",
-                   _SR.c.mode == "production")
+            .where(
+                _SR.c.id == _M.c.step_run_id, _SR.c.status == "success", _SR.c.mode == "production"
+            )
             .exists()
         )
         q = (
             select(_M.c.value)
-            .where(_M.c.step_id.in_(_step_ids(step, pipeline)), _M.c.key == metric_key, successful)
+            .where(_M.c.step_id.in_(ids), _M.c.key == metric_key, successful)
             .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
         )
         if suite is not None:
@@ -686,14 +747,23 @@ class Store:
         Each point: ``step_run_id``, ``pipeline_run_id``, ``time``, ``value``, ``status``,
         ``attempt``, ``suite``. Failed runs are included (a failing point is often the story).
         """
+        ids = self._resolve_steps(step, pipeline)
+        if not ids:
+            return []
         q = (
             select(
-                _SR.c.id, _SR.c.pipeline_run_id, _SR.c.started_at, _M.c.recorded_at,
-                _M.c.value, _SR.c.status, _SR.c.attempt, _M.c.suite,
+                _SR.c.id,
+                _SR.c.pipeline_run_id,
+                _SR.c.started_at,
+                _M.c.recorded_at,
+                _M.c.value,
+                _SR.c.status,
+                _SR.c.attempt,
+                _M.c.suite,
             )
             .join(_SR, _SR.c.id == _M.c.step_run_id)
             .where(
-                _M.c.step_id.in_(_step_ids(step, pipeline)),
+                _M.c.step_id.in_(ids),
                 _M.c.key == metric_key,
                 _SR.c.mode == "production",
             )
@@ -720,20 +790,31 @@ class Store:
 
     def list_metrics(self, step: str, *, pipeline: str | None = None) -> list[dict[str, Any]]:
         """The metric series recorded for a step: key, suite, number of points, last value/time."""
+        ids = self._resolve_steps(step, pipeline)
         with self._read() as conn:
             groups = conn.execute(
-                select(_M.c.key, _M.c.suite, func.count().label("points"),
-                       func.max(_M.c.id).label("last_id"))
-                .where(_M.c.step_id.in_(_step_ids(step, pipeline)))
+                select(
+                    _M.c.key,
+                    _M.c.suite,
+                    func.count().label("points"),
+                    func.max(_M.c.id).label("last_id"),
+                )
+                .where(_M.c.step_id.in_(ids))
                 .group_by(_M.c.key, _M.c.suite)
                 .order_by(_M.c.key, _M.c.suite)
             ).all()
-            last = {
-                r.id: r for r in conn.execute(
-                    select(_M.c.id, _M.c.value, _M.c.recorded_at)
-                    .where(_M.c.id.in_([g.last_id for g in groups]))
-                ).all()
-            } if groups else {}
+            last = (
+                {
+                    r.id: r
+                    for r in conn.execute(
+                        select(_M.c.id, _M.c.value, _M.c.recorded_at).where(
+                            _M.c.id.in_([g.last_id for g in groups])
+                        )
+                    ).all()
+                }
+                if groups
+                else {}
+            )
         return [
             {
                 "metric": g.key,
@@ -759,7 +840,8 @@ class Store:
         elif pipeline is not None:
             where.append(
                 _SR.c.step_id.in_(
-                    select(Step.id).join(Pipeline, Pipeline.id == Step.pipeline_id)
+                    select(Step.id)
+                    .join(Pipeline, Pipeline.id == Step.pipeline_id)
                     .where(Pipeline.name == pipeline)
                 )
             )
@@ -788,8 +870,12 @@ class Store:
             raise StoreError("limit and offset must not be negative.")
         where = self._run_filters(step, status, pipeline, pipeline_run_id, mode)
         page = (
-            select(_SR).where(and_(True, *where)).order_by(_SR.c.id.desc())
-            .limit(limit).offset(offset).cte("page")
+            select(_SR)
+            .where(and_(True, *where))
+            .order_by(_SR.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .cte("page")
         )
         with self._read() as conn:
             rows = conn.execute(_rows_with_counts(page).order_by(page.c.id.desc())).mappings().all()
@@ -818,22 +904,30 @@ class Store:
             row = conn.execute(_rows_with_counts(page)).mappings().first()
             if row is None:
                 return None
-            checks = conn.execute(
-                select(_CR).where(_CR.c.step_run_id == srid).order_by(_CR.c.id)
-            ).mappings().all()
+            checks = (
+                conn.execute(select(_CR).where(_CR.c.step_run_id == srid).order_by(_CR.c.id))
+                .mappings()
+                .all()
+            )
             metrics = conn.execute(
-                select(_M.c.suite, _M.c.key, _M.c.value).where(_M.c.step_run_id == srid)
+                select(_M.c.suite, _M.c.key, _M.c.value)
+                .where(_M.c.step_run_id == srid)
                 .order_by(_M.c.id)
             ).all()
             lineage = conn.execute(
-                select(Lineage.direction, Lineage.name).where(Lineage.step_run_id == srid)
+                select(Lineage.direction, Lineage.name)
+                .where(Lineage.step_run_id == srid)
                 .order_by(Lineage.id)
             ).all()
             version = None
             if row["step_version_id"] is not None:
-                v = conn.execute(
-                    select(StepVersion).where(StepVersion.id == row["step_version_id"])
-                ).mappings().first()
+                v = (
+                    conn.execute(
+                        select(StepVersion).where(StepVersion.id == row["step_version_id"])
+                    )
+                    .mappings()
+                    .first()
+                )
                 version = _version_dict(v) if v else None
         out = _run_dict(row)
         out.update(
@@ -847,8 +941,19 @@ class Store:
             outputs=[n for d, n in lineage if d == "output"],
             version=version,
             check_results=[
-                {k: c[k] for k in ("suite", "line", "source", "status", "observed", "threshold",
-                                   "metric", "message")}
+                {
+                    k: c[k]
+                    for k in (
+                        "suite",
+                        "line",
+                        "source",
+                        "status",
+                        "observed",
+                        "threshold",
+                        "metric",
+                        "message",
+                    )
+                }
                 for c in checks
             ],
             metrics=[{"suite": m.suite, "metric": m.key, "value": float(m.value)} for m in metrics],
@@ -883,28 +988,36 @@ class Store:
         """Pipelines with their steps, each step's latest promoted version and last run."""
         # correlated max() per step: an index seek each, not a scan of the whole run history
         latest_v = (
-            select(func.max(StepVersion.id)).where(StepVersion.step_id == Step.id)
-            .scalar_subquery()
+            select(func.max(StepVersion.id)).where(StepVersion.step_id == Step.id).scalar_subquery()
         )
         last_run = select(func.max(_SR.c.id)).where(_SR.c.step_id == Step.id).scalar_subquery()
         with self._read() as conn:
             pipes = conn.execute(select(Pipeline).order_by(Pipeline.name)).mappings().all()
-            steps = conn.execute(
-                select(Step, latest_v.label("latest_v"), last_run.label("last_run"))
-                .order_by(Step.id)
-            ).mappings().all()
+            steps = (
+                conn.execute(
+                    select(Step, latest_v.label("latest_v"), last_run.label("last_run")).order_by(
+                        Step.id
+                    )
+                )
+                .mappings()
+                .all()
+            )
             versions = {
-                v["step_id"]: v for v in conn.execute(
+                v["step_id"]: v
+                for v in conn.execute(
                     select(StepVersion).where(
                         StepVersion.id.in_([s["latest_v"] for s in steps if s["latest_v"]])
                     )
-                ).mappings().all()
+                )
+                .mappings()
+                .all()
             }
             runs = {
-                r.step_id: r for r in conn.execute(
-                    select(_SR.c.id, _SR.c.step_id, _SR.c.status, _SR.c.started_at,
-                           _SR.c.ended_at)
-                    .where(_SR.c.id.in_([s["last_run"] for s in steps if s["last_run"]]))
+                r.step_id: r
+                for r in conn.execute(
+                    select(
+                        _SR.c.id, _SR.c.step_id, _SR.c.status, _SR.c.started_at, _SR.c.ended_at
+                    ).where(_SR.c.id.in_([s["last_run"] for s in steps if s["last_run"]]))
                 ).all()
             }
         by_pipe: dict[int, list[dict[str, Any]]] = {p["id"]: [] for p in pipes}
@@ -917,9 +1030,13 @@ class Store:
                     "notebook": s["notebook"],
                     "latest_version": _version_dict(v) if v else None,
                     "last_run": {
-                        "id": run.id, "status": run.status,
-                        "started_at": _iso(run.started_at), "ended_at": _iso(run.ended_at),
-                    } if run else None,
+                        "id": run.id,
+                        "status": run.status,
+                        "started_at": _iso(run.started_at),
+                        "ended_at": _iso(run.ended_at),
+                    }
+                    if run
+                    else None,
                 }
             )
         return [

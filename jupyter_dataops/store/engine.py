@@ -62,7 +62,9 @@ def create_store_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"The run store URL {url!r} is not a valid SQLAlchemy URL: {exc}") from None
+        raise StoreError(
+            f"The run store URL {url!r} is not a valid SQLAlchemy URL: {exc}"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "postgresql" and parsed.drivername == "postgresql":
         # psycopg 3 is the driver we ship and test; plain postgresql:// would ask for psycopg2.
@@ -84,7 +86,7 @@ def create_store_engine(url: str) -> Engine:
     except ModuleNotFoundError as exc:
         raise StoreError(
             f"The database driver for {_redacted(url)!r} is not installed ({exc.name}). "
-            "Install it with pip (PostgreSQL: `pip install \"psycopg[binary]\"`)."
+            'Install it with pip (PostgreSQL: `pip install "psycopg[binary]"`).'
         ) from None
     return engine
 

@@ -142,9 +142,7 @@ class StepRun(Base):
         Index(None, "pipeline_run_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pipeline_run_id: Mapped[int] = mapped_column(
-        ForeignKey("pipeline_runs.id", ondelete="CASCADE")
-    )
+    pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
     step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
     step_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("step_versions.id", ondelete="SET NULL")
@@ -186,7 +184,11 @@ class Metric(Base):
     """One point of a metric series: the SPC input (step, metric key, value, step run, time)."""
 
     __tablename__ = "metrics"
-    __table_args__ = (Index(None, "step_id", "key", "step_run_id"), Index(None, "step_run_id"))
+    # value rides along in the index so the SPC baseline reads no table rows
+    __table_args__ = (
+        Index(None, "step_id", "key", "step_run_id", "value"),
+        Index(None, "step_run_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
     step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))

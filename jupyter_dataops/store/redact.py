@@ -10,9 +10,27 @@ REDACTED = "***"
 
 # A key is secret when one of its word parts is one of these ...
 _SECRET_WORDS = frozenset(
-    {"password", "passwd", "pwd", "secret", "secrets", "token", "tokens", "key", "keys",
-     "apikey", "credential", "credentials", "auth", "authorization", "private", "privatekey",
-     "passphrase", "cookie", "dsn"}
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "key",
+        "keys",
+        "apikey",
+        "credential",
+        "credentials",
+        "auth",
+        "authorization",
+        "private",
+        "privatekey",
+        "passphrase",
+        "cookie",
+        "dsn",
+    }
 )
 # ... or when it contains one of these anywhere (catches "dbpassword", "accesstoken").
 _SECRET_FRAGMENTS = ("password", "passwd", "secret", "token", "credential", "apikey", "passphrase")
