@@ -61,3 +61,10 @@ def test_redaction_masks_values_nested_mappings_and_passwords_inside_urls():
     }
     assert params["api_token"] == "abc"  # the caller's dict is untouched
     assert redact_parameters(None) is None
+
+
+def test_key_value_strings_as_typed_on_the_command_line_are_masked_by_name():
+    cli = {"-p": ["day=2026-01-01", "load.db_password=hunter2", "token = abc", "note=a=b"]}
+    assert redact_parameters(cli) == {
+        "-p": ["day=2026-01-01", f"load.db_password={REDACTED}", f"token={REDACTED}", "note=a=b"]
+    }

@@ -35,6 +35,7 @@ _SECRET_WORDS = frozenset(
 # ... or when it contains one of these anywhere (catches "dbpassword", "accesstoken").
 _SECRET_FRAGMENTS = ("password", "passwd", "secret", "token", "credential", "apikey", "passphrase")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_ASSIGNMENT = re.compile(r"^\s*(?P<name>[\w.\-]+)\s*=(?P<value>.*)$", re.DOTALL)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]+:)(?P<pw>[^@/\s]+)(?=@)")
 
 
@@ -50,7 +51,8 @@ def redact_parameters(params: Mapping[str, Any] | None) -> dict[str, Any] | None
     """A copy of ``params`` with secret-looking values replaced by ``"***"``.
 
     Keys are judged by name (nested mappings too); a password inside a URL value
-    (``postgresql://user:pw@host/db``) is masked whatever the key is called.
+    (``postgresql://user:pw@host/db``) is masked whatever the key is called, and so is the value
+    of a ``name=value`` string with a secret name (``-p db.password=...`` as the CLI got it).
     """
     if params is None:
         return None
@@ -65,5 +67,8 @@ def _redact_value(key: str, value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_redact_value("", v) for v in value]
     if isinstance(value, str):
+        assignment = _ASSIGNMENT.match(value)
+        if assignment and is_secret_name(assignment.group("name").rsplit(".", 1)[-1]):
+            return f"{assignment.group('name')}={REDACTED}"
         return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, value)
     return value
