@@ -1,0 +1,77 @@
+"""Notebook widgets (ipywidgets): run history and control charts of the project's run store.
+
+``%dataops_history`` and ``%dataops_chart`` call :func:`history` and :func:`chart`; both find the
+project the way the CLI does (the nearest ``dataops.yaml`` from the working directory up) and open
+its store with the same URL resolution as the pipeline runner.
+"""
+
+from __future__ import annotations
+
+from jupyter_dataops.widgets.project import ProjectStore, open_project_store
+
+__all__ = [
+    "MetricChart",
+    "ProjectStore",
+    "RunHistory",
+    "chart_widget",
+    "history_widget",
+    "open_project_store",
+]
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # ipywidgets and the store load only when a widget is asked for.
+    if name == "RunHistory":
+        from jupyter_dataops.widgets.history import RunHistory
+
+        return RunHistory
+    if name == "MetricChart":
+        from jupyter_dataops.widgets.chart import MetricChart
+
+        return MetricChart
+    raise AttributeError(f"module 'jupyter_dataops.widgets' has no attribute {name!r}")
+
+
+def history_widget(
+    step: str | None = None,
+    *,
+    status: str | None = None,
+    page_size: int = 20,
+    start: str | None = None,
+):  # noqa: ANN201
+    """The run-history widget of the project found from ``start`` (default: the cwd)."""
+    from jupyter_dataops.widgets.history import RunHistory
+
+    project = open_project_store(start)
+    return RunHistory(
+        project.store,
+        step=step,
+        status=status,
+        page_size=page_size,
+        pipeline=project.pipeline_name,
+        project_dir=project.project_dir,
+    )
+
+
+def chart_widget(
+    step: str,
+    metric: str,
+    *,
+    chart_type: str = "i",
+    rules: str = "qcc",
+    last: int = 500,
+    start: str | None = None,
+):  # noqa: ANN201
+    """The control-chart widget of ``metric`` of ``step`` over the project's production runs."""
+    from jupyter_dataops.widgets.chart import MetricChart
+
+    project = open_project_store(start)
+    return MetricChart(
+        project.store,
+        step,
+        metric,
+        chart_type=chart_type,
+        rules=rules,
+        last=last,
+        pipeline=project.pipeline_name,
+    )

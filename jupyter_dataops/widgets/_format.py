@@ -1,0 +1,114 @@
+"""Small HTML formatting helpers shared by the history and chart widgets."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from typing import Any
+
+STATUS_COLOURS = {
+    "success": "#2e7d32",
+    "pass": "#2e7d32",
+    "failed": "#c62828",
+    "fail": "#c62828",
+    "error": "#6a1b9a",
+    "warn": "#ef6c00",
+    "interrupted": "#ef6c00",
+    "running": "#1565c0",
+    "queued": "#757575",
+    "skipped": "#757575",
+}
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (``None`` becomes an empty string)."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def badge(status: str | None) -> str:
+    """A coloured pill naming ``status`` (run or check status)."""
+    status = status or "unknown"
+    colour = STATUS_COLOURS.get(status, "#757575")
+    return (
+        f'<span class="dataops-status dataops-status-{esc(status)}" '
+        f'style="background:{colour};color:white;border-radius:8px;padding:1px 7px;'
+        f'font-size:0.9em;white-space:nowrap">{esc(status)}</span>'
+    )
+
+
+def when(iso: str | None) -> str:
+    """An ISO-8601 timestamp as ``YYYY-MM-DD HH:MM:SS`` (UTC), or an em dash when absent."""
+    if not iso:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    suffix = " UTC" if moment.utcoffset() is not None and not moment.utcoffset() else ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + suffix
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as ``850 ms``, ``12.3 s``, ``4 min 05 s`` or ``2 h 03 min``."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def number(value: Any) -> str:
+    """A check's observed value: integers as is, floats with up to 6 significant digits."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def check_counts(checks: dict[str, int] | None) -> str:
+    """``✓ passed  ⚠ warned  ✗ failed`` counts of a run's checks (errors count as failed)."""
+    checks = checks or {}
+    passed = int(checks.get("pass", 0))
+    warned = int(checks.get("warn", 0))
+    failed = int(checks.get("fail", 0)) + int(checks.get("error", 0))
+    if not (passed or warned or failed):
+        return '<span style="color:#757575" title="no checks recorded">—</span>'
+    parts = [
+        ("pass", "✓", passed, f"{passed} passed"),
+        ("warn", "⚠", warned, f"{warned} warned"),
+        ("fail", "✗", failed, f"{failed} failed"),
+    ]
+    return " ".join(
+        f'<span class="dataops-count-{key}" title="{title}" '
+        f'style="color:{STATUS_COLOURS[key] if n else "#9e9e9e"};margin-right:6px">'
+        f"{mark} {n}</span>"
+        for key, mark, n, title in parts
+    )
+
+
+def value_text(value: Any) -> str:
+    """A parameter value as short text (JSON for containers)."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def display_data(html_text: str, plain: str) -> dict[str, Any]:
+    """An output (nbformat ``display_data``) holding ``html_text``, for ``Output.outputs``."""
+    return {
+        "output_type": "display_data",
+        "data": {"text/html": html_text, "text/plain": plain},
+        "metadata": {},
+    }
