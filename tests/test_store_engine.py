@@ -149,3 +149,26 @@ def test_a_store_at_an_older_revision_is_upgraded_on_open_keeping_its_runs(url):
         indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("metrics")}
     assert "ix_metrics_step_id_key_step_run_id_value" in indexes
     assert "ix_metrics_step_id_key_step_run_id" not in indexes
+
+
+def test_a_store_locked_by_another_writer_gives_advice_instead_of_hanging_forever(
+    tmp_path, monkeypatch
+):
+    import sqlite3
+
+    from jupyter_dataops.store import engine as engine_module
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with open_store(url) as store:
+        run = store.create_pipeline_run("sales")
+        blocker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+        try:
+            monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 200)  # wait 0.2 s, not 30 s
+            fresh = open_store(url)
+            with pytest.raises(StoreError, match="busy for more than 0.2 s.*PostgreSQL"):
+                fresh.finish_pipeline_run(run)
+            fresh.close()
+        finally:
+            blocker.rollback()
+            blocker.close()

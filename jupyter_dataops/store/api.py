@@ -15,10 +15,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jupyter_dataops.errors import StoreError
-from jupyter_dataops.store.engine import WRITE, create_store_engine, migrate, resolve_store_url
+from jupyter_dataops.store.engine import (
+    WRITE,
+    create_store_engine,
+    migrate,
+    operational_error,
+    resolve_store_url,
+)
 from jupyter_dataops.store.models import (
     ACTIVE_STATUSES,
     CHECK_STATUSES,
@@ -146,8 +152,13 @@ class Store:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    @property
+    def display_url(self) -> str:
+        """The store URL with any password hidden, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     def __repr__(self) -> str:
-        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Store({self.display_url!r})"
 
     def __enter__(self) -> Store:
         return self
@@ -166,16 +177,22 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise operational_error("write to", self.display_url, exc) from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            try:
-                yield conn
-            finally:
-                conn.rollback()
+        try:
+            with self.engine.connect() as conn:
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+        except OperationalError as exc:
+            raise operational_error("read", self.display_url, exc) from None
 
     def _retrying(self, fn, attempts: int = 5):  # noqa: ANN001, ANN202
         """Run a write that may lose a unique-key race (server databases) a few times."""
@@ -390,7 +407,9 @@ class Store:
                 select(_PR.c.pipeline_id, _PR.c.mode, _PR.c.pid, _PR.c.host).where(_PR.c.id == prid)
             ).first()
             if prun is None:
-                raise StoreError(f"There is no pipeline run {prid} in the run store {self!r}.")
+                raise StoreError(
+                    f"There is no pipeline run {prid} in the run store {self.display_url}."
+                )
             sid = self._step_id(conn, prun.pipeline_id, step)
             version_id = conn.scalar(
                 select(StepVersion.id)
@@ -438,7 +457,7 @@ class Store:
             ).where(_SR.c.id == srid)
         ).first()
         if row is None:
-            raise StoreError(f"There is no step run {srid} in the run store {self!r}.")
+            raise StoreError(f"There is no step run {srid} in the run store {self.display_url}.")
         return row
 
     def start_step_run(
@@ -524,7 +543,9 @@ class Store:
         with self._write() as conn:
             prun = conn.execute(select(_PR.c.created_at).where(_PR.c.id == prid)).first()
             if prun is None:
-                raise StoreError(f"There is no pipeline run {prid} in the run store {self!r}.")
+                raise StoreError(
+                    f"There is no pipeline run {prid} in the run store {self.display_url}."
+                )
             if status is None:
                 last = (
                     select(func.max(_SR.c.id))

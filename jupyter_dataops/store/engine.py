@@ -161,10 +161,25 @@ def migrate(engine: Engine) -> bool:
             command.upgrade(cfg, "head")
         return True
     except OperationalError as exc:
-        raise StoreError(
-            f"Cannot open the run store {url}: {exc.orig}. Check that the database server is "
-            f"running and the URL ({ENV_STORE_URL} or the pipeline file) is right."
-        ) from None
+        raise operational_error("open", url, exc) from None
+
+
+def operational_error(action: str, url: str, exc: OperationalError) -> StoreError:
+    """A StoreError that says what to do about a database the store cannot use."""
+    reason = str(exc.orig).strip()
+    if "locked" in reason or "busy" in reason:
+        advice = (
+            f"Another process kept the store busy for more than {BUSY_TIMEOUT_MS / 1000:g} s; "
+            "try again, and for many parallel runners use a server database (PostgreSQL)."
+        )
+    elif url.startswith("sqlite"):
+        advice = "Check that the folder exists and is writable, and that the file is a SQLite file."
+    else:
+        advice = (
+            "Check that the database server is running and the URL "
+            f"({ENV_STORE_URL} or the pipeline file) is right."
+        )
+    return StoreError(f"Cannot {action} the run store {url}: {reason}. {advice}")
 
 
 def _check_known(script: ScriptDirectory, current: str | None, url: str) -> None:
