@@ -145,9 +145,12 @@ def test_unequal_subgroups_give_per_subgroup_limits_and_size_weighted_centres(ri
     d3 = {3: 0.8883697, 4: 0.8798108, 5: 0.8640855}
     ranges = [max(g) - min(g) for g in groups]
     means = [sum(g) / len(g) for g in groups]
-    sds = [math.sqrt(sum((v - m) ** 2 for v in g) / (len(g) - 1)) for g, m in zip(groups, means)]
-    sigma_r = sum(r / d2[k] for r, k in zip(ranges, n)) / len(n)
-    grand = sum(m * k for m, k in zip(means, n)) / sum(n)
+    sds = [
+        math.sqrt(sum((v - m) ** 2 for v in g) / (len(g) - 1))
+        for g, m in zip(groups, means, strict=True)
+    ]
+    sigma_r = sum(r / d2[k] for r, k in zip(ranges, n, strict=True)) / len(n)
+    grand = sum(m * k for m, k in zip(means, n, strict=True)) / sum(n)
 
     xbar = spc.control_chart(groups, "xbar")
     _close(xbar.center[0], grand, rel=1e-12)
@@ -155,7 +158,7 @@ def test_unequal_subgroups_give_per_subgroup_limits_and_size_weighted_centres(ri
         _close(xbar.ucl[i], grand + 3 * sigma_r / math.sqrt(k), rel=1e-12)
 
     r = spc.control_chart(groups, "r")
-    r_centre = sum(rr * k for rr, k in zip(ranges, n)) / sum(n)
+    r_centre = sum(rr * k for rr, k in zip(ranges, n, strict=True)) / sum(n)
     _close(r.center[0], r_centre, rel=1e-12)
     for i, k in enumerate(n):
         _close(r.ucl[i], r_centre + 3 * d3[k] * sigma_r, rel=1e-12)
@@ -165,8 +168,8 @@ def test_unequal_subgroups_give_per_subgroup_limits_and_size_weighted_centres(ri
         return math.sqrt(2 / (m - 1)) * math.gamma(m / 2) / math.gamma((m - 1) / 2)
 
     s = spc.control_chart(groups, "s")
-    sigma_s = sum(sd / c4(k) for sd, k in zip(sds, n)) / len(n)
-    s_centre = sum(sd * k for sd, k in zip(sds, n)) / sum(n)
+    sigma_s = sum(sd / c4(k) for sd, k in zip(sds, n, strict=True)) / len(n)
+    s_centre = sum(sd * k for sd, k in zip(sds, n, strict=True)) / sum(n)
     _close(s.center[0], s_centre, rel=1e-12)
     for i, k in enumerate(n):
         _close(s.ucl[i], s_centre + 3 * sigma_s * math.sqrt(1 - c4(k) ** 2), rel=1e-12)
@@ -275,9 +278,7 @@ def test_rules_are_reported_per_rule_with_qcc_default(rings):
 def test_to_polars_has_one_row_per_point_with_flags(rings):
     df = spc.control_chart(rings, "xbar", phase1=25).to_polars()
     assert df.height == 40
-    assert {"sample", "phase", "statistic", "center", "lcl", "ucl", "violations"} <= set(
-        df.columns
-    )
+    assert {"sample", "phase", "statistic", "center", "lcl", "ucl", "violations"} <= set(df.columns)
     assert df.filter(pl.col("beyond_limits"))["index"].to_list() == [36, 37, 38]
     assert "WE1" in df["violations"][36].to_list()
 

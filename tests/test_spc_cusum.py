@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data" / "spc"
 
 def _loop_cusum(stats, sizes, centre, sigma, h, shift):
     pos, neg, up, lo = 0.0, 0.0, [], []
-    for x, n in zip(stats, sizes):
+    for x, n in zip(stats, sizes, strict=True):
         z = (x - centre) / (sigma / math.sqrt(n))
         pos = max(0.0, pos + z - shift / 2)
         neg = max(0.0, neg - z - shift / 2)

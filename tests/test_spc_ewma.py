@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data" / "spc"
 
 def _loop_ewma(stats, sizes, centre, sigma, lam, L):
     z, prev, lcl, ucl = [], centre, [], []
-    for i, (x, n) in enumerate(zip(stats, sizes), start=1):
+    for i, (x, n) in enumerate(zip(stats, sizes, strict=True), start=1):
         prev = lam * x + (1 - lam) * prev
         z.append(prev)
         se = sigma / math.sqrt(n) * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * i)))

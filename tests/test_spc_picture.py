@@ -20,7 +20,8 @@ V5 = "application/vnd.vegalite.v5+json"
 
 @pytest.fixture(scope="module")
 def validator():
-    schema = json.loads(gzip.open(DATA / "vega-lite-v5.schema.json.gz").read())
+    with gzip.open(DATA / "vega-lite-v5.schema.json.gz") as f:
+        schema = json.load(f)
     return jsonschema.Draft7Validator(schema)
 
 

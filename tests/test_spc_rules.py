@@ -147,7 +147,7 @@ def _definitional(x, c, s, name):
         if w is None:
             return False
         diffs = [x[j] - x[j - 1] for j in list(w)[1:]]
-        return all(a * b < 0 for a, b in zip(diffs, diffs[1:]))
+        return all(a * b < 0 for a, b in zip(diffs, diffs[1:], strict=False))
 
     tests = {
         "WE1": lambda i: abs(d[i]) > 3 * s[i],
