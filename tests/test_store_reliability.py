@@ -171,3 +171,65 @@ def _assert_sqlite_intact(store) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+
+
+def _use_inherited_store(store, pr, done) -> None:
+    """In a forked child: keep using the Store object created by the parent."""
+    try:
+        for _ in range(20):
+            sr = store.create_step_run(pr, "child")
+            store.start_step_run(sr)
+            store.finish_step_run(sr, "success")
+        done.put("ok")
+    except BaseException as exc:
+        done.put(repr(exc))
+        raise
+
+
+def test_a_forked_worker_and_its_parent_can_share_one_store_object(url):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("fork start method")
+    with open_store(url) as store:
+        pr = store.create_pipeline_run("sales")
+        assert store.count_runs() == 0  # the parent holds a pooled connection when it forks
+        done = CTX.Queue()
+        proc = CTX.Process(target=_use_inherited_store, args=(store, pr, done))
+        proc.start()
+        for _ in range(20):
+            sr = store.create_step_run(pr, "parent")
+            store.start_step_run(sr)
+            store.finish_step_run(sr, "success")
+        proc.join(60)
+        assert done.get(timeout=5) == "ok" and proc.exitcode == 0
+        assert store.count_runs(step="child") == store.count_runs(step="parent") == 20
+        if store.dialect == "sqlite":
+            _assert_sqlite_intact(store)
+
+
+def test_threads_reading_while_a_thread_writes_see_consistent_pages(url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_store(url) as store:
+        pr = store.create_pipeline_run("sales")
+
+        def write() -> int:
+            for i in range(30):
+                sr = store.create_step_run(pr, "load")
+                store.start_step_run(sr)
+                store.record_suite(sr, _suite(i))
+                store.finish_step_run(sr, "success")
+            return 30
+
+        def read() -> int:
+            pages = 0
+            for _ in range(30):
+                for row in store.list_runs(limit=10):
+                    # a run's checks are written in one transaction: all or none are visible
+                    assert sum(row["checks"].values()) in (0, CHECKS_PER_SUITE)
+                pages += 1
+            return pages
+
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(write)] + [pool.submit(read) for _ in range(3)]
+            assert [f.result(timeout=120) for f in futures] == [30, 30, 30, 30]
+        assert store.count_runs(status="success") == 30

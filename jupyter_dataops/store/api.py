@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -137,8 +138,25 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+_OPEN_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a process-pool worker) must not share the parent's database connections:
+    # it drops the inherited pool without closing the parent's sockets/file handles.
+    for store in list(_OPEN_STORES):
+        store.engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Store:
-    """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``)."""
+    """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
+
+    Safe to share between threads; a forked child process reconnects on first use.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -149,6 +167,7 @@ class Store:
             self.engine.dispose()
             raise
         self.host = socket.gethostname()
+        _OPEN_STORES.add(self)
 
     # -- plumbing ---------------------------------------------------------------------------
 
