@@ -78,6 +78,26 @@ class AttemptResult:
 
 
 @contextmanager
+def _stderr_to(log: Path):
+    """Send this process's stderr (inherited by the kernel) to ``log`` for one execution, so
+    kernel and nbclient messages are kept beside the executed notebook, not on the terminal."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "ab") as fh:
+            os.dup2(fh.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+@contextmanager
 def _environment(extra: dict[str, str]):
     """Set environment variables for the duration of one execution (the kernel inherits them)."""
     old = {k: os.environ.get(k) for k in extra}
@@ -154,7 +174,8 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
     """Run ``job`` once with papermill and return how it ended; never raises for notebook errors.
 
     The executed notebook is written to ``job.output`` after every cell, so it is kept whether the
-    run succeeds, a cell fails, the kernel dies or the timeout stops it.
+    run succeeds, a cell fails, the kernel dies or the timeout stops it. The kernel's stderr
+    goes to ``<output>.log`` beside it.
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -175,7 +196,7 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
     timer = threading.Timer(job.timeout, watchdog) if job.timeout else None
     start = time.monotonic()
     try:
-        with _environment(job.env):
+        with _environment(job.env), _stderr_to(output.with_suffix(".log")):
             if timer:
                 timer.daemon = True
                 timer.start()

@@ -130,21 +130,7 @@ def _noop() -> int:
 
 
 def _run_job(job: NotebookJob) -> AttemptResult:
-    """In a pool worker: run one attempt with stderr (kernel and nbclient logs) kept in
-    ``<step>.log`` beside the executed notebook instead of on the runner's terminal."""
-    log = Path(job.output).with_suffix(".log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    saved = os.dup(2)
-    try:
-        with open(log, "ab") as fh:
-            os.dup2(fh.fileno(), 2)
-            try:
-                return execute_notebook(job)
-            finally:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
+    return execute_notebook(job)
 
 
 class LocalExecutor(Executor):
