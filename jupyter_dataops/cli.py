@@ -254,7 +254,9 @@ def test_command(
     except DataOpsError as exc:
         raise fail(str(exc)) from None
     if result.passed:
-        console.print(f"[green]passed[/]: {notebook} (executed copy: {result.output})")
+        console.print(
+            f"[green]passed[/]: {notebook} (executed copy: {result.output})", soft_wrap=True
+        )
         raise typer.Exit(0)
     err_console.print(Text.assemble(("failed: ", "bold red"), str(notebook)), highlight=False)
     for line in result.failures:
