@@ -46,7 +46,8 @@ class MetricChart(widgets.VBox):
     """A control chart of ``metric`` over the production runs of ``step``, with controls.
 
     Controls: chart type (I, MR, EWMA, CUSUM), rule set (I and MR charts; EWMA and CUSUM have
-    their own signal rule), how many recent runs to plot, and Refresh.
+    their own signal rule), how many recent runs to plot, phase I (the first N plotted runs set
+    the centre and limits; 0 = all) and Refresh.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class MetricChart(widgets.VBox):
         chart_type: str = "i",
         rules: str = "qcc",
         last: int | None = 500,
+        phase1: int | None = None,
         pipeline: str | None = None,
         width: int = 620,
     ) -> None:
@@ -101,6 +103,14 @@ class MetricChart(widgets.VBox):
             description="Points",
             layout=widgets.Layout(width="210px"),
         )
+        self.phase1 = widgets.BoundedIntText(
+            value=phase1 or 0,
+            min=0,
+            max=10**9,
+            description="Phase I",
+            tooltip="Centre and limits from the first N plotted runs (0 = all of them)",
+            layout=widgets.Layout(width="150px"),
+        )
         self.refresh_button = widgets.Button(
             description="Refresh", icon="refresh", tooltip="Read the run store again"
         )
@@ -109,11 +119,11 @@ class MetricChart(widgets.VBox):
         self.output = widgets.Output(layout=widgets.Layout(min_height="60px"))
         self.rules_list = widgets.HTML()
 
-        for control in (self.chart_type, self.rule_set, self.last):
+        for control in (self.chart_type, self.rule_set, self.last, self.phase1):
             control.observe(lambda _change: self.refresh(), names="value")
         self.refresh_button.on_click(lambda _b: self.refresh())
         toolbar = widgets.HBox(
-            [self.chart_type, self.rule_set, self.last, self.refresh_button],
+            [self.chart_type, self.rule_set, self.last, self.phase1, self.refresh_button],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         super().__init__([self.title, toolbar, self.message, self.output, self.rules_list])
@@ -124,7 +134,7 @@ class MetricChart(widgets.VBox):
         """Read the metric series again and redraw the chart with the current controls."""
         kind = self.chart_type.value
         self.rule_set.disabled = kind not in _RULED
-        self.rule_set.description_tooltip = (
+        self.rule_set.tooltip = (
             None if kind in _RULED else "EWMA and CUSUM signal on their own limits, not run rules"
         )
         self.title.value = (
@@ -142,7 +152,7 @@ class MetricChart(widgets.VBox):
             return self._fail(self._too_few_hint(), error=False)
         values = [float(p["value"]) for p in self.series]
         try:
-            self.result = _compute(kind, values, self.rule_set.value)
+            self.result = _compute(kind, values, self.rule_set.value, self.phase1.value or None)
         except DataOpsError as exc:
             return self._fail(f"Cannot draw the {CHART_TYPES[kind]} chart: {exc}")
         self.broken = _broken(kind, self.result)
@@ -236,14 +246,14 @@ class MetricChart(widgets.VBox):
         )
 
 
-def _compute(kind: str, values: list[float], rules: str) -> Any:
+def _compute(kind: str, values: list[float], rules: str, phase1: int | None) -> Any:
     from jupyter_dataops import spc
 
     if kind in _RULED:
-        return spc.control_chart(values, kind, rules=rules)
+        return spc.control_chart(values, kind, rules=rules, phase1=phase1)
     if kind == "ewma":
-        return spc.ewma(values)
-    return spc.cusum(values)
+        return spc.ewma(values, phase1=phase1)
+    return spc.cusum(values, phase1=phase1)
 
 
 def _broken(kind: str, result: Any) -> dict[str, list[int]]:

@@ -1,0 +1,199 @@
+"""The control-chart widget, driven through its ipywidgets objects on a real SQLite run store.
+
+Metric points are recorded the way production runs record them: real ``run_checks`` results on
+real frames stored with ``record_suite`` under production step runs.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from jupyter_dataops import run_checks
+from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.store import open_store
+from jupyter_dataops.widgets.chart import MetricChart
+
+METRIC = "avg(x)"
+STABLE = [10.0, 10.2, 9.8, 10.1, 9.9, 10.0, 10.3, 9.7, 10.1, 9.9, 10.2, 9.8]
+
+
+def record(store, values, *, step="load", mode="production"):  # noqa: ANN001, ANN201
+    """One production step run per value; each run's frame has mean == value."""
+    ids = []
+    store.upsert_step("demo", step, notebook=f"{step}.ipynb")
+    for v in values:
+        prid = store.create_pipeline_run("demo", mode=mode)
+        srid = store.create_step_run(prid, step)
+        store.start_step_run(srid)
+        frame = pl.DataFrame({"x": [v - 1.0, v, v + 1.0]})
+        store.record_suite(srid, run_checks(frame, "row_count = 3\nwarn: avg(x) < 100"))
+        store.finish_step_run(srid, "success")
+        store.finish_pipeline_run(prid)
+        ids.append(srid)
+    return ids
+
+
+@pytest.fixture
+def store(tmp_path):  # noqa: ANN001, ANN201
+    with open_store(f"sqlite:///{tmp_path / 'runs.db'}") as s:
+        yield s
+
+
+def spec_of(widget: MetricChart) -> dict:
+    (output,) = widget.output.outputs
+    assert output["output_type"] == "display_data"
+    return output["data"]["application/vnd.vegalite.v5+json"]
+
+
+def plotted(widget: MetricChart) -> list[float]:
+    spec = spec_of(widget)
+    return [row["statistic"] for row in spec["data"]["values"]]
+
+
+def test_chart_is_an_offline_vegalite_v5_bundle_of_the_production_series(store):
+    record(store, STABLE)
+    record(store, [55.0], mode="test")  # a promotion gate run is never part of the chart
+    widget = MetricChart(store, "load", METRIC)
+    spec = spec_of(widget)
+    assert spec["$schema"].endswith("/vega-lite/v5.json")
+    assert plotted(widget) == pytest.approx(STABLE)
+    assert "Individuals" in str(spec["title"])
+    assert "12 runs from" in widget.message.value
+    assert "In control: no run rule broken in these 12 runs." in widget.rules_list.value
+
+
+def test_broken_rules_name_the_run_that_broke_them(store):
+    ids = record(store, [*STABLE, 30.0])
+    widget = MetricChart(store, "load", METRIC)
+    assert widget.broken["WE1"] == [len(STABLE)]
+    item = widget.rules_list.value.split('data-rule="WE1">')[1].split("</li>")[0]
+    assert "1 point beyond the control limits" in item
+    assert f"run #{ids[-1]} (" in item and "30)" in item
+    assert all(f"run #{i} (" not in item for i in ids[:-1])
+
+
+def test_rule_set_control_changes_the_rules_evaluated(store):
+    # 8 points above the centre after a low start: a run of 7 (qcc) and of 8 (Western Electric)
+    ids = record(
+        store, [8.0, 8.2, 7.9, 8.1, 7.8, 8.0, 10.5, 10.6, 10.4, 10.7, 10.5, 10.6, 10.4, 10.5]
+    )
+    widget = MetricChart(store, "load", METRIC, rules="qcc")
+    assert "SHIFT7" in widget.broken and "WE4" not in widget.broken
+    widget.rule_set.value = "western_electric"
+    assert "WE4" in widget.broken and "SHIFT7" not in widget.broken
+    assert widget.broken["WE4"][0] == 13  # the 8th point in a row above the centre
+    assert f"run #{ids[13]} (" in widget.rules_list.value
+    widget.rule_set.value = "nelson"
+    assert set(widget.broken) <= {f"N{i}" for i in range(1, 9)}
+
+
+def test_ewma_and_cusum_list_their_signals_and_disable_the_rule_set(store):
+    ids = record(store, [*STABLE, 11.5, 11.6, 11.4, 11.7, 11.5, 11.6])
+    widget = MetricChart(store, "load", METRIC, phase1=len(STABLE))
+    assert not widget.rule_set.disabled
+    widget.chart_type.value = "ewma"
+    assert widget.rule_set.disabled
+    assert "EWMA" in str(spec_of(widget)["title"])
+    assert list(widget.broken) == ["EWMA"]
+    first = widget.broken["EWMA"][0]
+    assert first >= len(STABLE)  # the shift, not the stable baseline, signals
+    assert f"run #{ids[first]} (" in widget.rules_list.value
+    widget.chart_type.value = "cusum"
+    assert "CUSUM+" in widget.broken and "CUSUM−" not in widget.broken
+    assert "upper cumulative sum" in widget.rules_list.value
+    widget.chart_type.value = "i"
+    assert not widget.rule_set.disabled
+
+
+def test_phase_one_sets_the_limits_from_the_first_runs(store):
+    record(store, [*STABLE, 10.9, 11.0, 10.9])
+    widget = MetricChart(store, "load", METRIC)
+    assert "WE1" not in widget.broken  # the shift widens limits computed from every run
+    widget.phase1.value = len(STABLE)
+    assert widget.broken["WE1"] == [12, 13, 14]  # judged against the stable baseline
+    widget.phase1.value = 99
+    assert widget.output.outputs == ()
+    assert "Cannot draw the Individuals (I) chart" in widget.message.value
+
+
+def test_moving_range_points_belong_to_the_later_run(store):
+    ids = record(store, [10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 10.1, 25.0, 10.0])
+    widget = MetricChart(store, "load", METRIC, chart_type="mr")
+    assert len(plotted(widget)) == 9  # n - 1 moving ranges
+    assert widget.point_run(0)["step_run_id"] == ids[1]
+    assert "WE1" in widget.broken
+    assert f"run #{ids[8]} (" in widget.rules_list.value  # the jump up to 25
+
+
+def test_points_control_reads_only_the_newest_runs(store):
+    values = [10.0 + (i % 5) * 0.1 for i in range(60)]
+    record(store, values)
+    widget = MetricChart(store, "load", METRIC, last=50)
+    assert plotted(widget) == pytest.approx(values[-50:])
+    widget.last.value = None
+    assert plotted(widget) == pytest.approx(values)
+    widget.last.value = 100
+    assert len(plotted(widget)) == 60
+
+
+def test_refresh_draws_runs_recorded_after_the_widget_was_built(store):
+    record(store, STABLE)
+    widget = MetricChart(store, "load", METRIC)
+    ids = record(store, [40.0])
+    assert len(plotted(widget)) == len(STABLE)
+    widget.refresh_button.click()
+    assert plotted(widget)[-1] == pytest.approx(40.0)
+    assert f"run #{ids[0]} (" in widget.rules_list.value
+
+
+def test_unknown_metric_lists_the_metrics_recorded_for_the_step(store):
+    record(store, STABLE[:3])
+    widget = MetricChart(store, "load", "avg(y)")
+    assert widget.output.outputs == ()
+    assert "No production values of &#x27;avg(y)&#x27; for step &#x27;load&#x27;" in (
+        widget.message.value
+    )
+    assert "avg(x)" in widget.message.value and "row_count" in widget.message.value
+
+
+def test_a_single_run_is_not_enough_for_a_chart(store):
+    record(store, [10.0])
+    widget = MetricChart(store, "load", METRIC)
+    assert widget.output.outputs == ()
+    assert "Only 1 production run" in widget.message.value
+    assert "at least 2" in widget.message.value
+
+
+def test_a_flat_series_is_explained_for_cusum(store):
+    record(store, [10.0] * 5)
+    widget = MetricChart(store, "load", METRIC, chart_type="cusum")
+    assert widget.output.outputs == ()
+    assert "Cannot draw the CUSUM chart" in widget.message.value
+    assert "no variation" in widget.message.value
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"chart_type": "xbar"}, r"Unknown chart type 'xbar': use one of i, mr, ewma, cusum"),
+        ({"rules": "we"}, r"Unknown rule set 'we': use one of qcc, western_electric"),
+        ({"last": 1}, r"last must be at least 2 runs"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_valid_choices(store, kwargs, message):
+    with pytest.raises(DataOpsError, match=message):
+        MetricChart(store, "load", METRIC, **kwargs)
+
+
+def test_chart_widget_reads_the_project_store(tmp_path, monkeypatch):
+    from jupyter_dataops.widgets import chart_widget
+
+    monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
+    (tmp_path / "dataops.yaml").write_text(
+        "pipeline: demo\nsteps:\n  load:\n    notebook: load.ipynb\n"
+    )
+    with open_store(f"sqlite:///{tmp_path / '.dataops' / 'dataops.db'}") as s:
+        record(s, STABLE[:4])
+    widget = chart_widget("load", METRIC, start=str(tmp_path))
+    assert plotted(widget) == pytest.approx(STABLE[:4])
