@@ -429,8 +429,9 @@ export class DataOpsPanel extends Widget {
     const rows = data.runs.map(run => {
       const counts = run.checks || {};
       const selected = run.id === this._selectedRun;
+      const bad = (counts.fail || 0) + (counts.error || 0);
       return h(
-        'tr',
+        'li',
         {
           className: `jp-DataOps-run${selected ? ' jp-mod-selected' : ''}`,
           'data-testid': 'dataops-run',
@@ -440,24 +441,34 @@ export class DataOpsPanel extends Widget {
           title: 'Show this run\u2019s checks and parameters',
           onclick: () => this._selectRun(run.id)
         },
-        h('td', {}, `#${run.id}`),
-        h('td', {}, run.step),
-        h('td', {}, badge(run.status)),
         h(
-          'td',
-          { title: localTime(run.started_at || run.created_at) },
-          relativeTime(run.started_at || run.created_at)
+          'div',
+          { className: 'jp-DataOps-run-head' },
+          h('span', { className: 'jp-DataOps-run-id' }, `#${run.id}`),
+          h('span', { className: 'jp-DataOps-run-step' }, run.step),
+          run.mode !== 'production' ? h('span', { className: 'jp-DataOps-muted' }, run.mode) : null,
+          badge(run.status)
         ),
-        h('td', {}, duration(run.duration)),
         h(
-          'td',
-          { className: 'jp-DataOps-counts' },
-          h('span', { className: 'jp-DataOps-count-pass', title: 'passed' }, `${counts.pass || 0}✓`),
-          h('span', { className: 'jp-DataOps-count-warn', title: 'warned' }, ` ${counts.warn || 0}!`),
+          'div',
+          { className: 'jp-DataOps-run-meta' },
           h(
             'span',
-            { className: 'jp-DataOps-count-fail', title: 'failed or errored' },
-            ` ${(counts.fail || 0) + (counts.error || 0)}✗`
+            { title: localTime(run.started_at || run.created_at) },
+            relativeTime(run.started_at || run.created_at)
+          ),
+          h('span', {}, `took ${duration(run.duration)}`),
+          run.attempt > 1 ? h('span', {}, `attempt ${run.attempt}`) : null,
+          h(
+            'span',
+            { className: 'jp-DataOps-counts', 'data-testid': 'dataops-run-counts' },
+            h('span', { className: 'jp-DataOps-count-pass', title: 'checks passed' }, `${counts.pass || 0} passed`),
+            (counts.warn || 0) > 0
+              ? h('span', { className: 'jp-DataOps-count-warn', title: 'checks warned' }, ` · ${counts.warn} warned`)
+              : null,
+            bad > 0
+              ? h('span', { className: 'jp-DataOps-count-fail', title: 'checks failed or errored' }, ` · ${bad} failed`)
+              : null
           )
         )
       );
@@ -504,22 +515,7 @@ export class DataOpsPanel extends Widget {
       this._runsNode,
       h('h3', {}, title, h('span', { className: 'jp-DataOps-muted' }, ` (${data.total})`)),
       data.hint ? this._hint(data.hint) : null,
-      rows.length
-        ? h(
-            'table',
-            { className: 'jp-DataOps-table' },
-            h(
-              'thead',
-              {},
-              h(
-                'tr',
-                {},
-                ['run', 'step', 'status', 'started', 'took', 'checks'].map(c => h('th', {}, c))
-              )
-            ),
-            h('tbody', {}, rows)
-          )
-        : null,
+      rows.length ? h('ul', { className: 'jp-DataOps-runs' }, rows) : null,
       pager
     );
   }
@@ -530,6 +526,7 @@ export class DataOpsPanel extends Widget {
     this._runsKey = '';
     this._detailNode.hidden = false;
     replaceChildren(this._detailNode, this._loading(`Loading run #${runId}…`));
+    this._detailNode.scrollIntoView({ block: 'nearest' });
     void this._loadRun(runId);
     void this._loadRuns();
   }
@@ -628,37 +625,33 @@ export class DataOpsPanel extends Widget {
       h('div', { className: 'jp-DataOps-subtitle' }, 'Checks'),
       run.check_results.length
         ? h(
-            'table',
-            { className: 'jp-DataOps-table jp-DataOps-checks', 'data-testid': 'dataops-checks' },
-            h(
-              'thead',
-              {},
-              h('tr', {}, ['status', 'check', 'observed', 'threshold'].map(c => h('th', {}, c)))
-            ),
-            h(
-              'tbody',
-              {},
-              run.check_results.map(check =>
+            'ul',
+            { className: 'jp-DataOps-checks', 'data-testid': 'dataops-checks' },
+            run.check_results.map(check =>
+              h(
+                'li',
+                {
+                  className: `jp-DataOps-check jp-DataOps-check-${check.status}`,
+                  'data-testid': 'dataops-check',
+                  'data-status': check.status,
+                  'data-metric': check.metric || ''
+                },
                 h(
-                  'tr',
-                  {
-                    className: `jp-DataOps-check jp-DataOps-check-${check.status}`,
-                    'data-testid': 'dataops-check',
-                    'data-status': check.status,
-                    title: check.message || ''
-                  },
-                  h('td', {}, badge(check.status)),
-                  h(
-                    'td',
-                    {},
-                    h('code', {}, check.source),
-                    check.message && check.status !== 'pass'
-                      ? h('div', { className: 'jp-DataOps-check-message' }, check.message)
-                      : null
-                  ),
-                  h('td', {}, formatValue(check.observed)),
-                  h('td', {}, check.threshold || '')
-                )
+                  'div',
+                  { className: 'jp-DataOps-check-head' },
+                  badge(check.status),
+                  h('code', {}, check.source)
+                ),
+                h(
+                  'div',
+                  { className: 'jp-DataOps-check-meta' },
+                  h('span', { 'data-testid': 'dataops-check-observed' }, `observed ${formatValue(check.observed)}`),
+                  check.threshold ? h('span', {}, `threshold ${check.threshold}`) : null,
+                  check.suite ? h('span', {}, `suite ${check.suite}, line ${check.line}`) : null
+                ),
+                check.message && check.status !== 'pass'
+                  ? h('div', { className: 'jp-DataOps-check-message' }, check.message)
+                  : null
               )
             )
           )
@@ -700,13 +693,22 @@ export class DataOpsPanel extends Widget {
 
   // ---------------------------------------------------------------- control chart
 
-  private async _showChart(step: string, metric: string, chart?: string): Promise<void> {
+  private async _showChart(
+    step: string,
+    metric: string,
+    chart?: string,
+    rules?: string
+  ): Promise<void> {
     this._chartNode.hidden = false;
     const query = new URLSearchParams({ step, metric });
     if (chart) {
       query.set('chart', chart);
     }
+    if (rules) {
+      query.set('rules', rules);
+    }
     replaceChildren(this._chartNode, this._loading(`Loading the control chart of ${metric}…`));
+    this._chartNode.scrollIntoView({ block: 'nearest' });
     let data: IMetricChart;
     try {
       data = await requestAPI<IMetricChart>(`metrics?${query.toString()}`);
@@ -722,7 +724,29 @@ export class DataOpsPanel extends Widget {
       this._chartWidget.dispose();
       this._chartWidget = null;
     }
-    const holder = h('div', { className: 'jp-DataOps-chart-holder', 'data-testid': 'dataops-chart-view' });
+    const select = (
+      testid: string,
+      label: string,
+      options: string[],
+      value: string,
+      onChange: (v: string) => void
+    ): HTMLElement => {
+      const el = h(
+        'select',
+        {
+          className: 'jp-mod-styled',
+          'data-testid': testid,
+          title: label,
+          onchange: (ev: Event) => onChange((ev.target as HTMLSelectElement).value)
+        },
+        options.map(o => h('option', { value: o, selected: o === value }, o))
+      );
+      return h('label', {}, `${label} `, el);
+    };
+    const holder = h('div', {
+      className: 'jp-DataOps-chart-holder',
+      'data-testid': 'dataops-chart-view'
+    });
     const limits = Object.entries(data.limits || {}).filter(([, v]) => v !== null);
     replaceChildren(
       this._chartNode,
@@ -744,8 +768,18 @@ export class DataOpsPanel extends Widget {
       ),
       h(
         'div',
-        { className: 'jp-DataOps-muted' },
-        `${data.chart} chart · ${data.points.length} production runs` +
+        { className: 'jp-DataOps-chart-controls' },
+        select('dataops-chart-type', 'chart', data.charts, data.chart, v =>
+          void this._showChart(step, metric, v, data.rules)
+        ),
+        select('dataops-chart-rules', 'rules', data.rule_sets, data.rules, v =>
+          void this._showChart(step, metric, data.chart, v)
+        )
+      ),
+      h(
+        'div',
+        { className: 'jp-DataOps-muted', 'data-testid': 'dataops-chart-limits' },
+        `${data.points.length} production runs` +
           (limits.length
             ? ' · ' + limits.map(([k, v]) => `${k} ${formatValue(v)}`).join(' · ')
             : '')
@@ -756,18 +790,26 @@ export class DataOpsPanel extends Widget {
         ? h(
             'ul',
             { className: 'jp-DataOps-violations', 'data-testid': 'dataops-violations' },
-            data.violations.map(v =>
-              h('li', {}, formatViolation(v))
-            )
+            data.violations.map(v => h('li', { 'data-rule': String(v.rule) }, formatViolation(v)))
           )
-        : h('div', { className: 'jp-DataOps-muted', 'data-testid': 'dataops-violations' }, 'none: the process is in control')
+        : h(
+            'div',
+            { className: 'jp-DataOps-muted', 'data-testid': 'dataops-violations' },
+            'none: the metric is in control'
+          )
     );
+    // Fit a single (layered) chart to the sidebar's width; concatenated charts keep theirs.
+    const spec: Record<string, unknown> = { ...data.spec };
+    if (typeof spec.width === 'number' && !spec.hconcat && !spec.vconcat && !spec.concat) {
+      spec.width = Math.max(200, Math.min(spec.width, holder.clientWidth - 160));
+    }
     const renderer = this._options.rendermime.createRenderer(data.mimetype);
     this._chartWidget = renderer;
     Widget.attach(renderer, holder);
     await renderer.renderModel(
-      new MimeModel({ data: { [data.mimetype]: data.spec as any }, trusted: true })
+      new MimeModel({ data: { [data.mimetype]: spec as any }, trusted: true })
     );
+    this._chartNode.scrollIntoView({ block: 'nearest' });
   }
 
   private async _promote(): Promise<void> {
@@ -810,11 +852,7 @@ export class DataOpsPanel extends Widget {
 }
 
 function formatViolation(v: Record<string, unknown>): string {
-  const parts: string[] = [];
-  for (const key of ['rule', 'description', 'message', 'time', 'value', 'index']) {
-    if (v[key] !== undefined && v[key] !== null) {
-      parts.push(key === 'value' ? `value ${formatValue(v[key])}` : String(v[key]));
-    }
-  }
-  return parts.length ? parts.join(' · ') : JSON.stringify(v);
+  const when = typeof v.time === 'string' ? ` (${localTime(v.time)})` : '';
+  const run = v.step_run_id !== undefined && v.step_run_id !== null ? `run #${v.step_run_id}` : '';
+  return `${String(v.rule)}: ${String(v.description ?? '')} — ${run}${when}, value ${formatValue(v.value)}`;
 }

@@ -101,6 +101,10 @@ export interface IMetricChart {
   step: string;
   metric: string;
   chart: string;
+  title: string;
+  rules: string;
+  charts: string[];
+  rule_sets: string[];
   points: Record<string, unknown>[];
   limits: Record<string, number | null>;
   violations: Record<string, unknown>[];
