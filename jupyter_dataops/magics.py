@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 from traitlets import Enum
@@ -95,6 +95,46 @@ class DataOpsMagics(Magics):
             display(result)
             raise DataOpsTestFailure(result)
         return result
+
+    @magic_arguments()
+    @argument("step", nargs="?", default=None, help="Show only runs of this step.")
+    @argument("--status", default=None, help="Show only runs with this status, e.g. failed.")
+    @argument("--page-size", dest="page_size", type=int, default=20, help="Runs per page.")
+    @line_magic
+    def dataops_history(self, line: str):  # noqa: ANN201
+        """Show the run history of this project's store: filters, pages, one run's detail.
+
+        Example: ``%dataops_history load --status failed``
+        """
+        from jupyter_dataops.widgets import history_widget
+
+        args = parse_argstring(self.dataops_history, line)
+        return history_widget(args.step, status=args.status, page_size=args.page_size)
+
+    @magic_arguments()
+    @argument("step", help="The step whose metric is charted.")
+    @argument("metric", help="The metric key as %%dataops_test records it, e.g. 'avg(amount)'.")
+    @argument("--chart", dest="chart_type", default="i", help="i, mr, ewma or cusum.")
+    @argument("--rules", default="qcc", help="qcc, western_electric, nelson or nhs.")
+    @argument("--last", type=int, default=500, help="Plot the newest N production runs.")
+    @argument("--phase1", type=int, default=None, help="Limits from the first N plotted runs.")
+    @line_magic
+    def dataops_chart(self, line: str):  # noqa: ANN201
+        """Show the control chart of one metric of a step over its production runs.
+
+        Example: ``%dataops_chart load avg(amount) --rules nelson``
+        """
+        from jupyter_dataops.widgets import chart_widget
+
+        args = parse_argstring(self.dataops_chart, line)
+        return chart_widget(
+            args.step,
+            args.metric,
+            chart_type=args.chart_type,
+            rules=args.rules,
+            last=args.last,
+            phase1=args.phase1,
+        )
 
 
 def _should_raise(result, fail_on: str) -> bool:  # noqa: ANN001

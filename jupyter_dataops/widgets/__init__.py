@@ -59,7 +59,8 @@ def chart_widget(
     *,
     chart_type: str = "i",
     rules: str = "qcc",
-    last: int = 500,
+    last: int | None = 500,
+    phase1: int | None = None,
     start: str | None = None,
 ):  # noqa: ANN201
     """The control-chart widget of ``metric`` of ``step`` over the project's production runs."""
@@ -73,5 +74,6 @@ def chart_widget(
         chart_type=chart_type,
         rules=rules,
         last=last,
+        phase1=phase1,
         pipeline=project.pipeline_name,
     )
