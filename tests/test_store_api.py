@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,7 @@ from sqlalchemy import event, update
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store import REDACTED, open_store
+from jupyter_dataops.store.api import process_started
 from jupyter_dataops.store.models import PipelineRun, StepRun
 from jupyter_dataops.store.testing import store_url as make_store_url
 
@@ -395,3 +397,19 @@ def test_mark_interrupted_waits_for_the_staleness_window_on_other_hosts(store):
         conn.execute(update(PipelineRun).values(heartbeat_at=old, created_at=old))
     assert store.mark_interrupted(stale_after=timedelta(hours=1)) == [sr]
     assert "no news" in store.get_run(sr)["error"]
+
+
+def test_mark_interrupted_notices_a_pid_now_used_by_another_process(store):
+    if process_started(os.getpid()) is None:
+        pytest.skip("process start times are unknown on this platform")
+    pr = store.create_pipeline_run("sales")  # runner: this process
+    sr = store.create_step_run(pr, "load")
+    store.start_step_run(sr)
+    assert store.mark_interrupted() == []
+    # the recorded runner started an hour before this process: same pid, another process
+    with store.engine.begin() as conn:
+        conn.execute(update(StepRun).values(pid_started=StepRun.pid_started - 3600))
+        conn.execute(update(PipelineRun).values(pid_started=PipelineRun.pid_started - 3600))
+    assert store.mark_interrupted() == [sr]
+    assert "pid was reused" in store.get_run(sr)["error"]
+    assert store.get_pipeline_run(pr)["status"] == "interrupted"

@@ -6,9 +6,11 @@ front door can serialise the answer as it is.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import socket
+import sys
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -152,6 +154,35 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def process_started(pid: int) -> float | None:
+    """When a process on this machine started (seconds since the epoch), None if unknown.
+
+    With the pid it identifies a runner even after the pid is reused by another process.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+            return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:  # psutil missing, no such process, access denied
+        return None
+
+
+@functools.cache
+def _boot_time() -> float:
+    with open("/proc/stat") as fh:
+        for line in fh:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
 class Store:
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 
@@ -193,6 +224,13 @@ class Store:
     def dialect(self) -> str:
         """``sqlite``, ``postgresql``, ..."""
         return self.engine.dialect.name
+
+    def _runner(self, pid: int | None, host: str | None) -> dict[str, Any]:
+        """pid, host and process start time of the process running something (default: this)."""
+        pid = os.getpid() if pid is None else pid
+        host = host or self.host
+        started = process_started(pid) if host == self.host else None
+        return {"pid": pid, "host": host, "pid_started": started}
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -389,8 +427,7 @@ class Store:
                     created_at=now,
                     started_at=now,
                     heartbeat_at=now,
-                    pid=os.getpid() if pid is None else pid,
-                    host=host or self.host,
+                    **self._runner(pid, host),
                 )
                 .returning(PipelineRun.id)
             )
@@ -423,7 +460,9 @@ class Store:
 
         def run(conn: Connection) -> int:
             prun = conn.execute(
-                select(_PR.c.pipeline_id, _PR.c.mode, _PR.c.pid, _PR.c.host).where(_PR.c.id == prid)
+                select(
+                    _PR.c.pipeline_id, _PR.c.mode, _PR.c.pid, _PR.c.host, _PR.c.pid_started
+                ).where(_PR.c.id == prid)
             ).first()
             if prun is None:
                 raise StoreError(
@@ -451,8 +490,11 @@ class Store:
                     created_at=now,
                     started_at=started,
                     updated_at=now,
-                    pid=prun.pid if pid is None else pid,
-                    host=host or prun.host,
+                    **(
+                        dict(pid=prun.pid, host=prun.host, pid_started=prun.pid_started)
+                        if pid is None
+                        else self._runner(pid, host)
+                    ),
                 )
                 .returning(StepRun.id)
             )
@@ -496,8 +538,7 @@ class Store:
                 status="running",
                 started_at=now,
                 updated_at=now,
-                pid=os.getpid() if pid is None else pid,
-                host=host or self.host,
+                **self._runner(pid, host),
             )
             if notebook_path is not None:
                 values["notebook_path"] = str(notebook_path)
@@ -661,6 +702,7 @@ class Store:
                 select(
                     _SR.c.id,
                     _SR.c.pid,
+                    _SR.c.pid_started,
                     _SR.c.host,
                     _SR.c.updated_at,
                     _SR.c.created_at,
@@ -671,14 +713,27 @@ class Store:
                 .where(_SR.c.status.in_(ACTIVE_STATUSES))
             ).all()
             pipes = conn.execute(
-                select(_PR.c.id, _PR.c.pid, _PR.c.host, _PR.c.heartbeat_at, _PR.c.created_at).where(
-                    _PR.c.status.in_(ACTIVE_STATUSES)
-                )
+                select(
+                    _PR.c.id,
+                    _PR.c.pid,
+                    _PR.c.pid_started,
+                    _PR.c.host,
+                    _PR.c.heartbeat_at,
+                    _PR.c.created_at,
+                ).where(_PR.c.status.in_(ACTIVE_STATUSES))
             ).all()
 
-        def gone(pid: int | None, host: str | None, *seen: datetime | None) -> str | None:
+        def gone(
+            pid: int | None, started: float | None, host: str | None, *seen: datetime | None
+        ) -> str | None:
             if host == self.host and pid is not None:
-                return None if pid_alive(pid) else f"runner process {pid} on {host} is gone"
+                if not pid_alive(pid):
+                    return f"runner process {pid} on {host} is gone"
+                now_started = process_started(pid)
+                known = started is not None and now_started is not None
+                if known and abs(now_started - started) > 1.0:
+                    return f"runner process {pid} on {host} is gone (its pid was reused)"
+                return None
             last = max((t for t in seen if t is not None), default=None)
             if last is None or now - last > stale_after:
                 return f"no news from runner process {pid} on {host} since {_iso(last)}"
@@ -687,12 +742,16 @@ class Store:
         dead_steps = [
             (r.id, r.started_at, why)
             for r in steps
-            if (why := gone(r.pid, r.host, r.updated_at, r.created_at, r.heartbeat_at))
+            if (
+                why := gone(
+                    r.pid, r.pid_started, r.host, r.updated_at, r.created_at, r.heartbeat_at
+                )
+            )
         ]
         dead_pipes = [
             (r.id, r.created_at, why)
             for r in pipes
-            if (why := gone(r.pid, r.host, r.heartbeat_at, r.created_at))
+            if (why := gone(r.pid, r.pid_started, r.host, r.heartbeat_at, r.created_at))
         ]
         if not dead_steps and not dead_pipes:
             return []

@@ -128,6 +128,7 @@ class PipelineRun(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration: Mapped[float | None] = mapped_column(Float)
     pid: Mapped[int | None] = mapped_column(Integer)
+    pid_started: Mapped[float | None] = mapped_column(Float)  # tells a reused pid apart
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -159,6 +160,7 @@ class StepRun(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration: Mapped[float | None] = mapped_column(Float)
     pid: Mapped[int | None] = mapped_column(Integer)
+    pid_started: Mapped[float | None] = mapped_column(Float)
     host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
