@@ -131,3 +131,33 @@ def test_display_chart_publishes_the_v5_bundle(xbar):
         spc.display_chart(xbar)
     (out,) = captured.outputs
     assert V5 in out.data and out.data["text/plain"] == repr(xbar)
+
+
+def test_legend_lists_rules_in_priority_order_with_limits_first(rings):
+    cc = spc.control_chart(rings, "xbar", phase1=25)  # qcc rules: WE1 and SHIFT7 both fire
+    (points,) = _layer(spc.chart_mimebundle(cc)[V5], "point")
+    scale = points["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["in control", "WE1", "SHIFT7"]
+    assert scale["range"][1] == "#d62728"  # beyond limits in red
+
+
+@pytest.mark.slow
+def test_demo_notebook_executed_by_papermill_carries_v5_bundles(tmp_path):
+    import nbformat
+    import papermill
+
+    src = Path(__file__).parent / "notebooks" / "spc_chart_demo.ipynb"
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(src), str(out), kernel_name="python3", progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    bundles = [
+        o["data"][V5]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if V5 in o.get("data", {})
+    ]
+    assert len(bundles) == 2
+    assert "X̄ chart" in bundles[0]["title"] and "Individuals" in bundles[1]["title"]
+    statuses = {row["status"] for row in bundles[1]["data"]["values"]}
+    assert "WE1" in statuses

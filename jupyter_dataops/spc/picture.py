@@ -78,6 +78,7 @@ def _layers(
     phase2_at: float | None,
     colour_domain: list[str],
     tooltip: list[Any],
+    legend_title: str = "rule broken",
     value_field: str = "statistic",
     extra: list[Any] | None = None,
     **properties: Any,
@@ -118,7 +119,7 @@ def _layers(
             y=alt.Y(f"{value_field}:Q"),
             color=alt.Color(
                 "status:N",
-                title="rule broken",
+                title=legend_title,
                 scale=alt.Scale(
                     domain=colour_domain,
                     range=_palette(len(colour_domain)),
@@ -139,10 +140,24 @@ def _layers(
     return OfflineChart(data=alt.Data(values=rows), layer=layers).properties(**props)
 
 
-def _status(rules_at: list[list[str]]) -> tuple[list[str], list[str]]:
+def _status(rules_at: list[list[str]], order: list[str]) -> tuple[list[str], list[str]]:
+    """Colour key per point (its first rule) and the legend domain in rule-priority order."""
     status = [r[0] if r else _IN_CONTROL for r in rules_at]
-    domain = [_IN_CONTROL] + sorted({s for s in status if s != _IN_CONTROL})
-    return status, domain
+    present = set(status)
+    return status, [_IN_CONTROL] + [r for r in order if r in present]
+
+
+_Y_TITLES = {
+    "i": "individual value",
+    "mr": "moving range",
+    "xbar": "subgroup mean",
+    "r": "subgroup range",
+    "s": "subgroup standard deviation",
+    "p": "proportion defective",
+    "np": "number defective",
+    "c": "nonconformities",
+    "u": "nonconformities per unit",
+}
 
 
 def control_chart_picture(cc: ControlChart, **properties: Any) -> OfflineChart:
@@ -152,7 +167,7 @@ def control_chart_picture(cc: ControlChart, **properties: Any) -> OfflineChart:
     for i in beyond:  # beyond-limits leads the colour even when the rule set lacks WE1/N1
         if not any(r in ("WE1", "N1") for r in rules_at[i]):
             rules_at[i].insert(0, "beyond limits")
-    status, domain = _status(rules_at)
+    status, domain = _status(rules_at, ["beyond limits", *cc.rules])
     words = {**RULES, "beyond limits": "beyond the control limits"}
     rows = []
     for i in range(len(cc)):
@@ -186,7 +201,7 @@ def control_chart_picture(cc: ControlChart, **properties: Any) -> OfflineChart:
     return _layers(
         rows,
         cc.title,
-        y_title=cc.chart_type,
+        y_title=_Y_TITLES[cc.chart_type],
         zones=True,
         phase2_at=p2,
         colour_domain=domain,
@@ -236,6 +251,7 @@ def ewma_picture(r: EwmaResult, **properties: Any) -> OfflineChart:
         tooltip=tooltip,
         value_field="ewma",
         extra=[raw],
+        legend_title="signal",
         **properties,
     )
 
