@@ -133,8 +133,11 @@ def notebook_parameters(
             "in one code cell and give it the tag 'parameters' (JupyterLab: right sidebar, "
             "Property Inspector > Cell Tags), e.g.\n    run_date = \"2024-01-01\"\n    limit = 1000"
         )
+    found = {p.name: (p.inferred_type_name, p.default, p.help) for p in _infer_parameters(nb)}
+    found.update(_python_assignments(nb, found))
     out: dict[str, NotebookParameter] = {}
-    for p in _infer_parameters(nb):
+    for name, (annotation, default_source, help_text) in found.items():
+        p = _Found(name, annotation, default_source, help_text)
         ok, default = _literal(p.default)
         if p.inferred_type_name and p.inferred_type_name != "None":
             kind, optional = _type_from_annotation(p.inferred_type_name)
@@ -150,6 +153,45 @@ def notebook_parameters(
             optional=optional,
             help=p.help or "",
         )
+    return out
+
+
+@dataclass(frozen=True)
+class _Found:
+    name: str
+    inferred_type_name: str | None
+    default: str
+    help: str
+
+
+def _python_assignments(
+    nb: nbformat.NotebookNode, known: dict[str, tuple[str | None, str, str]]
+) -> dict[str, tuple[str | None, str, str]]:
+    """Assignments papermill's line-based inspector misses (e.g. ``n: int | None = None``),
+    read with ``ast`` from a Python parameters cell; papermill's own findings win."""
+    language = (nb.metadata.get("kernelspec", {}) or {}).get("language", "python")
+    if language != "python":
+        return {}
+    source = nb.cells[parameters_cell_index(nb)].source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    out: dict[str, tuple[str | None, str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            name, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+            node.targets[0], ast.Name
+        ):
+            name, annotation, value = node.targets[0].id, None, node.value
+        else:
+            continue
+        if name in known and (known[name][0] not in (None, "None") or annotation is None):
+            continue
+        text = ast.get_source_segment(source, value) or ast.unparse(value)
+        help_text = known[name][2] if name in known else ""
+        out[name] = (annotation, text, help_text)
     return out
 
 
