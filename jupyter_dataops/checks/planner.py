@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -89,6 +91,49 @@ def to_polars(data: Any) -> pl.DataFrame | pl.LazyFrame:
             f"cannot check data of type {type(data).__module__}.{type(data).__name__}: "
             f"{_first_line(exc)}. Pass a polars, pandas or pyarrow table."
         ) from exc
+
+
+#: a lazy source is read into memory (only the columns the suite needs) when its estimated size
+#: is below this share of the free memory; larger ones run as one streaming pass
+MEMORY_SHARE = 0.25
+
+
+def _free_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 30
+
+
+def _width(dtype: pl.DataType) -> int:
+    """Rough bytes per value, generous for text (an estimate only decides the route)."""
+    if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
+        return 9
+    return 64
+
+
+def materialize(lf: pl.LazyFrame, columns: Sequence[str], schema) -> pl.DataFrame | None:
+    """The needed columns of a lazy *file scan* in memory, when they surely fit; else None.
+
+    Reading the columns once with the in-memory engine and then running the in-memory plan
+    (bitmaps, group-bys, split text work) beats one streaming pass over the file by 2x here;
+    a source larger than the budget, or any lazy pipeline whose size polars cannot estimate
+    without running it, keeps the single streaming pass so files larger than memory work.
+    """
+    if not columns:
+        return None
+    sub = lf.select([pl.col(c) for c in columns])
+    try:
+        text = sub.explain()
+    except Exception:
+        return None
+    estimates = re.findall(r"ESTIMATED ROWS: (\d+)", text)
+    if len(estimates) != 1 or "SCAN" not in text or "JOIN" in text:
+        return None
+    size = int(estimates[0]) * sum(_width(schema[c]) for c in columns)
+    if size > MEMORY_SHARE * _free_memory():
+        return None
+    return sub.collect(engine="in-memory")
 
 
 def _parse_as_of(as_of: Any) -> dt.datetime | None:
@@ -496,6 +541,17 @@ def run_checks(
         facts = metric.facts(schema)
         plan.add(facts)
         bound.append((cs, metric, facts, None))
+    if isinstance(frame, pl.LazyFrame) and plan.facts:
+        needed = _needed_columns(bound, schema)
+        eager = materialize(frame, needed, schema)
+        if eager is not None:
+            plan = Plan(eager, {c: schema[c] for c in needed}, ctx)
+            for _cs, _metric, facts, done in bound:
+                if done is None:
+                    plan.add(facts)
+            plan.steps.append(f"lazy source: {len(needed)} needed column(s) read into memory")
+        else:
+            plan.steps.append("lazy source: one streaming pass")
     values = plan.execute() if plan.facts else {}
     results = []
     for cs, metric, facts, done in bound:
@@ -510,6 +566,17 @@ def run_checks(
     )
     out.extra["plan"] = plan.explain()
     return out
+
+
+def _needed_columns(bound, schema) -> list[str]:
+    cols: dict[str, None] = {}
+    for _cs, metric, _facts, done in bound:
+        if done is not None or metric is None:
+            continue
+        cols.update(dict.fromkeys(metric.columns))
+        if metric.name == "failed_rows":
+            cols.update(dict.fromkeys(pl.sql_expr(metric.args[0]).meta.root_names()))
+    return [c for c in cols if c in schema]
 
 
 def _result(cs: CheckSpec, metric: Metric | None, status: str, **kw: Any) -> CheckResult:
