@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jupyter_dataops.errors import SpcError
 from jupyter_dataops.spc import rules
@@ -183,3 +185,14 @@ def test_vectorised_rules_agree_with_definitions_on_random_series(seed):
     for name in rules.RULES:
         assert got[name] == _definitional(x.tolist(), c.tolist(), s.tolist(), name), name
     assert sum(len(v) for v in got.values()) > 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=-4, max_value=4), min_size=1, max_size=60))
+def test_vectorised_rules_agree_with_definitions_on_tied_integer_series(values):
+    # integers around centre 0 with sigma 1: many points at the centre, on zone edges, and ties
+    x = [v * 0.75 for v in values]
+    got = rules.evaluate(x, 0.0, 1.0, list(rules.RULES))
+    n = len(x)
+    for name in rules.RULES:
+        assert got[name] == _definitional(x, [0.0] * n, [1.0] * n, name), name

@@ -126,7 +126,7 @@ def _run_at_least(b: np.ndarray, length: int) -> np.ndarray:
 def _count_in_window(b: np.ndarray, m: int) -> np.ndarray:
     """Number of True among the last ``m`` points up to each index (fewer at the start)."""
     out = b.astype(np.uint8)
-    for lag in range(1, m):
+    for lag in range(1, min(m, b.size)):
         out[lag:] += b[: b.size - lag]
     return out
 
