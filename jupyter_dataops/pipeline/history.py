@@ -28,11 +28,23 @@ def project_store_url(start: Path | str | None = None) -> tuple[str, Pipeline | 
     return resolve_store_url(pipeline.project_dir, configured=pipeline.store), pipeline
 
 
-def open_project_store(start: Path | str | None = None, *, url: str | None = None) -> Any:
-    """Open the project's run store and mark runs left by a dead runner ``interrupted``."""
+def open_project_store(
+    start: Path | str | None = None, *, url: str | None = None, create: bool = True
+) -> Any:
+    """Open the project's run store and mark runs left by a dead runner ``interrupted``.
+
+    With ``create=False`` a SQLite store that does not exist yet is not made (returns None).
+    """
     from jupyter_dataops.store import open_store
 
-    store = open_store(url or project_store_url(start)[0])
+    url = url or project_store_url(start)[0]
+    if not create and url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if not database or not Path(database).exists():
+            return None
+    store = open_store(url)
     store.mark_interrupted()
     return store
 
