@@ -248,8 +248,9 @@ def test_command(
     from jupyter_dataops.pipeline.promote import test_notebook
 
     try:
-        if history.project_store_url(notebook.resolve().parent)[1] is not None:
-            history.open_project_store(notebook.resolve().parent).close()
+        store = history.open_project_store(notebook.resolve().parent, create=False)
+        if store is not None:
+            store.close()
         result = test_notebook(notebook, params=param or [])
     except DataOpsError as exc:
         raise fail(str(exc)) from None
