@@ -161,3 +161,16 @@ def test_demo_notebook_executed_by_papermill_carries_v5_bundles(tmp_path):
     assert "X̄ chart" in bundles[0]["title"] and "Individuals" in bundles[1]["title"]
     statuses = {row["status"] for row in bundles[1]["data"]["values"]}
     assert "WE1" in statuses
+
+
+def test_very_long_results_display_as_text_but_can_still_be_drawn():
+    import numpy as np
+
+    from jupyter_dataops.spc.picture import MAX_AUTO_DISPLAY_POINTS
+
+    x = np.random.default_rng(0).normal(size=MAX_AUTO_DISPLAY_POINTS + 1)
+    cc = spc.control_chart(x, "i", rules=None)
+    bundle = cc._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and "display_chart" in bundle["text/plain"]
+    small = spc.control_chart(x[:50], "i")
+    assert V5 in small._repr_mimebundle_()

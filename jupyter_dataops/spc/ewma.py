@@ -73,9 +73,9 @@ class EwmaResult:
         return ewma_picture(self, **properties)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .picture import chart_mimebundle
+        from .picture import result_mimebundle
 
-        return chart_mimebundle(self.chart(), text=repr(self))
+        return result_mimebundle(self)
 
     def __repr__(self) -> str:
         return (

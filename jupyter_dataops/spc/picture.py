@@ -45,6 +45,21 @@ def chart_mimebundle(chart: Any, *, text: str | None = None) -> dict[str, Any]:
     return {VEGALITE_V5_MIMETYPE: spec, "text/plain": text}
 
 
+#: Results with more points than this display as text in a notebook (a picture of them would
+#: inline every point into the output); ``display_chart(result)`` still draws them.
+MAX_AUTO_DISPLAY_POINTS = 20_000
+
+
+def result_mimebundle(result: Any) -> dict[str, Any]:
+    """The display bundle of an SPC result: its chart, or text only when it is very long."""
+    if len(result) > MAX_AUTO_DISPLAY_POINTS:
+        return {
+            "text/plain": f"{result!r}\n({len(result):,} points: too many to draw automatically; "
+            "use spc.display_chart(result) to draw them anyway, or chart a slice of the data.)"
+        }
+    return chart_mimebundle(result.chart(), text=repr(result))
+
+
 def display_chart(obj: Any) -> None:
     """Display an altair chart or SPC result through the offline vega-lite 5 bundle."""
     from IPython.display import display
