@@ -25,6 +25,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -218,11 +219,12 @@ class Plan:
 
     def execute(self) -> dict[Fact, Any]:
         exprs: dict[Fact, list[pl.Expr]] = {}
+        self.side_jobs: list[Callable[[], None]] = []
         grouped = self._grouped_columns()
-        for col in grouped:
-            self._group_facts(col, grouped[col])
+        for col, facts in grouped.items():
+            self.side_jobs.append(lambda col=col, facts=facts: self._group_facts(col, facts))
         for fact in self.facts:
-            if fact in self.values:
+            if fact in self.values or any(fact in fs for fs in grouped.values()):
                 continue
             try:
                 built = self._build(fact)
@@ -231,7 +233,16 @@ class Plan:
                 continue
             if built is not None:
                 exprs[fact] = built
-        self._fused(exprs)
+        if self.side_jobs:
+            # Group-bys and bitmaps run beside the fused select (polars and numpy release the
+            # GIL), so the pass uses every core instead of waiting for them in turn.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = [pool.submit(job) for job in self.side_jobs]
+                self._fused(exprs)
+                for job in pending:
+                    job.result()
+        else:
+            self._fused(exprs)
         self._refine_nan()
         return self.values
 
@@ -355,9 +366,17 @@ class Plan:
         dtype = self.schema[col]
         if self.eager and dtype.is_integer():
             s = self.frame[col]  # type: ignore[index]
-            n = bitmap_distinct(s)
-            if n is not None:
-                self.values[("distinct", cols)] = n
+            count = bitmap_counter(s)
+            if count is not None:
+                fact = ("distinct", cols)
+
+                def job(count=count, fact=fact) -> None:
+                    try:
+                        self.values[fact] = count()
+                    except Exception as exc:  # memory, mostly: say so rather than crash
+                        self.values[fact] = _Failed(_first_line(exc))
+
+                self.side_jobs.append(job)
                 self.steps.append(f"{col}: distinct counted with a bitmap over its dense range")
                 return None
             if s.flags.get("SORTED_ASC") or s.flags.get("SORTED_DESC"):
@@ -439,30 +458,34 @@ class Plan:
         self._fused(exprs)
 
 
-def bitmap_distinct(s: pl.Series) -> int | None:
-    """Distinct non-null values of an integer series by marking a bitmap over its range.
+def bitmap_counter(s: pl.Series) -> Callable[[], int] | None:
+    """A function counting the distinct non-null values of an integer series with a bitmap over
+    its range, or None when that does not pay.
 
-    Exact, and without hashing: used only when the range (max - min + 1) is at most a few times
-    the number of values, so the bitmap stays small. None when it does not apply.
+    Exact and without hashing: used only when the range (max - min + 1) is at most a few times
+    the number of values, so the bitmap stays small (one byte per possible value).
     """
     if s.flags.get("SORTED_ASC") or s.flags.get("SORTED_DESC"):
-        return None  # polars counts runs of a sorted series faster still
+        return None  # polars counts the runs of a sorted series faster still
     values = s.drop_nulls() if s.null_count() else s
     n = values.len()
     if n < 100_000:
         return None
-    lo, hi = values.min(), values.max()
-    span = int(hi) - int(lo) + 1  # type: ignore[operator]
-    if span > 4 * n:
+    lo, hi = int(values.min()), int(values.max())  # type: ignore[arg-type]
+    if hi - lo + 1 > 4 * n:
         return None
-    arr = values.to_numpy()
-    seen = np.zeros(span, dtype=np.bool_)
-    if lo >= 0 and hi < 4 * n:
-        seen = np.zeros(int(hi) + 1, dtype=np.bool_)  # index directly: no subtraction pass
-        seen[arr] = True
-    else:
-        seen[arr - lo] = True
-    return int(np.count_nonzero(seen))
+
+    def count() -> int:
+        arr = values.to_numpy()
+        if lo >= 0 and hi < 4 * n:  # index directly: no subtraction pass
+            seen = np.zeros(hi + 1, dtype=np.bool_)
+            seen[arr] = True
+        else:
+            seen = np.zeros(hi - lo + 1, dtype=np.bool_)
+            seen[arr - lo] = True
+        return int(np.count_nonzero(seen))
+
+    return count
 
 
 def nan_as_null(expr: pl.Expr, schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
