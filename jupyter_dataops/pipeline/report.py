@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from jupyter_dataops.pipeline.runner import RunResult, StepOutcome, StepPlan
+if TYPE_CHECKING:  # pragma: no cover - the runner (papermill, nbformat) is not needed to print
+    from jupyter_dataops.pipeline.runner import RunResult, StepOutcome, StepPlan
 
 STATUS_STYLE = {
     "queued": "dim",
