@@ -42,9 +42,18 @@ EMAIL_RE = r"^[^@]+@[^@]+\.[^@]+$"
 MIN_CREATED = dt.datetime(2024, 1, 1)
 
 CHECKS = [
-    "row_count", "missing_order_id", "duplicate_order_id", "missing_pct_customer",
-    "status_in_set", "amount_range", "avg_amount", "stddev_amount", "email_regex",
-    "freshness", "min_created_at", "distinct_status",
+    "row_count",
+    "missing_order_id",
+    "duplicate_order_id",
+    "missing_pct_customer",
+    "status_in_set",
+    "amount_range",
+    "avg_amount",
+    "stddev_amount",
+    "email_regex",
+    "freshness",
+    "min_created_at",
+    "distinct_status",
 ]
 SPEC = rf"""row_count between 1_000 and 100_000_000
 missing_count(order_id) = 0
@@ -86,10 +95,15 @@ def orders(n: int, seed: int = 42) -> pl.DataFrame:
         }
     )
     return df.select(
-        "order_id", "customer_id", "status", "amount",
+        "order_id",
+        "customer_id",
+        "status",
+        "amount",
         email=pl.concat_str(
-            pl.lit("user"), pl.col("user").cast(pl.String),
-            pl.when(pl.col("bad")).then(pl.lit(" at ")).otherwise(pl.lit("@")), pl.col("domain"),
+            pl.lit("user"),
+            pl.col("user").cast(pl.String),
+            pl.when(pl.col("bad")).then(pl.lit(" at ")).otherwise(pl.lit("@")),
+            pl.col("domain"),
         ),
         created_at="created_at",
     )
@@ -167,28 +181,44 @@ def _pandera_schema():
         {
             "order_id": pa.Column(pl.Int64, nullable=False, unique=True),
             "customer_id": pa.Column(pl.Int64, nullable=True),
-            "status": pa.Column(pl.String, checks=[
-                pa.Check.isin(STATUSES),
-                scalar("distinct_status", lambda c: c.n_unique() == 5),
-            ]),
-            "amount": pa.Column(pl.Float64, checks=[
-                pa.Check.in_range(-100, 10_000),
-                scalar("avg_amount", lambda c: c.mean().is_between(20, 80)),
-                scalar("stddev_amount", lambda c: c.std().is_between(10, 60)),
-            ]),
-            "email": pa.Column(pl.String, checks=[
-                scalar("email_regex", lambda c: c.str.contains(EMAIL_RE).mean() >= 0.95),
-            ]),
-            "created_at": pa.Column(pl.Datetime("us"), checks=[
-                pa.Check.ge(MIN_CREATED),
-                scalar("freshness", lambda c: c.max() > AS_OF - dt.timedelta(days=2)),
-            ]),
+            "status": pa.Column(
+                pl.String,
+                checks=[
+                    pa.Check.isin(STATUSES),
+                    scalar("distinct_status", lambda c: c.n_unique() == 5),
+                ],
+            ),
+            "amount": pa.Column(
+                pl.Float64,
+                checks=[
+                    pa.Check.in_range(-100, 10_000),
+                    scalar("avg_amount", lambda c: c.mean().is_between(20, 80)),
+                    scalar("stddev_amount", lambda c: c.std().is_between(10, 60)),
+                ],
+            ),
+            "email": pa.Column(
+                pl.String,
+                checks=[
+                    scalar("email_regex", lambda c: c.str.contains(EMAIL_RE).mean() >= 0.95),
+                ],
+            ),
+            "created_at": pa.Column(
+                pl.Datetime("us"),
+                checks=[
+                    pa.Check.ge(MIN_CREATED),
+                    scalar("freshness", lambda c: c.max() > AS_OF - dt.timedelta(days=2)),
+                ],
+            ),
         },
         checks=[
-            pa.Check(lambda d: d.lazyframe.select(pl.len().is_between(1_000, 100_000_000)),
-                     name="row_count"),
-            pa.Check(lambda d: d.lazyframe.select(pl.col("customer_id").null_count() / pl.len()
-                                                  <= 0.02), name="missing_pct_customer"),
+            pa.Check(
+                lambda d: d.lazyframe.select(pl.len().is_between(1_000, 100_000_000)),
+                name="row_count",
+            ),
+            pa.Check(
+                lambda d: d.lazyframe.select(pl.col("customer_id").null_count() / pl.len() <= 0.02),
+                name="missing_pct_customer",
+            ),
         ],
     )
 
@@ -233,8 +263,9 @@ def _gx_suite():
         gxe.ExpectColumnMeanToBeBetween(column="amount", min_value=20, max_value=80),
         gxe.ExpectColumnStdevToBeBetween(column="amount", min_value=10, max_value=60),
         gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_RE, mostly=0.95),
-        gxe.ExpectColumnMaxToBeBetween(column="created_at",
-                                       min_value=AS_OF - dt.timedelta(days=2), strict_min=True),
+        gxe.ExpectColumnMaxToBeBetween(
+            column="created_at", min_value=AS_OF - dt.timedelta(days=2), strict_min=True
+        ),
         gxe.ExpectColumnMinToBeBetween(column="created_at", min_value=MIN_CREATED),
         gxe.ExpectColumnUniqueValueCountToBeBetween(column="status", min_value=5, max_value=5),
     ]:
@@ -249,8 +280,11 @@ def great_expectations_setup():
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
-    batch_def = (context.data_sources.add_pandas("bench").add_dataframe_asset("orders")
-                 .add_batch_definition_whole_dataframe("all"))
+    batch_def = (
+        context.data_sources.add_pandas("bench")
+        .add_dataframe_asset("orders")
+        .add_batch_definition_whole_dataframe("all")
+    )
     suite = context.suites.add(_gx_suite())
     return batch_def, suite
 
@@ -312,15 +346,31 @@ def worker(name: str, rows: int, source: str, repeats: int) -> dict[str, Any]:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         verdicts = out
-    return {"name": name, "rows": rows, "source": source, "times": times,
-            "median": statistics.median(times), "cpu": statistics.median(cpu),
-            "peak_rss_mb": _peak_rss_mb(),
-            "verdicts": verdicts}
+    return {
+        "name": name,
+        "rows": rows,
+        "source": source,
+        "times": times,
+        "median": statistics.median(times),
+        "cpu": statistics.median(cpu),
+        "peak_rss_mb": _peak_rss_mb(),
+        "verdicts": verdicts,
+    }
 
 
 def run_worker(name: str, rows: int, source: str, repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", name, "--rows", str(rows), "--source", source,
-           "--repeats", str(repeats)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--rows",
+        str(rows),
+        "--source",
+        source,
+        "--repeats",
+        str(repeats),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
     if proc.returncode != 0:
         raise RuntimeError(f"{name} on {source} failed:\n{proc.stderr[-3000:]}")
@@ -360,8 +410,11 @@ def magic_overhead(repeats: int = 200) -> dict[str, Any]:
             shell.run_cell_magic("dataops_test", "small --as-of 2024-04-01T00:00:00", spec)
 
     t_magic = med(magic)
-    return {"run_checks_ms": t_run * 1e3, "magic_ms": t_magic * 1e3,
-            "overhead_ms": (t_magic - t_run) * 1e3}
+    return {
+        "run_checks_ms": t_run * 1e3,
+        "magic_ms": t_magic * 1e3,
+        "overhead_ms": (t_magic - t_run) * 1e3,
+    }
 
 
 # the report --------------------------------------------------------------------------------
@@ -378,36 +431,53 @@ def main() -> None:
     ap.add_argument("--source", default="memory", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.rows[0], args.source, args.repeats),
-                         default=str))
+        print(json.dumps(worker(args.worker, args.rows[0], args.source, args.repeats), default=str))
         return
 
-    lines = ["# Check engine benchmark (issue 2 item 9)", "",
-             f"polars {pl.__version__}, {os.cpu_count()} cores shared with other work (load average "
-             f"{os.getloadavg()[0]:.1f} at start): wall-clock and CPU-time medians over repeats; "
-             "CPU time (all threads) is the steadier measure of work on a busy machine. Peak RSS "
-             "per contender in its own process (VmHWM, data loading included).", ""]
+    lines = [
+        "# Check engine benchmark (issue 2 item 9)",
+        "",
+        f"polars {pl.__version__}, {os.cpu_count()} cores shared with other work (load average "
+        f"{os.getloadavg()[0]:.1f} at start): wall-clock and CPU-time medians over repeats; "
+        "CPU time (all threads) is the steadier measure of work on a busy machine. Peak RSS "
+        "per contender in its own process (VmHWM, data loading included).",
+        "",
+    ]
     for n in args.rows:
         parquet_path(n)
-        lines += [f"## {n:,} rows", "",
-                  "| source | contender | median s | × hand-fused polars | × read parquet "
-                  "| CPU s | CPU × polars | peak RSS MB | × polars RSS | agrees |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        lines += [
+            f"## {n:,} rows",
+            "",
+            "| source | contender | median s | × hand-fused polars | × read parquet "
+            "| CPU s | CPU × polars | peak RSS MB | × polars RSS | agrees |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
         for source in ("memory", "parquet"):
-            names = ["polars", "ours"] + ([] if args.skip_peers else ["pandera", "great_expectations"])
+            names = ["polars", "ours"] + (
+                [] if args.skip_peers else ["pandera", "great_expectations"]
+            )
             if source == "parquet":
                 names.insert(0, "read")
             res = {}
             for name in names:
-                reps = args.peer_repeats if name in ("pandera", "great_expectations") else args.repeats
+                reps = (
+                    args.peer_repeats if name in ("pandera", "great_expectations") else args.repeats
+                )
                 print(f"{n:,} {source} {name} ...", file=sys.stderr, flush=True)
                 res[name] = run_worker(name, n, source, reps)
             truth = res["polars"]["verdicts"]
             for name in names:
                 r = res[name]
-                agrees = "—" if r["verdicts"] is None else (
-                    "yes" if r["verdicts"] == truth else "NO: " + ", ".join(
-                        c for c in CHECKS if r["verdicts"].get(c) != truth[c]))
+                agrees = (
+                    "—"
+                    if r["verdicts"] is None
+                    else (
+                        "yes"
+                        if r["verdicts"] == truth
+                        else "NO: "
+                        + ", ".join(c for c in CHECKS if r["verdicts"].get(c) != truth[c])
+                    )
+                )
                 if r["verdicts"] is not None:
                     assert r["verdicts"] == truth, f"{name} disagrees on {source}: {agrees}"
                 base = res["polars"]["median"]
@@ -417,18 +487,31 @@ def main() -> None:
                     f"| {source} | {name} | {r['median']:.3f} | {r['median'] / base:.2f} | "
                     f"{vs_read} | {r['cpu']:.3f} | {r['cpu'] / res['polars']['cpu']:.2f} | "
                     f"{r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] / res['polars']['peak_rss_mb']:.2f} | "
-                    f"{agrees} |")
+                    f"{agrees} |"
+                )
         lines.append("")
-        lines.append(f"All checks pass on this data: {all(truth.values())} "
-                     f"(verdicts: {sum(truth.values())}/{len(truth)} pass).")
+        lines.append(
+            f"All checks pass on this data: {all(truth.values())} "
+            f"(verdicts: {sum(truth.values())}/{len(truth)} pass)."
+        )
         lines.append("")
     mo = magic_overhead()
-    lines += ["## Magic overhead (1,000 rows, the same 12 checks)", "",
-              f"run_checks {mo['run_checks_ms']:.2f} ms; "
-              + (f"%%dataops_test {mo['magic_ms']:.2f} ms; overhead {mo['overhead_ms']:.2f} ms"
-                 if mo.get("magic_ms") is not None else mo["note"]), ""]
-    lines += ["Targets: in memory ≤ 0.6× hand-fused polars; from parquet ≤ 1.1× reading the file; "
-              "peak RSS ≤ 1.2× polars; magic overhead ≤ 10 ms.", ""]
+    lines += [
+        "## Magic overhead (1,000 rows, the same 12 checks)",
+        "",
+        f"run_checks {mo['run_checks_ms']:.2f} ms; "
+        + (
+            f"%%dataops_test {mo['magic_ms']:.2f} ms; overhead {mo['overhead_ms']:.2f} ms"
+            if mo.get("magic_ms") is not None
+            else mo["note"]
+        ),
+        "",
+    ]
+    lines += [
+        "Targets: in memory ≤ 0.6× hand-fused polars; from parquet ≤ 1.1× reading the file; "
+        "peak RSS ≤ 1.2× polars; magic overhead ≤ 10 ms.",
+        "",
+    ]
     text = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -401,3 +401,22 @@ def test_spc_run_rule_names_the_rule_in_words():
         df, "spc avg(x): rules western_electric, baseline 20", history=_hist({"avg(x)": past})
     ).results[0]
     assert r.status == "warn" and "8 points in a row on the same side" in r.message
+
+
+def test_bitmap_on_a_small_integer_type_does_not_overflow():
+    values = list(range(-128, 127)) * 1000  # 255 distinct values, 255,000 rows
+    df = pl.DataFrame({"x": pl.Series(values, dtype=pl.Int8)})
+    res = run_checks(df, "duplicate_count(x) = 0\ndistinct_count(x) = 255")
+    assert "bitmap" in res.extra["plan"]
+    assert res.results[0].observed == len(values) - len(set(values))
+    assert res.results[1].status == "pass"
+
+
+def test_public_api_names_stay_importable():
+    import jupyter_dataops
+    import jupyter_dataops.checks as checks
+
+    for name in checks.__all__:
+        assert hasattr(checks, name), name
+    for name in ("run_checks", "parse_spec", "SuiteResult", "CheckResult"):
+        assert getattr(jupyter_dataops, name) is getattr(checks, name)

@@ -430,9 +430,12 @@ def coerce_values(rule: ValidRule, dtype: pl.DataType) -> list:
     return out
 
 
-def valid_expr(col: str, dtype: pl.DataType, rule: ValidRule) -> pl.Expr:
-    """True where a (non-missing) value meets the rule."""
-    c = pl.col(col)
+def valid_expr(
+    col: str, dtype: pl.DataType, rule: ValidRule, expr: pl.Expr | None = None
+) -> pl.Expr:
+    """True where a (non-missing) value meets the rule; ``expr`` replaces ``pl.col(col)``
+    (e.g. a slice of it)."""
+    c = pl.col(col) if expr is None else expr
     if rule.kind == "values":
         return c.is_in(coerce_values(rule, dtype))
     if isinstance(dtype, (pl.Categorical, pl.Enum)) and rule.kind in ("regex", "format", "length"):

@@ -308,13 +308,15 @@ class Plan:
         if kind == "invalid":
             _, col, rule = fact
             dtype = self.schema[col]
-            bad = ~valid_expr(col, dtype, rule)
-            if is_float(dtype):
-                bad = bad & pl.col(col).is_not_nan()
-            # a null value gives null here, which sum() skips: only non-null values count
+
+            def bad(c: pl.Expr) -> pl.Expr:
+                # a null value gives null here, which sum() skips: only non-null values count
+                out = ~valid_expr(col, dtype, rule, c)
+                return out & c.is_not_nan() if is_float(dtype) else out
+
             if rule.kind in ("regex", "format", "length") and self._split_worthwhile():
-                return self._split(col, lambda c: bad)
-            return [bad.sum()]
+                return self._split(col, bad)
+            return [bad(pl.col(col)).sum()]
         if kind == "failed":
             expr = pl.sql_expr(fact[1])
             floats = nan_as_null(expr, self.schema)
@@ -347,14 +349,13 @@ class Plan:
         n = self.frame.height  # type: ignore[union-attr]
         k = pl.thread_pool_size()
         step = math.ceil(n / k)
-        frame = self.frame
         parts = []
         for i in range(k):
             lo = i * step
             if lo >= n:
                 break
-            parts.append(make(pl.col(col)).slice(lo, step).sum())
-        del frame
+            # slice the column first: slicing the result would do the whole column's work
+            parts.append(make(pl.col(col).slice(lo, step)).sum())
         self.steps.append(f"{col}: per-row text work split into {len(parts)} slices")
         return parts
 
@@ -482,7 +483,7 @@ def bitmap_counter(s: pl.Series) -> Callable[[], int] | None:
             seen[arr] = True
         else:
             seen = np.zeros(hi - lo + 1, dtype=np.bool_)
-            seen[arr - lo] = True
+            seen[arr.astype(np.int64) - lo] = True  # int64: small types would overflow
         return int(np.count_nonzero(seen))
 
     return count
