@@ -172,3 +172,17 @@ def test_a_store_locked_by_another_writer_gives_advice_instead_of_hanging_foreve
         finally:
             blocker.rollback()
             blocker.close()
+
+
+def test_postgresql_tests_skip_without_a_server_but_fail_when_ci_requires_one(monkeypatch):
+    from jupyter_dataops.store.testing import pg_url_or_skip
+
+    monkeypatch.delenv("DATAOPS_TEST_PG_URL", raising=False)
+    monkeypatch.delenv("DATAOPS_REQUIRE_PG", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        pg_url_or_skip()
+    monkeypatch.setenv("DATAOPS_REQUIRE_PG", "1")
+    with pytest.raises(pytest.fail.Exception, match="DATAOPS_REQUIRE_PG=1"):
+        pg_url_or_skip()
+    monkeypatch.setenv("DATAOPS_TEST_PG_URL", "postgresql+psycopg://u:p@h/db")
+    assert pg_url_or_skip() == "postgresql+psycopg://u:p@h/db"
