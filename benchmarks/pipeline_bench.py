@@ -78,7 +78,7 @@ def bench_overhead(tmp: Path, repeats: int) -> dict[str, float]:
 
     def cli_papermill() -> None:
         subprocess.run(
-            ["papermill", "-q", "--cwd", str(path.parent), "trivial.ipynb", str(out), "-p", "x", "1"],
+            ["papermill", "--no-progress-bar", "--cwd", str(path.parent), "trivial.ipynb", str(out), "-p", "x", "1"],
             cwd=path.parent, env=env, check=True, capture_output=True,
         )
 

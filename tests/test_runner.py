@@ -85,7 +85,9 @@ def test_three_step_dag_runs_in_order_and_records_checks_metrics_and_lineage(tmp
         assert {m["metric"]: m["value"] for m in extract["metrics"]}["row_count"] == 40
         assert store.get_run(runs["transform"]["id"])["inputs"] == ["orders.csv"]
         assert Path(extract["notebook_path"]) == result.run_dir / "extract.ipynb"
-        assert store.get_pipeline_run(result.run_id)["status"] == "success"
+        pipeline_run = store.get_pipeline_run(result.run_id)
+        assert pipeline_run["status"] == "success"
+        assert pipeline_run["parameters"] == {"extract": {"rows": 40}}  # the -p overrides
     for step in ("extract", "transform", "report"):
         assert (result.run_dir / f"{step}.ipynb").exists()
 

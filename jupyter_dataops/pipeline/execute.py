@@ -170,6 +170,13 @@ def _summary(ename: str, evalue: str, exec_count: Any) -> tuple[str, str]:
     return "error", f"{ename} in {cell}: {text}".rstrip(": ")
 
 
+def _timeout_text(timeout: float | None) -> str:
+    return (
+        f"the step ran longer than its timeout of {timeout:g} s and was stopped. "
+        "Raise `timeout:` for this step in dataops.yaml if it needs longer."
+    )
+
+
 def execute_notebook(job: NotebookJob) -> AttemptResult:
     """Run ``job`` once with papermill and return how it ended; never raises for notebook errors.
 
@@ -214,6 +221,8 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
             )
     except PapermillExecutionError as exc:
         reason, message = _summary(exc.ename, exc.evalue, exc.exec_count)
+        if timed_out.is_set():  # the kill surfaced as a cell error: it is still the timeout
+            reason, message = "timeout", f"StepTimeout: {_timeout_text(job.timeout)}"
         return AttemptResult(
             "failed",
             str(output),
@@ -227,11 +236,7 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
     except (DeadKernelError, CellTimeoutError, RuntimeError, OSError) as exc:
         duration = time.monotonic() - start
         if timed_out.is_set():
-            ename, reason = "StepTimeout", "timeout"
-            evalue = (
-                f"the step ran longer than its timeout of {job.timeout:g} s and was stopped. "
-                "Raise `timeout:` for this step in dataops.yaml if it needs longer."
-            )
+            ename, reason, evalue = "StepTimeout", "timeout", _timeout_text(job.timeout)
         elif isinstance(exc, DeadKernelError):
             ename, reason = "DeadKernelError", "kernel_died"
             evalue = (

@@ -46,6 +46,7 @@ class StepPlan:
     retry_delay: float
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +118,7 @@ def plan_run(
     deps = dag.select(pipeline, steps)
     nb_params = {}
     values: dict[str, dict[str, Any]] = {}
+    overrides: dict[str, dict[str, Any]] = {name: {} for name in deps}
     for name in deps:
         spec = pipeline.steps[name]
         path = pipeline.notebook_path(name)
@@ -143,6 +145,7 @@ def plan_run(
             if key not in nb_params[target]:
                 raise unknown_parameter(key, nb_params[target], where=f"-p {item!r}: step {target!r}: ")
             values[target][key] = parse_value(raw, nb_params[target][key], where=f"-p {item!r}: ")
+            overrides[target][key] = values[target][key]
             continue
         takers = [n for n in deps if key in nb_params[n]]
         if not takers:
@@ -154,6 +157,7 @@ def plan_run(
             values[name][key] = parse_value(
                 raw, nb_params[name][key], where=f"-p {item!r}: step {name!r}: "
             )
+            overrides[name][key] = values[name][key]
     return {
         name: StepPlan(
             name=name,
@@ -166,6 +170,7 @@ def plan_run(
             retry_delay=pipeline.steps[name].retry_delay,
             inputs=pipeline.steps[name].inputs,
             outputs=pipeline.steps[name].outputs,
+            overrides=overrides[name],
         )
         for name in deps
     }
@@ -181,6 +186,9 @@ def open_pipeline_store(pipeline: Pipeline) -> Any:
 def default_workers(n_steps: int) -> int:
     """Pool size when none is given: one per step, at most the number of CPUs (at least 2)."""
     return max(1, min(n_steps, max(2, os.cpu_count() or 1)))
+
+
+HEARTBEAT_SECONDS = 60.0
 
 
 class _Run:
@@ -295,9 +303,10 @@ def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executo
     store.upsert_pipeline(pipeline.name, project_dir=str(pipeline.project_dir))
     for name in plans:
         store.upsert_step(pipeline.name, name, notebook=pipeline.steps[name].notebook)
+    # The -p overrides by step (the store redacts secret-like names, nested ones too).
+    overrides = {name: plan.overrides for name, plan in plans.items() if plan.overrides}
     run_id = store.create_pipeline_run(
-        pipeline.name, mode="production", parameters={"-p": list(params)} if params else None,
-        trigger=trigger,
+        pipeline.name, mode="production", parameters=overrides or None, trigger=trigger
     )
     run = _Run(pipeline, plans, store, run_id, reporter)
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -309,6 +318,7 @@ def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executo
     running: dict[Future, StepJob] = {}
     delayed: list[tuple[float, str, int]] = []  # (due time, step, attempt)
     started_at: dict[str, float] = {}
+    beat = time.monotonic()
     pool = executor_cls(store, workers=workers or default_workers(len(plans)))
     reporter.run_started(run_id, plans)
     try:
@@ -331,10 +341,13 @@ def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executo
                     reporter.step_started(name, attempt)
                 if not running and not delayed:
                     continue
-                timeout = None
+                timeout = HEARTBEAT_SECONDS
                 if delayed:
-                    timeout = max(0.0, min(d[0] for d in delayed) - time.monotonic())
+                    timeout = min(timeout, max(0.0, min(d[0] for d in delayed) - time.monotonic()))
                 done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+                if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                    store.heartbeat(run_id)  # liveness, for stores shared between hosts
+                    beat = time.monotonic()
                 for future in done:
                     job = running.pop(future)
                     result: AttemptResult = pool.finish(job, future)
