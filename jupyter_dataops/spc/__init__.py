@@ -1,6 +1,6 @@
 """Statistical process control: control charts, run rules, EWMA, CUSUM and capability.
 
-Pure numerics with qcc 2.7's conventions (see ``docs/spc.md``); imports nothing from the store,
+Pure numerics with qcc 2.7's conventions (see the README's SPC section); imports nothing from the store,
 the pipeline or the front doors. Charts render offline in JupyterLab through
 ``chart_mimebundle`` / ``display_chart`` (vega-lite 5 bundle).
 """
