@@ -1,0 +1,41 @@
+"""Governed production: the pipeline file, promotion, the papermill runner and its executors.
+
+Names are imported lazily so that ``from jupyter_dataops.pipeline import context`` (done by the
+magic in every kernel) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Pipeline",
+    "PromotionRefused",
+    "StepSpec",
+    "load_pipeline",
+    "promote",
+    "run_pipeline",
+    "test_notebook",
+]
+
+_LAZY = {
+    "Pipeline": "jupyter_dataops.pipeline.spec",
+    "StepSpec": "jupyter_dataops.pipeline.spec",
+    "load_pipeline": "jupyter_dataops.pipeline.spec",
+    "run_pipeline": "jupyter_dataops.pipeline.runner",
+    "promote": "jupyter_dataops.pipeline.promote",
+    "test_notebook": "jupyter_dataops.pipeline.promote",
+    "PromotionRefused": "jupyter_dataops.pipeline.promote",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jupyter_dataops.pipeline.promote import PromotionRefused, promote, test_notebook
+    from jupyter_dataops.pipeline.runner import run_pipeline
+    from jupyter_dataops.pipeline.spec import Pipeline, StepSpec, load_pipeline
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jupyter_dataops.pipeline' has no attribute {name!r}")
