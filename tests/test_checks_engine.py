@@ -146,6 +146,12 @@ def test_a_missing_column_is_fail_for_columns_and_error_for_the_rest():
     assert st[1] == "pass"  # the rest of the suite still runs
 
 
+def test_warn_prefix_on_columns_gives_warn():
+    res = run(orders(), "warn: columns: order_id, coupon\nfail: schema: amount Float32")
+    assert [r.status for r in res.results] == ["warn", "fail"]
+    assert "coupon" in res.results[0].message and "Float64" in res.results[1].message
+
+
 def test_graded_levels():
     base = orders()
     line = "missing_count(email): warn > 0, fail > 100"
@@ -202,7 +208,12 @@ def test_every_input_type_gives_the_same_results(kind, tmp_path):
         import narwhals as nw
 
         data = nw.from_native(df.to_pandas(), eager_only=True)
-    assert _comparable(run(data)) == expected
+    res = run(data)
+    assert _comparable(res) == expected
+    if kind == "parquet":
+        assert "read into memory" in res.extra["plan"]
+    if kind == "lazy":
+        assert "one streaming pass" in res.extra["plan"]
 
 
 def test_pandas_nan_and_none_both_count_as_missing():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_dataops.checks import CATALOGUE, parse_spec
+from jupyter_dataops.checks import CATALOGUE, parse_spec, run_checks
 from jupyter_dataops.errors import DataOpsSyntaxError
 
 ISSUE_LINES = r"""row_count between 1000 and 50000
@@ -220,11 +223,29 @@ _TOKENS = [
 ]
 
 
+_FRAME = pl.DataFrame(
+    {
+        "amount": [1.0, None, 3.5],
+        "x": [1, 2, 2],
+        "s": ["a", "b", None],
+        "a": [1, 2, 3],
+        "b": [3, 2, 1],
+        "c": ["x", "y", "z"],
+        "ts": [None, dt.datetime(2024, 1, 1), None],
+    }
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_TOKENS), max_size=9), max_size=4))
-def test_fuzz_token_soup_gives_a_suite_or_a_syntax_error(lines):
+def test_fuzz_token_soup_gives_a_result_or_a_syntax_error(lines):
+    """Whatever parses also runs: every line gets a status, nothing raises."""
     text = "\n".join(" ".join(toks) for toks in lines)
     try:
-        parse_spec(text)
+        suite = parse_spec(text)
     except DataOpsSyntaxError as e:
         assert 1 <= e.line <= max(len(lines), 1)
+        return
+    result = run_checks(_FRAME, suite, namespace={"t": _FRAME})
+    assert len(result.results) == len(suite)
+    assert {r.status for r in result.results} <= {"pass", "warn", "fail", "error"}

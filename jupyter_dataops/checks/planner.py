@@ -721,7 +721,7 @@ def _structural(cs: CheckSpec, schema: Mapping[str, pl.DataType]) -> CheckResult
         for c, want in cs.schema:
             if c in schema and not dtype_matches(schema[c], want):
                 problems.append(f"column {c!r} is {schema[c]}, not {want}")
-    status = "fail" if problems else "pass"
+    status = cs.severity if problems else "pass"
     msg = (
         "; ".join(problems)
         if problems
