@@ -431,3 +431,12 @@ def test_public_api_names_stay_importable():
         assert hasattr(checks, name), name
     for name in ("run_checks", "parse_spec", "SuiteResult", "CheckResult"):
         assert getattr(jupyter_dataops, name) is getattr(checks, name)
+
+
+def test_spc_history_that_fails_is_an_error_not_a_crash():
+    def broken(key):
+        raise RuntimeError("store is down")
+
+    res = run_checks(orders(), "spc row_count\nrow_count > 0", history=broken)
+    assert [r.status for r in res.results] == ["error", "pass"]
+    assert "store is down" in res.results[0].message

@@ -30,7 +30,11 @@ def evaluate_spc(
         return "pass", f"collecting baseline 0/{n} (no production history)"
     if not isinstance(observed, (int, float)) or isinstance(observed, bool):
         return "error", f"spc needs a numeric metric; {cs.metric_call} is {observed!r}"
-    past = [float(v) for v in history(cs.metric_key) if v is not None and math.isfinite(v)]
+    try:
+        raw = history(cs.metric_key)
+        past = [float(v) for v in raw if v is not None and math.isfinite(v)]
+    except Exception as exc:  # the run store may be unreachable: say so, do not crash the suite
+        return "error", f"cannot read the history of {cs.metric_key}: {exc}"
     if len(past) < n:
         return "pass", f"collecting baseline {len(past)}/{n}"
     values = [*past, float(observed)]
