@@ -1,0 +1,120 @@
+"""POST routes of the REST server on real kernels: promote through the gate, and "Run now"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import tornado.httpclient
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytestmark = pytest.mark.slow
+
+CHECKS = "row_count between 10 and 1000\nmissing_count(amount) = 0\n"
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_dataops.server": True}}}
+
+
+def orders_notebook(path: Path) -> Path:
+    """A parameterized notebook whose checks fail when ``null_every`` > 0."""
+    nb = new_notebook(
+        cells=[
+            new_code_cell("n_rows = 50\nnull_every = 0\n", metadata={"tags": ["parameters"]}),
+            new_code_cell("%load_ext jupyter_dataops\nimport polars as pl"),
+            new_code_cell(
+                "amount = [float(i) for i in range(n_rows)]\n"
+                "if null_every:\n"
+                "    amount = [None if i % null_every == 0 else a for i, a in enumerate(amount)]\n"
+                "orders = pl.DataFrame({'amount': amount})"
+            ),
+            new_code_cell("%%dataops_test orders --name orders_quality\n" + CHECKS),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+async def post(jp_fetch, *parts: str, body: dict):
+    response = await jp_fetch(*parts, method="POST", body=json.dumps(body), request_timeout=300)
+    return response.code, json.loads(response.body)
+
+
+async def test_promote_runs_the_gate_and_refuses_a_notebook_whose_checks_fail(jp_fetch, jp_root_dir):
+    orders_notebook(Path(jp_root_dir) / "work" / "orders.ipynb")
+    code, result = await post(
+        jp_fetch, "dataops", "api", "promote",
+        body={"notebook": "work/orders.ipynb", "step": "orders", "parameters": {"null_every": 5}},
+    )
+    assert code == 200
+    assert result["promoted"] is False
+    assert any("missing_count(amount)" in f for f in result["failures"])
+    failed = [c for c in result["checks"] if c["status"] == "fail"]
+    assert [c["source"] for c in failed] == ["missing_count(amount) = 0"]
+    assert result["executed_notebook"]["exists"] is True
+    assert result["executed_notebook"]["path"].startswith(".dataops/runs/")
+    assert not (Path(jp_root_dir) / "dataops.yaml").exists()
+
+
+async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fetch, jp_root_dir):
+    root = Path(jp_root_dir)
+    orders_notebook(root / "orders.ipynb")
+    code, result = await post(
+        jp_fetch, "dataops", "api", "promote",
+        body={"notebook": "orders.ipynb", "step": "orders", "schedule": "30 5 * * *"},
+    )
+    assert code == 200, result
+    assert result["promoted"] is True and result["pipeline_file"] == "dataops.yaml"
+    assert {c["status"] for c in result["checks"]} == {"pass"}
+    assert "orders" in (root / "dataops.yaml").read_text()
+
+    pipelines = json.loads((await jp_fetch("dataops", "api", "pipelines")).body)
+    (step,) = pipelines["pipelines"][0]["steps"]
+    assert step["name"] == "orders" and step["schedule"] == "30 5 * * *"
+
+    code, started = await post(
+        jp_fetch, "dataops", "api", "steps", "orders", "run", body={"parameters": {"n_rows": 40}}
+    )
+    assert code == 202
+    run_id = started["step_run_id"]
+    assert isinstance(run_id, int) and started["status"] in ("queued", "running")
+
+    run = {}
+    for _ in range(240):
+        run = json.loads((await jp_fetch("dataops", "api", "runs", str(run_id))).body)
+        if run["status"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.5)
+    assert run["status"] == "success", run.get("error")
+    assert run["parameters"]["n_rows"] == 40
+    assert {c["metric"]: c["observed"] for c in run["check_results"]}["row_count"] == 40
+    assert run["executed_notebook"]["exists"] is True
+
+    runs = json.loads((await jp_fetch("dataops", "api", "runs", params={"step": "orders"})).body)
+    assert runs["runs"][0]["id"] == run_id
+
+
+async def test_run_now_with_a_wrong_parameter_is_refused_before_anything_runs(
+    jp_fetch, jp_root_dir
+):
+    root = Path(jp_root_dir)
+    orders_notebook(root / "orders.ipynb")
+    (root / "dataops.yaml").write_text("steps:\n  orders:\n    notebook: orders.ipynb\n")
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await post(
+            jp_fetch, "dataops", "api", "steps", "orders", "run",
+            body={"parameters": {"n_rows": "many"}},
+        )
+    assert info.value.code == 400
+    message = json.loads(info.value.response.body)["message"]
+    assert "n_rows" in message and "many" in message
+    runs = json.loads((await jp_fetch("dataops", "api", "runs")).body)
+    assert runs["total"] == 0
