@@ -274,30 +274,37 @@ def test_running_named_steps_runs_only_those_in_dependency_order(tmp_path):
     assert plans["transform"].depends_on == ()  # extract is not selected: not waited for
 
 
-@pytest.mark.slow
-def test_a_runner_killed_with_sigkill_leaves_running_runs_that_the_next_start_interrupts(tmp_path):
-    path = make_project(
-        tmp_path / "proj",
-        "steps:\n  sleepy:\n    notebook: sleepy.ipynb\n    parameters: {seconds: 120}\n",
-        "sleepy.ipynb",
-    )
+def start_runner_and_wait_until_running(project: Path) -> tuple[subprocess.Popen, dict]:
+    """`dataops run` in a subprocess; returns it once its step run is `running` in the store."""
     env = {**os.environ, "COLUMNS": "120"}
     env.pop("DATAOPS_STORE_URL", None)
     runner = subprocess.Popen(
         [sys.executable, "-m", "jupyter_dataops.cli", "run"],
-        cwd=path.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    db = project / ".dataops" / "dataops.db"
+    deadline = time.monotonic() + 120
+    running: list = []
+    while time.monotonic() < deadline and not running and runner.poll() is None:
+        time.sleep(0.5)
+        if db.exists():
+            with open_store(project) as store:
+                running = [r for r in store.list_runs() if r["status"] == "running"]
+    if not running:
+        runner.kill()
+        pytest.fail("the step never started")
+    time.sleep(1.0)  # let the kernel start executing
+    return runner, running[0]
+
+
+SLEEPY = "steps:\n  sleepy:\n    notebook: sleepy.ipynb\n    parameters: {seconds: 120}\n"
+
+
+@pytest.mark.slow
+def test_a_runner_killed_with_sigkill_leaves_running_runs_that_the_next_start_interrupts(tmp_path):
+    path = make_project(tmp_path / "proj", SLEEPY, "sleepy.ipynb")
+    runner, running = start_runner_and_wait_until_running(path.parent)
     try:
-        db = path.parent / ".dataops" / "dataops.db"
-        deadline = time.monotonic() + 120
-        running = []
-        while time.monotonic() < deadline and not running:
-            time.sleep(0.5)
-            if db.exists():
-                with open_store(path.parent) as store:
-                    running = [r for r in store.list_runs() if r["status"] == "running"]
-        assert running, "the step never started"
-        time.sleep(1.0)  # let the kernel start executing
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=30)
     finally:
@@ -305,7 +312,7 @@ def test_a_runner_killed_with_sigkill_leaves_running_runs_that_the_next_start_in
             runner.kill()
 
     with open_store(path.parent) as store:
-        assert store.get_run(running[0]["id"])["status"] == "running"  # nobody could record more
+        assert store.get_run(running["id"])["status"] == "running"  # nobody could record more
 
     from typer.testing import CliRunner
 
@@ -326,3 +333,20 @@ def test_a_runner_killed_with_sigkill_leaves_running_runs_that_the_next_start_in
         detail = store.get_run(rows[0]["id"])
         assert f"runner process {runner.pid}" in detail["error"]
         assert store.get_pipeline_run(detail["pipeline_run_id"])["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_a_runner_stopped_with_sigterm_records_its_steps_interrupted_itself(tmp_path):
+    path = make_project(tmp_path / "proj", SLEEPY, "sleepy.ipynb")
+    runner, running = start_runner_and_wait_until_running(path.parent)
+    try:
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=60) != 0
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    with open_store(path.parent) as store:
+        detail = store.get_run(running["id"])  # read without mark_interrupted
+        assert detail["status"] == "interrupted"
+        assert "runner was stopped" in detail["error"]
+        assert Path(detail["notebook_path"]).exists()

@@ -114,6 +114,7 @@ class Executor(ABC):
 def _worker_init() -> None:
     """In each pool worker: die with the runner, so a killed runner leaves no orphan kernels."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the runner's handler, inherited by fork
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import graphlib
 import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -191,6 +193,15 @@ def default_workers(n_steps: int) -> int:
 HEARTBEAT_SECONDS = 60.0
 
 
+class RunnerStopped(KeyboardInterrupt):
+    """The runner got SIGTERM (a service manager or scheduler stopping it): handled like Ctrl-C,
+    so unfinished steps are recorded ``interrupted`` before the process ends."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise RunnerStopped(f"stopped by signal {signum}")
+
+
 class _Run:
     """The state of one pipeline run while it executes (one per ``run_pipeline`` call)."""
 
@@ -290,9 +301,13 @@ def run_pipeline(
     executor_cls = executors.get(executor)
     own_store = store is None
     store = store or open_pipeline_store(pipeline)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
         return _execute(pipeline, plans, store, executor_cls, workers, reporter, params, trigger)
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         if own_store:
             store.close()
 
