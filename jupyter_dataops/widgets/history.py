@@ -250,6 +250,7 @@ class RunHistory(widgets.VBox):
                     cell.value = value
                     cell.layout.display = None
             else:
+                button.description = ""
                 button.layout.display = "none"
                 for cell in cells:
                     cell.layout.display = "none"

@@ -326,7 +326,7 @@ def seed_project(root: Path) -> SeededProject:
     with open_store(url):  # create and migrate once, before parallel runners open it
         pass
     first = [
-        (_dataops(root), 1, "(all steps; the gate fails)"),
+        (_dataops(root, "-p", "gate.rows=2"), 1, "-p gate.rows=2 (all steps; the gate fails)"),
         (_dataops(root, "measure", "-p", "measure.seed=1"), 0, "measure seed=1"),
         (_dataops(root, "measure", "-p", "measure.seed=2"), 0, "measure seed=2"),
     ]

@@ -1,0 +1,119 @@
+"""Issue 5 items 1 and 5: ``%dataops_history`` and ``%dataops_chart`` render in real JupyterLab.
+
+The notebook runs against the session's project, whose store was seeded by real ``dataops run``
+invocations (four runs of ``measure``, the last one shifted out of control, and a ``gate`` run
+whose data test failed).
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "widgets_demo.ipynb"
+
+
+def run_widgets_notebook(lab_page):  # noqa: ANN001, ANN201
+    """Open the notebook with both magics, run it, and return (history, chart) locators."""
+    panel = lab_page.open_notebook(NOTEBOOK)
+    lab_page.run_all_cells()
+    history = panel.locator(".dataops-history")
+    history.locator(".widget-gridbox button.widget-button").first.wait_for(state="visible")
+    return panel, history, panel.locator(".dataops-chart")
+
+
+def show_failed_run(panel, history, failed_id: int):  # noqa: ANN001, ANN201
+    """Filter the table to failed runs in the browser and open the failed run's detail."""
+    history.scroll_into_view_if_needed()
+    history.locator("select").nth(1).select_option(label="failed")
+    expect(history).to_contain_text("runs 1–1 of 1")
+    buttons = history.locator(".widget-gridbox button.widget-button")
+    expect(buttons.locator("visible=true")).to_have_count(1)
+    history.locator(f"button.widget-button:visible:text-is('#{failed_id}')").click()
+    detail = panel.locator(".dataops-run-detail")
+    detail.wait_for(state="visible")
+    return detail
+
+
+def test_history_and_chart_widgets_render_and_respond_in_lab(lab_page, dataops_project):
+    runs = dataops_project.runs
+    failed = dataops_project.failed_run
+    measure = [r for r in runs if r["step"] == "measure"]
+    assert len(runs) == 5 and len(measure) == 4 and failed["step"] == "gate"
+    panel, history, chart = run_widgets_notebook(lab_page)
+
+    # the history table: one row button per run, newest first, with status badges
+    buttons = history.locator(".widget-gridbox button.widget-button")
+    visible = [b for b in buttons.all() if b.is_visible()]
+    assert [b.inner_text().strip() for b in visible] == [f"#{r['id']}" for r in runs]
+    assert history.locator(".dataops-status-failed").count() == 1
+    assert history.locator(".dataops-status-success").count() == 4
+    assert "runs 1–5 of 5" in history.inner_text()
+
+    # the control chart of measure's avg(x): drawn by vega, the shifted run listed as broken
+    chart.locator(".vega-embed").locator("canvas.marks, svg.marks").first.wait_for(state="visible")
+    we1 = chart.locator(".dataops-rule[data-rule='WE1']")
+    assert f"run #{measure[0]['id']} (" in we1.inner_text()
+    tip = lab_page.hover_for_tooltip(chart.locator(".vega-embed"))
+    assert "sample" in tip and "rules broken" in tip
+    chart.scroll_into_view_if_needed()
+    lab_page.screenshot("notebook_widgets_chart")
+
+    # filter and click the failed run: its checks, parameters, error and executed notebook
+    detail = show_failed_run(panel, history, failed["id"])
+    text = detail.inner_text()
+    assert f"Run #{failed['id']} — gate" in text and "row_count >= 3" in text
+    assert detail.locator("tr.dataops-check-fail").count() == 1
+    assert detail.locator("tr.dataops-check-pass").count() == 1
+    assert (
+        "row_count is 2, but it must be >= 3"
+        in detail.locator("pre.dataops-run-error").inner_text()
+    )
+    params = detail.locator("table.dataops-kv").nth(1).inner_text()
+    assert "rows" in params and "2" in params
+    assert detail.locator("a.dataops-notebook-link").inner_text().endswith("gate.ipynb")
+    detail.scroll_into_view_if_needed()
+    lab_page.screenshot("notebook_widgets_history_detail")
+    assert lab_page.external_requests() == []
+
+
+def test_run_detail_link_opens_the_executed_notebook_in_lab(lab_page, dataops_project):
+    failed = dataops_project.failed_run
+    panel, history, _ = run_widgets_notebook(lab_page)
+    detail = show_failed_run(panel, history, failed["id"])
+    link = detail.locator("a.dataops-notebook-link")
+    relative = link.inner_text()
+    # Lab rewrites a link it can open to the server's files URL and opens it in a tab on click
+    assert "/files/" in link.get_attribute("href")
+    link.click()
+    page = lab_page.page
+    try:
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('.lm-DockPanel-tabBar .lm-TabBar-tab')]
+                      .some(t => t.textContent.includes('gate.ipynb'))""",
+            timeout=20_000,
+        )
+    except Exception:  # playwright TimeoutError: say why Lab could not open it
+        lab_page.screenshot("notebook_widgets_link_failed")
+        status = _contents_status(lab_page.server, relative)
+        pytest.fail(
+            f"clicking the link did not open {relative} in Lab (contents API answers {status}; "
+            "Jupyter refuses paths inside hidden folders such as .dataops/ unless "
+            "ContentsManager.allow_hidden is True)"
+        )
+    opened = page.locator(".jp-NotebookPanel:visible").first
+    opened.locator(".jp-Cell").first.wait_for(state="visible")
+    expect(opened).to_contain_text("row_count >= 3")
+    lab_page.screenshot("notebook_widgets_opened_executed_notebook")
+
+
+def _contents_status(server, relative: str) -> int:  # noqa: ANN001
+    import urllib.error
+
+    try:
+        server.api(f"api/contents/{relative}?content=0")
+        return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
