@@ -144,10 +144,10 @@ def test_clicking_a_run_shows_parameters_checks_error_and_notebook_link(seeded, 
     assert widget._row_buttons[position].button_style == "info"
     html = detail_html(widget)
     assert f'data-run-id="{ids["load3"]}"' in html
-    assert "<th style='text-align:left;padding-right:12px'>n</th><td>3</td>" in html
+    assert re.search(r"<th[^>]*>n</th><td[^>]*>3</td>", html)
     assert "<code>missing_count(x) = 0</code>" in html
     check_row = re.search(r"<tr class='dataops-check dataops-check-fail'>(.*?)</tr>", html).group(1)
-    assert "<td>1</td>" in check_row and "it must be = 0" in check_row  # observed, message
+    assert re.search(r"<td[^>]*>1</td>", check_row) and "it must be = 0" in check_row
     assert "dataops-check-warn" in html and "15.5" in html
     assert "DataOpsTestFailure: 1 check(s) of suite &#x27;load_checks&#x27; failed" in html
     # relative to the notebook showing the widget: Lab resolves it and opens the file in a tab

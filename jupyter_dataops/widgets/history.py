@@ -25,7 +25,7 @@ from jupyter_dataops.widgets._format import (
 )
 
 COLUMNS = ("Run", "Status", "Step", "Mode", "Started", "Duration", "Attempt", "Checks ✓ ⚠ ✗")
-GRID_COLUMNS = "70px 100px minmax(120px,1.4fr) 95px 165px 95px 65px minmax(150px,1fr)"
+GRID_COLUMNS = "70px 100px minmax(120px,1.4fr) 95px 200px 95px 65px minmax(150px,1fr)"
 ALL = "__all__"
 
 
@@ -363,7 +363,8 @@ class RunHistory(widgets.VBox):
 
 def _kv_table(items: list[tuple[str, str]]) -> str:
     rows = "".join(
-        f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{v}</td></tr>"
+        f"<tr><th style='text-align:left;padding-right:12px'>{k}</th>"
+        f"<td style='text-align:left'>{v}</td></tr>"
         for k, v in items
     )
     return f"<table class='dataops-kv'>{rows}</table>"
@@ -378,13 +379,17 @@ def _checks_table(checks: list[dict]) -> str:
     )
     rows = []
     for c in checks:
-        rows.append(
-            f"<tr class='dataops-check dataops-check-{esc(c.get('status'))}'>"
-            f"<td>{esc(c.get('suite'))}</td><td>{esc(c.get('line'))}</td>"
-            f"<td><code>{esc(c.get('source'))}</code></td><td>{badge(c.get('status'))}</td>"
-            f"<td>{esc(number(c.get('observed')))}</td><td>{esc(c.get('threshold'))}</td>"
-            f"<td>{esc(c.get('message'))}</td></tr>"
-        )
+        cells = [
+            esc(c.get("suite")),
+            esc(c.get("line")),
+            f"<code>{esc(c.get('source'))}</code>",
+            badge(c.get("status")),
+            esc(number(c.get("observed"))),
+            esc(c.get("threshold")),
+            esc(c.get("message")),
+        ]
+        tds = "".join(f"<td style='text-align:left'>{cell}</td>" for cell in cells)
+        rows.append(f"<tr class='dataops-check dataops-check-{esc(c.get('status'))}'>{tds}</tr>")
     return f"<table class='dataops-checks'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
