@@ -15,6 +15,7 @@ import signal
 import sys
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -176,7 +177,14 @@ class LocalExecutor(Executor):
     def execute(self, job: StepJob) -> Future:
         if self._pool is None:
             raise PipelineError("the local executor is not open")
-        return self._pool.submit(_run_job, job.notebook_job)
+        try:
+            return self._pool.submit(_run_job, job.notebook_job)
+        except BrokenProcessPool:
+            # A worker was killed (e.g. out of memory): its step already failed; start a new pool
+            # so the remaining steps still run.
+            self.close(cancel=True)
+            self.open()
+            return self._pool.submit(_run_job, job.notebook_job)
 
 
 class ExecutorRegistry:
