@@ -78,6 +78,7 @@ def test_template_runs_before_start_execute_then_on_complete_or_on_failure(pipel
     result = run_pipeline(pipeline, executor="scripted")
 
     assert result.ok and result.steps["b"].attempts == 2
+    assert (pipeline.project_dir / ".dataops" / ".gitignore").read_text().endswith("*\n")
     b_calls = [c for c in ScriptedExecutor.calls if c[1] == "b"]
     assert b_calls == [
         ("before_start", "b", 1), ("execute", "b", 1), ("on_failure", "b", 1),

@@ -30,6 +30,7 @@ from jupyter_dataops.pipeline.spec import (
     STEP_NAME,
     Pipeline,
     StepSpec,
+    ensure_state_dir,
     find_pipeline_file,
     load_pipeline,
     validate_schedule,
@@ -191,7 +192,7 @@ def promote(
             pipeline.name, mode="test", parameters=parameters, trigger="promote"
         )
         srid = store.create_step_run(run_id, step, parameters=parameters)
-        output = path.parent / STATE_DIR / "runs" / str(run_id) / f"{step}.ipynb"
+        output = ensure_state_dir(path.parent) / "runs" / str(run_id) / f"{step}.ipynb"
         store.start_step_run(srid, notebook_path=str(output))
         ctx = RunContext(
             mode="test",

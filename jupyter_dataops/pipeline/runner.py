@@ -31,7 +31,7 @@ from jupyter_dataops.pipeline.notebook import (
     split_assignment,
     unknown_parameter,
 )
-from jupyter_dataops.pipeline.spec import Pipeline
+from jupyter_dataops.pipeline.spec import Pipeline, ensure_state_dir
 
 
 @dataclass(frozen=True)
@@ -324,6 +324,7 @@ def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executo
         pipeline.name, mode="production", parameters=overrides or None, trigger=trigger
     )
     run = _Run(pipeline, plans, store, run_id, reporter)
+    ensure_state_dir(pipeline.project_dir)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     for name in dag.order(run.deps):
         run.create_step_run(name, 1)

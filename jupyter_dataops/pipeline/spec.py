@@ -146,6 +146,17 @@ class Pipeline:
         return None
 
 
+def ensure_state_dir(project_dir: Path | str) -> Path:
+    """``.dataops/`` of a project, made with a ``.gitignore`` so that executed notebooks and the
+    SQLite store stay out of git while ``dataops.yaml`` is committed."""
+    state = Path(project_dir) / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# run history and executed notebooks of jupyter-dataops\n*\n")
+    return state
+
+
 def find_pipeline_file(start: Path | str | None = None) -> Path | None:
     """The nearest ``dataops.yaml`` in ``start`` (default: the cwd) or one of its parents."""
     here = Path(start or os.getcwd()).resolve()
