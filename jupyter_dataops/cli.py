@@ -190,7 +190,11 @@ def promote(
 @app.command()
 def run(
     steps: Annotated[
-        list[str] | None, typer.Argument(help="Steps to run (default: all, in dependency order).")
+        list[str] | None,
+        typer.Argument(
+            help="Steps to run (default: all). Named steps run in dependency order among "
+            "themselves; steps they depend on are not re-run."
+        ),
     ] = None,
     param: ParamOption = None,
     executor: Annotated[
