@@ -243,6 +243,9 @@ class Plan:
                     job.result()
         else:
             self._fused(exprs)
+        # the jobs close over this plan: drop them so the frame is freed now, not at the next
+        # cyclic garbage collection (a materialized file would otherwise pile up across runs)
+        self.side_jobs = []
         self._refine_nan()
         return self.values
 
