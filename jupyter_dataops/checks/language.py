@@ -575,17 +575,13 @@ def _parse_values(cur: _Line) -> ValidRule:
 def _parse_reference(cur: _Line) -> Reference:
     if not cur.keyword("in"):
         raise cur.error("expected 'in FRAME.COLUMN' here, e.g. in customers.customer_id")
-    cur.ws()
-    p = cur.pos
     frame = cur.word(_IDENT)
     if frame is None:
         raise cur.error("expected the name of a frame here, e.g. in customers.customer_id")
-    if cur.text.startswith(".", cur.pos):
-        cur.pos += 1
-        column = cur.column_name()
-    else:
-        raise cur.error(f"expected '.COLUMN' after {frame!r}, e.g. in {frame}.customer_id", cur.pos)
-    del p
+    if not cur.text.startswith(".", cur.pos):
+        raise cur.error(f"expected '.COLUMN' after {frame!r}, e.g. in {frame}.customer_id")
+    cur.pos += 1
+    column = cur.column_name()
     return Reference(frame=frame, column=column)
 
 
