@@ -261,3 +261,20 @@ async def test_a_broken_pipeline_file_is_reported_with_its_problem(jp_fetch, jp_
     (Path(jp_root_dir) / "dataops.yaml").write_text("steps:\n  orders:\n    notebok: x.ipynb\n")
     data = await get_json(jp_fetch, "dataops", "api", "pipelines")
     assert data["pipelines"] == [] and "notebok" in data["hint"]
+
+
+async def test_the_executed_notebook_of_a_run_is_served_read_only(jp_fetch, jp_root_dir):
+    root = write_project(Path(jp_root_dir))
+    executed = write_notebook(root / ".dataops" / "runs" / "1" / "orders.ipynb")
+    srid = seed_run(root, [5.0, None], status="failed", executed=executed)
+    model = await get_json(jp_fetch, "dataops", "api", "runs", str(srid), "notebook")
+    assert model["type"] == "notebook" and model["writable"] is False
+    assert model["path"] == f"{srid}/orders.ipynb"
+    assert model["content"]["cells"][0]["source"] == "min_rows = 1\n"
+    bare = await get_json(jp_fetch, "dataops", "api", "runs", str(srid), "notebook", content="0")
+    assert bare["content"] is None
+    executed.unlink()
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await jp_fetch("dataops", "api", "runs", str(srid), "notebook")
+    assert info.value.code == 404
+    assert "no longer exists" in json.loads(info.value.response.body)["message"]

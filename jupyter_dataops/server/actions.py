@@ -102,6 +102,53 @@ def run_detail(locator: ProjectLocator, run_id: int) -> dict[str, Any]:
     return run
 
 
+def executed_notebook(locator: ProjectLocator, run_id: int, *, content: bool = True) -> dict[str, Any]:
+    """The executed notebook a run kept, as a read-only Jupyter contents model.
+
+    Executed notebooks live in ``.dataops/runs/`` (hidden from Jupyter's file API) or may sit
+    outside the Jupyter root; only the file recorded for this run is served, never another path.
+    """
+    import nbformat
+
+    state = locator.state()
+    if state.pipeline is None:
+        raise NotFound(f"run {run_id} not found: {state.hint}")
+    run = locator.store(state).get_run(run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
+    link = _notebook_link(state, run.get("notebook_path"))
+    if not run.get("notebook_path") or not link["exists"]:
+        raise NotFound(f"run {run_id}: {link['message']}")
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    absolute = Path(run["notebook_path"])
+    if not absolute.is_absolute():
+        absolute = state.project_dir / absolute
+    stat = absolute.stat()
+    modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat()
+    model: dict[str, Any] = {
+        "name": absolute.name,
+        "path": f"{run_id}/{absolute.name}",
+        "type": "notebook",
+        "format": None,
+        "mimetype": None,
+        "writable": False,
+        "created": modified,
+        "last_modified": modified,
+        "size": stat.st_size,
+        "content": None,
+    }
+    if content:
+        try:
+            nb = nbformat.read(absolute, as_version=4)
+        except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not raised
+            raise DataOpsError(f"run {run_id}: cannot read {absolute}: {exc}") from None
+        model["content"] = nb
+        model["format"] = "json"
+    return model
+
+
 def _notebook_link(state: ProjectState, path: str | None) -> dict[str, Any]:
     if not path:
         return {"path": None, "exists": False, "message": "this run kept no executed notebook."}

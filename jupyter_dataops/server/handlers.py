@@ -114,6 +114,15 @@ class RunHandler(DataOpsHandler):
         self.send(await self.call(actions.run_detail, self.locator, int(run_id)))
 
 
+class RunNotebookHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        content = self.get_query_argument("content", "1") not in ("0", "false")
+        self.send(
+            await self.call(actions.executed_notebook, self.locator, int(run_id), content=content)
+        )
+
+
 class MetricsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -199,6 +208,7 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (f"{API}/pipelines", PipelinesHandler),
     (f"{API}/runs", RunsHandler),
     (f"{API}/runs/{RUN_ID}", RunHandler),
+    (f"{API}/runs/{RUN_ID}/notebook", RunNotebookHandler),
     (f"{API}/metrics", MetricsHandler),
     (f"{API}/steps/{STEP_NAME}/metrics", StepMetricsHandler),
     (f"{API}/steps/{STEP_NAME}/run", StepRunHandler),

@@ -8,6 +8,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
+import { ExecutedNotebookDrive } from './drive';
 import { dataopsIcon } from './icons';
 import { DataOpsPanel } from './panel';
 
@@ -35,6 +36,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null
   ) => {
+    app.serviceManager.contents.addDrive(new ExecutedNotebookDrive());
     // The notebook in focus: the main-area widget last activated that is a notebook.
     let lastNotebook: string | null = notebookPath(labShell.currentWidget);
     labShell.currentChanged.connect((_, change) => {

@@ -13,6 +13,7 @@ import {
   relativeTime,
   replaceChildren
 } from './dom';
+import { executedNotebookPath } from './drive';
 import { DataOpsApiError, requestAPI } from './handler';
 import { dataopsIcon } from './icons';
 import { promoteNotebook } from './promote';
@@ -157,10 +158,20 @@ export class DataOpsPanel extends Widget {
 
   dispose(): void {
     this._stopPolling();
-    if (this._chartWidget) {
-      this._chartWidget.dispose();
-    }
+    this._disposeChart();
     super.dispose();
+  }
+
+  /** Detach and dispose the chart renderer while its node is still in the document. */
+  private _disposeChart(): void {
+    const widget = this._chartWidget;
+    this._chartWidget = null;
+    if (widget && !widget.isDisposed) {
+      if (widget.isAttached && widget.node.isConnected) {
+        Widget.detach(widget);
+      }
+      widget.dispose();
+    }
   }
 
   private _startPolling(): void {
@@ -591,17 +602,20 @@ export class DataOpsPanel extends Widget {
       h(
         'div',
         { className: 'jp-DataOps-notebook-link' },
-        notebook.path && notebook.exists
+        notebook.exists && run.notebook_path
           ? h(
               'button',
               {
                 className: 'jp-mod-styled jp-DataOps-button',
                 'data-testid': 'dataops-open-notebook',
-                'data-path': notebook.path,
-                title: notebook.path,
+                'data-path': notebook.path || run.notebook_path,
+                title: `Open ${notebook.path || run.notebook_path} (read-only record of this run)`,
                 onclick: () =>
                   void this._options.commands.execute('docmanager:open', {
-                    path: notebook.path
+                    path: executedNotebookPath(
+                      run.id,
+                      (run.notebook_path || '').split('/').pop() || 'notebook.ipynb'
+                    )
                   })
               },
               'Open executed notebook'
@@ -700,6 +714,7 @@ export class DataOpsPanel extends Widget {
     rules?: string
   ): Promise<void> {
     this._chartNode.hidden = false;
+    this._disposeChart();
     const query = new URLSearchParams({ step, metric });
     if (chart) {
       query.set('chart', chart);
@@ -719,10 +734,6 @@ export class DataOpsPanel extends Widget {
         this._error(errorText(error))
       );
       return;
-    }
-    if (this._chartWidget) {
-      this._chartWidget.dispose();
-      this._chartWidget = null;
     }
     const select = (
       testid: string,
@@ -760,6 +771,7 @@ export class DataOpsPanel extends Widget {
             className: 'jp-DataOps-link jp-DataOps-close',
             title: 'Close the chart',
             onclick: () => {
+              this._disposeChart();
               this._chartNode.hidden = true;
             }
           },

@@ -1,0 +1,163 @@
+"""The DataOps sidebar panel in a real JupyterLab, driven by headless chromium.
+
+The lab serves the project of ``conftest.seed_project``: a pipeline ``browser_demo`` whose runs
+were recorded by real ``dataops run`` invocations (the ``gate`` step failed its checks). The
+``lab_page`` fixture also fails a test whose page requested anything outside localhost.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from jupyter_dataops.store import open_store
+
+pytestmark = pytest.mark.browser
+
+PANEL = "#jupyter-dataops-panel"
+SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jupyter-dataops-panel"]'
+
+
+@pytest.fixture
+def page_errors(lab_page):
+    """Uncaught errors thrown in the page; a test fails if the panel threw any."""
+    errors: list[str] = []
+    lab_page.page.on("pageerror", lambda error: errors.append(str(error)))
+    yield errors
+    assert not errors, f"the page threw: {errors}"
+
+
+def open_panel(lab, *, width: int = 560):
+    """Open Lab, show the DataOps panel (its own sidebar icon) and widen the sidebar."""
+    lab.open()
+    page = lab.page
+    tab = page.locator(SIDEBAR_TAB)
+    tab.wait_for(timeout=60_000)
+    assert tab.locator("svg").count() == 1, "the panel's sidebar tab has no icon"
+    page.wait_for_timeout(500)  # the layout restorer may re-open the panel by itself
+    if not page.locator(PANEL).is_visible():
+        tab.click()
+    page.locator(PANEL).wait_for(state="visible")
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(width, box["y"] + 300, steps=5)
+    page.mouse.up()
+    return page.locator(PANEL)
+
+
+def test_the_panel_lists_the_pipeline_its_steps_and_recent_runs(lab_page, dataops_project, page_errors):
+    panel = open_panel(lab_page)
+    pipeline = panel.locator(
+        f'[data-testid="dataops-pipeline"][data-name="{dataops_project.pipeline}"]'
+    )
+    pipeline.wait_for()
+    steps = pipeline.locator('[data-testid="dataops-step"]')
+    assert sorted(steps.evaluate_all("els => els.map(e => e.dataset.step)")) == sorted(
+        dataops_project.steps
+    )
+    last = {}
+    for run in dataops_project.runs:  # newest first
+        last.setdefault(run["step"], run["status"])
+    for step, status in last.items():
+        badge = pipeline.locator(
+            f'[data-testid="dataops-step"][data-step="{step}"] .jp-DataOps-badge'
+        )
+        assert badge.get_attribute("data-status") == status
+    assert "not scheduled" in steps.first.inner_text()
+
+    rows = panel.locator('[data-testid="dataops-run"]')
+    rows.first.wait_for()
+    shown = rows.evaluate_all("els => els.map(e => Number(e.dataset.runId))")
+    assert shown == [r["id"] for r in dataops_project.runs][: len(shown)]
+    assert len(shown) == min(20, len(dataops_project.runs))
+    lab_page.screenshot("panel-pipeline-and-runs")
+
+
+def test_a_failed_run_shows_its_checks_and_opens_its_executed_notebook(lab_page, dataops_project, page_errors):
+    failed = dataops_project.failed_run
+    panel = open_panel(lab_page)
+    panel.locator(f'[data-testid="dataops-run"][data-run-id="{failed["id"]}"]').click()
+    detail = panel.locator('[data-testid="dataops-run-detail"]')
+    detail.locator('[data-testid="dataops-check"]').first.wait_for()
+    assert f"Run #{failed['id']}" in detail.inner_text()
+    assert (
+        detail.locator(".jp-DataOps-detail-head .jp-DataOps-badge").get_attribute("data-status")
+        == "failed"
+    )
+    failing = detail.locator('[data-testid="dataops-check"][data-status="fail"]')
+    assert failing.count() == 1
+    text = failing.inner_text()
+    assert "row_count >= 3" in text and "observed 2" in text
+    assert detail.locator('[data-testid="dataops-check"][data-status="pass"]').count() >= 1
+    with open_store(dataops_project.store_url) as store:
+        recorded = store.get_run(failed["id"])["parameters"]
+    if recorded:
+        params = detail.locator('[data-testid="dataops-parameters"]').inner_text()
+        assert all(name in params for name in recorded)
+    else:
+        assert "the notebook\u2019s defaults" in detail.inner_text()
+    lab_page.screenshot("panel-failed-run-checks")
+
+    button = detail.locator('[data-testid="dataops-open-notebook"]')
+    path = button.get_attribute("data-path")
+    assert path.startswith(".dataops/runs/") and path.endswith("gate.ipynb")
+    button.click()
+    tab = lab_page.page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
+    tab.filter(has_text="gate.ipynb").wait_for()
+    notebook = lab_page.page.locator(".jp-NotebookPanel:visible").first
+    notebook.locator(".jp-Cell").first.wait_for()
+    notebook.get_by_text("notebook is read-only").wait_for()
+    # The executed copy keeps the failing check's output.
+    notebook.get_by_text("row_count >= 3").first.wait_for()
+    lab_page.screenshot("panel-opened-executed-notebook")
+
+
+def test_a_metric_control_chart_renders_offline_with_tooltips(lab_page, dataops_project, page_errors):
+    panel = open_panel(lab_page)
+    panel.locator(
+        '[data-testid="dataops-step"][data-step="measure"] [data-testid="dataops-step-select"]'
+    ).click()
+    metric = panel.locator(
+        '[data-testid="dataops-step-metrics"] [data-testid="dataops-metric"][data-metric="avg(x)"]'
+    )
+    metric.click()
+    chart = panel.locator('[data-testid="dataops-chart"]')
+    embed = chart.locator(".vega-embed")
+    embed.locator("canvas, svg.marks").first.wait_for()
+    limits = chart.locator('[data-testid="dataops-chart-limits"]').inner_text()
+    assert re.search(r"\d+ production runs · center [\d.]+ · lcl [\d.-]+ · ucl [\d.]+", limits)
+    tooltip = lab_page.hover_for_tooltip(embed)
+    assert tooltip.strip()
+    lab_page.screenshot("panel-control-chart")
+
+    chart.locator('[data-testid="dataops-chart-type"]').select_option("mr")
+    chart.locator('[data-testid="dataops-chart-limits"]').filter(
+        has_text="production runs"
+    ).wait_for()
+    assert chart.locator('[data-testid="dataops-chart-type"]').input_value() == "mr"
+    embed.locator("canvas, svg.marks").first.wait_for()
+
+
+def test_run_now_creates_a_new_run_that_appears_in_the_list(lab_page, dataops_project, page_errors):
+    panel = open_panel(lab_page)
+    rows = panel.locator('[data-testid="dataops-run"]')
+    rows.first.wait_for()
+    newest = max(rows.evaluate_all("els => els.map(e => Number(e.dataset.runId))"))
+    panel.locator(
+        '[data-testid="dataops-step"][data-step="measure"] [data-testid="dataops-run-now"]'
+    ).click()
+    notice = panel.locator('[data-testid="dataops-notice"]')
+    notice.filter(has_text="Started run #").wait_for()
+    run_id = int(re.search(r"run #(\d+)", notice.inner_text()).group(1))
+    assert run_id > newest
+    row = panel.locator(f'[data-testid="dataops-run"][data-run-id="{run_id}"]')
+    row.wait_for()  # the list refreshes at once after starting
+    assert row.get_attribute("data-step") == "measure"
+    # The panel polls while visible: the row turns to success without a reload.
+    panel.locator(
+        f'[data-testid="dataops-run"][data-run-id="{run_id}"][data-status="success"]'
+    ).wait_for(timeout=180_000)
+    lab_page.screenshot("panel-run-now")
