@@ -68,7 +68,7 @@ class RichReporter:
                 _status(row["status"]),
                 str(row.get("attempt") or ""),
                 _seconds(elapsed),
-                row.get("detail") or "",
+                Text(row.get("detail") or ""),
             )
         return table
 
@@ -116,6 +116,8 @@ class RichReporter:
         if self._live is not None:
             self._live.stop()
             self._live = None
+            if not self.console.is_terminal:
+                self.console.line()  # a live display's last frame ends without a newline
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
@@ -163,13 +165,13 @@ def run_detail(run: dict[str, Any]) -> Group:
         ("started", run.get("started_at") or ""),
         ("ended", run.get("ended_at") or ""),
         ("duration", _seconds(run.get("duration"))),
-        ("parameters", ", ".join(f"{k}={v!r}" for k, v in (run.get("parameters") or {}).items())),
+        ("parameters", Text(", ".join(f"{k}={v!r}" for k, v in (run.get("parameters") or {}).items()))),
         ("version", f"v{version['version']} {version['content_hash'][:12]}" if version else ""),
-        ("notebook", run.get("notebook_path") or ""),
+        ("notebook", Text(run.get("notebook_path") or "")),
         ("inputs", ", ".join(run.get("inputs") or [])),
         ("outputs", ", ".join(run.get("outputs") or [])),
         ("error", Text(run.get("error") or "", style="red")),
-        ("skipped", run.get("skip_reason") or ""),
+        ("skipped", Text(run.get("skip_reason") or "")),
         ("runner", f"pid {run.get('pid')} on {run.get('host')}" if run.get("pid") else ""),
     ]
     for name, value in fields:
@@ -184,12 +186,12 @@ def run_detail(run: dict[str, Any]) -> Group:
         for c in checks:
             observed = c.get("observed")
             table.add_row(
-                c.get("suite") or "",
+                Text(c.get("suite") or ""),
                 str(c.get("line") or ""),
                 Text(c["status"], style={"pass": "green", "warn": "yellow"}.get(c["status"], "bold red")),
-                c.get("source") or "",
+                Text(c.get("source") or ""),  # Text: `valid values [a, b]` is not markup
                 "" if observed is None else f"{observed:.6g}" if isinstance(observed, float) else str(observed),
-                c.get("message") or "",
+                Text(c.get("message") or ""),
             )
         parts.append(table)
     metrics = run.get("metrics") or []
@@ -198,6 +200,6 @@ def run_detail(run: dict[str, Any]) -> Group:
         for col in ("suite", "metric", "value"):
             table.add_column(col)
         for m in metrics:
-            table.add_row(m.get("suite") or "", m["metric"], f"{m['value']:.6g}")
+            table.add_row(Text(m.get("suite") or ""), Text(m["metric"]), f"{m['value']:.6g}")
         parts.append(table)
     return Group(*parts)

@@ -1,18 +1,34 @@
 """Statistical process control: control charts, run rules, EWMA, CUSUM and capability.
 
-Pure numerics with qcc 2.7's conventions (see the README's SPC section); imports nothing from the store,
-the pipeline or the front doors. Charts render offline in JupyterLab through
+Pure numerics with qcc 2.7's conventions (see the README's SPC section); imports nothing from the
+store, the pipeline or the front doors. Charts render offline in JupyterLab through
 ``chart_mimebundle`` / ``display_chart`` (vega-lite 5 bundle).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from . import rules
 from .capability import Capability, capability
 from .charts import CHARTS, ControlChart, control_chart
 from .cusum import CusumResult, cusum
 from .ewma import EwmaResult, ewma
-from .picture import VEGALITE_V5_MIMETYPE, OfflineChart, chart_mimebundle, display_chart
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .picture import VEGALITE_V5_MIMETYPE, OfflineChart, chart_mimebundle, display_chart
+
+# The pictures need altair, whose import (with jsonschema) costs seconds: load it on first use, so
+# a production step that only judges numbers never pays for it.
+_PICTURE_NAMES = ("VEGALITE_V5_MIMETYPE", "OfflineChart", "chart_mimebundle", "display_chart")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PICTURE_NAMES:
+        from . import picture
+
+        return getattr(picture, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CHARTS",
