@@ -51,6 +51,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       currentNotebook: () => {
         const current = notebookPath(labShell.currentWidget);
         return current ?? lastNotebook;
+      },
+      saveNotebook: async (path: string) => {
+        // The gate runs the file on disk: save unsaved edits first.
+        for (const widget of labShell.widgets('main')) {
+          const context = (widget as any).context;
+          if (context?.path === path && context.model?.dirty) {
+            await context.save();
+          }
+        }
       }
     });
     labShell.add(panel, 'left', { rank: 600 });

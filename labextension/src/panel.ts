@@ -36,6 +36,8 @@ export interface IPanelOptions {
   rendermime: IRenderMimeRegistry;
   /** The path (relative to the Jupyter root) of the notebook in focus, if any. */
   currentNotebook: () => string | null;
+  /** Save the notebook at `path` if it has unsaved changes. */
+  saveNotebook: (path: string) => Promise<void>;
 }
 
 function errorText(error: unknown): string {
@@ -400,7 +402,7 @@ export class DataOpsPanel extends Widget {
         { method: 'POST', body: JSON.stringify({}) }
       );
       const which = started.step_run_id !== null ? `run #${started.step_run_id}` : 'a run';
-      this._say(`Started ${which} of ${step} (${started.status}). It appears below.`);
+      this._say(`Started ${which} of ${step}. It appears below.`);
       await this.refresh();
     } catch (error) {
       this._say(`Could not run ${step}: ${errorText(error)}`, 'error');
@@ -834,7 +836,7 @@ export class DataOpsPanel extends Widget {
       });
       return;
     }
-    const promoted = await promoteNotebook(path);
+    const promoted = await promoteNotebook(path, () => this._options.saveNotebook(path));
     if (promoted) {
       this._pipelinesKey = '';
       await this.refresh();

@@ -116,7 +116,11 @@ function gateResult(result: Record<string, any>): HTMLElement {
   );
   return h(
     'div',
-    { className: 'jp-DataOps-gate', 'data-testid': 'dataops-gate-result' },
+    {
+      className: 'jp-DataOps-gate',
+      'data-testid': 'dataops-gate-result',
+      'data-promoted': promoted ? 'true' : 'false'
+    },
     h(
       'p',
       {},
@@ -124,7 +128,9 @@ function gateResult(result: Record<string, any>): HTMLElement {
       ' ',
       promoted ? 'Promoted.' : 'Not promoted: the gate did not pass.'
     ),
-    result.message ? h('p', {}, String(result.message)) : null,
+    result.message
+      ? h('pre', { className: 'jp-DataOps-gate-message' }, String(result.message))
+      : null,
     result.error ? h('pre', { className: 'jp-DataOps-run-error' }, String(result.error)) : null,
     rows.length
       ? h(
@@ -147,7 +153,7 @@ function gateResult(result: Record<string, any>): HTMLElement {
             checks.map(c =>
               h(
                 'tr',
-                {},
+                { 'data-testid': 'dataops-gate-check', 'data-status': c.status },
                 h('td', {}, badge(c.status)),
                 h('td', {}, h('code', {}, String(c.source ?? c.check ?? ''))),
                 h('td', {}, formatValue(c.observed)),
@@ -165,7 +171,10 @@ function gateResult(result: Record<string, any>): HTMLElement {
  *
  * Returns true when the notebook was promoted.
  */
-export async function promoteNotebook(path: string): Promise<boolean> {
+export async function promoteNotebook(
+  path: string,
+  save: () => Promise<void>
+): Promise<boolean> {
   const form = new PromoteForm(path);
   const answer = await showDialog({
     title: 'Promote this notebook',
@@ -186,13 +195,27 @@ export async function promoteNotebook(path: string): Promise<boolean> {
     });
     return false;
   }
-  const waiting = showDialog({
-    title: 'Promoting…',
-    body: h(
+  try {
+    await save();
+  } catch (error) {
+    await showDialog({
+      title: 'Cannot save the notebook',
+      body: `${String(error)}. Save it yourself, then promote again.`,
+      buttons: [Dialog.okButton()]
+    });
+    return false;
+  }
+  const waitingBody = new Widget();
+  waitingBody.node.appendChild(
+    h(
       'div',
       { 'data-testid': 'dataops-promote-waiting' },
       `Running ${path} as a test before promotion; this takes as long as the notebook.`
-    ) as any,
+    )
+  );
+  const waiting = showDialog({
+    title: 'Promoting…',
+    body: waitingBody,
     buttons: []
   });
   let result: Record<string, any> | null = null;

@@ -48,7 +48,9 @@ def open_panel(lab, *, width: int = 560):
     return page.locator(PANEL)
 
 
-def test_the_panel_lists_the_pipeline_its_steps_and_recent_runs(lab_page, dataops_project, page_errors):
+def test_the_panel_lists_the_pipeline_its_steps_and_recent_runs(
+    lab_page, dataops_project, page_errors
+):
     panel = open_panel(lab_page)
     pipeline = panel.locator(
         f'[data-testid="dataops-pipeline"][data-name="{dataops_project.pipeline}"]'
@@ -76,7 +78,9 @@ def test_the_panel_lists_the_pipeline_its_steps_and_recent_runs(lab_page, dataop
     lab_page.screenshot("panel-pipeline-and-runs")
 
 
-def test_a_failed_run_shows_its_checks_and_opens_its_executed_notebook(lab_page, dataops_project, page_errors):
+def test_a_failed_run_shows_its_checks_and_opens_its_executed_notebook(
+    lab_page, dataops_project, page_errors
+):
     failed = dataops_project.failed_run
     panel = open_panel(lab_page)
     panel.locator(f'[data-testid="dataops-run"][data-run-id="{failed["id"]}"]').click()
@@ -115,7 +119,9 @@ def test_a_failed_run_shows_its_checks_and_opens_its_executed_notebook(lab_page,
     lab_page.screenshot("panel-opened-executed-notebook")
 
 
-def test_a_metric_control_chart_renders_offline_with_tooltips(lab_page, dataops_project, page_errors):
+def test_a_metric_control_chart_renders_offline_with_tooltips(
+    lab_page, dataops_project, page_errors
+):
     panel = open_panel(lab_page)
     panel.locator(
         '[data-testid="dataops-step"][data-step="measure"] [data-testid="dataops-step-select"]'
@@ -161,3 +167,34 @@ def test_run_now_creates_a_new_run_that_appears_in_the_list(lab_page, dataops_pr
         f'[data-testid="dataops-run"][data-run-id="{run_id}"][data-status="success"]'
     ).wait_for(timeout=180_000)
     lab_page.screenshot("panel-run-now")
+
+
+def test_promote_this_notebook_asks_for_a_step_and_shows_the_gate_result(
+    lab_page, dataops_project, page_errors
+):
+    # The gate notebook fails its data test with its default rows = 2: the gate refuses it.
+    lab_page.open_notebook("steps/gate.ipynb")
+    page = lab_page.page
+    tab = page.locator(SIDEBAR_TAB)
+    if not page.locator(PANEL).is_visible():
+        tab.click()
+    panel = page.locator(PANEL)
+    panel.locator('[data-testid="dataops-promote"]').click()
+    dialog = page.locator(".jp-Dialog")
+    step = dialog.locator('[data-testid="dataops-promote-step"]')
+    assert step.input_value() == "gate"  # suggested from the notebook's name
+    step.fill("gate_candidate")
+    dialog.locator('[data-testid="dataops-promote-parameters"]').fill("rows = 1")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    result = page.locator('.jp-Dialog [data-testid="dataops-gate-result"]')
+    result.wait_for(timeout=240_000)
+    assert result.get_attribute("data-promoted") == "false"
+    assert "Not promoted" in result.inner_text()
+    failing = result.locator('[data-testid="dataops-gate-check"][data-status="fail"]')
+    assert "row_count >= 3" in failing.inner_text()
+    lab_page.screenshot("panel-promote-refused")
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    # The refused step was not added to the pipeline.
+    steps = panel.locator('[data-testid="dataops-step"]')
+    assert "gate_candidate" not in steps.evaluate_all("els => els.map(e => e.dataset.step)")
+    assert "gate_candidate" not in (dataops_project.root / "dataops.yaml").read_text()
