@@ -389,38 +389,60 @@ class LabPage:
     page: object
     server: LabServer
     requests: list[str] = field(default_factory=list)
+    workspace: str = field(default_factory=lambda: "t" + secrets.token_hex(6))
+    panel: object = None
 
     def external_requests(self) -> list[str]:
         """Requests that left localhost (a CDN, fonts, telemetry...). Must stay empty."""
         return external_requests(self.requests)
 
-    def open(self, path: str = "lab") -> None:
-        """Navigate to a server path (token added) and wait for the Lab shell."""
-        self.page.goto(self.server.url(path))
+    def open(self, path: str | None = None) -> None:
+        """Navigate to a server path (token added; default: Lab in this test's own workspace)
+        and wait for the Lab shell."""
+        self.page.goto(self.server.url(path or f"lab/workspaces/{self.workspace}"))
         self.page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
 
     def open_notebook(self, relative_path: str) -> object:
-        """Open a notebook in Lab, wait for its kernel to be idle; returns the panel locator."""
-        self.page.goto(self.server.notebook_url(relative_path))
-        panel = self.page.locator(".jp-NotebookPanel:visible").first
-        panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
+        """Open a notebook in this test's workspace, wait until its kernel is idle; returns the
+        notebook panel (a locator on that tab only, even when other tabs are open)."""
+        self.page.goto(
+            self.server.url(f"lab/workspaces/{self.workspace}/tree/{quote(relative_path)}")
+        )
+        current = self.page.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current")
+        current.wait_for(timeout=60_000)
+        name = Path(relative_path).name
+        self.page.wait_for_function(
+            """(name) => {
+                const t = document.querySelector(
+                    '#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current');
+                return t && t.textContent.includes(name);
+            }""",
+            arg=name,
+            timeout=60_000,
+        )
+        widget_id = current.get_attribute("data-id")
+        self.panel = self.page.locator(f"[id='{widget_id}']")
+        self.panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
         self.wait_for_kernel_idle()
-        return panel
+        return self.panel
 
     def wait_for_kernel_idle(self, timeout: float = 60_000) -> None:
-        """Wait until the status bar says the notebook's kernel is connected and idle."""
+        """Wait until the status bar says the current notebook's kernel is connected and idle."""
         self.page.wait_for_selector(".jp-StatusBar-TextItem:has-text('| Idle')", timeout=timeout)
 
     def run_all_cells(self, *, timeout: float = 60_000) -> None:
-        """Run > Run All Cells from the menu bar, then wait until no cell is queued or running."""
+        """Run > Run All Cells from the menu bar, then wait until every code cell of the notebook
+        opened by ``open_notebook`` has run (numbered prompts) and the kernel is idle."""
+        if self.panel is None:
+            raise RuntimeError("open_notebook() first: run_all_cells runs the notebook it opened")
         self.page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         self.page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
         self.page.wait_for_function(
-            """() => {
-                const prompts = [...document.querySelectorAll(
-                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
+            """(panel) => {
+                const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
                 return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
             }""",
+            arg=self.panel.element_handle(),
             timeout=timeout,
         )
         self.wait_for_kernel_idle(timeout)
