@@ -6,6 +6,8 @@ the way the pipeline runner records them.
 
 from __future__ import annotations
 
+import html as html_mod
+import json
 import re
 from pathlib import Path
 
@@ -150,8 +152,15 @@ def test_clicking_a_run_shows_parameters_checks_error_and_notebook_link(seeded, 
     assert re.search(r"<td[^>]*>1</td>", check_row) and "it must be = 0" in check_row
     assert "dataops-check-warn" in html and "15.5" in html
     assert "DataOpsTestFailure: 1 check(s) of suite &#x27;load_checks&#x27; failed" in html
-    # relative to the notebook showing the widget: Lab resolves it and opens the file in a tab
-    assert 'href="../.dataops/runs/load-3.ipynb"' in html
+    # opens the run's notebook through the Lab extension's read-only drive; shows the path
+    # relative to the notebook showing the widget
+    link = re.search(r'<a class="dataops-notebook-link"[^>]*>([^<]*)</a>', html)
+    assert link.group(1) == "../.dataops/runs/load-3.ipynb"
+    assert 'data-commandlinker-command="docmanager:open"' in link.group(0)
+    args = html_mod.unescape(
+        re.search(r'data-commandlinker-args="([^"]*)"', link.group(0)).group(1)
+    )
+    assert json.loads(args) == {"path": f"DataOpsRuns:{ids['load3']}/load-3.ipynb"}
     assert "file not found" not in html
 
 

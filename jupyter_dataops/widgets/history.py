@@ -6,6 +6,7 @@ Every query goes through the run store's paged functions (``list_runs``/``count_
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from jupyter_dataops.widgets._format import (
 COLUMNS = ("Run", "Status", "Step", "Mode", "Started", "Duration", "Attempt", "Checks ✓ ⚠ ✗")
 GRID_COLUMNS = "70px 100px minmax(120px,1.4fr) 95px 200px 95px 65px minmax(150px,1fr)"
 ALL = "__all__"
+# The read-only Lab drive of executed notebooks (labextension/src/drive.ts, RUNS_DRIVE).
+RUNS_DRIVE = "DataOpsRuns"
 
 
 class RunHistory(widgets.VBox):
@@ -294,26 +297,38 @@ class RunHistory(widgets.VBox):
         self.detail_box.layout.display = "none"
         self._render_rows()
 
-    def notebook_link(self, notebook_path: str | None) -> str:
-        """An ``<a>`` to the executed notebook, relative to the notebook showing the widget.
+    def notebook_link(self, notebook_path: str | None, run_id: int | None = None) -> str:
+        """An ``<a>`` that opens the executed notebook in JupyterLab; shows its path.
 
-        JupyterLab resolves relative links in outputs against the notebook's folder and opens the
-        target in a Lab tab on click, so no server URL or token is needed.
+        With a ``run_id`` the link opens ``DataOpsRuns:<run id>/<file>`` through Lab's command
+        linker: the read-only drive of the jupyter-dataops Lab extension, served by
+        ``GET /dataops/api/runs/{id}/notebook``, because Jupyter's contents API refuses files in
+        the hidden ``.dataops/runs/`` folder. Without a run id it is a plain link relative to the
+        notebook showing the widget, which Lab resolves against that notebook's folder.
         """
         if not notebook_path:
             return '<span style="color:#757575">no executed notebook recorded</span>'
         path = Path(notebook_path)
         if not path.is_absolute() and self.project_dir is not None:
             path = self.project_dir / path
-        exists = path.exists()
+        missing = "" if path.exists() else ' <span style="color:#c62828">(file not found)</span>'
         try:
-            href = Path(os.path.relpath(path, self.notebook_dir)).as_posix()
-        except ValueError:  # another drive on Windows: show the path, no link
-            return f"<code>{esc(path)}</code>"
-        missing = "" if exists else ' <span style="color:#c62828">(file not found)</span>'
+            relative = Path(os.path.relpath(path, self.notebook_dir)).as_posix()
+        except ValueError:  # another drive on Windows
+            relative = str(path)
+        title = "Open the executed notebook in JupyterLab"
+        if run_id is None:
+            return (
+                f'<a class="dataops-notebook-link" href="{esc(relative)}" data-path="{esc(path)}" '
+                f'title="{title}">{esc(relative)}</a>{missing}'
+            )
+        args = json.dumps({"path": f"{RUNS_DRIVE}:{run_id}/{path.name}"})
         return (
-            f'<a class="dataops-notebook-link" href="{esc(href)}" data-path="{esc(path)}" '
-            f'title="Open the executed notebook in JupyterLab">{esc(href)}</a>{missing}'
+            f'<a class="dataops-notebook-link" href="#dataops-run-{esc(run_id)}-notebook" '
+            'data-commandlinker-command="docmanager:open" '
+            f'data-commandlinker-args="{esc(args)}" data-path="{esc(path)}" '
+            f'title="{title} (read-only: the record of run #{esc(run_id)})">'
+            f"{esc(relative)}</a>{missing}"
         )
 
     def detail_html(self, run: dict) -> str:
@@ -337,7 +352,7 @@ class RunHistory(widgets.VBox):
             f"<h4 style='margin:4px 0'>Run #{esc(run['id'])} — {esc(run.get('step'))}</h4>",
             _kv_table(summary),
             "<h5 style='margin:8px 0 2px'>Executed notebook</h5>",
-            self.notebook_link(run.get("notebook_path")),
+            self.notebook_link(run.get("notebook_path"), run["id"]),
         ]
         if run.get("error") or run.get("skip_reason"):
             parts.append("<h5 style='margin:8px 0 2px'>Error</h5>")

@@ -84,36 +84,23 @@ def test_run_detail_link_opens_the_executed_notebook_in_lab(lab_page, dataops_pr
     panel, history, _ = run_widgets_notebook(lab_page)
     detail = show_failed_run(panel, history, failed["id"])
     link = detail.locator("a.dataops-notebook-link")
-    relative = link.inner_text()
-    # Lab rewrites a link it can open to the server's files URL and opens it in a tab on click
-    assert "/files/" in link.get_attribute("href")
+    assert link.inner_text() == f".dataops/runs/{failed['pipeline_run_id']}/gate.ipynb"
     link.click()
     page = lab_page.page
-    try:
-        page.wait_for_function(
-            """() => [...document.querySelectorAll('.lm-DockPanel-tabBar .lm-TabBar-tab')]
-                      .some(t => t.textContent.includes('gate.ipynb'))""",
-            timeout=20_000,
-        )
-    except Exception:  # playwright TimeoutError: say why Lab could not open it
-        lab_page.screenshot("notebook_widgets_link_failed")
-        status = _contents_status(lab_page.server, relative)
-        pytest.fail(
-            f"clicking the link did not open {relative} in Lab (contents API answers {status}; "
-            "Jupyter refuses paths inside hidden folders such as .dataops/ unless "
-            "ContentsManager.allow_hidden is True)"
-        )
-    opened = page.locator(".jp-NotebookPanel:visible").first
+    # the executed copy opens in a new tab, read-only, through the extension's runs drive
+    page.wait_for_function(
+        """() => {
+            const t = document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current');
+            return t && t.textContent.includes('gate.ipynb');
+        }"""
+    )
+    current = page.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-current")
+    opened = page.locator(f"[id='{current.get_attribute('data-id')}']")
     opened.locator(".jp-Cell").first.wait_for(state="visible")
     expect(opened).to_contain_text("row_count >= 3")
+    # the failing check's output, as the run left it
+    expect(
+        opened.locator(".jp-OutputArea-output").filter(has_text="row_count is 2")
+    ).not_to_have_count(0)
+    assert page.locator(".jp-NotebookPanel").count() == 2  # the widgets notebook and this one
     lab_page.screenshot("notebook_widgets_opened_executed_notebook")
-
-
-def _contents_status(server, relative: str) -> int:  # noqa: ANN001
-    import urllib.error
-
-    try:
-        server.api(f"api/contents/{relative}?content=0")
-        return 200
-    except urllib.error.HTTPError as exc:
-        return exc.code
