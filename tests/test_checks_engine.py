@@ -440,3 +440,12 @@ def test_spc_history_that_fails_is_an_error_not_a_crash():
     res = run_checks(orders(), "spc row_count\nrow_count > 0", history=broken)
     assert [r.status for r in res.results] == ["error", "pass"]
     assert "store is down" in res.results[0].message
+
+
+def test_a_file_too_large_for_memory_runs_every_check_in_one_streaming_pass(tmp_path, monkeypatch):
+    monkeypatch.setattr(planner_mod, "MEMORY_SHARE", 0.0)  # as if the file were huge
+    df = orders()
+    df.write_parquet(tmp_path / "o.parquet")
+    res = run(pl.scan_parquet(tmp_path / "o.parquet"))
+    assert "one streaming pass" in res.extra["plan"]
+    assert _comparable(res) == _comparable(run(df))
