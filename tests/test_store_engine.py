@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy import Engine, event, inspect, text
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store import ENV_STORE_URL, head_revision, open_store, resolve_store_url
-from jupyter_dataops.store.engine import current_revision
+from jupyter_dataops.store.engine import create_store_engine, current_revision
 from jupyter_dataops.store.models import Base
 from jupyter_dataops.store.testing import store_url as make_store_url
 
@@ -111,6 +113,36 @@ def test_opening_a_store_at_head_changes_nothing(url):
     assert statements and writes == []
 
 
+def test_the_head_revision_constant_is_alembics_head():
+    # A new migration must bump HEAD_REVISION, or stores would never be migrated to it.
+    from jupyter_dataops.store.engine import HEAD_REVISION, script_head
+
+    assert HEAD_REVISION == script_head() == head_revision()
+
+
+def test_opening_a_store_at_head_does_not_import_alembic(url):
+    open_store(url).close()  # migrates the fresh store (this process imports Alembic)
+    code = (
+        "import sys\n"
+        "from jupyter_dataops.store import open_store\n"
+        f"with open_store({url!r}) as store:\n"
+        "    assert store.count_runs() == 0\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'alembic'], 'alembic imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_empty_database_is_migrated_even_when_another_table_exists(url):
+    engine = create_store_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE unrelated (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+    with open_store(url) as store:
+        assert current_revision(store.engine) == head_revision()
+        assert store.count_runs() == 0
+
+
 def test_a_store_from_a_newer_version_is_refused_with_advice(url):
     with open_store(url) as store, store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'f00dface'"))
@@ -129,7 +161,7 @@ def test_migrations_ship_inside_the_package():
 def test_a_store_at_an_older_revision_is_upgraded_on_open_keeping_its_runs(url):
     from alembic import command
 
-    from jupyter_dataops.store.engine import alembic_config, create_store_engine
+    from jupyter_dataops.store.engine import alembic_config
 
     engine = create_store_engine(url)
     with engine.begin() as conn:

@@ -1,19 +1,30 @@
-"""Where the run store lives, how to connect to it, and bringing its schema to the newest version."""
+"""Where the run store lives, how to connect to it, and bringing its schema to the newest version.
+
+Opening a store that is already at the newest schema costs one plain query (the
+``alembic_version`` row compared with ``HEAD_REVISION``); Alembic is imported only when a
+migration really has to run, because importing it costs every kernel and every ``dataops``
+command most of a second.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 
 from jupyter_dataops.errors import StoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# The newest revision in migrations/versions. A new migration must update it:
+# tests/test_store_engine.py checks it against Alembic's ScriptDirectory head.
+HEAD_REVISION = "0003"
 
 ENV_STORE_URL = "DATAOPS_STORE_URL"
 DEFAULT_DB = Path(".dataops") / "dataops.db"
@@ -114,54 +125,107 @@ def _sqlite_events(engine: Engine) -> None:
 
 def alembic_config() -> Config:
     """The Alembic configuration of the migrations shipped inside the package."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
 def head_revision() -> str:
-    """The newest schema revision this package knows."""
+    """The newest schema revision this package knows (``HEAD_REVISION``)."""
+    return HEAD_REVISION
+
+
+def script_head() -> str:
+    """The head revision according to Alembic's scripts (imports Alembic; for tests and tools)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
+    if head is None:
+        raise StoreError(f"no Alembic revisions under {MIGRATIONS_DIR / 'versions'}")
     return head
+
+
+class _Unreadable(Exception):
+    """The version table could not be read plainly: let Alembic look (slow path)."""
+
+
+def _read_revisions(conn) -> list[str]:  # noqa: ANN001
+    """The rows of ``alembic_version`` (empty when the store has no schema yet), one query."""
+    try:
+        rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+        return [str(v) for v in rows]
+    except OperationalError as exc:
+        if "no such table" in str(exc.orig):  # SQLite: an empty database
+            return []
+        raise
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+            return []
+        raise _Unreadable(str(exc.orig)) from None
 
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision of the database, ``None`` when it is empty."""
     with engine.connect() as conn:
-        rev = MigrationContext.configure(conn).get_current_revision()
-        conn.rollback()
-    return rev
+        try:
+            revisions = _read_revisions(conn)
+        except _Unreadable:
+            revisions = []
+        finally:
+            conn.rollback()
+    return revisions[0] if len(revisions) == 1 else (",".join(revisions) or None)
 
 
 def migrate(engine: Engine) -> bool:
     """Bring the store schema to head; returns whether anything ran.
 
-    Cheap when already at head (one read). Otherwise the upgrade runs in one transaction holding a
-    lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so processes opening a fresh
-    store together migrate it once.
+    At head it costs one plain query and no Alembic import. Otherwise the upgrade runs in one
+    transaction holding a lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so
+    processes opening a fresh store together migrate it once.
     """
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            try:
+                revisions: list[str] | None = _read_revisions(conn)
+            except _Unreadable:
+                revisions = None
+            finally:
+                conn.rollback()
+        if revisions == [HEAD_REVISION]:
+            return False
+        return _upgrade(engine, url, revisions)
+    except OperationalError as exc:
+        raise operational_error("open", url, exc) from None
+
+
+def _upgrade(engine: Engine, url: str, seen: list[str] | None) -> bool:
+    """Run the Alembic upgrade to head under the migration lock (imports Alembic).
+
+    ``seen``: the revisions the plain read found (None: unreadable); a revision newer than this
+    package is refused before any lock is taken.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)
     head = script.get_current_head()
-    url = engine.url.render_as_string(hide_password=True)
-    try:
-        current = current_revision(engine)
+    for revision in seen or ():
+        _check_known(script, revision, url)
+    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        current = MigrationContext.configure(conn).get_current_revision()
         if current == head:
             return False
         _check_known(script, current, url)
-        with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            current = MigrationContext.configure(conn).get_current_revision()
-            if current == head:
-                return False
-            _check_known(script, current, url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-        return True
-    except OperationalError as exc:
-        raise operational_error("open", url, exc) from None
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return True
 
 
 def operational_error(action: str, url: str, exc: OperationalError) -> StoreError:
