@@ -836,7 +836,14 @@ export class DataOpsPanel extends Widget {
       });
       return;
     }
-    const promoted = await promoteNotebook(path, () => this._options.saveNotebook(path));
+    const promoted = await promoteNotebook(
+      path,
+      () => this._options.saveNotebook(path),
+      (runId, name) =>
+        void this._options.commands.execute('docmanager:open', {
+          path: executedNotebookPath(runId, name)
+        })
+    );
     if (promoted) {
       this._pipelinesKey = '';
       await this.refresh();

@@ -106,7 +106,10 @@ export function parseParameters(text: string): Record<string, unknown> {
 }
 
 /** Render the gate's answer: promoted or not, why, and the checks it ran. */
-function gateResult(result: Record<string, any>): HTMLElement {
+function gateResult(
+  result: Record<string, any>,
+  openRun: (runId: number, fileName: string) => void
+): HTMLElement {
   const promoted = Boolean(result.promoted ?? result.passed ?? result.ok);
   const checks: any[] = result.checks || result.check_results || [];
   const rows = Object.entries(result).filter(
@@ -132,6 +135,20 @@ function gateResult(result: Record<string, any>): HTMLElement {
       ? h('pre', { className: 'jp-DataOps-gate-message' }, String(result.message))
       : null,
     result.error ? h('pre', { className: 'jp-DataOps-run-error' }, String(result.error)) : null,
+    result.gate_run_id && result.executed_notebook?.exists
+      ? h(
+          'button',
+          {
+            className: 'jp-mod-styled jp-DataOps-button',
+            'data-testid': 'dataops-gate-notebook',
+            onclick: () => {
+              const name = String(result.executed_notebook.path || 'gate.ipynb').split('/').pop();
+              openRun(Number(result.gate_run_id), name || 'gate.ipynb');
+            }
+          },
+          'Open the gate run\u2019s executed notebook'
+        )
+      : null,
     rows.length
       ? h(
           'table',
@@ -173,7 +190,8 @@ function gateResult(result: Record<string, any>): HTMLElement {
  */
 export async function promoteNotebook(
   path: string,
-  save: () => Promise<void>
+  save: () => Promise<void>,
+  openRun: (runId: number, fileName: string) => void
 ): Promise<boolean> {
   const form = new PromoteForm(path);
   const answer = await showDialog({
@@ -238,13 +256,17 @@ export async function promoteNotebook(
   const body = new Widget();
   body.node.appendChild(
     result
-      ? gateResult(result)
+      ? gateResult(result, (runId, name) => {
+          Dialog.flush();
+          openRun(runId, name);
+        })
       : h('div', { 'data-testid': 'dataops-gate-result' }, badge('failed'), ' ', failure || '')
   );
+  // Closed by its button, or disposed when the gate notebook is opened from it (rejects).
   await showDialog({
     title: result ? `Promotion of ${value.step}` : 'Promotion failed',
     body,
     buttons: [Dialog.okButton()]
-  });
+  }).catch(() => undefined);
   return Boolean(result && (result.promoted ?? result.passed ?? result.ok));
 }

@@ -193,7 +193,12 @@ def test_promote_this_notebook_asks_for_a_step_and_shows_the_gate_result(
     failing = result.locator('[data-testid="dataops-gate-check"][data-status="fail"]')
     assert "row_count >= 3" in failing.inner_text()
     lab_page.screenshot("panel-promote-refused")
-    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    # The refused gate run's executed notebook opens (read-only) from the result dialog.
+    result.locator('[data-testid="dataops-gate-notebook"]').click()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current").filter(
+        has_text="gate_candidate.ipynb"
+    ).wait_for()
+    assert page.locator(".jp-Dialog").count() == 0
     # The refused step was not added to the pipeline.
     steps = panel.locator('[data-testid="dataops-step"]')
     assert "gate_candidate" not in steps.evaluate_all("els => els.map(e => e.dataset.step)")
