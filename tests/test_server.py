@@ -38,7 +38,9 @@ def write_notebook(path: Path) -> Path:
             new_code_cell("min_rows = 1\n", metadata={"tags": ["parameters"]}),
             new_code_cell("print(min_rows)"),
         ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -66,9 +68,7 @@ def seed_run(root: Path, amounts: list, *, status: str, executed: Path | None = 
         srid = store.create_step_run(prid, "orders", parameters={"min_rows": 1})
         store.start_step_run(srid, notebook_path=str(executed) if executed else None)
         store.record_suite(srid, suite)
-        store.finish_step_run(
-            srid, status, error=None if status == "success" else "1 check failed"
-        )
+        store.finish_step_run(srid, status, error=None if status == "success" else "1 check failed")
         store.finish_pipeline_run(prid)
     return srid
 
@@ -130,7 +130,9 @@ async def test_post_with_a_cookie_but_no_xsrf_token_is_refused(
     url = f"{jp_base_url.rstrip('/')}/dataops/api/promote"
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await http_server_client.fetch(
-            url, method="POST", body=json.dumps({"notebook": "orders.ipynb", "step": "x"}),
+            url,
+            method="POST",
+            body=json.dumps({"notebook": "orders.ipynb", "step": "x"}),
             headers={"Cookie": "_xsrf=abc"},
         )
     assert info.value.code == 403
@@ -242,7 +244,10 @@ async def test_promote_refuses_notebooks_outside_the_server_root(jp_fetch, jp_ro
     write_project(Path(jp_root_dir))
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await jp_fetch(
-            "dataops", "api", "promote", method="POST",
+            "dataops",
+            "api",
+            "promote",
+            method="POST",
             body=json.dumps({"notebook": notebook, "step": "orders"}),
         )
     assert info.value.code == 403

@@ -36,7 +36,9 @@ def orders_notebook(path: Path) -> Path:
             ),
             new_code_cell("%%dataops_test orders --name orders_quality\n" + CHECKS),
         ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -48,10 +50,15 @@ async def post(jp_fetch, *parts: str, body: dict):
     return response.code, json.loads(response.body)
 
 
-async def test_promote_runs_the_gate_and_refuses_a_notebook_whose_checks_fail(jp_fetch, jp_root_dir):
+async def test_promote_runs_the_gate_and_refuses_a_notebook_whose_checks_fail(
+    jp_fetch, jp_root_dir
+):
     orders_notebook(Path(jp_root_dir) / "work" / "orders.ipynb")
     code, result = await post(
-        jp_fetch, "dataops", "api", "promote",
+        jp_fetch,
+        "dataops",
+        "api",
+        "promote",
         body={"notebook": "work/orders.ipynb", "step": "orders", "parameters": {"null_every": 5}},
     )
     assert code == 200
@@ -68,7 +75,10 @@ async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fet
     root = Path(jp_root_dir)
     orders_notebook(root / "orders.ipynb")
     code, result = await post(
-        jp_fetch, "dataops", "api", "promote",
+        jp_fetch,
+        "dataops",
+        "api",
+        "promote",
         body={"notebook": "orders.ipynb", "step": "orders", "schedule": "30 5 * * *"},
     )
     assert code == 200, result
@@ -110,7 +120,12 @@ async def test_run_now_with_a_wrong_parameter_is_refused_before_anything_runs(
     (root / "dataops.yaml").write_text("steps:\n  orders:\n    notebook: orders.ipynb\n")
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await post(
-            jp_fetch, "dataops", "api", "steps", "orders", "run",
+            jp_fetch,
+            "dataops",
+            "api",
+            "steps",
+            "orders",
+            "run",
             body={"parameters": {"n_rows": "many"}},
         )
     assert info.value.code == 400

@@ -102,7 +102,9 @@ def run_detail(locator: ProjectLocator, run_id: int) -> dict[str, Any]:
     return run
 
 
-def executed_notebook(locator: ProjectLocator, run_id: int, *, content: bool = True) -> dict[str, Any]:
+def executed_notebook(
+    locator: ProjectLocator, run_id: int, *, content: bool = True
+) -> dict[str, Any]:
     """The executed notebook a run kept, as a read-only Jupyter contents model.
 
     Executed notebooks live in ``.dataops/runs/`` (hidden from Jupyter's file API) or may sit
