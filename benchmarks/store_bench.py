@@ -148,7 +148,7 @@ def seed_store(
                             "mode": "production",
                             "attempt": 1,
                             "parameters": {"day": "2026-01-01"},
-                            "error": "boom" if status == "failed" else None,
+                            "error": {"failed": "boom", "interrupted": "runner gone"}.get(status),
                             "notebook_path": f".dataops/runs/{first_pr + k // steps}/s.ipynb",
                             "created_at": began,
                             "started_at": began,

@@ -35,7 +35,7 @@ def production_run(store, value: float, status: str = "success") -> int:
     ctx = RunContext("production", step="load", step_run_id=str(sr), store_url=store.url)
     suite = run_checks(pl.DataFrame({"x": [value, value]}), "row_count > 0\navg(x) > -1000")
     assert context.record_suite(ctx, suite) == 2
-    store.finish_step_run(sr, status)
+    store.finish_step_run(sr, status, error=None if status == "success" else "a check failed")
     return sr
 
 

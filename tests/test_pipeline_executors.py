@@ -28,6 +28,7 @@ class ScriptedExecutor(Executor):
 
     name = "scripted"
     script: dict[str, int] = {}
+    silent: set[str] = set()  # steps whose failures come without any error text
     calls: list[tuple[str, str, int]] = []
 
     def before_start(self, job: StepJob) -> None:
@@ -39,9 +40,9 @@ class ScriptedExecutor(Executor):
         Path(job.notebook_job.output).write_text("{}")
         future: Future = Future()
         failing = self.script.get(job.step, 0) >= job.attempt
+        error = None if job.step in self.silent else f"{job.step} broke on attempt {job.attempt}"
         future.set_result(
-            AttemptResult("failed", job.notebook_job.output, 0.01, reason="error",
-                          error=f"{job.step} broke on attempt {job.attempt}")
+            AttemptResult("failed", job.notebook_job.output, 0.01, reason="error", error=error)
             if failing
             else AttemptResult("success", job.notebook_job.output, 0.01)
         )
@@ -61,6 +62,7 @@ def pipeline(tmp_path, monkeypatch):
     monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
     executors.register("scripted", ScriptedExecutor)
     ScriptedExecutor.calls = []
+    ScriptedExecutor.silent = set()
     shutil.copy(NOTEBOOKS / "trivial.ipynb", tmp_path)
     (tmp_path / "dataops.yaml").write_text(
         "steps:\n"
@@ -102,6 +104,18 @@ def test_a_failure_skips_direct_and_indirect_downstream_but_not_siblings(pipelin
             ("a", 1, "success"), ("b", 1, "failed"), ("b", 2, "failed"), ("c", 1, "skipped"),
             ("d", 1, "skipped"), ("e", 1, "success"),
         ]
+
+
+def test_a_failed_step_always_carries_an_error_summary_even_when_the_executor_gave_none(pipeline):
+    ScriptedExecutor.script = {"a": 1}
+    ScriptedExecutor.silent = {"a"}
+    result = run_pipeline(pipeline, ["a"], executor="scripted")
+
+    a = result.steps["a"]
+    assert result.status == "failed" and a.status == "failed"
+    assert "without an error message" in a.error and str(result.run_dir / "a.ipynb") in a.error
+    with open_store(pipeline.project_dir) as store:
+        assert store.get_run(a.step_run_ids[0])["error"] == a.error
 
 
 def test_unknown_executors_are_refused_with_the_available_names(pipeline):

@@ -52,7 +52,7 @@ def run_step(
     store.start_step_run(sr)
     if metrics or checks:
         store.record_suite(sr, suite("s", *checks, metrics=metrics))
-    store.finish_step_run(sr, status)
+    store.finish_step_run(sr, status, error=None if status == "success" else f"{step} {status}")
     store.finish_pipeline_run(pr)
     return sr
 
@@ -413,3 +413,12 @@ def test_mark_interrupted_notices_a_pid_now_used_by_another_process(store):
     assert store.mark_interrupted() == [sr]
     assert "pid was reused" in store.get_run(sr)["error"]
     assert store.get_pipeline_run(pr)["status"] == "interrupted"
+
+
+def test_a_failed_or_interrupted_run_must_say_why(store):
+    run = store.create_pipeline_run("sales")
+    for status in ("failed", "interrupted"):
+        srid = store.create_step_run(run, "load")
+        with pytest.raises(StoreError, match=f"needs an error summary: a {status} run"):
+            store.finish_step_run(srid, status, error="  ")
+        assert store.get_run(srid)["status"] == "queued"  # nothing half-written

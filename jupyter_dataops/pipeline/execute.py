@@ -69,12 +69,31 @@ class AttemptResult:
     ename: str | None = None
     evalue: str | None = None
 
+    def __post_init__(self) -> None:
+        # A failed attempt always says why: the runner, the store and every front door show this
+        # text, and "failed" with nothing to read sends people digging through logs.
+        if self.status != "success" and not (self.error or "").strip():
+            self.error = failure_summary(self)
+
     @property
     def ok(self) -> bool:
         return self.status == "success"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def failure_summary(result: AttemptResult) -> str:
+    """The error text of a failed attempt that came without one (e.g. from another executor):
+    the exception it carries, or else where to look."""
+    if result.ename:
+        text = (result.evalue or "").strip().splitlines()
+        return f"{result.ename}: {text[-1]}" if text else result.ename
+    why = f" ({result.reason})" if result.reason else ""
+    return (
+        f"the attempt failed{why} without an error message; see the executed notebook "
+        f"{result.output} and the kernel log {Path(result.output).with_suffix('.log')}"
+    )
 
 
 @contextmanager

@@ -559,10 +559,16 @@ class Store:
         """Close a step run as ``success``, ``failed``, ``skipped`` or ``interrupted``.
 
         Sets the end time and the duration (None when it never started); ``error`` is a short
-        summary, ``skip_reason`` why it did not run.
+        summary, required for ``failed`` and ``interrupted`` (a failure nobody can read is a
+        bug); ``skip_reason`` why it did not run.
         """
         srid = _as_id(step_run_id, "step run id")
         _check_status(status, FINAL_STATUSES, "final run status")
+        if status in ("failed", "interrupted") and not (error or "").strip():
+            raise StoreError(
+                f"finish_step_run({srid}, {status!r}) needs an error summary: a {status} run must "
+                "say why (the runner passes the failing cell, check or signal)."
+            )
         now = _now()
         with self._write() as conn:
             row = self._step_run_or_fail(conn, srid)
