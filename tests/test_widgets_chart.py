@@ -124,6 +124,25 @@ def test_moving_range_points_belong_to_the_later_run(store):
     assert widget.point_run(0)["step_run_id"] == ids[1]
     assert "WE1" in widget.broken
     assert f"run #{ids[8]} (" in widget.rules_list.value  # the jump up to 25
+    rows = spec_of(widget)["data"]["values"]
+    assert [r["run"] for r in rows] == [f"#{i}" for i in ids[1:]]
+
+
+def test_chart_tooltips_name_the_run_of_each_point(store):
+    ids = record(store, STABLE[:5])
+    widget = MetricChart(store, "load", METRIC)
+    spec = spec_of(widget)
+    assert [r["run"] for r in spec["data"]["values"]] == [f"#{i}" for i in ids]
+    assert all(r["run_time"].endswith("UTC") for r in spec["data"]["values"])
+    tooltips = [
+        layer["encoding"]["tooltip"]
+        for layer in spec["layer"]
+        if "tooltip" in layer.get("encoding", {})
+    ]
+    assert tooltips and all(t[0]["field"] == "run" for t in tooltips)
+    widget.chart_type.value = "cusum"  # two rows (upper, lower sums) per point
+    rows = spec_of(widget)["data"]["values"]
+    assert {r["run"] for r in rows} == {f"#{i}" for i in ids}
 
 
 def test_points_control_reads_only_the_newest_runs(store):

@@ -35,6 +35,7 @@ LAST_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("all runs", None),
 )
 _RULED = ("i", "mr")
+VEGALITE = "application/vnd.vegalite.v5+json"
 _SIGNALS = {
     "EWMA": "the EWMA left its control limits",
     "CUSUM+": "the upper cumulative sum passed the decision interval (shift up)",
@@ -160,6 +161,7 @@ class MetricChart(widgets.VBox):
         from jupyter_dataops.spc import chart_mimebundle
 
         bundle = chart_mimebundle(self.result.chart(width=self.width), text=repr(self.result))
+        _name_runs(bundle[VEGALITE], self.series)
         self.output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
         self.rules_list.value = self.broken_html()
 
@@ -244,6 +246,28 @@ class MetricChart(widgets.VBox):
             '<div class="dataops-rules"><b>Broken rules</b>'
             f"<ul style='margin:2px 0'>{''.join(items)}</ul></div>"
         )
+
+
+def _name_runs(spec: dict, series: list[dict]) -> None:
+    """Add the run id and time of each point to the chart's data and its tooltips.
+
+    Plotted sample ``k`` (1-based; the MR chart starts at 2) is series point ``k - 1``, so a
+    hovered point tells which run it was, not only its sample number.
+    """
+    for row in spec.get("data", {}).get("values", []):
+        k = row.get("sample")
+        if isinstance(k, int) and 1 <= k <= len(series):
+            point = series[k - 1]
+            row["run"] = f"#{point['step_run_id']}"
+            row["run_time"] = when(point.get("time"))
+    extra = [
+        {"field": "run", "type": "nominal", "title": "run"},
+        {"field": "run_time", "type": "nominal", "title": "started"},
+    ]
+    for layer in spec.get("layer", []):
+        tooltip = layer.get("encoding", {}).get("tooltip")
+        if isinstance(tooltip, list):
+            layer["encoding"]["tooltip"] = extra + tooltip
 
 
 def _compute(kind: str, values: list[float], rules: str, phase1: int | None) -> Any:

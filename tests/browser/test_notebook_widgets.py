@@ -58,6 +58,7 @@ def test_history_and_chart_widgets_render_and_respond_in_lab(lab_page, dataops_p
     assert f"run #{measure[0]['id']} (" in we1.inner_text()
     tip = lab_page.hover_for_tooltip(chart.locator(".vega-embed"))
     assert "sample" in tip and "rules broken" in tip
+    assert any(f"#{r['id']}" in tip for r in measure)  # the point names its run
     chart.scroll_into_view_if_needed()
     lab_page.screenshot("notebook_widgets_chart")
 
