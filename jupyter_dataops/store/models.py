@@ -21,7 +21,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names so migrations can refer to them on every backend.
@@ -62,7 +61,19 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class JSONType(TypeDecorator):
+    """JSON; JSONB on PostgreSQL. The PostgreSQL dialect is imported only when it is used (a
+    SQLite store, the default, should not pay for loading it)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):  # noqa: ANN001, ANN201
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 def utcnow() -> datetime:
