@@ -216,3 +216,13 @@ def test_chart_widget_reads_the_project_store(tmp_path, monkeypatch):
         record(s, STABLE[:4])
     widget = chart_widget("load", METRIC, start=str(tmp_path))
     assert plotted(widget) == pytest.approx(STABLE[:4])
+
+
+def test_a_broken_store_is_reported_in_the_widget_on_refresh(store):
+    record(store, STABLE)
+    widget = MetricChart(store, "load", METRIC)
+    with store.engine.begin() as conn:  # a damaged database file / half-migrated schema
+        conn.exec_driver_sql("DROP TABLE metrics")
+    widget.refresh_button.click()
+    assert "Could not read the run store" in widget.message.value
+    assert widget.output.outputs == () and widget.rules_list.value == ""

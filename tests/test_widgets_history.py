@@ -43,6 +43,8 @@ def record_run(
     store.start_step_run(srid)
     if frame is not None:
         store.record_suite(srid, run_checks(frame, SPEC, name=f"{step}_checks"))
+    if status == "failed" and error is None:
+        error = "cell [3] raised ValueError: bad batch"
     store.finish_step_run(srid, status, error=error, notebook_path=notebook_path)
     store.finish_pipeline_run(prid)
     return srid
@@ -288,3 +290,14 @@ def test_notebook_link_is_relative_to_the_notebook_folder(store, tmp_path):
     link = widget.notebook_link(".dataops/runs/x.ipynb")  # stored relative to the project
     assert 'href="../../.dataops/runs/x.ipynb"' in link
     assert f'data-path="{Path(tmp_path / "p" / ".dataops/runs/x.ipynb")}"' in link
+
+
+def test_a_broken_store_is_reported_in_the_widget_on_refresh(seeded):
+    store, _, _ = seeded
+    widget = RunHistory(store)
+    with store.engine.begin() as conn:  # a damaged database file / half-migrated schema
+        conn.exec_driver_sql("DROP TABLE check_results")
+    widget.refresh_button.click()
+    assert "Could not read the run store" in widget.message.value
+    assert "check_results" in widget.message.value
+    assert widget.rows == [] and widget.page_label.value == "no runs"

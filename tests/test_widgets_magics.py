@@ -119,8 +119,9 @@ def test_magics_read_what_dataops_run_recorded(shell, tmp_path, monkeypatch):
     detail = history.detail.outputs[0]["data"]["text/html"]
     assert "<code>row_count &gt;= 3</code>" in detail
     assert "dataops-check-fail" in detail and "row_count is 2" in detail
-    link = detail.split('class="dataops-notebook-link" href="')[1].split('"')[0]
-    assert (tmp_path / link).is_file() and link.endswith("gate.ipynb")
+    path = detail.split('class="dataops-notebook-link"')[1].split('data-path="')[1].split('"')[0]
+    assert Path(path).is_file() and path.endswith("gate.ipynb")
+    assert Path(path).parent.parent.name == "runs"  # .dataops/runs/<pipeline run>/gate.ipynb
 
     chart = run(shell, "%dataops_chart gate row_count").result
     assert [p["value"] for p in chart.series] == [3.0, 2.0]  # failed runs are plotted too

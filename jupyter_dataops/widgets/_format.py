@@ -7,6 +7,14 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from jupyter_dataops.errors import DataOpsError
+
+#: What a store query may raise; widgets show it in place instead of failing the click silently
+#: (a widget callback's exception only reaches Lab's log console).
+STORE_ERRORS = (DataOpsError, SQLAlchemyError)
+
 STATUS_COLOURS = {
     "success": "#2e7d32",
     "pass": "#2e7d32",

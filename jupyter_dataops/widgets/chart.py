@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from jupyter_dataops.errors import DataOpsError
-from jupyter_dataops.widgets._format import esc, number, when
+from jupyter_dataops.widgets._format import STORE_ERRORS, esc, number, when
 
 CHART_TYPES: dict[str, str] = {
     "i": "Individuals (I)",
@@ -146,7 +146,7 @@ class MetricChart(widgets.VBox):
             self.series = self.store.metric_series(
                 self.step, self.metric, pipeline=self.pipeline, limit=self.last.value
             )
-        except DataOpsError as exc:
+        except STORE_ERRORS as exc:
             self.series = []
             return self._fail(f"Could not read the run store: {exc}")
         if len(self.series) < 2:
@@ -183,7 +183,7 @@ class MetricChart(widgets.VBox):
             known = [
                 m["metric"] for m in self.store.list_metrics(self.step, pipeline=self.pipeline)
             ]
-        except DataOpsError:
+        except STORE_ERRORS:
             known = []
         hint = (
             f" Metrics recorded for this step: {', '.join(sorted(set(known)))}."

@@ -15,6 +15,7 @@ import ipywidgets as widgets
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.widgets._format import (
+    STORE_ERRORS,
     badge,
     check_counts,
     display_data,
@@ -170,7 +171,7 @@ class RunHistory(widgets.VBox):
                 if self.pipeline and pipeline.get("name") != self.pipeline:
                     continue
                 names.extend(s["name"] for s in pipeline.get("steps", []))
-        except DataOpsError:
+        except STORE_ERRORS:
             pass  # shown by refresh() with the store's own message
         if extra and extra not in names:
             names.append(extra)
@@ -194,7 +195,7 @@ class RunHistory(widgets.VBox):
             self.rows = self.store.list_runs(
                 self.step, self.status, limit=self.page_size, offset=self.offset, **filters
             )
-        except DataOpsError as exc:
+        except STORE_ERRORS as exc:
             self.rows, self.total = [], 0
             self.message.value = _note(f"Could not read the run store: {exc}", error=True)
             self._render_rows()
@@ -278,7 +279,7 @@ class RunHistory(widgets.VBox):
         """Open the detail of one step run below the table."""
         try:
             run = self.store.get_run(run_id)
-        except DataOpsError as exc:
+        except STORE_ERRORS as exc:
             run, error = None, f"Could not read run #{run_id}: {exc}"
         else:
             error = f"Run #{run_id} is no longer in the store." if run is None else None
