@@ -11,6 +11,7 @@ from jupyter_dataops.pipeline.dag import CycleError, MissingDependencyError
 from jupyter_dataops.pipeline.spec import (
     PipelineFileError,
     StepSpec,
+    configured_store,
     find_pipeline_file,
     load_pipeline,
     parse_duration,
@@ -185,3 +186,35 @@ def test_durations_and_finding_the_file(tmp_path):
     deep.mkdir(parents=True)
     assert find_pipeline_file(deep) == tmp_path / "dataops.yaml"
     assert find_pipeline_file(tmp_path.parent) in (None, tmp_path.parent / "dataops.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "steps: {}\n",
+        "store: sqlite:///runs/store.db\nsteps: {}\n",
+        "store: 'postgresql+psycopg://u:p@db/x?options=-csearch_path%3Dt'  # team store\nsteps: {}\n",
+        "",
+    ],
+)
+def test_the_store_setting_read_fast_matches_the_full_loader(tmp_path, text):
+    path = tmp_path / "dataops.yaml"
+    path.write_text(text)
+    assert configured_store(path) == load_pipeline(path).store
+
+
+def test_the_store_setting_is_readable_when_a_step_is_broken_but_bad_yaml_is_still_explained(
+    tmp_path,
+):
+    # History stays viewable while a step is being edited; the file itself must still parse.
+    path = write(tmp_path, "store: sqlite:///h.db\nsteps:\n  a: {notebok: x.ipynb}\n")
+    with pytest.raises(PipelineFileError, match="unknown key"):
+        load_pipeline(path)
+    assert configured_store(path) == "sqlite:///h.db"
+    path.write_text("store: [unclosed\nsteps: {}\n")
+    with pytest.raises(PipelineFileError, match="not valid YAML") as info:
+        configured_store(path)
+    assert info.value.line is not None
+    path.write_text("store: 42\nsteps: {}\n")
+    with pytest.raises(PipelineFileError, match="`store:` must be a SQLAlchemy URL"):
+        configured_store(path)

@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import PipelineError
-from jupyter_dataops.pipeline.spec import Pipeline, find_pipeline_file, load_pipeline
+from jupyter_dataops.pipeline.spec import (
+    Pipeline,
+    configured_store,
+    find_pipeline_file,
+    load_pipeline,
+)
 
 
 def project_store_url(start: Path | str | None = None) -> tuple[str, Pipeline | None]:
@@ -28,6 +33,18 @@ def project_store_url(start: Path | str | None = None) -> tuple[str, Pipeline | 
     return resolve_store_url(pipeline.project_dir, configured=pipeline.store), pipeline
 
 
+def _history_store_url(start: Path | str | None) -> str:
+    """``project_store_url`` for commands that only read history: the pipeline file's
+    ``store:`` is read without validating the steps (see ``configured_store``)."""
+    from jupyter_dataops.store import resolve_store_url
+
+    base = Path(start or Path.cwd()).resolve()
+    pipefile = find_pipeline_file(base)
+    if pipefile is None:
+        return resolve_store_url(base)
+    return resolve_store_url(pipefile.parent, configured=configured_store(pipefile))
+
+
 def open_project_store(
     start: Path | str | None = None, *, url: str | None = None, create: bool = True
 ) -> Any:
@@ -37,7 +54,7 @@ def open_project_store(
     """
     from jupyter_dataops.store import open_store
 
-    url = url or project_store_url(start)[0]
+    url = url or _history_store_url(start)
     if not create and url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 

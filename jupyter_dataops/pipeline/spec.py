@@ -15,13 +15,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ruamel.yaml import YAML
+
+# ruamel.yaml (round trip: line numbers for errors, comments kept when writing) is imported on
+# first use: `dataops runs` and kernels reading only `store:` never need it.
 
 PIPELINE_FILE = "dataops.yaml"
 STATE_DIR = ".dataops"
@@ -168,7 +170,32 @@ def find_pipeline_file(start: Path | str | None = None) -> Path | None:
     return None
 
 
+def configured_store(path: Path | str) -> str | None:
+    """The ``store:`` URL of a pipeline file, for commands that only read history.
+
+    Read with PyYAML's C parser (a few ms; the round-trip parser that keeps line numbers for
+    error messages costs ten times more). Anything unexpected (a YAML error, a file that is
+    not a mapping, a ``store:`` that is not text) goes through ``load_pipeline``, so it is
+    reported exactly as every other command reports it.
+    """
+    path = Path(path)
+    try:
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe
+    except Exception:  # yaml.YAMLError, OSError, UnicodeDecodeError: let load_pipeline say it
+        data = None
+    if isinstance(data, dict) and "store" not in data:
+        return None
+    if isinstance(data, dict) and isinstance(data["store"], str) and data["store"].strip():
+        return data["store"].strip()
+    return load_pipeline(path).store
+
+
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -184,6 +211,8 @@ def _read(path: Path) -> Any:
             "create it, or run the command from the folder holding dataops.yaml.",
             path=path,
         ) from None
+    from ruamel.yaml.error import MarkedYAMLError
+
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -196,7 +225,7 @@ def _read(path: Path) -> Any:
 def _line(node: Any, key: Any = None) -> int | None:
     """1-based line of ``node`` (or of ``key`` inside it) in the file, when ruamel knows it."""
     try:
-        if key is not None and isinstance(node, CommentedMap):
+        if key is not None and isinstance(node, Mapping) and hasattr(node, "lc"):
             return node.lc.key(key)[0] + 1
         return node.lc.line + 1
     except (AttributeError, KeyError, TypeError):
@@ -384,7 +413,7 @@ def load_pipeline(path: Path | str | None = None) -> Pipeline:
 def _build(path: Path, data: Any) -> Pipeline:
     """Validate a loaded file (``data``) that lives, or will live, at ``path``."""
     if data is None:
-        data = CommentedMap()
+        data = {}
     if not isinstance(data, Mapping):
         raise PipelineFileError(
             "the file must be a mapping with a `steps:` key.", path=path, line=_line(data)
@@ -411,7 +440,7 @@ def _build(path: Path, data: Any) -> Pipeline:
             key="store",
             line=_line(data, "store"),
         )
-    steps_node = data.get("steps") or CommentedMap()
+    steps_node = data.get("steps") or {}
     if not isinstance(steps_node, Mapping):
         raise PipelineFileError(
             "`steps:` must map step names to step settings.",
@@ -429,6 +458,8 @@ def _build(path: Path, data: Any) -> Pipeline:
 
 
 def _to_node(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     if isinstance(value, Mapping):
         out = CommentedMap()
         for k, v in value.items():
@@ -451,6 +482,8 @@ def write_step(path: Path | str, step: StepSpec) -> Path:
     path = Path(path).resolve()
     if path.is_dir():
         path = path / PIPELINE_FILE
+    from ruamel.yaml.comments import CommentedMap
+
     yaml = _yaml()
     if path.exists():
         data = _read(path)
