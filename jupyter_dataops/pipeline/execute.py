@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,11 +26,35 @@ _STARTED: list[AsyncKernelManager] = []
 _STARTED_LOCK = threading.Lock()
 
 
+# Longest AF_UNIX socket path we rely on (Linux allows 107 bytes, macOS 103).
+_MAX_IPC_PATH = 100
+
+
+def _ipc_connection_file() -> str | None:
+    """A fresh connection-file path whose ``<path>-ipc-<n>`` sockets fit AF_UNIX, or None."""
+    if os.name != "posix":
+        return None
+    path = Path(tempfile.gettempdir()) / f"dataops-kernel-{uuid.uuid4().hex[:16]}.json"
+    return str(path) if len(str(path)) + 10 <= _MAX_IPC_PATH else None
+
+
 class _WatchedKernelManager(AsyncKernelManager):
-    """An nbclient kernel manager that registers itself so the watchdog can find its kernel."""
+    """The nbclient kernel manager of every step attempt.
+
+    It registers itself so the timeout watchdog can find its kernel, and on POSIX it connects
+    to the kernel over Unix sockets named after a unique connection file instead of TCP ports.
+    TCP ports are picked by binding port 0 and releasing it before the kernel binds it, and the
+    "taken" list is per process: steps starting together in separate pool workers could pick
+    the same port, and then one kernel died with "Address already in use" while its client
+    talked to the other step's kernel (seen as a failed parallel step under load).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        connection_file = None if self.connection_file else _ipc_connection_file()
+        if connection_file is not None:
+            self.connection_file = connection_file
+            self.transport = "ipc"  # ip (the socket path prefix) then derives from the file
         with _STARTED_LOCK:
             _STARTED.append(self)
 
