@@ -213,7 +213,6 @@ def test_eight_parallel_steps_write_every_check_and_metric(tmp_path, store_url):
     # Only the steps that did not succeed, in full: a truncated dict once hid the failing one.
     failed = {s: (o.status, o.reason, o.error) for s, o in result.steps.items() if o.status != "success"}
     assert result.ok and not failed, failed
-    assert all(o.error for o in result.steps.values() if o.status == "failed")
     with open_store(store_url) as store:
         rows = store.list_runs(pipeline_run_id=result.run_id, limit=100)
         assert len(rows) == 8
