@@ -57,3 +57,21 @@ def test_papermill_output_notebook_shows_its_stored_charts(lab_page, dataops_pro
     assert "sample" in tip
     lab_page.screenshot("spc_demo_papermill_output")
     assert lab_page.external_requests() == []
+
+
+def test_the_offline_guard_sees_a_request_to_a_cdn(lab_page):
+    """The request recorder behind every browser test really catches a CDN fetch."""
+    lab_page.open()  # the Lab page itself: its CSP must not hide a CDN request from the guard
+    page = lab_page.page
+    page.evaluate(
+        """() => {
+            const s = document.createElement('script');
+            s.src = 'https://cdn.jsdelivr.net/npm/vega@5';
+            document.head.appendChild(s);
+            return fetch('http://localhost:9/x').catch(() => null);
+        }"""
+    )
+    page.wait_for_timeout(300)
+    assert lab_page.external_requests() == ["https://cdn.jsdelivr.net/npm/vega@5"]
+    assert "http://localhost:9/x" in lab_page.requests  # recorded, but local: allowed
+    lab_page.requests.clear()  # the guard would otherwise (rightly) fail this test at teardown
