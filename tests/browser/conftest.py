@@ -339,17 +339,17 @@ def seed_project(root: Path) -> SeededProject:
     return SeededProject(root=root, store_url=url, runs=runs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dataops_project(tmp_path_factory: pytest.TempPathFactory) -> SeededProject:
     """A project seeded by real ``dataops run`` invocations (see ``seed_project``)."""
     return seed_project(tmp_path_factory.mktemp("lab_root"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_server(
     dataops_project: SeededProject, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LabServer]:
-    """One ``jupyter lab`` per session on the seeded project (a free port, a random token)."""
+    """One ``jupyter lab`` for the browser tests on the seeded project (a free port, a random token)."""
     server = start_lab(dataops_project.root, tmp_path_factory.mktemp("lab_state"))
     try:
         yield server
@@ -360,9 +360,13 @@ def lab_server(
 # -- the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """Debian's chromium, headless, with a private profile; one per session."""
+    """Debian's chromium, headless, with a private profile; one for the browser tests.
+
+    Package scope, not session: sync playwright keeps an asyncio loop running in the main thread
+    until it stops, which would break every later asyncio test (pytest-jupyter's server tests).
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"chromium not found at {CHROMIUM} (set DATAOPS_CHROMIUM to its path)")
     from playwright.sync_api import sync_playwright
