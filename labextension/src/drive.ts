@@ -1,4 +1,5 @@
 import { Contents, ServerConnection } from '@jupyterlab/services';
+import { CommandRegistry } from '@lumino/commands';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI } from './handler';
@@ -108,4 +109,40 @@ export class ExecutedNotebookDrive implements Contents.IDrive {
 
   private _isDisposed = false;
   private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
+}
+
+/**
+ * Open a run's executed notebook (read-only) in Lab.
+ *
+ * On connecting, the kernel writes its `language_info`/`kernelspec` into the notebook metadata,
+ * which would mark the record as unsaved and ask "Save your work?" on close. Those kernel updates
+ * are not edits: the notebook stays clean until the user changes a cell.
+ */
+export async function openExecutedNotebook(
+  commands: CommandRegistry,
+  runId: number,
+  fileName: string
+): Promise<void> {
+  const widget: any = await commands.execute('docmanager:open', {
+    path: executedNotebookPath(runId, fileName)
+  });
+  const context = widget?.context;
+  if (!context) {
+    return;
+  }
+  await context.ready;
+  const model = context.model;
+  let edited = false;
+  model.contentChanged?.connect(() => {
+    edited = true;
+  });
+  model.metadataChanged?.connect((_: unknown, change: { key: string }) => {
+    if (!edited && (change.key === 'language_info' || change.key === 'kernelspec')) {
+      window.setTimeout(() => {
+        if (!edited) {
+          model.dirty = false;
+        }
+      }, 0);
+    }
+  });
 }

@@ -13,7 +13,7 @@ import {
   relativeTime,
   replaceChildren
 } from './dom';
-import { executedNotebookPath } from './drive';
+import { openExecutedNotebook } from './drive';
 import { DataOpsApiError, requestAPI } from './handler';
 import { dataopsIcon } from './icons';
 import { promoteNotebook } from './promote';
@@ -613,12 +613,11 @@ export class DataOpsPanel extends Widget {
                 'data-path': notebook.path || run.notebook_path,
                 title: `Open ${notebook.path || run.notebook_path} (read-only record of this run)`,
                 onclick: () =>
-                  void this._options.commands.execute('docmanager:open', {
-                    path: executedNotebookPath(
-                      run.id,
-                      (run.notebook_path || '').split('/').pop() || 'notebook.ipynb'
-                    )
-                  })
+                  void openExecutedNotebook(
+                    this._options.commands,
+                    run.id,
+                    (run.notebook_path || '').split('/').pop() || 'notebook.ipynb'
+                  )
               },
               'Open executed notebook'
             )
@@ -839,10 +838,7 @@ export class DataOpsPanel extends Widget {
     const promoted = await promoteNotebook(
       path,
       () => this._options.saveNotebook(path),
-      (runId, name) =>
-        void this._options.commands.execute('docmanager:open', {
-          path: executedNotebookPath(runId, name)
-        })
+      (runId, name) => void openExecutedNotebook(this._options.commands, runId, name)
     );
     if (promoted) {
       this._pipelinesKey = '';

@@ -114,6 +114,10 @@ def test_a_failed_run_shows_its_checks_and_opens_its_executed_notebook(
     notebook = lab_page.page.locator(".jp-NotebookPanel:visible").first
     notebook.locator(".jp-Cell").first.wait_for()
     notebook.get_by_text("notebook is read-only").wait_for()
+    # Once its kernel is up, the record is still clean: closing it asks nothing.
+    lab_page.wait_for_kernel_idle()
+    lab_page.page.wait_for_timeout(500)
+    assert "jp-mod-dirty" not in (tab.filter(has_text="gate.ipynb").get_attribute("class") or "")
     # The executed copy keeps the failing check's output.
     notebook.get_by_text("row_count >= 3").first.wait_for()
     lab_page.screenshot("panel-opened-executed-notebook")
