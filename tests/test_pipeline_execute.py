@@ -57,3 +57,18 @@ def test_a_failed_attempt_without_an_error_text_says_where_to_look():
     named = AttemptResult("failed", "x.ipynb", 1.0, ename="KeyError", evalue="'a'\n'amount'")
     assert named.error == "KeyError: 'amount'"
     assert AttemptResult("success", "x.ipynb", 1.0).error is None
+
+
+def test_a_step_stopped_while_its_kernel_started_says_so_in_the_first_code_cell(tmp_path):
+    from jupyter_dataops.pipeline.execute import _annotate_stopped
+
+    path = notebook(tmp_path / "kept.ipynb", "print('never ran')")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# title"))
+    nbformat.write(nb, path)
+
+    assert _annotate_stopped(path, "StepTimeout", "the step ran longer than 6 s") == 1
+    kept = nbformat.read(path, as_version=4)
+    error = kept.cells[1].outputs[-1]
+    assert error.ename == "StepTimeout" and "while the kernel was starting" in error.evalue
+    assert kept.cells[2].outputs == [] and kept.metadata.papermill["exception"] is True

@@ -193,6 +193,10 @@ def _annotate_stopped(output: Path, ename: str, evalue: str) -> int | None:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.get("metadata", {}).get("papermill", {}).get("start_time"):
             index = i
+    if index is None:  # stopped while the kernel was starting: the first code cell says so
+        index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
+        if index is not None:
+            evalue = f"{evalue} (before the first cell ran, while the kernel was starting)"
     if index is not None:
         cell = nb.cells[index]
         cell.metadata.papermill["status"] = "failed"
