@@ -199,8 +199,9 @@ def _annotate_stopped(output: Path, ename: str, evalue: str) -> int | None:
             evalue = f"{evalue} (before the first cell ran, while the kernel was starting)"
     if index is not None:
         cell = nb.cells[index]
-        cell.metadata.papermill["status"] = "failed"
-        cell.metadata.papermill["exception"] = True
+        marks = cell.metadata.setdefault("papermill", {})
+        marks["status"] = "failed"
+        marks["exception"] = True
         cell.outputs.append(
             nbformat.v4.new_output(
                 "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
