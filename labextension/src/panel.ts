@@ -753,7 +753,7 @@ export class DataOpsPanel extends Widget {
         },
         options.map(o => h('option', { value: o, selected: o === value }, o))
       );
-      return h('label', {}, `${label} `, el);
+      return h('label', {}, `${label} `, h('div', { className: 'jp-select-wrapper' }, el));
     };
     const holder = h('div', {
       className: 'jp-DataOps-chart-holder',
