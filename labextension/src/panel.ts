@@ -82,7 +82,10 @@ export class DataOpsPanel extends Widget {
             className: 'jp-mod-styled jp-mod-accept jp-DataOps-button',
             'data-testid': 'dataops-promote',
             title: 'Promote the notebook in focus into a pipeline step',
-            onclick: () => void this._promote()
+            onclick: () =>
+              this._promote().catch(error =>
+                this._say(`Could not promote: ${errorText(error)}`, 'error')
+              )
           },
           'Promote this notebook'
         )
@@ -181,9 +184,11 @@ export class DataOpsPanel extends Widget {
       this._timer = window.setInterval(() => {
         if (this.isVisible && !this._busy) {
           this._busy = true;
-          this.refresh().finally(() => {
-            this._busy = false;
-          });
+          this.refresh()
+            .catch(error => this._say(`Cannot refresh: ${errorText(error)}`, 'error'))
+            .finally(() => {
+              this._busy = false;
+            });
         }
       }, POLL_INTERVAL_MS);
     }
@@ -613,8 +618,7 @@ export class DataOpsPanel extends Widget {
                 'data-path': notebook.path || run.notebook_path,
                 title: `Open ${notebook.path || run.notebook_path} (read-only record of this run)`,
                 onclick: () =>
-                  void openExecutedNotebook(
-                    this._options.commands,
+                  this._openRun(
                     run.id,
                     (run.notebook_path || '').split('/').pop() || 'notebook.ipynb'
                   )
@@ -838,12 +842,19 @@ export class DataOpsPanel extends Widget {
     const promoted = await promoteNotebook(
       path,
       () => this._options.saveNotebook(path),
-      (runId, name) => void openExecutedNotebook(this._options.commands, runId, name)
+      (runId, name) => this._openRun(runId, name)
     );
     if (promoted) {
       this._pipelinesKey = '';
       await this.refresh();
     }
+  }
+
+  /** Open a run's executed notebook; a failure is said in the panel, never left unhandled. */
+  private _openRun(runId: number, fileName: string): void {
+    openExecutedNotebook(this._options.commands, runId, fileName).catch(error =>
+      this._say(`Cannot open the executed notebook of run #${runId}: ${errorText(error)}`, 'error')
+    );
   }
 
   private _options: IPanelOptions;

@@ -186,7 +186,12 @@ function gateResult(
 /**
  * Ask for the step name and parameters, POST /dataops/api/promote, show the gate's result.
  *
- * Returns true when the notebook was promoted.
+ * Returns true when the notebook was promoted. Never rejects: every failure is shown in a
+ * dialog. Our dialogs are closed with `Dialog.reject()`/`resolve()` (which settle their promise
+ * cleanly), never `dispose()`/`Dialog.flush()`: disposing a Lab dialog rejects its promise with
+ * `undefined`, and one not shown yet (queued behind another) has no handler on that promise, so
+ * the page gets an uncaught "undefined" rejection; `flush()` would also close other extensions'
+ * dialogs.
  */
 export async function promoteNotebook(
   path: string,
@@ -194,18 +199,22 @@ export async function promoteNotebook(
   openRun: (runId: number, fileName: string) => void
 ): Promise<boolean> {
   const form = new PromoteForm(path);
-  const answer = await showDialog({
-    title: 'Promote this notebook',
-    body: form,
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
-  });
-  if (!answer.button.accept) {
-    return false;
-  }
   let value: { step: string; parameters: Record<string, unknown>; schedule: string };
   try {
-    value = form.getValue();
+    // On accept the dialog calls form.getValue(): bad parameters reject here.
+    const answer = await showDialog({
+      title: 'Promote this notebook',
+      body: form,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+    });
+    if (!answer.button.accept || !answer.value) {
+      return false;
+    }
+    value = answer.value;
   } catch (error) {
+    if (error === undefined) {
+      return false; // the dialog was disposed (Lab rejects with no reason)
+    }
     await showDialog({
       title: 'Cannot read the parameters',
       body: `${String(error)}. Write one "name = value" per line, or a JSON object.`,
@@ -231,11 +240,12 @@ export async function promoteNotebook(
       `Running ${path} as a test before promotion; this takes as long as the notebook.`
     )
   );
-  const waiting = showDialog({
+  const waitingDialog = new Dialog({
     title: 'Promoting…',
     body: waitingBody,
     buttons: []
   });
+  const waiting = waitingDialog.launch();
   let result: Record<string, any> | null = null;
   let failure: string | null = null;
   try {
@@ -251,22 +261,22 @@ export async function promoteNotebook(
   } catch (error) {
     failure = error instanceof DataOpsApiError ? error.message : String(error);
   }
-  Dialog.flush();
+  waitingDialog.reject(); // settles `waiting` even if it was never shown
   await waiting.catch(() => undefined);
   const body = new Widget();
+  const resultDialog = new Dialog({
+    title: result ? `Promotion of ${value.step}` : 'Promotion failed',
+    body,
+    buttons: [Dialog.okButton()]
+  });
   body.node.appendChild(
     result
       ? gateResult(result, (runId, name) => {
-          Dialog.flush();
+          resultDialog.resolve(0); // close it cleanly, then open the notebook
           openRun(runId, name);
         })
       : h('div', { 'data-testid': 'dataops-gate-result' }, badge('failed'), ' ', failure || '')
   );
-  // Closed by its button, or disposed when the gate notebook is opened from it (rejects).
-  await showDialog({
-    title: result ? `Promotion of ${value.step}` : 'Promotion failed',
-    body,
-    buttons: [Dialog.okButton()]
-  }).catch(() => undefined);
+  await resultDialog.launch().catch(() => undefined);
   return Boolean(result && (result.promoted ?? result.passed ?? result.ok));
 }

@@ -19,13 +19,52 @@ PANEL = "#jupyter-dataops-panel"
 SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jupyter-dataops-panel"]'
 
 
+def describe_page_error(error) -> str:
+    """One uncaught page error as ``name: message`` plus its stack, so a failure says where it
+    came from."""
+    text = f"{error.name or 'Error'}: {error.message}"
+    return f"{text}\n{error.stack}" if error.stack else text
+
+
+def describe_thrown(details: dict) -> str:
+    """Chromium's ``Runtime.exceptionThrown`` details: its text and the call frames V8 saw, which
+    locate a promise rejected with a value that has no stack (e.g. ``undefined``)."""
+    exception = details.get("exception") or {}
+    text = f"{details.get('text')} {exception.get('description') or exception.get('type')}"
+    trace = details.get("stackTrace")
+    while trace:
+        if trace.get("description"):
+            text += f"\n  -- {trace['description']} --"
+        text += "".join(
+            f"\n    at {f.get('functionName') or '<anonymous>'} "
+            f"({f.get('url')}:{f.get('lineNumber', 0) + 1}:{f.get('columnNumber', 0) + 1})"
+            for f in trace.get("callFrames") or []
+        )
+        trace = trace.get("parent")
+    return text
+
+
 @pytest.fixture
-def page_errors(lab_page):
-    """Uncaught errors thrown in the page; a test fails if the panel threw any."""
+def page_errors(lab_page, chromium_context):
+    """Uncaught errors thrown in the page; a test fails if the panel threw any.
+
+    Each is reported with its name, message and stack; chromium's own exception report (through
+    a CDP session) adds the frames where a promise was rejected without an Error.
+    """
     errors: list[str] = []
-    lab_page.page.on("pageerror", lambda error: errors.append(str(error)))
+    thrown: list[dict] = []
+    cdp = chromium_context.new_cdp_session(lab_page.page)
+    cdp.on("Runtime.exceptionThrown", lambda event: thrown.append(event["exceptionDetails"]))
+    cdp.send("Runtime.enable")
+    cdp.send("Debugger.enable")
+    cdp.send("Debugger.setAsyncCallStackDepth", {"maxDepth": 16})
+    lab_page.page.on("pageerror", lambda error: errors.append(error))
     yield errors
-    assert not errors, f"the page threw: {errors}"
+    if errors:
+        lab_page.page.wait_for_timeout(200)  # let chromium's matching reports arrive
+        described = [describe_page_error(e) for e in errors]
+        described += ["chromium: " + describe_thrown(t) for t in thrown]
+        raise AssertionError("the page threw:\n" + "\n\n".join(described))
 
 
 def open_panel(lab, *, width: int = 560):
