@@ -57,6 +57,7 @@ def page_errors(lab_page, chromium_context):
     cdp.on("Runtime.exceptionThrown", lambda event: thrown.append(event["exceptionDetails"]))
     cdp.send("Runtime.enable")
     cdp.send("Debugger.enable")
+    cdp.send("Debugger.setSkipAllPauses", {"skip": True})  # a `debugger;` must not hang the page
     cdp.send("Debugger.setAsyncCallStackDepth", {"maxDepth": 16})
     lab_page.page.on("pageerror", lambda error: errors.append(error))
     yield errors
