@@ -247,3 +247,25 @@ def test_promote_this_notebook_asks_for_a_step_and_shows_the_gate_result(
     steps = panel.locator('[data-testid="dataops-step"]')
     assert "gate_candidate" not in steps.evaluate_all("els => els.map(e => e.dataset.step)")
     assert "gate_candidate" not in (dataops_project.root / "dataops.yaml").read_text()
+
+
+def test_promote_with_unreadable_parameters_says_which_line_and_runs_nothing(
+    lab_page, dataops_project, page_errors
+):
+    # The dialog reads the form on accept: a line without "=" must be said, not thrown.
+    lab_page.open_notebook("steps/gate.ipynb")
+    page = lab_page.page
+    if not page.locator(PANEL).is_visible():
+        page.locator(SIDEBAR_TAB).click()
+    page.locator(PANEL).locator('[data-testid="dataops-promote"]').click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator('[data-testid="dataops-promote-step"]').fill("gate_unreadable")
+    dialog.locator('[data-testid="dataops-promote-parameters"]').fill("rows 5")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    error = page.locator(".jp-Dialog").filter(has_text="Cannot read the parameters")
+    error.wait_for()
+    assert 'line 1 ("rows 5") is not name = value' in error.inner_text()
+    error.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.locator(".jp-Dialog").wait_for(state="detached")
+    assert page.locator('[data-testid="dataops-promote-waiting"]').count() == 0
+    assert "gate_unreadable" not in (dataops_project.root / "dataops.yaml").read_text()
