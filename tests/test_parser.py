@@ -145,6 +145,7 @@ def test_percent_on_a_count_is_a_syntax_error():
         ("invalid_count(s) = 0: valid regex ([", 35, "regex"),
         ("invalid_count(s) = 0: valid format emial", 36, "unknown format"),
         ("spc avg(x): chart xbar", 19, "subgroups"),
+        ("spc avg(x): chart p", 19, "takes missing_percent"),
         ("avg(x) = 1: valid values [a]", 13, "nothing after"),
         ("row_count > 0 and more", 15, "unexpected"),
         ("avg(x)", 7, "comparison"),

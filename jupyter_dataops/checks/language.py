@@ -26,6 +26,7 @@ import polars as pl
 
 from jupyter_dataops.checks.catalogue import CATALOGUE
 from jupyter_dataops.checks.formats import FORMATS
+from jupyter_dataops.checks.spc_check import chart_misfit
 from jupyter_dataops.checks.spec import (
     CheckSpec,
     Condition,
@@ -37,15 +38,12 @@ from jupyter_dataops.checks.spec import (
 )
 from jupyter_dataops.errors import DataOpsSyntaxError
 
-CHARTS = ("i", "mr", "c", "ewma", "cusum")
+CHARTS = ("i", "mr", "c", "p", "np", "u", "ewma", "cusum")
 # Charts that need more than one value per run; refused with a reason rather than faked.
 _NOT_FOR_METRICS = {
     "xbar": "xbar, r and s charts need subgroups, but a metric gives one value per run",
     "r": "xbar, r and s charts need subgroups, but a metric gives one value per run",
     "s": "xbar, r and s charts need subgroups, but a metric gives one value per run",
-    "p": "p and u charts need each run's sample size, which metric history does not keep",
-    "np": "np charts need each run's sample size, which metric history does not keep",
-    "u": "p and u charts need each run's sample size, which metric history does not keep",
 }
 RULE_SETS = ("qcc", "western_electric", "nelson", "nhs")
 DEFAULT_BASELINE = 20
@@ -480,7 +478,7 @@ def _parse_config_or_spc(cur: _Line, spec: CheckSpec) -> None:
         _parse_config(cur, spec, metric_cls)
         if not cur.take(":"):
             return
-    spec.spc = _parse_spc_options(cur)
+    spec.spc = _parse_spc_options(cur, spec.metric or "")
 
 
 def _parse_rule(cur: _Line) -> ValidRule:
@@ -585,8 +583,9 @@ def _parse_reference(cur: _Line) -> Reference:
     return Reference(frame=frame, column=column)
 
 
-def _parse_spc_options(cur: _Line) -> SpcOptions:
+def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
     opts: dict = {}
+    chart_pos = 0
     while True:
         cur.ws()
         p = cur.pos
@@ -611,9 +610,10 @@ def _parse_spc_options(cur: _Line) -> SpcOptions:
             if key == "chart" and val and val.lower() in _NOT_FOR_METRICS:
                 raise cur.error(
                     f"{_NOT_FOR_METRICS[val.lower()]}; use chart i (individuals), "
-                    "c (counts), ewma or cusum",
+                    "c (counts), p or np (percent metrics), u (count metrics), ewma or cusum",
                     vp,
                 )
+            chart_pos = vp
             if val is None or val.lower() not in choices:
                 near = difflib.get_close_matches((val or "").lower(), choices, n=1)
                 raise cur.error(
@@ -624,9 +624,12 @@ def _parse_spc_options(cur: _Line) -> SpcOptions:
             opts[key] = val.lower()
         if not cur.take(","):
             break
+    misfit = chart_misfit(opts.get("chart", ""), metric)
+    if misfit:
+        raise cur.error(misfit, chart_pos)
     if "rules" in opts and opts.get("chart") in ("ewma", "cusum"):
         raise cur.error(
-            f"run rules apply to the i, mr and c charts; {opts['chart']} has its own "
+            f"run rules apply to the i, mr, c, p, np and u charts; {opts['chart']} has its own "
             "signal: drop 'rules'"
         )
     return SpcOptions(**opts)

@@ -566,6 +566,10 @@ def run_checks(
             bound.append((cs, metric, [], _result(cs, metric, "error", message=problem)))
             continue
         facts = metric.facts(schema)
+        if cs.kind == "spc":
+            from jupyter_dataops.checks.spc_check import size_facts
+
+            facts = [*facts, *(f for f in size_facts(cs) if f not in facts)]
         plan.add(facts)
         bound.append((cs, metric, facts, None))
     if isinstance(frame, pl.LazyFrame) and plan.facts:
@@ -628,10 +632,14 @@ def _evaluate(
     except _FactError as exc:
         return _result(cs, metric, "error", message=str(exc))
     if cs.kind == "spc":
-        from jupyter_dataops.checks.spc_check import evaluate_spc
+        from jupyter_dataops.checks.spc_check import evaluate_spc, sample_size, size_key
 
-        status, message = evaluate_spc(cs, observed, ctx.history)
-        return _result(cs, metric, status, observed=observed, message=message)
+        size = sample_size(cs, values)
+        status, message = evaluate_spc(cs, observed, ctx.history, size)
+        res = _result(cs, metric, status, observed=observed, message=message)
+        if size is not None and cs.metric_key is not None:
+            res.extra_metrics[size_key(cs.metric_key)] = float(size)
+        return res
     try:
         if cs.kind == "graded":
             status = "pass"

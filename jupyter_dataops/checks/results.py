@@ -32,6 +32,8 @@ class CheckResult:
     message: str = ""
     failing_rows: pl.DataFrame | None = None
     unit: str | None = None
+    # Further values recorded with this run, e.g. an spc p/np/u line's sample size "n:KEY".
+    extra_metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (failing rows as a list of row dicts)."""
@@ -139,6 +141,7 @@ class SuiteResult:
                 and math.isfinite(v)
             ):
                 out[r.metric] = float(v)
+                out.update(r.extra_metrics)
         return out
 
     def __iter__(self):

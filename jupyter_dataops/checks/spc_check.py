@@ -4,6 +4,14 @@ Phase I is the first ``baseline`` values of the metric in earlier successful pro
 (frozen once reached, so a drifting process cannot widen its own limits); the new value is
 appended after the whole history and judged by the chart's rules. Fewer values than the
 baseline: ``pass`` while "collecting baseline k/N".
+
+The p and np charts (percent metrics) and the u chart (count metrics) also need each run's
+sample size n. Such a line records n beside the metric under ``size_key(metric_key)``
+(``"n:" + key``) in the same step run, so ``history(size_key(key))`` lines up with
+``history(key)``. Runs recorded before n was kept have a value but no n: the two histories are
+aligned on their common most recent runs (the n history is a suffix of the value history) and
+only those runs count toward the baseline, so a line switched to ``chart p`` collects a fresh
+baseline rather than guessing old sample sizes.
 """
 
 from __future__ import annotations
@@ -14,13 +22,85 @@ from typing import Any
 
 from jupyter_dataops.checks.spec import CheckSpec
 
-RULE_CHARTS = ("i", "mr", "c")  # Shewhart charts judged by run rules
+RULE_CHARTS = ("i", "mr", "c", "p", "np", "u")  # Shewhart charts judged by run rules
+# Percent metrics: proportion = observed / 100 of n = the metric's denominator.
+PERCENT_METRICS = ("missing_percent", "duplicate_percent", "invalid_percent")
+# Count metrics: defects per row, n = the run's rows.
+COUNT_METRICS = (
+    "missing_count",
+    "duplicate_count",
+    "invalid_count",
+    "failed_rows",
+    "reference_missing_count",
+)
+SIZED_CHARTS = {"p": PERCENT_METRICS, "np": PERCENT_METRICS, "u": COUNT_METRICS}
+
+
+def size_key(metric_key: str) -> str:
+    """History key under which an spc p/np/u line records each run's sample size."""
+    return "n:" + metric_key
+
+
+def chart_misfit(chart: str, metric: str) -> str | None:
+    """Why ``chart`` cannot judge ``metric`` (None when it can): p/np/u fit only some metrics."""
+    fits = SIZED_CHARTS.get(chart)
+    if fits is None or metric in fits:
+        return None
+    what = "percent" if chart in ("p", "np") else "count"
+    return (
+        f"chart {chart} judges a {what} metric against each run's sample size; it takes "
+        f"{', '.join(fits)}, not {metric}"
+    )
+
+
+def size_facts(cs: CheckSpec) -> list[tuple]:
+    """Extra planner facts a p/np/u line needs to know this run's sample size."""
+    if cs.kind != "spc" or cs.spc is None or cs.spc.chart not in SIZED_CHARTS:
+        return []
+    if cs.metric == "invalid_percent":
+        return [("len",), ("nulls", cs.args[0])]
+    return [("len",)]
+
+
+def sample_size(cs: CheckSpec, facts: dict) -> int | None:
+    """This run's n for a p/np/u line: rows, or non-missing rows for invalid_percent."""
+    if not size_facts(cs):
+        return None
+    rows = int(facts[("len",)])
+    if cs.metric == "invalid_percent":
+        return rows - int(facts[("nulls", cs.args[0])])
+    return rows
+
+
+def _aligned(values: Sequence[Any], sizes: Sequence[Any]) -> list[tuple[float, float]]:
+    """(value, n) pairs of the runs that recorded both, oldest first (common recent tail)."""
+    m = min(len(values), len(sizes))
+    pairs = zip(list(values)[len(values) - m :], list(sizes)[len(sizes) - m :], strict=True)
+    out = []
+    for v, k in pairs:
+        if v is None or k is None or not (math.isfinite(v) and math.isfinite(k)) or k <= 0:
+            continue
+        out.append((float(v), float(k)))
+    return out
+
+
+def _counts(chart: str, values: Sequence[float], sizes: Sequence[float]) -> list[float]:
+    """Defectives (p, np: percent of n) or defects (u: the count itself) per run."""
+    if chart == "u":
+        return list(values)
+    return [round(v / 100.0 * k) for v, k in zip(values, sizes, strict=True)]
 
 
 def evaluate_spc(
-    cs: CheckSpec, observed: Any, history: Callable[[str], Sequence[float]] | None
+    cs: CheckSpec,
+    observed: Any,
+    history: Callable[[str], Sequence[float]] | None,
+    size: int | None = None,
 ) -> tuple[str, str]:
-    """(status, message) of an spc line whose metric measured ``observed`` on this run."""
+    """(status, message) of an spc line whose metric measured ``observed`` on this run.
+
+    ``size``: this run's sample size n, required by the p, np and u charts.
+    """
     from jupyter_dataops import spc
 
     opts = cs.spc
@@ -30,23 +110,46 @@ def evaluate_spc(
         return "pass", f"collecting baseline 0/{n} (no production history)"
     if not isinstance(observed, (int, float)) or isinstance(observed, bool):
         return "error", f"spc needs a numeric metric; {cs.metric_call} is {observed!r}"
+    sized = opts.chart in SIZED_CHARTS
+    if sized and (size is None or size <= 0):
+        got = "none" if size is None else f"n = {size}"
+        return "error", f"chart {opts.chart} needs a sample size above 0 for this run; got {got}"
     try:
         raw = history(cs.metric_key)
-        past = [float(v) for v in raw if v is not None and math.isfinite(v)]
+        if sized:
+            pairs = _aligned(raw, history(size_key(cs.metric_key)))
+            past = [v for v, _ in pairs]
+            past_sizes = [k for _, k in pairs]
+        else:
+            past = [float(v) for v in raw if v is not None and math.isfinite(v)]
     except Exception as exc:  # the run store may be unreachable: say so, do not crash the suite
         return "error", f"cannot read the history of {cs.metric_key}: {exc}"
     if len(past) < n:
-        return "pass", f"collecting baseline {len(past)}/{n}"
+        extra = " runs with sample sizes" if sized else ""
+        return "pass", f"collecting baseline {len(past)}/{n}{extra}"
     values = [*past, float(observed)]
     try:
         if opts.chart in RULE_CHARTS:
-            cc = spc.control_chart(values, opts.chart, phase1=n, rules=opts.rules)
+            if sized:
+                sizes = [*past_sizes, float(size)]  # type: ignore[arg-type]
+                cc = spc.control_chart(
+                    _counts(opts.chart, values, sizes),
+                    opts.chart,
+                    sizes=sizes,
+                    phase1=n,
+                    rules=opts.rules,
+                )
+            else:
+                cc = spc.control_chart(values, opts.chart, phase1=n, rules=opts.rules)
             last = len(cc.statistics) - 1
             broken = [r for r, idx in cc.violations.items() if last in idx]
             words = [f"{r}: {spc.rules.describe(r)}" for r in broken]
             limits = (
                 f"limits {cc.lcl[last]:.6g} .. {cc.ucl[last]:.6g}, centre {cc.center[last]:.6g}"
             )
+            if sized:
+                what = {"p": "proportion", "np": "count", "u": "per row"}[opts.chart]
+                limits = f"{what} {cc.statistics[last]:.6g} of n {size}; " + limits
         else:
             from jupyter_dataops.spc.cusum import cusum
             from jupyter_dataops.spc.ewma import ewma
