@@ -63,18 +63,7 @@ class RunLauncher:
             step,
             *parameter_args(parameters),
         ]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(state.project_dir),
-            env=worker_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        with self._lock:
-            self._processes = [p for p in self._processes if p.poll() is None] + [proc]
+        proc = self._spawn(cmd, state.project_dir)
         first: dict[str, Any] = {}
         announced = threading.Event()
         stderr_tail: list[str] = []
@@ -139,18 +128,7 @@ class RunLauncher:
             step,
             json.dumps(options, default=str),
         ]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(project_dir),
-            env=worker_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        with self._lock:
-            self._processes = [p for p in self._processes if p.poll() is None] + [proc]
+        proc = self._spawn(cmd, project_dir)
         out, err = proc.communicate()
         answer: dict[str, Any] | None = None
         for line in reversed(out.splitlines()):
@@ -167,6 +145,22 @@ class RunLauncher:
         if "error" in answer:
             raise PipelineError(answer["error"])
         return answer
+
+    def _spawn(self, cmd: list[str], cwd: Any) -> subprocess.Popen:
+        """Start a worker in its own session and keep it (pruning finished ones) for shutdown."""
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(cwd),
+            env=worker_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._processes = [p for p in self._processes if p.poll() is None] + [proc]
+        return proc
 
     def shutdown(self) -> None:
         """Stop runs still going (the runner records them as interrupted)."""

@@ -43,8 +43,18 @@ _SIZED = ("p", "np", "u")
 _SUBGROUPED = ("xbar", "r", "s")
 
 
+class ChartDisplay:
+    """Shared by the SPC results: a notebook shows them as their chart, through the offline
+    vega-lite 5 bundle (altair is imported only then)."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .picture import result_mimebundle
+
+        return result_mimebundle(self)
+
+
 @dataclass
-class ControlChart:
+class ControlChart(ChartDisplay):
     """A computed control chart: one value per plotted point in every array.
 
     ``sigma`` is the process standard deviation as qcc reports it (``std.dev``); ``se`` is the
@@ -119,11 +129,6 @@ class ControlChart:
         from .picture import control_chart_picture
 
         return control_chart_picture(self, **properties)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .picture import result_mimebundle
-
-        return result_mimebundle(self)
 
     def __repr__(self) -> str:
         lo, hi = np.unique(self.lcl), np.unique(self.ucl)

@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpcError
-from .charts import baseline
+from .charts import ChartDisplay, baseline
 
 __all__ = ["CusumResult", "cusum"]
 
 
 @dataclass
-class CusumResult:
+class CusumResult(ChartDisplay):
     """Upper and lower cumulative sums per point, in standard errors (``lower`` ≤ 0 as in qcc);
     a point signals when ``upper > h`` or ``lower < −h``."""
 
@@ -70,11 +70,6 @@ class CusumResult:
         from .picture import cusum_picture
 
         return cusum_picture(self, **properties)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .picture import result_mimebundle
-
-        return result_mimebundle(self)
 
     def __repr__(self) -> str:
         return (

@@ -9,13 +9,13 @@ import numpy as np
 
 from ..errors import SpcError
 from ._data import check_nsigmas
-from .charts import baseline
+from .charts import ChartDisplay, baseline
 
 __all__ = ["EwmaResult", "ewma"]
 
 
 @dataclass
-class EwmaResult:
+class EwmaResult(ChartDisplay):
     """EWMA per point: ``ewma`` (smoothed statistic), ``center``, ``sigma`` (process sigma),
     ``se`` (standard error of the EWMA at that point), ``lcl``/``ucl`` and ``signals``."""
 
@@ -71,11 +71,6 @@ class EwmaResult:
         from .picture import ewma_picture
 
         return ewma_picture(self, **properties)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .picture import result_mimebundle
-
-        return result_mimebundle(self)
 
     def __repr__(self) -> str:
         return (
