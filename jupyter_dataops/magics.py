@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
@@ -27,9 +25,6 @@ class DataOpsMagics(Magics):
             "on fail or error."
         ),
     ).tag(config=True)
-
-    def __init__(self, shell=None, **kwargs: Any) -> None:  # noqa: ANN001
-        super().__init__(shell=shell, **kwargs)
 
     @magic_arguments()
     @argument("frame", help="Name of the DataFrame (polars, pandas, pyarrow) in the namespace.")

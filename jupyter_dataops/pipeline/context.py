@@ -34,11 +34,6 @@ class RunContext:
     store_url: str | None = None
     project_dir: str | None = None
 
-    @property
-    def gate(self) -> bool:
-        """Failing checks must fail the notebook (production runs and test/promotion gates)."""
-        return True
-
     def env(self) -> dict[str, str]:
         """The environment variables that reproduce this context in a kernel."""
         out = {ENV_MODE: self.mode}
