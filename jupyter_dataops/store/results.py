@@ -1,0 +1,225 @@
+"""Check results and metric points of step runs, and the metric reads SPC and charts use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from jupyter_dataops.store.base import (
+    _M,
+    _SR,
+    StoreBase,
+    _as_id,
+    _field,
+    _iso,
+    _now,
+    _number,
+    _text,
+)
+from jupyter_dataops.store.models import CHECK_STATUSES, CheckResultRow, Metric
+from jupyter_dataops.store.rows import MetricPoint, MetricSummary
+
+
+class ResultsMixin(StoreBase):
+    """``record_suite``/``record_metric`` write; ``metric_history``/``metric_series``/
+    ``list_metrics`` read."""
+
+    def record_suite(self, step_run_id: int | str, suite_result: Any) -> int:
+        """Store one ``%%dataops_test`` result under a step run: a row per check line and a point
+        per metric, in one transaction. Returns the number of check rows written.
+
+        ``suite_result`` is a ``SuiteResult`` or its ``to_dict()``; callable once per cell.
+        """
+        srid = _as_id(step_run_id, "step run id")
+        suite = _field(suite_result, "name")
+        results = list(_field(suite_result, "results", None) or [])
+        metrics = _field(suite_result, "metrics", None) or {}
+        rows = []
+        for r in results:
+            status = str(_field(r, "status", "error"))
+            rows.append(
+                {
+                    "step_run_id": srid,
+                    "suite": suite,
+                    "line": _field(r, "line"),
+                    "source": _field(r, "source"),
+                    "status": status if status in CHECK_STATUSES else "error",
+                    "observed": _number(_field(r, "observed")),
+                    "threshold": _text(_field(r, "threshold")),
+                    "metric": _field(r, "metric"),
+                    "message": _text(_field(r, "message")),
+                }
+            )
+        with self._write() as conn:
+            row = self._step_run_or_fail(conn, srid)
+            if rows:
+                conn.execute(insert(CheckResultRow), rows)
+            self._insert_metrics(conn, row.step_id, srid, suite, metrics)
+            conn.execute(update(_SR).where(_SR.c.id == srid).values(updated_at=_now()))
+        return len(rows)
+
+    def record_metric(
+        self, step_run_id: int | str, metric_key: str, value: float, *, suite: str | None = None
+    ) -> None:
+        """Add one metric point to a step run (non-finite values are ignored)."""
+        srid = _as_id(step_run_id, "step run id")
+        with self._write() as conn:
+            row = self._step_run_or_fail(conn, srid)
+            self._insert_metrics(conn, row.step_id, srid, suite, {metric_key: value})
+
+    @staticmethod
+    def _insert_metrics(
+        conn: Connection, step_id: int, srid: int, suite: str | None, metrics: Mapping
+    ) -> None:
+        now = _now()
+        points = [
+            {
+                "step_run_id": srid,
+                "step_id": step_id,
+                "suite": suite,
+                "key": str(k),
+                "value": v,
+                "recorded_at": now,
+            }
+            for k, raw in metrics.items()
+            if (v := _number(raw)) is not None
+        ]
+        if points:
+            conn.execute(insert(Metric), points)
+
+    # -- metric reads --------------------------------------------------------------------------
+
+    def metric_history(
+        self,
+        step: str,
+        metric_key: str,
+        *,
+        pipeline: str | None = None,
+        suite: str | None = None,
+        limit: int | None = None,
+        exclude_step_run: int | str | None = None,
+    ) -> list[float]:
+        """The SPC baseline: a metric's values in earlier successful production runs of a step,
+        oldest first. Unfinished and failed runs (so the current run) never count; ``limit``
+        keeps the newest points."""
+        ids = self._resolve_steps(step, pipeline)
+        if not ids:
+            return []
+        # EXISTS (not a join) keeps the planner on the (step_id, key, step_run_id) index instead
+        # of walking every successful run.
+        successful = (
+            select(_SR.c.id)
+            .where(
+                _SR.c.id == _M.c.step_run_id, _SR.c.status == "success", _SR.c.mode == "production"
+            )
+            .exists()
+        )
+        q = (
+            select(_M.c.value)
+            .where(_M.c.step_id.in_(ids), _M.c.key == metric_key, successful)
+            .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
+        )
+        if suite is not None:
+            q = q.where(_M.c.suite == suite)
+        if exclude_step_run is not None:
+            q = q.where(_M.c.step_run_id != _as_id(exclude_step_run, "step run id"))
+        if limit is not None:
+            q = q.limit(limit)
+        with self._read() as conn:
+            values = conn.scalars(q).all()
+        return [float(v) for v in reversed(values)]
+
+    def metric_series(
+        self,
+        step: str,
+        metric_key: str,
+        *,
+        pipeline: str | None = None,
+        suite: str | None = None,
+        limit: int | None = None,
+    ) -> list[MetricPoint]:
+        """A metric's points over every production run of a step, oldest first, for charts.
+
+        Each point: ``step_run_id``, ``pipeline_run_id``, ``time``, ``value``, ``status``,
+        ``attempt``, ``suite``. Failed runs are included (a failing point is often the story).
+        """
+        ids = self._resolve_steps(step, pipeline)
+        if not ids:
+            return []
+        q = (
+            select(
+                _SR.c.id,
+                _SR.c.pipeline_run_id,
+                _SR.c.started_at,
+                _M.c.recorded_at,
+                _M.c.value,
+                _SR.c.status,
+                _SR.c.attempt,
+                _M.c.suite,
+            )
+            .join(_SR, _SR.c.id == _M.c.step_run_id)
+            .where(
+                _M.c.step_id.in_(ids),
+                _M.c.key == metric_key,
+                _SR.c.mode == "production",
+            )
+            .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
+        )
+        if suite is not None:
+            q = q.where(_M.c.suite == suite)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {
+                "step_run_id": r.id,
+                "pipeline_run_id": r.pipeline_run_id,
+                "time": _iso(r.started_at or r.recorded_at),
+                "value": float(r.value),
+                "status": r.status,
+                "attempt": r.attempt,
+                "suite": r.suite,
+            }
+            for r in reversed(rows)
+        ]
+
+    def list_metrics(self, step: str, *, pipeline: str | None = None) -> list[MetricSummary]:
+        """The metric series recorded for a step: key, suite, number of points, last value/time."""
+        ids = self._resolve_steps(step, pipeline)
+        with self._read() as conn:
+            groups = conn.execute(
+                select(
+                    _M.c.key,
+                    _M.c.suite,
+                    func.count().label("points"),
+                    func.max(_M.c.id).label("last_id"),
+                )
+                .where(_M.c.step_id.in_(ids))
+                .group_by(_M.c.key, _M.c.suite)
+                .order_by(_M.c.key, _M.c.suite)
+            ).all()
+            last = (
+                {
+                    r.id: r
+                    for r in conn.execute(
+                        select(_M.c.id, _M.c.value, _M.c.recorded_at).where(
+                            _M.c.id.in_([g.last_id for g in groups])
+                        )
+                    ).all()
+                }
+                if groups
+                else {}
+            )
+        return [
+            {
+                "metric": g.key,
+                "suite": g.suite,
+                "points": g.points,
+                "last_value": float(last[g.last_id].value),
+                "last_time": _iso(last[g.last_id].recorded_at),
+            }
+            for g in groups
+        ]
