@@ -200,7 +200,7 @@ def test_record_suite_stores_each_check_line_and_metric(store):
     )
     assert n == 4
     run = store.get_run(sr)
-    assert run["checks"] == {"pass": 2, "warn": 1, "fail": 1, "error": 1}
+    assert run["checks"] == {"pass": 2, "warn": 1, "fail": 1, "error": 1, "baseline": 0}
     rows = run["check_results"]
     assert [(r["suite"], r["line"], r["status"]) for r in rows] == [
         ("orders", 1, "pass"),
@@ -218,6 +218,7 @@ def test_record_suite_stores_each_check_line_and_metric(store):
         "threshold": "< 1%",
         "metric": "missing_percent(email)",
         "message": "1.5% missing",
+        "spc": None,
     }
     assert rows[2]["observed"] is None  # NaN is not a number JSON can carry
     assert {(m["suite"], m["metric"], m["value"]) for m in run["metrics"]} == {
@@ -293,7 +294,9 @@ def test_list_runs_pages_newest_first_with_filters_matching_count_runs(store):
     assert {r["step"] for r in loads} == {"load"} and len(loads) == 6
     failed = store.list_runs(status="failed")
     assert all(r["status"] == "failed" for r in failed)
-    assert all(r["checks"] == {"pass": 1, "warn": 0, "fail": 1, "error": 0} for r in failed)
+    assert all(
+        r["checks"] == {"pass": 1, "warn": 0, "fail": 1, "error": 0, "baseline": 0} for r in failed
+    )
     assert len(failed) == store.count_runs(status="failed") == 4
     assert store.count_runs(step="load", status=["failed", "success"]) == 6
     assert store.count_runs() == 12 and store.count_runs(step="nope") == 0

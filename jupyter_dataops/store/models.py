@@ -36,7 +36,8 @@ STATUSES: tuple[str, ...] = ("queued", "running", "success", "failed", "skipped"
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 FINAL_STATUSES: tuple[str, ...] = ("success", "failed", "skipped", "interrupted")
 MODES: tuple[str, ...] = ("production", "test")
-CHECK_STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "error")
+# "baseline": an spc line still collecting its baseline (not judged; never fails a suite).
+CHECK_STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "error", "baseline")
 
 
 class UTCDateTime(TypeDecorator):
@@ -191,6 +192,8 @@ class CheckResultRow(Base):
     threshold: Mapped[str | None] = mapped_column(Text)
     metric: Mapped[str | None] = mapped_column(String(300))
     message: Mapped[str | None] = mapped_column(Text)
+    # spc lines: {"chart", "rules", "baseline", "judged", "broken", "center", "lcl", "ucl"}
+    spc: Mapped[dict | None] = mapped_column(JSONType)
 
 
 class Metric(Base):

@@ -163,6 +163,7 @@ class QueriesMixin(StoreBase):
                         "threshold",
                         "metric",
                         "message",
+                        "spc",
                     )
                 }
                 for c in checks

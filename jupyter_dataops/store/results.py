@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,9 @@ class ResultsMixin(StoreBase):
         """Store one ``%%dataops_test`` result under a step run: a row per check line and a point
         per metric, in one transaction. Returns the number of check rows written.
 
-        ``suite_result`` is a ``SuiteResult`` or its ``to_dict()``; callable once per cell.
+        ``suite_result`` is a ``SuiteResult`` or its ``to_dict()``; callable once per cell. An spc
+        line's ``spc`` (its chart, rules, baseline and verdict; an object or a dict, absent on
+        other lines) is stored beside it for ``metric_chart``.
         """
         srid = _as_id(step_run_id, "step run id")
         suite = _field(suite_result, "name")
@@ -50,6 +53,7 @@ class ResultsMixin(StoreBase):
                     "threshold": _text(_field(r, "threshold")),
                     "metric": _field(r, "metric"),
                     "message": _text(_field(r, "message")),
+                    "spc": _spc_payload(_field(r, "spc")),
                 }
             )
         with self._write() as conn:
@@ -223,3 +227,35 @@ class ResultsMixin(StoreBase):
             }
             for g in groups
         ]
+
+
+_SPC_KEYS = ("chart", "rules", "baseline", "judged", "broken", "center", "lcl", "ucl")
+
+
+def _spc_payload(value: Any) -> dict[str, Any] | None:
+    """An spc line's options and verdict as a JSON-ready dict (None when the line has none)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            value = to_dict()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)
+        else:
+            value = {k: getattr(value, k) for k in _SPC_KEYS if hasattr(value, k)}
+    out: dict[str, Any] = {}
+    for key, raw in value.items():
+        if key in ("center", "lcl", "ucl"):
+            out[key] = _number(raw)
+        elif key == "baseline":
+            out[key] = int(raw) if raw is not None else None
+        elif key == "judged":
+            out[key] = bool(raw)
+        elif key == "broken":
+            out[key] = [str(x) for x in raw or ()]
+        elif raw is None or isinstance(raw, (str, int, float, bool)):
+            out[str(key)] = raw
+        else:
+            out[str(key)] = str(raw)
+    return out

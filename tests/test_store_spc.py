@@ -1,0 +1,120 @@
+"""An spc line's options and verdict stored beside its check row (migration 0004), and the
+``baseline`` check status, on a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+
+from jupyter_dataops.store import CHECK_STATUSES, open_store
+from jupyter_dataops.store.testing import store_url as make_store_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    with make_store_url(request.param, tmp_path) as url:
+        s = open_store(url)
+        yield s
+        s.close()
+
+
+@dataclass
+class SpcVerdict:
+    chart: str
+    rules: str | None
+    baseline: int
+    judged: bool
+    broken: list[str]
+    center: float | None
+    lcl: float | None
+    ucl: float | None
+
+
+def line(n, status, spc=None, metric="row_count", observed=10.0):
+    fields = dict(
+        line=n,
+        source=f"spc {metric}",
+        status=status,
+        observed=observed,
+        threshold="",
+        metric=metric,
+        message="m",
+    )
+    if spc is not None:
+        fields["spc"] = spc
+    return SimpleNamespace(**fields)
+
+
+def test_spc_options_and_verdict_are_stored_and_read_back(store):
+    assert "baseline" in CHECK_STATUSES
+    pr = store.create_pipeline_run("sales")
+    sr = store.create_step_run(pr, "load")
+    store.start_step_run(sr)
+    judged = {
+        "chart": "i",
+        "rules": "nelson",
+        "baseline": 5,
+        "judged": True,
+        "broken": ["N1", "N5"],
+        "center": 10.0,
+        "lcl": 7.0,
+        "ucl": float("nan"),  # not a number JSON carries: stored as null
+    }
+    collecting = SpcVerdict("p", "qcc", 20, False, [], None, None, None)
+    store.record_suite(
+        sr,
+        SimpleNamespace(
+            name="q",
+            metrics={"row_count": 10},
+            results=[
+                line(1, "fail", judged),
+                line(2, "baseline", collecting, metric="missing_percent(email)"),
+                line(3, "pass"),  # a plain line: no spc attribute at all
+            ],
+        ),
+    )
+    run = store.get_run(sr)
+    assert run["checks"] == {"pass": 1, "warn": 0, "fail": 1, "error": 0, "baseline": 1}
+    rows = run["check_results"]
+    assert [r["status"] for r in rows] == ["fail", "baseline", "pass"]
+    assert rows[0]["spc"] == {**judged, "ucl": None}
+    assert rows[1]["spc"] == {
+        "chart": "p",
+        "rules": "qcc",
+        "baseline": 20,
+        "judged": False,
+        "broken": [],
+        "center": None,
+        "lcl": None,
+        "ucl": None,
+    }
+    assert rows[2]["spc"] is None
+    json.dumps(run, allow_nan=False)
+    (listed,) = store.list_runs("load")
+    assert listed["checks"]["baseline"] == 1
+
+
+def test_suite_dicts_with_spc_are_accepted(store):
+    pr = store.create_pipeline_run("sales")
+    sr = store.create_step_run(pr, "load")
+    spc = {"chart": "u", "rules": None, "baseline": 3, "judged": True, "broken": []}
+    store.record_suite(
+        sr,
+        {
+            "name": "q",
+            "results": [{"line": 1, "status": "pass", "metric": "failed_rows", "spc": spc}],
+        },
+    )
+    (row,) = store.get_run(sr)["check_results"]
+    assert row["spc"] == spc
+    assert row["status"] == "pass"
+
+
+def test_an_unknown_check_status_is_still_stored_as_error(store):
+    pr = store.create_pipeline_run("sales")
+    sr = store.create_step_run(pr, "load")
+    store.record_suite(sr, SimpleNamespace(name="q", metrics={}, results=[line(1, "weird")]))
+    assert store.get_run(sr)["checks"]["error"] == 1
