@@ -14,7 +14,9 @@ import pytest
 from test_parser import ISSUE_LINES
 
 from jupyter_dataops.checks import CATALOGUE, Metric, parse_spec, register, run_checks
+from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks import planner as planner_mod
+from jupyter_dataops.checks.engines import polars as polars_engine
 
 AS_OF = "2024-03-31T06:00:00+00:00"
 
@@ -297,7 +299,7 @@ def test_low_cardinality_column_is_grouped_once_for_all_its_checks():
 
 
 def test_text_work_on_a_large_column_is_split_and_still_exact(monkeypatch):
-    monkeypatch.setattr(planner_mod, "SPLIT_ROWS", 1000)
+    monkeypatch.setattr(polars_engine, "SPLIT_ROWS", 1000)
     emails = [f"u{i}@x.org" if i % 7 else f"u{i}-x.org" for i in range(3001)]
     df = pl.DataFrame({"email": emails})
     res = run_checks(df, "invalid_count(email) = 0: valid format email")
@@ -360,10 +362,10 @@ def test_registering_a_metric_is_one_class_and_one_line():
             return None if schema[self.args[0]] == pl.String else "max_length needs text"
 
         def facts(self, schema):
-            return [("agg", "max", self.args[0], None)]
+            return [F.Aggregate("max", self.args[0])]
 
         def observe(self, facts, ctx):
-            return len(facts[("agg", "max", self.args[0], None)])
+            return len(facts[F.Aggregate("max", self.args[0])])
 
     register(MaxLength)
     try:
@@ -382,13 +384,15 @@ def _hist(values):
 
 def test_spc_without_history_collects_baseline():
     r = run_checks(orders(), "spc row_count").results[0]
-    assert r.status == "pass" and r.message == "collecting baseline 0/20 (no production history)"
+    assert (
+        r.status == "baseline" and r.message == "collecting baseline 0/20 (no production history)"
+    )
     assert r.observed == 2000
 
 
 def test_spc_with_short_history_collects_baseline():
     r = run_checks(orders(), "spc row_count", history=_hist({"row_count": [2000] * 7})).results[0]
-    assert r.status == "pass" and r.message == "collecting baseline 7/20"
+    assert r.status == "baseline" and r.message == "collecting baseline 7/20"
 
 
 def test_spc_judges_the_new_point_against_a_frozen_baseline():

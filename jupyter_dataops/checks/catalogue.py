@@ -1,10 +1,11 @@
 """The catalogue of metrics: what each one means, once; the planner decides how it runs.
 
-Adding a metric is one class and one ``register`` line. A metric says which columns and dtypes
-it can measure (``problem``), which *facts* it needs (``facts``: hashable requests such as
-``("nulls", "email")`` that the planner computes, shared and fused), how to turn those facts
+Adding a metric is one class and one ``register`` line (or, from another package, an entry
+point in the group ``jupyter_dataops.check``). A metric says which columns and dtypes it can
+measure (``problem``), which *facts* it needs (``facts``: values of ``checks.facts`` such as
+``NullCount("email")`` that an engine computes, shared and fused), how to turn those facts
 into the observed value (``observe``) and, for row-level metrics, which rows offend
-(``offending``).
+(``offending``). How each fact is computed lives in ``checks/engines/``, one module per engine.
 """
 
 from __future__ import annotations
@@ -14,58 +15,25 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from jupyter_dataops.checks.formats import format_valid
+from jupyter_dataops.checks import facts as F
+from jupyter_dataops.checks.dtypes import (
+    _dtype_name,
+    coerce_values,
+    is_numeric,
+    is_stringlike,
+    is_temporal,
+    missing_expr,
+    valid_expr,
+)
+from jupyter_dataops.checks.facts import Fact
+from jupyter_dataops.checks.registry import Catalogue
 from jupyter_dataops.checks.spec import CheckSpec, ValidRule
 
-Fact = tuple
 Schema = dict[str, pl.DataType]
-
-CATALOGUE: dict[str, type[Metric]] = {}
-
-
-def register(cls: type[Metric]) -> type[Metric]:
-    """Add a metric class to the catalogue under ``cls.name`` (usable as a decorator)."""
-    CATALOGUE[cls.name] = cls
-    return cls
 
 
 class NothingToMeasure(Exception):  # noqa: N818 - internal signal, becomes status "error"
     """The metric has no value on this data (e.g. an average over zero non-null values)."""
-
-
-# dtype helpers -----------------------------------------------------------------------------
-
-
-def is_float(dtype: pl.DataType) -> bool:
-    return dtype.is_float()
-
-
-def is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() or dtype == pl.Boolean
-
-
-def is_temporal(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, (pl.Date, pl.Datetime))
-
-
-def is_stringlike(dtype: pl.DataType) -> bool:
-    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
-
-
-def missing_expr(col: str, dtype: pl.DataType) -> pl.Expr:
-    """True where the value is missing: null, or NaN in a float column."""
-    c = pl.col(col)
-    return (c.is_null() | c.is_nan()) if is_float(dtype) else c.is_null()
-
-
-def present(col: str, dtype: pl.DataType) -> pl.Expr:
-    """The column with NaN turned into null, so aggregates skip both."""
-    c = pl.col(col)
-    return c.fill_nan(None) if is_float(dtype) else c
-
-
-def _dtype_name(dtype: pl.DataType) -> str:
-    return str(dtype)
 
 
 # base class --------------------------------------------------------------------------------
@@ -83,6 +51,11 @@ class Metric:
     config: ClassVar[str | None] = None
     #: offending rows can be shown when the check fails
     row_level: ClassVar[bool] = False
+    #: offending rows are chosen with NaN read as null (and shown as they are)
+    nan_as_null_rows: ClassVar[bool] = False
+    #: what an spc line's attribute charts may take it as: "percent" (a proportion of the sample
+    #: size n: p and np charts), "count" (defects in n rows: u chart), or None (neither)
+    kind: ClassVar[str | None] = None
     example: ClassVar[str] = ""
     summary: ClassVar[str] = ""
 
@@ -114,6 +87,28 @@ class Metric:
     def offending(self, schema: Schema, ctx: Any) -> pl.Expr | None:
         """A filter selecting offending rows (row-level metrics only)."""
         return None
+
+    def sample_size_facts(self) -> list[Fact]:
+        """Facts giving this run's sample size n for the p, np and u charts: the rows."""
+        return [F.RowCount()]
+
+    def sample_size(self, facts: dict[Fact, Any]) -> int:
+        """This run's sample size n (from ``sample_size_facts``)."""
+        return int(facts[F.RowCount()])
+
+
+CATALOGUE: Catalogue = Catalogue(Metric)
+
+
+def register(cls: type[Metric]) -> type[Metric]:
+    """Add a metric class to the catalogue under ``cls.name`` (usable as a decorator)."""
+    dict.__setitem__(CATALOGUE, cls.name, cls)
+    return cls
+
+
+def lookup(name: str) -> type[Metric] | None:
+    """The metric class called ``name`` (plug-ins included), or None."""
+    return CATALOGUE.get(name)
 
 
 def _missing_column(col: str, schema: Schema) -> str:
@@ -156,24 +151,25 @@ class RowCount(Metric):
         return ()
 
     def facts(self, schema: Schema) -> list[Fact]:
-        return [("len",)]
+        return [F.RowCount()]
 
     def observe(self, facts, ctx):
-        return int(facts[("len",)])
+        return int(facts[F.RowCount()])
 
 
 @register
 class MissingCount(Metric):
     name = "missing_count"
     row_level = True
+    kind = "count"
     example = "missing_count(customer_id) = 0"
     summary = "rows whose value is null (or NaN in a float column)"
 
     def facts(self, schema):
-        return [("nulls", self.args[0])]
+        return [F.NullCount(self.args[0])]
 
     def observe(self, facts, ctx):
-        return int(facts[("nulls", self.args[0])])
+        return int(facts[F.NullCount(self.args[0])])
 
     def offending(self, schema, ctx):
         return missing_expr(self.args[0], schema[self.args[0]])
@@ -183,14 +179,15 @@ class MissingCount(Metric):
 class MissingPercent(MissingCount):
     name = "missing_percent"
     unit = "percent"
+    kind = "percent"
     example = "missing_percent(customer_id) < 2%"
     summary = "missing_count as a percent of all rows"
 
     def facts(self, schema):
-        return [("nulls", self.args[0]), ("len",)]
+        return [F.NullCount(self.args[0]), F.RowCount()]
 
     def observe(self, facts, ctx):
-        return _percent(facts[("nulls", self.args[0])], facts[("len",)], "rows")
+        return _percent(facts[F.NullCount(self.args[0])], facts[F.RowCount()], "rows")
 
 
 @register
@@ -198,15 +195,17 @@ class DuplicateCount(Metric):
     name = "duplicate_count"
     signature = "columns"
     row_level = True
+    kind = "count"
     example = "duplicate_count(order_id, line_no) = 0"
     summary = "rows minus distinct keys, over rows whose key columns are all non-null"
 
     def facts(self, schema):
-        return [("distinct", tuple(self.args)), ("keyed", tuple(self.args))]
+        key = tuple(self.args)
+        return [F.DistinctCount(key), F.KeyedRowCount(key)]
 
     def observe(self, facts, ctx):
         key = tuple(self.args)
-        return int(facts[("keyed", key)]) - int(facts[("distinct", key)])
+        return int(facts[F.KeyedRowCount(key)]) - int(facts[F.DistinctCount(key)])
 
     def offending(self, schema, ctx):
         # A row with a fully non-null key can only equal other such rows, so is_duplicated over
@@ -220,14 +219,15 @@ class DuplicateCount(Metric):
 class DuplicatePercent(DuplicateCount):
     name = "duplicate_percent"
     unit = "percent"
+    kind = "percent"
     example = "duplicate_percent(email) <= 1%"
     summary = "duplicate_count as a percent of all rows"
 
     def facts(self, schema):
-        return [*super().facts(schema), ("len",)]
+        return [*super().facts(schema), F.RowCount()]
 
     def observe(self, facts, ctx):
-        return _percent(super().observe(facts, ctx), facts[("len",)], "rows")
+        return _percent(super().observe(facts, ctx), facts[F.RowCount()], "rows")
 
 
 @register
@@ -237,10 +237,10 @@ class DistinctCount(Metric):
     summary = "number of distinct non-missing values"
 
     def facts(self, schema):
-        return [("distinct", (self.args[0],))]
+        return [F.DistinctCount((self.args[0],))]
 
     def observe(self, facts, ctx):
-        return int(facts[("distinct", (self.args[0],))])
+        return int(facts[F.DistinctCount((self.args[0],))])
 
 
 class _Aggregate(Metric):
@@ -260,13 +260,13 @@ class _Aggregate(Metric):
         return f"{self.name} needs {kinds} column; {self.args[0]!r} is {_dtype_name(dtype)}"
 
     def _fact(self) -> Fact:
-        return ("agg", self.fn, self.args[0], None)
+        return F.Aggregate(self.fn, self.args[0])
 
     def facts(self, schema):
-        return [self._fact(), ("nulls", self.args[0]), ("len",)]
+        return [self._fact(), F.NullCount(self.args[0]), F.RowCount()]
 
     def observe(self, facts, ctx):
-        n = facts[("len",)] - facts[("nulls", self.args[0])]
+        n = facts[F.RowCount()] - facts[F.NullCount(self.args[0])]
         if n < self.min_values:
             need = "values" if self.min_values > 1 else "value"
             raise NothingToMeasure(
@@ -341,7 +341,7 @@ class Percentile(_Aggregate):
     summary = "quantile (fraction 0..1) with linear interpolation"
 
     def _fact(self) -> Fact:
-        return ("agg", "quantile", self.args[0], float(self.args[1]))
+        return F.Aggregate("quantile", self.args[0], float(self.args[1]))
 
 
 @register
@@ -349,6 +349,7 @@ class InvalidCount(Metric):
     name = "invalid_count"
     config = "valid"
     row_level = True
+    kind = "count"
     example = "invalid_count(status) = 0: valid values [new, shipped, returned]"
     summary = "non-missing values that break the validity rule"
 
@@ -380,10 +381,10 @@ class InvalidCount(Metric):
         return None
 
     def facts(self, schema):
-        return [("invalid", self.args[0], self.rule)]
+        return [F.InvalidCount(self.args[0], self.rule)]
 
     def observe(self, facts, ctx):
-        return int(facts[("invalid", self.args[0], self.rule)])
+        return int(facts[F.InvalidCount(self.args[0], self.rule)])
 
     def offending(self, schema, ctx):
         col = self.args[0]
@@ -394,73 +395,23 @@ class InvalidCount(Metric):
 class InvalidPercent(InvalidCount):
     name = "invalid_percent"
     unit = "percent"
+    kind = "percent"
     example = r"invalid_percent(email) < 5%: valid regex ^[^@]+@[^@]+\.[^@]+$"
     summary = "invalid_count as a percent of the non-missing rows"
 
     def facts(self, schema):
-        return [*super().facts(schema), ("nulls", self.args[0]), ("len",)]
+        return [*super().facts(schema), F.NullCount(self.args[0]), F.RowCount()]
 
     def observe(self, facts, ctx):
-        nonmissing = facts[("len",)] - facts[("nulls", self.args[0])]
+        nonmissing = facts[F.RowCount()] - facts[F.NullCount(self.args[0])]
         return _percent(super().observe(facts, ctx), nonmissing, "non-missing values")
 
+    def sample_size_facts(self) -> list[Fact]:
+        """n is the non-missing rows: the denominator of the percentage."""
+        return [F.RowCount(), F.NullCount(self.args[0])]
 
-def coerce_values(rule: ValidRule, dtype: pl.DataType) -> list:
-    """The ``valid values`` list converted to the column's type (ValueError if impossible)."""
-    if is_stringlike(dtype):
-        return list(rule.values)
-    out: list = []
-    for v, quoted in zip(rule.values, rule.quoted, strict=True):
-        if quoted:
-            raise ValueError(f"{v!r} is quoted text")
-        if dtype == pl.Boolean:
-            if v.lower() not in ("true", "false"):
-                raise ValueError(f"{v!r} is not true or false")
-            out.append(v.lower() == "true")
-        elif dtype.is_integer():
-            out.append(int(v.replace("_", "")))
-        elif dtype.is_numeric():
-            out.append(float(v.replace("_", "")))
-        elif isinstance(dtype, pl.Date):
-            out.append(dt.date.fromisoformat(v))
-        elif isinstance(dtype, pl.Datetime):
-            out.append(dt.datetime.fromisoformat(v))
-        else:
-            raise ValueError(f"values cannot be compared with {dtype}")
-    return out
-
-
-def valid_expr(
-    col: str, dtype: pl.DataType, rule: ValidRule, expr: pl.Expr | None = None
-) -> pl.Expr:
-    """True where a (non-missing) value meets the rule; ``expr`` replaces ``pl.col(col)``
-    (e.g. a slice of it)."""
-    c = pl.col(col) if expr is None else expr
-    if rule.kind == "values":
-        return c.is_in(coerce_values(rule, dtype))
-    if isinstance(dtype, (pl.Categorical, pl.Enum)) and rule.kind in ("regex", "format", "length"):
-        c = c.cast(pl.String)
-    if rule.kind == "regex":
-        return c.str.contains(rule.pattern)
-    if rule.kind == "format":
-        return format_valid(c, rule.pattern)
-    lo, hi = rule.low.value, rule.high.value  # type: ignore[union-attr]
-    if rule.kind == "length":
-        n = c.str.len_chars()
-        return (n >= lo) & (n <= hi)
-    if isinstance(dtype, pl.Datetime):
-        lo, hi = _as_datetime(lo, dtype), _as_datetime(hi, dtype)
-    return (c >= lo) & (c <= hi)
-
-
-def _as_datetime(v, dtype: pl.Datetime):
-    if not isinstance(v, dt.datetime):
-        v = dt.datetime(v.year, v.month, v.day)
-    if dtype.time_zone and v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
-    if not dtype.time_zone and v.tzinfo is not None:
-        v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return pl.lit(v).cast(dtype)
+    def sample_size(self, facts: dict[Fact, Any]) -> int:
+        return int(facts[F.RowCount()]) - int(facts[F.NullCount(self.args[0])])
 
 
 @register
@@ -468,6 +419,8 @@ class FailedRows(Metric):
     name = "failed_rows"
     signature = "condition"
     row_level = True
+    nan_as_null_rows = True
+    kind = "count"
     example = "failed_rows(shipped_at < created_at) = 0"
     summary = "rows for which the SQL condition is true (polars SQL expression)"
 
@@ -489,10 +442,10 @@ class FailedRows(Metric):
         return pl.sql_expr(self.args[0])
 
     def facts(self, schema):
-        return [("failed", self.args[0])]
+        return [F.ConditionCount(self.args[0])]
 
     def observe(self, facts, ctx):
-        return int(facts[("failed", self.args[0])])
+        return int(facts[F.ConditionCount(self.args[0])])
 
     def offending(self, schema, ctx):
         return self.expr().fill_null(False)
@@ -519,10 +472,10 @@ class Freshness(Metric):
         )
 
     def facts(self, schema):
-        return [("agg", "max", self.args[0], None)]
+        return [F.Aggregate("max", self.args[0])]
 
     def observe(self, facts, ctx):
-        newest = facts[("agg", "max", self.args[0], None)]
+        newest = facts[F.Aggregate("max", self.args[0])]
         if newest is None:
             raise NothingToMeasure(f"nothing to measure: {self.args[0]!r} has no values")
         return seconds_since(newest, ctx.as_of)
@@ -545,16 +498,17 @@ class ReferenceMissingCount(Metric):
     name = "reference_missing_count"
     config = "in"
     row_level = True
+    kind = "count"
     example = "reference_missing_count(customer_id) = 0: in customers.customer_id"
     summary = "rows whose non-missing value is absent from a column of another frame"
 
     def facts(self, schema):
         ref = self.spec.reference
-        return [("refmissing", self.args[0], ref.frame, ref.column)]  # type: ignore[union-attr]
+        return [F.ReferenceMissingCount(self.args[0], ref.frame, ref.column)]  # type: ignore[union-attr]
 
     def observe(self, facts, ctx):
         ref = self.spec.reference
-        return int(facts[("refmissing", self.args[0], ref.frame, ref.column)])  # type: ignore[union-attr]
+        return int(facts[F.ReferenceMissingCount(self.args[0], ref.frame, ref.column)])  # type: ignore[union-attr]
 
     def offending(self, schema, ctx):
         ref = self.spec.reference

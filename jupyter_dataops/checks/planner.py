@@ -1,20 +1,9 @@
-"""The planned engine: compile a suite into as few passes over a polars frame as the data allows.
+"""The planner: bind each line of a suite to its metric, gather the facts they need, choose an
+engine for the data and judge every line from the facts it computed.
 
-Metrics ask for *facts* (``("nulls", "email")``, ``("distinct", ("order_id",))`` ...). The planner
-shares equal facts between checks and chooses how to compute each one from what the data is:
-
-* every aggregate fact becomes one named expression of a single fused ``select`` (streaming for a
-  ``LazyFrame``); float aggregates are computed as is together with a NaN count, and recomputed
-  without NaN only if the column has NaN (rare), so the common case pays no ``fill_nan`` copy;
-* ``distinct`` of one in-memory integer column: a sorted column lets polars count runs; a dense
-  one (max - min small relative to its length) is counted with a bitmap (no hashing);
-  otherwise hashing ``n_unique``;
-* a text/categorical column with few distinct values (judged on a sample) is grouped once and the
-  distinct count and every validity rule on it (values, regex, format, length) are answered from
-  the groups instead of from every row;
-* per-row text work (regex, formats) on a large in-memory column is split into one slice per
-  thread so it does not serialise the pass.
-
+Equal facts of different checks are computed once. A polars ``DataFrame`` runs on the in-memory
+engine (``engines.polars``); a ``LazyFrame`` whose needed columns surely fit in memory is read
+into memory and runs there too, any other runs as one streaming pass (``engines.streaming``).
 Nothing is skipped: a fact that cannot be computed makes its checks report ``error``.
 """
 
@@ -25,44 +14,31 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import polars as pl
 
+from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.catalogue import (
     CATALOGUE,
-    Fact,
     Metric,
     NothingToMeasure,
     _first_line,
     _missing_column,
-    is_float,
-    is_stringlike,
-    missing_expr,
-    valid_expr,
 )
+from jupyter_dataops.checks.display import format_value, threshold_of
+from jupyter_dataops.checks.engines.polars import PolarsEngine
+from jupyter_dataops.checks.engines.streaming import StreamingEngine, nan_as_null
+from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.checks.language import DTYPE_ALIASES, parse_spec
-from jupyter_dataops.checks.results import CheckResult, SuiteResult, format_observed
+from jupyter_dataops.checks.results import CheckResult, SuiteResult
+from jupyter_dataops.checks.spc_check import is_sized, judge_spc, size_key
 from jupyter_dataops.checks.spec import CheckSpec, Condition, Suite
 from jupyter_dataops.errors import DataOpsError
 
 HistoryProvider = Callable[[str], Sequence[float]]
-
-#: a column is "low-cardinality" when a sample of this many rows has at most this share distinct
-SAMPLE_ROWS = 20_000
-LOW_CARDINALITY = 0.01
-#: in-memory text columns at least this long get their per-row work split across threads
-SPLIT_ROWS = 500_000
-
-
-class _Failed:
-    """A fact that could not be computed, with the reason."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
+#: most offending rows shown under a failing row-level check
+SAMPLE_SIZE = 5
 
 
 # inputs ------------------------------------------------------------------------------------
@@ -189,349 +165,6 @@ class RunContext:
         return values
 
 
-# the plan ----------------------------------------------------------------------------------
-
-
-class Plan:
-    """Facts to compute over one frame, and how; ``execute()`` returns fact -> value."""
-
-    def __init__(
-        self, frame: pl.DataFrame | pl.LazyFrame, schema: Mapping[str, pl.DataType], ctx: RunContext
-    ) -> None:
-        self.frame = frame
-        self.eager = isinstance(frame, pl.DataFrame)
-        self.schema = schema
-        self.ctx = ctx
-        self.facts: list[Fact] = []
-        self.values: dict[Fact, Any] = {}
-        self.steps: list[str] = []  # what was chosen, for explain()
-
-    def add(self, facts: Sequence[Fact]) -> None:
-        for f in facts:
-            if f not in self.facts:
-                self.facts.append(f)
-
-    def explain(self) -> str:
-        """How the plan computed its facts (for tests and curious users)."""
-        return "\n".join(self.steps)
-
-    # ---- execution
-
-    def execute(self) -> dict[Fact, Any]:
-        exprs: dict[Fact, list[pl.Expr]] = {}
-        self.side_jobs: list[Callable[[], None]] = []
-        grouped = self._grouped_columns()
-        for col, facts in grouped.items():
-            self.side_jobs.append(lambda col=col, facts=facts: self._group_facts(col, facts))
-        for fact in self.facts:
-            if fact in self.values or any(fact in fs for fs in grouped.values()):
-                continue
-            try:
-                built = self._build(fact)
-            except Exception as exc:  # e.g. a reference frame that is not there
-                self.values[fact] = _Failed(_message(exc))
-                continue
-            if built is not None:
-                exprs[fact] = built
-        if self.side_jobs:
-            # Group-bys and bitmaps run beside the fused select (polars and numpy release the
-            # GIL), so the pass uses every core instead of waiting for them in turn.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = [pool.submit(job) for job in self.side_jobs]
-                self._fused(exprs)
-                for job in pending:
-                    job.result()
-        else:
-            self._fused(exprs)
-        # the jobs close over this plan: drop them so the frame is freed now, not at the next
-        # cyclic garbage collection (a materialized file would otherwise pile up across runs)
-        self.side_jobs = []
-        self._refine_nan()
-        return self.values
-
-    def _collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
-        return lf.collect(engine="in-memory" if self.eager else "streaming")
-
-    def _fused(self, exprs: dict[Fact, list[pl.Expr]]) -> None:
-        """One select for every expression fact; on failure, isolate the culprit fact(s)."""
-        if not exprs:
-            return
-        named, owners = [], []
-        for fact, parts in exprs.items():
-            for e in parts:
-                named.append(e.alias(f"_{len(named)}"))
-                owners.append(fact)
-        self.steps.append(f"fused select: {len(named)} expressions for {len(exprs)} facts")
-        try:
-            row = self._collect(self.frame.lazy().select(named)).row(0)
-        except Exception:
-            row = None
-        if row is not None:
-            acc: dict[Fact, list] = {}
-            for fact, v in zip(owners, row, strict=True):
-                acc.setdefault(fact, []).append(v)
-            for fact, vs in acc.items():
-                self.values[fact] = _combine(fact, vs)
-            return
-        for fact, parts in exprs.items():  # slow path, only when something is wrong
-            try:
-                r = self._collect(
-                    self.frame.lazy().select([e.alias(f"_{i}") for i, e in enumerate(parts)])
-                ).row(0)
-                self.values[fact] = _combine(fact, list(r))
-            except Exception as exc:
-                self.values[fact] = _Failed(_first_line(exc))
-
-    # ---- how each fact is computed
-
-    def _build(self, fact: Fact) -> list[pl.Expr] | None:
-        kind = fact[0]
-        if kind == "len":
-            return [pl.len()]
-        if kind == "nulls":
-            col = fact[1]
-            c = pl.col(col)
-            if is_float(self.schema[col]):
-                return [c.null_count() + c.is_nan().sum()]
-            return [c.null_count()]
-        if kind == "nan":
-            return [pl.col(fact[1]).is_nan().sum()]
-        if kind == "agg":
-            _, fn, col, q = fact
-            if is_float(self.schema[col]):
-                self.add([("nan", col)])  # appended to the list execute() is walking: built too
-            return [_agg(pl.col(col), fn, q, self.schema[col])]
-        if kind == "keyed":
-            cols = fact[1]
-            if len(cols) == 1:
-                return [pl.len() - _nulls_expr(cols[0], self.schema)]
-            return [pl.all_horizontal([~missing_expr(c, self.schema[c]) for c in cols]).sum()]
-        if kind == "distinct":
-            return self._distinct(fact[1])
-        if kind == "invalid":
-            _, col, rule = fact
-            dtype = self.schema[col]
-
-            def bad(c: pl.Expr) -> pl.Expr:
-                # a null value gives null here, which sum() skips: only non-null values count
-                out = ~valid_expr(col, dtype, rule, c)
-                return out & c.is_not_nan() if is_float(dtype) else out
-
-            if rule.kind in ("regex", "format", "length") and self._split_worthwhile():
-                return self._split(col, bad)
-            return [bad(pl.col(col)).sum()]
-        if kind == "failed":
-            expr = pl.sql_expr(fact[1])
-            floats = nan_as_null(expr, self.schema)
-            if floats:
-                # NaN is missing, as everywhere else: compare with it as with a null
-                self.values[fact] = self._collect(
-                    self.frame.lazy().with_columns(floats).select(expr.sum())
-                ).item()
-                return None
-            return [expr.sum()]
-        if kind == "refmissing":
-            _, col, frame, refcol = fact
-            values = self.ctx.reference_values(frame, refcol)
-            dtype = self.schema[col]
-            try:
-                values = values.cast(dtype)
-            except Exception:
-                raise DataOpsError(
-                    f"{frame}.{refcol} is {values.dtype} but {col!r} is {dtype}: they cannot be "
-                    "compared; cast one of them first"
-                ) from None
-            return [(~pl.col(col).is_in(values.implode())).sum()]
-        raise DataOpsError(f"internal: no way to compute fact {fact!r}")
-
-    def _split_worthwhile(self) -> bool:
-        return self.eager and self.frame.height >= SPLIT_ROWS and pl.thread_pool_size() > 1
-
-    def _split(self, col: str, make: Callable[[pl.Expr], pl.Expr]) -> list[pl.Expr]:
-        """The same count over one slice per thread; summed by ``_combine``."""
-        n = self.frame.height  # type: ignore[union-attr]
-        k = pl.thread_pool_size()
-        step = math.ceil(n / k)
-        parts = []
-        for i in range(k):
-            lo = i * step
-            if lo >= n:
-                break
-            # slice the column first: slicing the result would do the whole column's work
-            parts.append(make(pl.col(col).slice(lo, step)).sum())
-        self.steps.append(f"{col}: per-row text work split into {len(parts)} slices")
-        return parts
-
-    def _distinct(self, cols: tuple[str, ...]) -> list[pl.Expr] | None:
-        if len(cols) > 1:
-            keyed = pl.all_horizontal([~missing_expr(c, self.schema[c]) for c in cols])
-            return [pl.struct(list(cols)).filter(keyed).n_unique()]
-        col = cols[0]
-        dtype = self.schema[col]
-        if self.eager and dtype.is_integer():
-            s = self.frame[col]  # type: ignore[index]
-            count = bitmap_counter(s)
-            if count is not None:
-                fact = ("distinct", cols)
-
-                def job(count=count, fact=fact) -> None:
-                    try:
-                        self.values[fact] = count()
-                    except Exception as exc:  # memory, mostly: say so rather than crash
-                        self.values[fact] = _Failed(_first_line(exc))
-
-                self.side_jobs.append(job)
-                self.steps.append(f"{col}: distinct counted with a bitmap over its dense range")
-                return None
-            if s.flags.get("SORTED_ASC") or s.flags.get("SORTED_DESC"):
-                self.steps.append(f"{col}: sorted, distinct counted from runs")
-        c = pl.col(col)
-        if is_float(dtype):
-            return [c.filter(c.is_not_nan()).n_unique()]  # the filter drops nulls too
-        return [c.n_unique() - (c.null_count() > 0).cast(pl.UInt32)]
-
-    # ---- low-cardinality columns: one group-by answers distinct and validity
-
-    def _grouped_columns(self) -> dict[str, list[Fact]]:
-        per_col: dict[str, list[Fact]] = {}
-        for f in self.facts:
-            if f[0] == "distinct" and len(f[1]) == 1:
-                per_col.setdefault(f[1][0], []).append(f)
-            elif f[0] == "invalid" and f[2].kind in ("values", "regex", "format", "length"):
-                per_col.setdefault(f[1], []).append(f)
-        chosen = {}
-        for col, facts in per_col.items():
-            dtype = self.schema.get(col)
-            if dtype is None or not (
-                is_stringlike(dtype) or dtype.is_integer() or dtype == pl.Boolean
-            ):
-                continue
-            always = isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Boolean
-            if always or self._low_cardinality(col):
-                chosen[col] = facts
-        return chosen
-
-    def _low_cardinality(self, col: str) -> bool:
-        if self.eager:
-            n = self.frame.height  # type: ignore[union-attr]
-            if n < 2 * SAMPLE_ROWS:
-                return False  # small: the plain pass is already cheap
-            sample = self.frame[col].head(SAMPLE_ROWS)  # type: ignore[index]
-        else:
-            return False  # a lazy source would be read twice; one streaming pass is cheaper
-        return sample.n_unique() <= LOW_CARDINALITY * SAMPLE_ROWS
-
-    def _group_facts(self, col: str, facts: list[Fact]) -> None:
-        try:
-            groups = self._collect(self.frame.lazy().group_by(col).agg(pl.len().alias("_n")))
-        except Exception as exc:
-            for f in facts:
-                self.values[f] = _Failed(_first_line(exc))
-            return
-        dtype = self.schema[col]
-        groups = groups.filter(~missing_expr(col, dtype))
-        self.steps.append(
-            f"{col}: one group-by ({groups.height} groups) answers {len(facts)} fact(s)"
-        )
-        for f in facts:
-            if f[0] == "distinct":
-                self.values[f] = groups.height
-            else:
-                rule = f[2]
-                try:
-                    bad = groups.filter(~valid_expr(col, dtype, rule))["_n"].sum()
-                    self.values[f] = int(bad)
-                except Exception as exc:
-                    self.values[f] = _Failed(_first_line(exc))
-
-    # ---- floats with NaN: recompute their aggregates without NaN
-
-    def _refine_nan(self) -> None:
-        nan_cols = [
-            f[1]
-            for f in self.facts
-            if f[0] == "nan" and isinstance(self.values.get(f), int) and self.values[f] > 0
-        ]
-        if not nan_cols:
-            return
-        redo = [f for f in self.facts if f[0] == "agg" and f[2] in nan_cols]
-        exprs = {
-            f: [_agg(pl.col(f[2]).fill_nan(None), f[1], f[3], self.schema[f[2]])] for f in redo
-        }
-        self.steps.append(f"NaN found in {', '.join(nan_cols)}: aggregates recomputed without NaN")
-        self._fused(exprs)
-
-
-def bitmap_counter(s: pl.Series) -> Callable[[], int] | None:
-    """A function counting the distinct non-null values of an integer series with a bitmap over
-    its range, or None when that does not pay.
-
-    Exact and without hashing: used only when the range (max - min + 1) is at most a few times
-    the number of values, so the bitmap stays small (one byte per possible value).
-    """
-    if s.flags.get("SORTED_ASC") or s.flags.get("SORTED_DESC"):
-        return None  # polars counts the runs of a sorted series faster still
-    values = s.drop_nulls() if s.null_count() else s
-    n = values.len()
-    if n < 100_000:
-        return None
-    lo, hi = int(values.min()), int(values.max())  # type: ignore[arg-type]
-    if hi - lo + 1 > 4 * n:
-        return None
-
-    def count() -> int:
-        arr = values.to_numpy()
-        if lo >= 0 and hi < 4 * n:  # index directly: no subtraction pass
-            seen = np.zeros(hi + 1, dtype=np.bool_)
-            seen[arr] = True
-        else:
-            seen = np.zeros(hi - lo + 1, dtype=np.bool_)
-            seen[arr.astype(np.int64) - lo] = True  # int64: small types would overflow
-        return int(np.count_nonzero(seen))
-
-    return count
-
-
-def nan_as_null(expr: pl.Expr, schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
-    """``fill_nan(None)`` for each float column ``expr`` reads (empty if it reads none)."""
-    return [
-        pl.col(c).fill_nan(None)
-        for c in dict.fromkeys(expr.meta.root_names())
-        if c in schema and is_float(schema[c])
-    ]
-
-
-def _agg(c: pl.Expr, fn: str, q: float | None, dtype: pl.DataType) -> pl.Expr:
-    if dtype == pl.Boolean:
-        c = c.cast(pl.Int64)
-    if fn == "quantile":
-        return c.quantile(q, interpolation="linear")
-    if fn == "std":
-        return c.std(ddof=1)
-    return getattr(c, fn)()
-
-
-def _nulls_expr(col: str, schema) -> pl.Expr:
-    c = pl.col(col)
-    return c.null_count() + c.is_nan().sum() if is_float(schema[col]) else c.null_count()
-
-
-def _combine(fact: Fact, parts: list) -> Any:
-    if len(parts) == 1:
-        return _plain(parts[0])
-    return sum(int(p or 0) for p in parts)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return float(v)
-    return v
-
-
-def _message(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, DataOpsError) else _first_line(exc)
-
-
 # running a suite ---------------------------------------------------------------------------
 
 
@@ -554,7 +187,8 @@ def run_checks(
     frame = to_polars(data)
     ctx = RunContext(namespace, _parse_as_of(as_of), history)
     schema = dict(frame.collect_schema())
-    plan = Plan(frame, schema, ctx)
+    engine_cls = PolarsEngine if isinstance(frame, pl.DataFrame) else StreamingEngine
+    plan = engine_cls(frame, schema, ctx)
     bound: list[tuple[CheckSpec, Metric | None, list[Fact], CheckResult | None]] = []
     for cs in suite.checks:
         if cs.kind in ("columns", "schema"):
@@ -566,17 +200,15 @@ def run_checks(
             bound.append((cs, metric, [], _result(cs, metric, "error", message=problem)))
             continue
         facts = metric.facts(schema)
-        if cs.kind == "spc":
-            from jupyter_dataops.checks.spc_check import size_facts
-
-            facts = [*facts, *(f for f in size_facts(cs) if f not in facts)]
+        if is_sized(cs):
+            facts = [*facts, *(f for f in metric.sample_size_facts() if f not in facts)]
         plan.add(facts)
         bound.append((cs, metric, facts, None))
     if isinstance(frame, pl.LazyFrame) and plan.facts:
         needed = _needed_columns(bound, schema)
         eager = materialize(frame, needed, schema)
         if eager is not None:
-            plan = Plan(eager, {c: schema[c] for c in needed}, ctx)
+            plan = PolarsEngine(eager, {c: schema[c] for c in needed}, ctx)
             for _cs, _metric, facts, done in bound:
                 if done is None:
                     plan.add(facts)
@@ -589,9 +221,9 @@ def run_checks(
         if done is None:
             done = _evaluate(cs, metric, facts, values, ctx)  # type: ignore[arg-type]
             if done.status in ("fail", "warn") and metric.row_level:  # type: ignore[union-attr]
-                done.failing_rows = _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
+                done.failing_rows, done.failing_count = _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
         results.append(done)
-    row_count = values.get(("len",))
+    row_count = values.get(F.RowCount())
     out = SuiteResult(
         results=results, name=name, row_count=row_count if isinstance(row_count, int) else None
     )
@@ -601,23 +233,24 @@ def run_checks(
 
 def _needed_columns(bound, schema) -> list[str]:
     cols: dict[str, None] = {}
-    for _cs, metric, _facts, done in bound:
+    for _cs, metric, facts, done in bound:
         if done is not None or metric is None:
             continue
         cols.update(dict.fromkeys(metric.columns))
-        if metric.name == "failed_rows":
-            cols.update(dict.fromkeys(pl.sql_expr(metric.args[0]).meta.root_names()))
+        for fact in facts:
+            cols.update(dict.fromkeys(fact.columns))
     return [c for c in cols if c in schema]
 
 
 def _result(cs: CheckSpec, metric: Metric | None, status: str, **kw: Any) -> CheckResult:
+    unit = metric.unit if metric else None
     return CheckResult(
         line=cs.line,
         source=cs.source,
         status=status,
-        threshold=cs.threshold_text,
+        threshold=threshold_of(cs, unit),
         metric=cs.metric_key,
-        unit=metric.unit if metric else None,
+        unit=unit,
         **kw,
     )
 
@@ -632,11 +265,10 @@ def _evaluate(
     except _FactError as exc:
         return _result(cs, metric, "error", message=str(exc))
     if cs.kind == "spc":
-        from jupyter_dataops.checks.spc_check import evaluate_spc, sample_size, size_key
-
-        size = sample_size(cs, values)
-        status, message = evaluate_spc(cs, observed, ctx.history, size)
-        res = _result(cs, metric, status, observed=observed, message=message)
+        size = metric.sample_size(values) if is_sized(cs) else None
+        verdict = judge_spc(cs, observed, ctx.history, size)
+        res = _result(cs, metric, verdict.status, observed=observed, message=verdict.message)
+        res.spc = verdict.details(cs)
         if size is not None and cs.metric_key is not None:
             res.extra_metrics[size_key(cs.metric_key)] = float(size)
         return res
@@ -669,7 +301,7 @@ class _Incomparable(Exception):
 def _observe(metric: Metric, facts: list[Fact], values: dict, ctx: RunContext) -> Any:
     for f in facts:
         v = values.get(f)
-        if isinstance(v, _Failed):
+        if isinstance(v, Unavailable):
             raise _FactError(v.message)
     v = metric.observe(values, ctx)
     if isinstance(v, float) and math.isnan(v):
@@ -683,11 +315,11 @@ def _holds(cond: Condition, observed: Any) -> bool:
     if temporal_obs != temporal_thr:
         if temporal_obs:
             raise _Incomparable(
-                f"the observed value {format_observed(observed)} is a date/time: compare it with "
+                f"the observed value {format_value(observed)} is a date/time: compare it with "
                 f"a date, e.g. >= 2024-01-01"
             )
         raise _Incomparable(
-            f"the observed value {format_observed(observed)} is a number, but the threshold "
+            f"the observed value {format_value(observed)} is a number, but the threshold "
             f"{cond.low.text} is a date"
         )
     if temporal_obs:
@@ -710,16 +342,20 @@ def _retime(t):
 
 
 def _message_for(cs: CheckSpec, metric: Metric, status: str, observed: Any) -> str:
-    shown = format_observed(observed, metric.unit)
+    from jupyter_dataops.checks.display import condition_text
+
+    shown = format_value(observed, metric.unit)
     key = cs.metric_call
     if cs.kind == "graded":
         if status == "pass":
-            return f"{key} is {shown}; no trigger ({cs.threshold_text}) fired"
-        return f"{key} is {shown}: the {status} trigger {cs.triggers[status].text} fired"
+            return f"{key} is {shown}; no trigger ({threshold_of(cs, metric.unit)}) fired"
+        trigger = condition_text(cs.triggers[status], metric.unit)
+        return f"{key} is {shown}: the {status} trigger {trigger} fired"
     assert cs.condition is not None
+    cond = condition_text(cs.condition, metric.unit)
     if status == "pass":
-        return f"{key} is {shown}, {cs.condition.text} as required"
-    return f"{key} is {shown}, but it must be {cs.condition.text}"
+        return f"{key} is {shown}, {cond} as required"
+    return f"{key} is {shown}, but it must be {cond}"
 
 
 def _structural(cs: CheckSpec, schema: Mapping[str, pl.DataType]) -> CheckResult:
@@ -758,21 +394,27 @@ def dtype_matches(actual: pl.DataType, wanted: str) -> bool:
     return str(actual).replace(" ", "") == wanted.replace(" ", "")
 
 
-def _failing_rows(frame, schema, metric: Metric, ctx: RunContext) -> pl.DataFrame | None:
-    """Up to 5 offending rows; None if they cannot be computed (the status already says why)."""
+def _failing_rows(
+    frame, schema, metric: Metric, ctx: RunContext
+) -> tuple[pl.DataFrame | None, int | None]:
+    """Up to ``SAMPLE_SIZE`` offending rows and how many rows offend in all; (None, None) if
+    they cannot be computed (the status already says why)."""
     try:
         expr = metric.offending(schema, ctx)
         if expr is None:
-            return None
+            return None, None
+        engine = "in-memory" if isinstance(frame, pl.DataFrame) else "streaming"
         lf = frame.lazy()
-        floats = nan_as_null(expr, schema) if metric.name == "failed_rows" else []
+        floats = nan_as_null(expr, schema) if metric.nan_as_null_rows else []
         if floats:  # choose rows with NaN read as null, show them as they are
             lf = lf.with_row_index("_dataops_row")
-            hits = lf.with_columns(floats).filter(expr).select("_dataops_row").head(5)
+            hits = lf.with_columns(floats).filter(expr)
+            total = hits.select(pl.len()).collect(engine=engine).item()
+            hits = hits.select("_dataops_row").head(SAMPLE_SIZE)
             lf = lf.join(hits, on="_dataops_row", how="semi").drop("_dataops_row")
         else:
             lf = lf.filter(expr)
-        lf = lf.head(5)
-        return lf.collect(engine="in-memory" if isinstance(frame, pl.DataFrame) else "streaming")
+            total = lf.select(pl.len()).collect(engine=engine).item()
+        return lf.head(SAMPLE_SIZE).collect(engine=engine), int(total)
     except Exception:
-        return None
+        return None, None

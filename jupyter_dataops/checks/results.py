@@ -10,18 +10,30 @@ from typing import Any
 
 import polars as pl
 
-STATUSES = ("pass", "warn", "fail", "error")
+from jupyter_dataops.checks.display import format_value, rows_text, status_label
+
+#: ``baseline``: an spc line without enough history to be judged (shown as "not judged"); it
+#: neither passes nor fails a suite.
+STATUSES = ("pass", "warn", "fail", "error", "baseline")
 _COLOURS = {
     "pass": ("#1a7f37", "#dafbe1"),
     "warn": ("#9a6700", "#fff8c5"),
     "fail": ("#cf222e", "#ffebe9"),
     "error": ("#8250df", "#fbefff"),
+    "baseline": ("#57606a", "#eaeef2"),
 }
 
 
 @dataclass
 class CheckResult:
-    """The outcome of one line of the spec."""
+    """The outcome of one line of the spec.
+
+    ``line`` counts the lines of the spec from 1 (in a ``%%dataops_test`` cell: the first line
+    after the magic line), as syntax errors do. ``failing_rows`` is a sample (up to 5) of the
+    ``failing_count`` offending rows. ``spc`` (spc lines only): ``chart``, ``rules``, ``baseline``,
+    ``judged``, ``broken`` (rule names) and the ``center``/``lcl``/``ucl`` of the judged point
+    (None when not judged).
+    """
 
     line: int
     source: str
@@ -34,6 +46,8 @@ class CheckResult:
     unit: str | None = None
     # Further values recorded with this run, e.g. an spc p/np/u line's sample size "n:KEY".
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    failing_count: int | None = None
+    spc: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (failing rows as a list of row dicts)."""
@@ -45,48 +59,42 @@ class CheckResult:
             "source": self.source,
             "status": self.status,
             "observed": _jsonable(self.observed),
+            "observed_display": self.observed_text,
+            "unit": self.unit,
             "threshold": self.threshold,
             "metric": self.metric,
             "message": self.message,
             "failing_rows": rows,
+            "failing_count": self.failing_count,
+            "spc": _jsonable(self.spc) if self.spc is not None else None,
         }
 
     @property
     def observed_text(self) -> str:
-        return format_observed(self.observed, self.unit)
+        """The observed value as every front door shows it (``format_value``)."""
+        return format_value(self.observed, self.unit)
+
+    @property
+    def status_text(self) -> str:
+        """The status as people read it: ``pass``, ``warn``, ... or ``not judged``."""
+        return status_label(self.status)
+
+    @property
+    def detail(self) -> str:
+        """What the details column shows: the message, except for a plain pass."""
+        return "" if self.status == "pass" else self.message
+
+    @property
+    def rows_text(self) -> str:
+        """``5 of 105 rows`` for the failing-row sample; empty when there is none."""
+        if self.failing_rows is None or not self.failing_rows.height:
+            return ""
+        return rows_text(self.failing_rows.height, self.failing_count)
 
 
 def format_observed(value: Any, unit: str | None = None) -> str:
-    """Observed value for people: ``0.75%``, ``3h 12m``, ``1,234``, ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if unit == "percent":
-            return f"{value:.4g}%"
-        if unit == "seconds":
-            return _duration(value)
-        return f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}"
-    return str(value)
-
-
-def _duration(seconds: float) -> str:
-    sign = "-" if seconds < 0 else ""
-    s = abs(seconds)
-    if s < 120:
-        return f"{sign}{s:.3g}s"
-    d, rem = divmod(int(s), 86400)
-    h, rem = divmod(rem, 3600)
-    m = rem // 60
-    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m and not d else ""]
-    return sign + " ".join(p for p in parts if p)
+    """Observed value for people (kept for callers of old; ``display.format_value``)."""
+    return format_value(value, unit)
 
 
 def _jsonable(v: Any) -> Any:
@@ -118,7 +126,7 @@ class SuiteResult:
 
     @property
     def passed(self) -> bool:
-        """True when no check failed or errored (warnings allowed)."""
+        """True when no check failed or errored (warnings and not-judged spc lines allowed)."""
         return not any(r.status in ("fail", "error") for r in self.results)
 
     @property
@@ -191,7 +199,7 @@ class SuiteResult:
         c = self.counts
         name = f"{self.name}: " if self.name else ""
         verdict = "PASSED" if self.passed else "FAILED"
-        parts = ", ".join(f"{c[s]} {s}" for s in STATUSES if c[s])
+        parts = ", ".join(f"{c[s]} {status_label(s)}" for s in STATUSES if c[s])
         return f"{name}{verdict} ({parts or 'no checks'})"
 
     def __str__(self) -> str:
@@ -199,10 +207,10 @@ class SuiteResult:
         rows = [
             (
                 str(r.line),
-                r.status.upper(),
+                r.status_text.upper(),
                 r.observed_text,
                 r.source,
-                "" if r.status == "pass" else r.message,
+                r.detail + (f" ({r.rows_text} offending)" if r.rows_text else ""),
             )
             for r in self.results
         ]
@@ -227,12 +235,12 @@ class SuiteResult:
             fg, bg = _COLOURS[r.status]
             badge = (
                 f'<span style="color:{fg};background:{bg};font-weight:600;padding:0 6px;'
-                f'border-radius:8px">{r.status.upper()}</span>'
+                f'border-radius:8px;white-space:nowrap">{esc(r.status_text.upper())}</span>'
             )
-            detail = "" if r.status == "pass" else esc(r.message)
-            if r.failing_rows is not None and r.failing_rows.height:
+            detail = esc(r.detail)
+            if r.rows_text:
                 detail += (
-                    f"<details><summary>{r.failing_rows.height} offending row(s)</summary>"
+                    f"<details><summary>{esc(r.rows_text)} offending</summary>"
                     f"{r.failing_rows._repr_html_()}</details>"
                 )
             rows.append(

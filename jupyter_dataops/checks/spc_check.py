@@ -3,7 +3,8 @@
 Phase I is the first ``baseline`` values of the metric in earlier successful production runs
 (frozen once reached, so a drifting process cannot widen its own limits); the new value is
 appended after the whole history and judged by the chart's rules. Fewer values than the
-baseline: ``pass`` while "collecting baseline k/N".
+baseline (or no history at all): status ``baseline``, shown as "not judged" with "collecting
+baseline k/N" -- never ``pass``.
 
 The p and np charts (percent metrics) and the u chart (count metrics) also need each run's
 sample size n. Such a line records n beside the metric under ``size_key(metric_key)``
@@ -18,22 +19,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_dataops.checks.catalogue import CATALOGUE
 from jupyter_dataops.checks.spec import CheckSpec
 
 RULE_CHARTS = ("i", "mr", "c", "p", "np", "u")  # Shewhart charts judged by run rules
-# Percent metrics: proportion = observed / 100 of n = the metric's denominator.
-PERCENT_METRICS = ("missing_percent", "duplicate_percent", "invalid_percent")
-# Count metrics: defects per row, n = the run's rows.
-COUNT_METRICS = (
-    "missing_count",
-    "duplicate_count",
-    "invalid_count",
-    "failed_rows",
-    "reference_missing_count",
-)
-SIZED_CHARTS = {"p": PERCENT_METRICS, "np": PERCENT_METRICS, "u": COUNT_METRICS}
+#: charts that judge a metric against each run's sample size -> the ``Metric.kind`` they take:
+#: p, np a proportion of n (percent metrics), u defects in n rows (count metrics)
+SIZED_CHARTS = {"p": "percent", "np": "percent", "u": "count"}
+
+
+@dataclass
+class SpcVerdict:
+    """How an spc line judged this run: status, message and the ``CheckResult.spc`` details."""
+
+    status: str
+    message: str
+    judged: bool = False
+    broken: list[str] = field(default_factory=list)
+    center: float | None = None
+    lcl: float | None = None
+    ucl: float | None = None
+
+    def details(self, cs: CheckSpec) -> dict[str, Any]:
+        opts = cs.spc
+        assert opts is not None
+        return {
+            "chart": opts.chart,
+            "rules": opts.rules,
+            "baseline": opts.baseline,
+            "judged": self.judged,
+            "broken": list(self.broken),
+            "center": self.center,
+            "lcl": self.lcl,
+            "ucl": self.ucl,
+        }
 
 
 def size_key(metric_key: str) -> str:
@@ -43,33 +65,20 @@ def size_key(metric_key: str) -> str:
 
 def chart_misfit(chart: str, metric: str) -> str | None:
     """Why ``chart`` cannot judge ``metric`` (None when it can): p/np/u fit only some metrics."""
-    fits = SIZED_CHARTS.get(chart)
-    if fits is None or metric in fits:
+    what = SIZED_CHARTS.get(chart)
+    cls = CATALOGUE.get(metric)
+    if what is None or (cls is not None and cls.kind == what):
         return None
-    what = "percent" if chart in ("p", "np") else "count"
+    fits = [name for name, c in CATALOGUE.items() if c.kind == what]
     return (
         f"chart {chart} judges a {what} metric against each run's sample size; it takes "
         f"{', '.join(fits)}, not {metric}"
     )
 
 
-def size_facts(cs: CheckSpec) -> list[tuple]:
-    """Extra planner facts a p/np/u line needs to know this run's sample size."""
-    if cs.kind != "spc" or cs.spc is None or cs.spc.chart not in SIZED_CHARTS:
-        return []
-    if cs.metric == "invalid_percent":
-        return [("len",), ("nulls", cs.args[0])]
-    return [("len",)]
-
-
-def sample_size(cs: CheckSpec, facts: dict) -> int | None:
-    """This run's n for a p/np/u line: rows, or non-missing rows for invalid_percent."""
-    if not size_facts(cs):
-        return None
-    rows = int(facts[("len",)])
-    if cs.metric == "invalid_percent":
-        return rows - int(facts[("nulls", cs.args[0])])
-    return rows
+def is_sized(cs: CheckSpec) -> bool:
+    """True for an spc line whose chart (p, np, u) needs each run's sample size."""
+    return cs.kind == "spc" and cs.spc is not None and cs.spc.chart in SIZED_CHARTS
 
 
 def _aligned(values: Sequence[Any], sizes: Sequence[Any]) -> list[tuple[float, float]]:
@@ -97,7 +106,18 @@ def evaluate_spc(
     history: Callable[[str], Sequence[float]] | None,
     size: int | None = None,
 ) -> tuple[str, str]:
-    """(status, message) of an spc line whose metric measured ``observed`` on this run.
+    """(status, message) of an spc line whose metric measured ``observed`` on this run."""
+    verdict = judge_spc(cs, observed, history, size)
+    return verdict.status, verdict.message
+
+
+def judge_spc(
+    cs: CheckSpec,
+    observed: Any,
+    history: Callable[[str], Sequence[float]] | None,
+    size: int | None = None,
+) -> SpcVerdict:
+    """How an spc line judges the value its metric measured on this run.
 
     ``size``: this run's sample size n, required by the p, np and u charts.
     """
@@ -107,13 +127,15 @@ def evaluate_spc(
     assert opts is not None and cs.metric_key is not None
     n = opts.baseline
     if history is None:
-        return "pass", f"collecting baseline 0/{n} (no production history)"
+        return SpcVerdict("baseline", f"collecting baseline 0/{n} (no production history)")
     if not isinstance(observed, (int, float)) or isinstance(observed, bool):
-        return "error", f"spc needs a numeric metric; {cs.metric_call} is {observed!r}"
+        return SpcVerdict("error", f"spc needs a numeric metric; {cs.metric_call} is {observed!r}")
     sized = opts.chart in SIZED_CHARTS
     if sized and (size is None or size <= 0):
         got = "none" if size is None else f"n = {size}"
-        return "error", f"chart {opts.chart} needs a sample size above 0 for this run; got {got}"
+        return SpcVerdict(
+            "error", f"chart {opts.chart} needs a sample size above 0 for this run; got {got}"
+        )
     try:
         raw = history(cs.metric_key)
         if sized:
@@ -123,10 +145,10 @@ def evaluate_spc(
         else:
             past = [float(v) for v in raw if v is not None and math.isfinite(v)]
     except Exception as exc:  # the run store may be unreachable: say so, do not crash the suite
-        return "error", f"cannot read the history of {cs.metric_key}: {exc}"
+        return SpcVerdict("error", f"cannot read the history of {cs.metric_key}: {exc}")
     if len(past) < n:
         extra = " runs with sample sizes" if sized else ""
-        return "pass", f"collecting baseline {len(past)}/{n}{extra}"
+        return SpcVerdict("baseline", f"collecting baseline {len(past)}/{n}{extra}")
     values = [*past, float(observed)]
     try:
         if opts.chart in RULE_CHARTS:
@@ -143,6 +165,7 @@ def evaluate_spc(
                 cc = spc.control_chart(values, opts.chart, phase1=n, rules=opts.rules)
             last = len(cc.statistics) - 1
             broken = [r for r, idx in cc.violations.items() if last in idx]
+            bounds = (cc.center[last], cc.lcl[last], cc.ucl[last])
             words = [f"{r}: {spc.rules.describe(r)}" for r in broken]
             limits = (
                 f"limits {cc.lcl[last]:.6g} .. {cc.ucl[last]:.6g}, centre {cc.center[last]:.6g}"
@@ -156,7 +179,9 @@ def evaluate_spc(
 
             res = ewma(values, phase1=n) if opts.chart == "ewma" else cusum(values, phase1=n)
             last = len(values) - 1
+            broken = [opts.chart] if last in res.signals else []
             if opts.chart == "ewma":
+                bounds = (res.center[last], res.lcl[last], res.ucl[last])
                 words = (
                     [f"the EWMA {res.ewma[last]:.6g} is beyond its limits"]
                     if last in res.signals
@@ -173,12 +198,16 @@ def evaluate_spc(
                     else []
                 )
                 limits = f"centre {float(res.center[last]):.6g}"
+                bounds = (res.center[last], None, None)
     except Exception as exc:  # a degenerate history (e.g. constant values) must not crash
         text = str(exc).strip().splitlines()
-        return "error", f"cannot build the {opts.chart} chart: {text[0] if text else exc}"
-    level = cs.severity
+        return SpcVerdict(
+            "error", f"cannot build the {opts.chart} chart: {text[0] if text else exc}"
+        )
+    center, lcl, ucl = (None if b is None else float(b) for b in bounds)
+    judged = {"judged": True, "broken": broken, "center": center, "lcl": lcl, "ucl": ucl}
     if words:
-        return level, f"{cs.metric_call} = {observed:.6g} breaks " + "; ".join(
-            words
-        ) + f" ({limits})"
-    return "pass", f"{cs.metric_call} = {observed:.6g} is in control ({limits}, baseline {n} runs)"
+        message = f"{cs.metric_call} = {observed:.6g} breaks " + "; ".join(words) + f" ({limits})"
+        return SpcVerdict(cs.severity, message, **judged)  # type: ignore[arg-type]
+    message = f"{cs.metric_call} = {observed:.6g} is in control ({limits}, baseline {n} runs)"
+    return SpcVerdict("pass", message, **judged)  # type: ignore[arg-type]

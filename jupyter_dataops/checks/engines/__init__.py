@@ -1,0 +1,20 @@
+"""Engines: how facts are computed on each kind of data (pandera's meaning/backend split).
+
+What a check *means* lives once in ``checks.catalogue`` as facts it asks for
+(``checks.facts``); an engine is one module with one dispatch table from fact type to how it
+computes that fact. Every engine offers ``Engine(frame, schema, ctx)``, ``add(facts)``,
+``execute() -> {fact: value | Unavailable}`` and ``explain()``.
+
+* ``streaming``: any polars ``LazyFrame`` (files larger than memory): one fused streaming select;
+* ``polars``: a polars ``DataFrame`` in memory: the same, plus bitmaps, group-bys of
+  low-cardinality columns and per-thread slices of text work.
+
+A new engine (DuckDB, SQL, Dask) is one more module with its own table.
+"""
+
+from __future__ import annotations
+
+from jupyter_dataops.checks.engines.polars import PolarsEngine
+from jupyter_dataops.checks.engines.streaming import StreamingEngine
+
+__all__ = ["PolarsEngine", "StreamingEngine"]
