@@ -118,3 +118,49 @@ def test_an_unknown_check_status_is_still_stored_as_error(store):
     sr = store.create_step_run(pr, "load")
     store.record_suite(sr, SimpleNamespace(name="q", metrics={}, results=[line(1, "weird")]))
     assert store.get_run(sr)["checks"]["error"] == 1
+
+
+def _run(store, values, status="success", spc=None, mode="production"):
+    pr = store.create_pipeline_run("sales", mode=mode)
+    sr = store.create_step_run(pr, "load")
+    store.start_step_run(sr)
+    store.record_suite(
+        sr,
+        SimpleNamespace(
+            name="q",
+            metrics=values,
+            results=[line(1, "pass"), line(2, "pass", spc, metric="missing_percent(email)")],
+        ),
+    )
+    store.finish_step_run(sr, status, error=None if status == "success" else "boom")
+    return sr
+
+
+def test_spc_verdicts_and_the_frozen_baseline(store):
+    spc = {"chart": "p", "rules": "qcc", "baseline": 2, "judged": False, "broken": []}
+    first = _run(store, {"missing_percent(email)": 1.0})  # before n was recorded
+    failed = _run(store, {"missing_percent(email)": 9.0, "n:missing_percent(email)": 50}, "failed")
+    a = _run(store, {"missing_percent(email)": 2.0, "n:missing_percent(email)": 100}, spc=spc)
+    b = _run(store, {"missing_percent(email)": 3.0, "n:missing_percent(email)": 200}, spc=spc)
+    c = _run(store, {"missing_percent(email)": 4.0, "n:missing_percent(email)": 300}, spc=spc)
+    gate = _run(store, {"missing_percent(email)": 5.0}, mode="test", spc={**spc, "chart": "np"})
+
+    assert store.metric_baseline("load", "missing_percent(email)", 2) == [
+        {"step_run_id": first, "value": 1.0, "size": None},
+        {"step_run_id": a, "value": 2.0, "size": None},
+    ]
+    sized = store.metric_baseline(
+        "load", "missing_percent(email)", 5, size_key="n:missing_percent(email)"
+    )
+    assert [(p["step_run_id"], p["size"]) for p in sized] == [(a, 100.0), (b, 200.0), (c, 300.0)]
+    assert failed not in {p["step_run_id"] for p in sized}
+
+    verdicts = store.spc_verdicts("load", "missing_percent(email)")
+    assert [v["step_run_id"] for v in verdicts] == [a, b, c, gate]  # plain lines are left out
+    assert verdicts[0]["spc"] == spc and verdicts[0]["line"] == 2
+    (latest,) = store.spc_verdicts("load", "missing_percent(email)", latest=True)
+    assert latest["step_run_id"] == gate and latest["mode"] == "test"
+    assert latest["spc"]["chart"] == "np"
+    only = store.spc_verdicts("load", "missing_percent(email)", step_run_ids=[b])
+    assert [v["step_run_id"] for v in only] == [b]
+    assert store.spc_verdicts("nope", "missing_percent(email)") == []

@@ -69,12 +69,17 @@ class JSONType(TypeDecorator):
     impl = JSON
     cache_ok = True
 
+    def __init__(self, none_as_null: bool = False) -> None:
+        # none_as_null: Python None is SQL NULL (so ``IS NULL`` finds it), not JSON ``null``
+        super().__init__(none_as_null=none_as_null)
+        self.none_as_null = none_as_null
+
     def load_dialect_impl(self, dialect):  # noqa: ANN001, ANN201
         if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import JSONB
 
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
+            return dialect.type_descriptor(JSONB(none_as_null=self.none_as_null))
+        return dialect.type_descriptor(JSON(none_as_null=self.none_as_null))
 
 
 def utcnow() -> datetime:
@@ -193,7 +198,7 @@ class CheckResultRow(Base):
     metric: Mapped[str | None] = mapped_column(String(300))
     message: Mapped[str | None] = mapped_column(Text)
     # spc lines: {"chart", "rules", "baseline", "judged", "broken", "center", "lcl", "ucl"}
-    spc: Mapped[dict | None] = mapped_column(JSONType)
+    spc: Mapped[dict | None] = mapped_column(JSONType(none_as_null=True))
 
 
 class Metric(Base):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from jupyter_dataops.store.base import (
+    _CR,
     _M,
     _SR,
     StoreBase,
@@ -20,7 +21,7 @@ from jupyter_dataops.store.base import (
     _text,
 )
 from jupyter_dataops.store.models import CHECK_STATUSES, CheckResultRow, Metric
-from jupyter_dataops.store.rows import MetricPoint, MetricSummary
+from jupyter_dataops.store.rows import BaselinePoint, MetricPoint, MetricSummary, SpcVerdictRow
 
 
 class ResultsMixin(StoreBase):
@@ -226,6 +227,106 @@ class ResultsMixin(StoreBase):
                 "last_time": _iso(last[g.last_id].recorded_at),
             }
             for g in groups
+        ]
+
+    # -- what spc lines judged (pipeline.charts.metric_chart draws exactly this) -----------------
+
+    def spc_verdicts(
+        self,
+        step: str,
+        metric_key: str,
+        *,
+        pipeline: str | None = None,
+        step_run_ids: Iterable[int] | None = None,
+        latest: bool = False,
+    ) -> list[SpcVerdictRow]:
+        """The stored spc check rows on ``metric_key`` of a step, oldest first (any mode).
+
+        ``step_run_ids`` keeps those runs' rows; ``latest`` only the newest row (the spc line
+        that judged last, whose options a chart of the metric uses).
+        """
+        ids = self._resolve_steps(step, pipeline)
+        if not ids:
+            return []
+        q = (
+            select(
+                _CR.c.step_run_id,
+                _SR.c.mode,
+                _CR.c.suite,
+                _CR.c.line,
+                _CR.c.source,
+                _CR.c.status,
+                _CR.c.spc,
+            )
+            .join(_SR, _SR.c.id == _CR.c.step_run_id)
+            .where(_SR.c.step_id.in_(ids), _CR.c.metric == metric_key, _CR.c.spc.is_not(None))
+        )
+        if step_run_ids is not None:
+            q = q.where(_CR.c.step_run_id.in_(list(step_run_ids)))
+        if latest:
+            q = q.order_by(_CR.c.step_run_id.desc(), _CR.c.id.desc()).limit(1)
+        else:
+            q = q.order_by(_CR.c.step_run_id, _CR.c.id)
+        with self._read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            {
+                "step_run_id": r["step_run_id"],
+                "mode": r["mode"],
+                "suite": r["suite"],
+                "line": r["line"],
+                "source": r["source"],
+                "status": r["status"],
+                "spc": r["spc"],
+            }
+            for r in rows
+        ]
+
+    def metric_baseline(
+        self,
+        step: str,
+        metric_key: str,
+        size: int,
+        *,
+        pipeline: str | None = None,
+        size_key: str | None = None,
+    ) -> list[BaselinePoint]:
+        """The frozen SPC baseline: the metric in the first ``size`` successful production runs
+        of a step, oldest first, as ``spc`` lines judge against it (``metric_history``'s order).
+
+        With ``size_key`` (a p/np/u line's sample size, ``n:KEY``) only runs that recorded both
+        count, each point with its ``size``.
+        """
+        ids = self._resolve_steps(step, pipeline)
+        if not ids or size <= 0:
+            return []
+        successful = (
+            select(_SR.c.id)
+            .where(
+                _SR.c.id == _M.c.step_run_id, _SR.c.status == "success", _SR.c.mode == "production"
+            )
+            .exists()
+        )
+        q = select(_M.c.step_run_id, _M.c.value).where(
+            _M.c.step_id.in_(ids), _M.c.key == metric_key, successful
+        )
+        if size_key is not None:
+            n = _M.alias("n")
+            q = (
+                q.add_columns(n.c.value.label("size"))
+                .join(n, and_(n.c.step_run_id == _M.c.step_run_id, n.c.key == size_key))
+                .where(n.c.value > 0)
+            )
+        q = q.order_by(_M.c.step_run_id, _M.c.id).limit(size)
+        with self._read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            {
+                "step_run_id": r["step_run_id"],
+                "value": float(r["value"]),
+                "size": float(r["size"]) if size_key is not None else None,
+            }
+            for r in rows
         ]
 
 

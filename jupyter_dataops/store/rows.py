@@ -100,6 +100,26 @@ class MetricSummary(TypedDict):
     last_time: str | None
 
 
+class SpcVerdictRow(TypedDict):
+    """A stored spc check row (``Store.spc_verdicts``): what the line judged on one run."""
+
+    step_run_id: int
+    mode: str
+    suite: str | None
+    line: int | None
+    source: str | None
+    status: str
+    spc: dict[str, Any]
+
+
+class BaselinePoint(TypedDict):
+    """One run of an spc line's frozen baseline (``Store.metric_baseline``)."""
+
+    step_run_id: int
+    value: float
+    size: float | None
+
+
 class PipelineRunRow(TypedDict):
     id: int
     pipeline: str
