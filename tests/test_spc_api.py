@@ -6,6 +6,11 @@ import jupyter_dataops.spc as spc
 
 PUBLIC = {
     "CHARTS",
+    "CHART_TYPES",
+    "DEFAULT_RULES",
+    "RULE_CHARTS",
+    "RULE_SETS",
+    "SIZED_CHARTS",
     "VEGALITE_V5_MIMETYPE",
     "Capability",
     "ControlChart",
@@ -26,6 +31,13 @@ def test_public_names_are_exported():
     assert set(spc.__all__) == PUBLIC
     for name in PUBLIC:
         assert getattr(spc, name) is not None
+
+
+def test_chart_and_rule_names_live_in_one_place():
+    assert spc.CHART_TYPES == ("i", "mr", "c", "p", "np", "u", "ewma", "cusum")
+    assert set(spc.RULE_CHARTS) | {"ewma", "cusum"} == set(spc.CHART_TYPES)
+    assert set(spc.SIZED_CHARTS) <= set(spc.RULE_CHARTS) <= set(spc.CHARTS)
+    assert spc.RULE_SETS is spc.rules.RULE_SETS and spc.DEFAULT_RULES in spc.RULE_SETS
 
 
 def test_rules_module_exports_evaluate_describe_and_sets():

@@ -1,5 +1,8 @@
 """Statistical process control: control charts, run rules, EWMA, CUSUM and capability.
 
+Chart type names (``CHART_TYPES``, ``RULE_CHARTS``, ``SIZED_CHARTS``) and rule-set names
+(``RULE_SETS``, ``DEFAULT_RULES``) live here, once; everything else asks this package.
+
 Pure numerics with qcc 2.7's conventions (see the README's SPC section); imports nothing from the
 store, the pipeline or the front doors. Charts render offline in JupyterLab through
 ``chart_mimebundle`` / ``display_chart`` (vega-lite 5 bundle).
@@ -11,9 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from . import rules
 from .capability import Capability, capability
-from .charts import CHARTS, ControlChart, control_chart
+from .charts import (
+    CHART_TYPES,
+    CHARTS,
+    DEFAULT_RULES,
+    RULE_CHARTS,
+    SIZED_CHARTS,
+    ControlChart,
+    control_chart,
+)
 from .cusum import CusumResult, cusum
 from .ewma import EwmaResult, ewma
+from .rules import RULE_SETS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .picture import VEGALITE_V5_MIMETYPE, OfflineChart, chart_mimebundle, display_chart
@@ -30,8 +42,14 @@ def __getattr__(name: str) -> Any:
         return getattr(picture, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "CHARTS",
+    "CHART_TYPES",
+    "DEFAULT_RULES",
+    "RULE_CHARTS",
+    "RULE_SETS",
+    "SIZED_CHARTS",
     "VEGALITE_V5_MIMETYPE",
     "Capability",
     "ControlChart",

@@ -24,7 +24,15 @@ from ._data import (
     check_phase1,
 )
 
-__all__ = ["CHARTS", "ControlChart", "control_chart"]
+__all__ = [
+    "CHARTS",
+    "CHART_TYPES",
+    "DEFAULT_RULES",
+    "RULE_CHARTS",
+    "SIZED_CHARTS",
+    "ControlChart",
+    "control_chart",
+]
 
 #: Chart type → (title, allowed sigma methods with the default first).
 CHARTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -39,7 +47,15 @@ CHARTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "u": ("u chart", ("poisson",)),
 }
 
-_SIZED = ("p", "np", "u")
+#: The chart types that judge one value per run (an ``spc`` check line, a metric's chart): the
+#: Shewhart charts judged by run rules, then EWMA and CUSUM (their own signal rule, no run rules).
+RULE_CHARTS: tuple[str, ...] = ("i", "mr", "c", "p", "np", "u")
+CHART_TYPES: tuple[str, ...] = (*RULE_CHARTS, "ewma", "cusum")
+#: Charts that judge each value against its sample size n (p, np: defectives; u: defects).
+SIZED_CHARTS: tuple[str, ...] = ("p", "np", "u")
+#: The run-rule set used when none is named (qcc 2.7's default; see ``rules.RULE_SETS``).
+DEFAULT_RULES = "qcc"
+
 _SUBGROUPED = ("xbar", "r", "s")
 
 
@@ -213,7 +229,7 @@ def control_chart(
     phase1: int | None = None,
     sigma_method: str | None = None,
     nsigmas: float = 3,
-    rules: str | Iterable[str] | None = "qcc",
+    rules: str | Iterable[str] | None = DEFAULT_RULES,
 ) -> ControlChart:
     """Compute a Shewhart control chart the way qcc 2.7 does.
 
@@ -227,7 +243,7 @@ def control_chart(
         raise SpcError(f"unknown chart {chart!r}; use one of {', '.join(repr(c) for c in CHARTS)}.")
     chart = key
     ns = check_nsigmas(nsigmas)
-    if sizes is not None and chart not in _SIZED:
+    if sizes is not None and chart not in SIZED_CHARTS:
         hint = (
             " Subgroup sizes come from the subgroups themselves."
             if chart in _SUBGROUPED
@@ -323,7 +339,7 @@ def _attributes(data, chart, sizes, phase1, sigma_method, ns) -> ControlChart:  
         i = int(np.argmax(counts < 0))
         raise SpcError(f"counts[{i}] = {counts[i]}; counts of the {chart} chart must be ≥ 0.")
     method = _method(chart, sigma_method, CHARTS[chart][1][0])
-    if chart in _SIZED:
+    if chart in SIZED_CHARTS:
         if sizes is None:
             raise SpcError(
                 f"the {chart} chart needs sizes (the sample size behind each count); pass "

@@ -9,16 +9,14 @@ under the v5 mimetype by ``chart_mimebundle`` (also the results' ``_repr_mimebun
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import altair as alt
 
 from .rules import RULES
 
-if TYPE_CHECKING:
-    from .charts import ControlChart
-    from .cusum import CusumResult
-    from .ewma import EwmaResult
+# The results (ControlChart, EwmaResult, CusumResult) import this module to draw themselves, so it
+# takes them by their attributes and imports none of them: the arrows go results -> picture only.
 
 __all__ = ["VEGALITE_V5_MIMETYPE", "OfflineChart", "chart_mimebundle", "display_chart"]
 
@@ -175,8 +173,8 @@ _Y_TITLES = {
 }
 
 
-def control_chart_picture(cc: ControlChart, **properties: Any) -> OfflineChart:
-    """Layered picture of a control chart: zones, centre, step limits, coloured points."""
+def control_chart_picture(cc: Any, **properties: Any) -> OfflineChart:
+    """Layered picture of a ``ControlChart``: zones, centre, step limits, coloured points."""
     rules_at = cc.point_rules()
     beyond = set(cc.beyond_limits)
     for i in beyond:  # beyond-limits leads the colour even when the rule set lacks WE1/N1
@@ -225,8 +223,8 @@ def control_chart_picture(cc: ControlChart, **properties: Any) -> OfflineChart:
     )
 
 
-def ewma_picture(r: EwmaResult, **properties: Any) -> OfflineChart:
-    """EWMA line with its widening limits; signalling points in red."""
+def ewma_picture(r: Any, **properties: Any) -> OfflineChart:
+    """An ``EwmaResult``: EWMA line with its widening limits; signalling points in red."""
     sig = set(r.signals)
     rows = [
         {
@@ -271,8 +269,9 @@ def ewma_picture(r: EwmaResult, **properties: Any) -> OfflineChart:
     )
 
 
-def cusum_picture(r: CusumResult, **properties: Any) -> OfflineChart:
-    """Upper and lower CUSUM against the decision interval ±h; signalling points in red."""
+def cusum_picture(r: Any, **properties: Any) -> OfflineChart:
+    """A ``CusumResult``: upper and lower CUSUM against the decision interval ±h; signalling
+    points in red."""
     up, lo = set(r.signals_upper), set(r.signals_lower)
     h = r.decision_interval
     rows: list[dict[str, Any]] = []
