@@ -28,9 +28,12 @@ from jupyter_dataops.store.processes import pid_alive, process_started
 from jupyter_dataops.store.queries import QueriesMixin
 from jupyter_dataops.store.results import ResultsMixin
 from jupyter_dataops.store.runs import RunsMixin
+from jupyter_dataops.store.scheduling import SchedulingMixin
 
 
-class Store(CatalogueMixin, RunsMixin, ResultsMixin, QueriesMixin, MaintenanceMixin):
+class Store(
+    CatalogueMixin, RunsMixin, ResultsMixin, QueriesMixin, MaintenanceMixin, SchedulingMixin
+):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 
     Safe to share between threads; a forked child process reconnects on first use.
