@@ -28,7 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
 PIPELINE_FILE = "dataops.yaml"
 STATE_DIR = ".dataops"
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-TOP_KEYS = ("pipeline", "store", "steps")
+TOP_KEYS = ("pipeline", "store", "steps", "schedule", "timezone", "catchup", "max_catchup")
+TOP_KEYS += ("alerts", "retention")
+SCHEDULING_KEYS = ("timezone", "catchup", "max_catchup", "retention")
+CATCHUP = ("skip", "latest", "all")
 STEP_KEYS = (
     "notebook",
     "parameters",
@@ -40,6 +43,7 @@ STEP_KEYS = (
     "kernel",
     "inputs",
     "outputs",
+    *SCHEDULING_KEYS,
 )
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
 
@@ -90,6 +94,10 @@ class StepSpec:
     kernel: str | None = None
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    timezone: str | None = None  # scheduling: see pipeline/scheduler.py; None = the pipeline's
+    catchup: str | None = None
+    max_catchup: int | None = None
+    retention: Any = None  # retention.Retention
 
     def to_yaml(self) -> dict[str, Any]:
         """The mapping written under ``steps.<name>``: only keys that differ from the defaults."""
@@ -112,6 +120,11 @@ class StepSpec:
             out["inputs"] = list(self.inputs)
         if self.outputs:
             out["outputs"] = list(self.outputs)
+        for key in ("timezone", "catchup", "max_catchup"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.retention is not None:
+            out["retention"] = {k: v for k, v in vars(self.retention).items() if v is not None}
         return out
 
 
@@ -123,6 +136,12 @@ class Pipeline:
     name: str
     steps: dict[str, StepSpec]
     store: str | None = None
+    schedule: str | None = None  # runs every step; scheduling keys are each step's defaults
+    timezone: str | None = None
+    catchup: str | None = None
+    max_catchup: int | None = None
+    alerts: tuple[Any, ...] = ()  # alerts.AlertSpec
+    retention: Any = None  # retention.Retention
 
     @property
     def project_dir(self) -> Path:
@@ -303,6 +322,64 @@ def _string_list(value: Any, what: str) -> tuple[str, ...]:
     raise ValueError(f"expected {what} as a list of names, got {plain(value)!r}")
 
 
+def _scheduling(node: Any, bad: Any) -> dict[str, Any]:
+    """``timezone``, ``catchup``, ``max_catchup`` and ``retention`` of a step or the pipeline;
+    ``bad(key, message)`` builds the error naming the line."""
+    out: dict[str, Any] = {}
+    if node.get("timezone") is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            out["timezone"] = ZoneInfo(str(node["timezone"])).key
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = plain(node["timezone"])
+            msg = f"unknown time zone {zone!r}; use one such as 'Europe/Paris'."
+            raise bad("timezone", msg) from None
+    if node.get("catchup") is not None:
+        if node["catchup"] not in CATCHUP:
+            got = plain(node["catchup"])
+            raise bad("catchup", f"expected one of {', '.join(CATCHUP)}, got {got!r}.")
+        out["catchup"] = str(node["catchup"])
+    if node.get("max_catchup") is not None:
+        n = node["max_catchup"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise bad("max_catchup", f"expected a whole number of 1 or more, got {plain(n)!r}")
+        out["max_catchup"] = int(n)
+    if node.get("retention") is not None:
+        from jupyter_dataops.pipeline.retention import parse_retention
+
+        try:
+            out["retention"] = parse_retention(plain(node["retention"]))
+        except ValueError as exc:
+            raise bad("retention", str(exc)) from None
+    return out
+
+
+def _alerts(path: Path, node: Any) -> tuple[Any, ...]:
+    from jupyter_dataops.pipeline.alerts import AlertConfigError, parse_alert
+
+    if not isinstance(node, list):
+        raise PipelineFileError(
+            "`alerts:` must be a list, e.g. `- {webhook: https://..., on: [failure]}`.",
+            path=path,
+            key="alerts",
+            line=_line(node),
+        )
+    out = []
+    for i, entry in enumerate(node, 1):
+        try:
+            out.append(parse_alert(plain(entry)))
+        except AlertConfigError as exc:
+            known = isinstance(entry, Mapping) and exc.key in entry
+            raise PipelineFileError(
+                f"alert {i}: {exc}",
+                path=path,
+                key=exc.key or "alerts",
+                line=(_line(entry, exc.key) if known else _line(entry)) or _line(node),
+            ) from None
+    return tuple(out)
+
+
 def _parameter_defaults(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
@@ -387,6 +464,7 @@ def _parse_step(path: Path, name: Any, node: Any, steps_node: Any) -> StepSpec:
         if not isinstance(kernel, str) or not kernel.strip():
             raise bad("kernel", f"expected a kernel name such as 'python3', got {plain(kernel)!r}")
         kwargs["kernel"] = kernel.strip()
+    kwargs.update(_scheduling(node, bad))
     return StepSpec(**kwargs)
 
 
@@ -449,7 +527,21 @@ def _build(path: Path, data: Any) -> Pipeline:
             line=_line(data, "steps"),
         )
     steps = {str(n): _parse_step(path, n, node, steps_node) for n, node in steps_node.items()}
-    pipeline = Pipeline(path=path, name=str(name), steps=steps, store=store.strip() if store else None)
+
+    def bad(key: str, message: str) -> PipelineFileError:
+        return PipelineFileError(message, path=path, key=key, line=_line(data, key))
+
+    extra = _scheduling(data, bad)
+    if data.get("schedule") is not None:
+        try:
+            extra["schedule"] = validate_schedule(data["schedule"])
+        except ValueError as exc:
+            raise bad("schedule", str(exc)) from None
+    if data.get("alerts") is not None:
+        extra["alerts"] = _alerts(path, data["alerts"])
+    pipeline = Pipeline(
+        path=path, name=str(name), steps=steps, store=store.strip() if store else None, **extra
+    )
 
     from jupyter_dataops.pipeline.dag import check_graph
 

@@ -1,0 +1,539 @@
+"""Alerts: tell people when a step fails, a data test fails or an SPC rule breaks.
+
+``alerts:`` in ``dataops.yaml`` lists channels and the events each wants. Channels are a
+registry, like executors: adding one is a ``Channel`` subclass and a ``channels.register`` line
+(or the ``jupyter_dataops.alert_channel`` entry-point group). Built in: ``webhook`` (a JSON POST,
+optionally Slack-shaped) and ``email`` (SMTP).
+
+A delivery failure is retried a few times, logged (without secrets) and written to the store's
+alert log; it never raises into the runner or the scheduler and never changes a run's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger("jupyter_dataops.alerts")
+
+# In the order a message names them when one step raises several.
+EVENTS: tuple[str, ...] = ("failure", "check_failed", "spc_signal", "interrupted")
+EVENT_WORDS = {
+    "failure": "step failed",
+    "check_failed": "data test failed",
+    "spc_signal": "SPC signal",
+    "interrupted": "run interrupted",
+}
+RETRIES = 3
+RETRY_DELAY = 1.0
+
+
+class AlertConfigError(ValueError):
+    """A bad ``alerts:`` entry; ``key`` names the key at fault (None: the entry itself)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """One ``alerts:`` entry: a channel, its target (URL, addresses...), options and events."""
+
+    channel: str
+    target: Any
+    options: Mapping[str, Any]
+    events: tuple[str, ...]
+
+
+@dataclass
+class AlertEvent:
+    """What happened, with everything a person needs to act on it."""
+
+    events: list[str]
+    pipeline: str
+    step: str | None = None
+    step_run_id: int | None = None
+    pipeline_run_id: int | None = None
+    status: str | None = None
+    error: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)  # failing/warning check lines
+    spc: list[str] = field(default_factory=list)  # rules broken, in words
+    notebook: str | None = None
+    time: str | None = None
+
+    @property
+    def event(self) -> str:
+        return self.events[0]
+
+    def title(self) -> str:
+        what = ", ".join(EVENT_WORDS.get(e, e) for e in self.events)
+        where = f"{self.pipeline}/{self.step}" if self.step else self.pipeline
+        run = f" (run {self.step_run_id})" if self.step_run_id else ""
+        return f"[dataops] {where}{run}: {what}"
+
+    def text(self) -> str:
+        lines = [self.title(), ""]
+        lines.append(f"pipeline: {self.pipeline}")
+        if self.step:
+            lines.append(f"step: {self.step}")
+        if self.step_run_id:
+            lines.append(f"step run: {self.step_run_id} (dataops show {self.step_run_id})")
+        if self.pipeline_run_id:
+            lines.append(f"pipeline run: {self.pipeline_run_id}")
+        if self.status:
+            lines.append(f"status: {self.status}")
+        if self.error:
+            lines.append(f"error: {self.error}")
+        for c in self.checks:
+            observed = "" if c.get("observed") is None else f" (observed {c['observed']:g})"
+            lines.append(
+                f"check line {c.get('line')} {c.get('status')}: {c.get('source')}{observed}"
+                + (f" — {c['message']}" if c.get("message") else "")
+            )
+        for rule in self.spc:
+            lines.append(f"SPC: {rule}")
+        if self.notebook:
+            lines.append(f"executed notebook: {self.notebook}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["event"] = self.event
+        out["title"] = self.title()
+        return out
+
+
+class Channel(ABC):
+    """Sends alert events to one place. Subclasses say how (and what their options are)."""
+
+    name: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: AlertSpec) -> None:
+        self.spec = spec
+
+    @classmethod
+    @abstractmethod
+    def check(cls, target: Any, options: Mapping[str, Any]) -> Any:
+        """Validate the target and options of an entry (``AlertConfigError``); return the
+        target normalised."""
+
+    @abstractmethod
+    def send(self, event: AlertEvent) -> None:
+        """Deliver one event; raise on failure (the caller retries and logs)."""
+
+    def describe(self) -> str:
+        """The target without secrets, for logs and the alert log."""
+        return str(self.spec.target)
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to log: no password, no query, and the path cut to its first part (webhook
+    URLs carry their secret in the path, e.g. Slack's ``/services/T000/B000/XXXX``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    first = "/".join(parts.path.split("/")[:2])
+    path = f"{first}/***" if parts.path.strip("/").count("/") or parts.query else parts.path
+    return urlunsplit((parts.scheme, host, path, "", ""))
+
+
+class WebhookChannel(Channel):
+    """A JSON POST (httpx). ``format: slack`` sends Slack's ``{"text": ...}`` body instead."""
+
+    name = "webhook"
+    options = ("format", "timeout")
+
+    @classmethod
+    def check(cls, target: Any, options: Mapping[str, Any]) -> Any:
+        if not isinstance(target, str) or urlsplit(target).scheme not in ("http", "https"):
+            raise AlertConfigError(
+                f"expected an http(s) URL such as 'https://hooks.example.com/T000', got {target!r}",
+                "webhook",
+            )
+        fmt = options.get("format", "json")
+        if fmt not in ("json", "slack"):
+            raise AlertConfigError(f"format must be json or slack, got {fmt!r}", "format")
+        timeout = options.get("timeout", 10)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise AlertConfigError(f"timeout must be seconds above 0, got {timeout!r}", "timeout")
+        return target
+
+    def body(self, event: AlertEvent) -> dict[str, Any]:
+        if self.spec.options.get("format", "json") == "slack":
+            return {"text": event.text()}
+        return event.to_dict()
+
+    def send(self, event: AlertEvent) -> None:
+        import httpx
+
+        response = httpx.post(
+            self.spec.target,
+            json=self.body(event),
+            timeout=float(self.spec.options.get("timeout", 10)),
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"HTTP {response.status_code} from {self.describe()}")
+
+    def describe(self) -> str:
+        return redact_url(self.spec.target)
+
+
+class EmailChannel(Channel):
+    """Mail through an SMTP server. The login comes from environment variables named in the
+    file (``user_env``, ``password_env``), never from the file itself."""
+
+    name = "email"
+    options = ("smtp", "sender", "user_env", "password_env", "starttls", "timeout")
+
+    @classmethod
+    def check(cls, target: Any, options: Mapping[str, Any]) -> Any:
+        addresses = [target] if isinstance(target, str) else target
+        if (
+            not isinstance(addresses, list)
+            or not addresses
+            or not all(isinstance(a, str) and "@" in a for a in addresses)
+        ):
+            raise AlertConfigError(
+                f"expected an address or a list of addresses, got {target!r}", "email"
+            )
+        smtp = options.get("smtp")
+        if not isinstance(smtp, str) or not smtp.strip():
+            raise AlertConfigError(
+                "missing `smtp: host:port` (the mail server to send through)", "smtp"
+            )
+        _host_port(smtp)
+        for key in ("user_env", "password_env"):
+            value = options.get(key)
+            if value is not None and (not isinstance(value, str) or not value.isidentifier()):
+                raise AlertConfigError(
+                    f"{key} names an environment variable (e.g. DATAOPS_SMTP_USER), got "
+                    f"{value!r}; never put the secret itself in the file",
+                    key,
+                )
+        if "password" in options or "user" in options:
+            raise AlertConfigError(
+                "credentials never go in dataops.yaml: use user_env/password_env naming "
+                "environment variables",
+                "password" if "password" in options else "user",
+            )
+        if "starttls" in options and not isinstance(options["starttls"], bool):
+            raise AlertConfigError("starttls must be true or false", "starttls")
+        return addresses
+
+    def send(self, event: AlertEvent) -> None:
+        opts = self.spec.options
+        host, port = _host_port(opts["smtp"])
+        msg = EmailMessage()
+        msg["Subject"] = event.title()
+        msg["From"] = opts.get("sender") or f"dataops@{os.uname().nodename}"
+        msg["To"] = ", ".join(self.spec.target)
+        msg.set_content(event.text())
+        with smtplib.SMTP(host, port, timeout=float(opts.get("timeout", 10))) as smtp:
+            if opts.get("starttls", port == 587):
+                smtp.starttls()
+            user_env, password_env = opts.get("user_env"), opts.get("password_env")
+            if user_env or password_env:
+                user = os.environ.get(user_env or "", "")
+                password = os.environ.get(password_env or "", "")
+                if not user or not password:
+                    raise RuntimeError(
+                        f"environment variables {user_env} / {password_env} are not both set"
+                    )
+                smtp.login(user, password)
+            smtp.send_message(msg)
+
+    def describe(self) -> str:
+        return f"{', '.join(self.spec.target)} via {self.spec.options['smtp']}"
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().rpartition(":")
+    if not host:
+        return text.strip(), 25
+    if not port.isdigit():
+        raise AlertConfigError(f"smtp must be host or host:port, got {text!r}", "smtp")
+    return host, int(port)
+
+
+class ChannelRegistry:
+    """Alert channel classes by key (``webhook:``, ``email:``...)."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, type[Channel]] = {}
+        self._loaded = False
+
+    def register(self, name: str, channel: type[Channel]) -> None:
+        self._channels[name] = channel
+
+    def _load_entry_points(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="jupyter_dataops.alert_channel"):
+            self._channels.setdefault(ep.name, ep.load())
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._channels)
+
+    def get(self, name: str) -> type[Channel] | None:
+        if name not in self._channels:
+            self._load_entry_points()
+        return self._channels.get(name)
+
+
+channels = ChannelRegistry()
+channels.register("webhook", WebhookChannel)
+channels.register("email", EmailChannel)
+
+
+def parse_alert(entry: Any) -> AlertSpec:
+    """One ``alerts:`` entry as an ``AlertSpec``; ``AlertConfigError`` names the bad key."""
+    if not isinstance(entry, Mapping):
+        raise AlertConfigError(
+            "an alert is a mapping such as `{webhook: https://..., on: [failure]}`"
+        )
+    kinds = [k for k in entry if channels.get(str(k)) is not None]
+    if len(kinds) != 1:
+        raise AlertConfigError(
+            f"an alert names exactly one channel ({', '.join(channels.names())}); got "
+            f"{', '.join(map(str, kinds)) or 'none'}"
+        )
+    kind = str(kinds[0])
+    cls = channels.get(kind)
+    assert cls is not None
+    events = entry.get("on")
+    if events is None:
+        raise AlertConfigError(f"missing `on:` (events: {', '.join(EVENTS)})", "on")
+    events = [events] if isinstance(events, str) else events
+    if not isinstance(events, list) or not events:
+        raise AlertConfigError(f"`on:` lists events ({', '.join(EVENTS)})", "on")
+    for e in events:
+        if e not in EVENTS:
+            raise AlertConfigError(f"unknown event {e!r}; known: {', '.join(EVENTS)}", "on")
+    options = {str(k): v for k, v in entry.items() if k not in (kind, "on")}
+    for key in options:
+        if key not in cls.options and key not in ("user", "password"):
+            raise AlertConfigError(
+                f"unknown option for a {kind} alert; known: {', '.join(cls.options)}", key
+            )
+    target = cls.check(entry[kind], options)
+    return AlertSpec(kind, target, options, tuple(dict.fromkeys(events)))
+
+
+# -- building events from the store ---------------------------------------------------------------
+
+
+def step_events(run: Mapping[str, Any]) -> AlertEvent | None:
+    """The alert event of a finished step run (``store.get_run`` dict), or None when nothing
+    in it is worth an alert."""
+    events = []
+    status = run.get("status")
+    if status == "failed":
+        events.append("failure")
+    if status == "interrupted":
+        events.append("interrupted")
+    checks = run.get("check_results") or []
+    failing = [c for c in checks if c.get("status") in ("fail", "error")]
+    if failing:
+        events.append("check_failed")
+    signals = [c for c in checks if (c.get("spc") or {}).get("broken")]
+    if signals:
+        events.append("spc_signal")
+    if not events:
+        return None
+    from jupyter_dataops.spc.rules import describe
+
+    spc_words = [
+        f"{c.get('source')}: " + "; ".join(f"{r} {describe(r)}" for r in c["spc"]["broken"])
+        for c in signals
+    ]
+    shown = failing + [c for c in signals if c not in failing]
+    return AlertEvent(
+        events=[e for e in EVENTS if e in events],
+        pipeline=str(run.get("pipeline")),
+        step=run.get("step"),
+        step_run_id=run.get("id"),
+        pipeline_run_id=run.get("pipeline_run_id"),
+        status=status,
+        error=run.get("error"),
+        checks=[
+            {k: c.get(k) for k in ("line", "source", "status", "observed", "threshold", "message")}
+            for c in shown
+        ],
+        spc=spc_words,
+        notebook=run.get("notebook_path"),
+        time=run.get("ended_at"),
+    )
+
+
+# -- delivery ---------------------------------------------------------------------------------------
+
+
+def deliver(
+    alerts: Sequence[AlertSpec],
+    event: AlertEvent,
+    *,
+    store: Any = None,
+    retries: int = RETRIES,
+    retry_delay: float = RETRY_DELAY,
+) -> list[dict[str, Any]]:
+    """Send ``event`` to every channel that wants one of its events. Never raises: each
+    delivery is tried ``retries`` times, logged, and written to the store's alert log."""
+    results = []
+    for spec in alerts:
+        wanted = [e for e in event.events if e in spec.events]
+        if not wanted:
+            continue
+        cls = channels.get(spec.channel)
+        if cls is None:
+            continue
+        channel = cls(spec)
+        try:
+            target = channel.describe()
+        except Exception:  # noqa: BLE001 - a describe bug must not stop delivery
+            target = spec.channel
+        error = None
+        attempts = 0
+        for attempts in range(1, retries + 1):  # noqa: B007 - attempts is reported
+            try:
+                channel.send(event)
+                error = None
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure is logged, never raised
+                error = f"{type(exc).__name__}: {_scrub(str(exc), spec)}"
+                if attempts < retries:
+                    time.sleep(retry_delay * attempts)
+        status = "failed" if error else "sent"
+        line = {
+            "event": "alert_" + status,
+            "channel": spec.channel,
+            "target": target,
+            "alert": event.event,
+            "pipeline": event.pipeline,
+            "step": event.step,
+            "step_run_id": event.step_run_id,
+            "attempts": attempts,
+        }
+        if error:
+            line["error"] = error
+            log.warning("alert not delivered", extra={"fields": line})
+        else:
+            log.info("alert delivered", extra={"fields": line})
+        results.append(line)
+        if store is not None:
+            try:
+                store.record_alert(
+                    pipeline=event.pipeline,
+                    step=event.step,
+                    event=event.event,
+                    channel=spec.channel,
+                    target=target,
+                    status=status,
+                    attempts=attempts,
+                    error=error,
+                    pipeline_run_id=event.pipeline_run_id,
+                    step_run_id=event.step_run_id,
+                )
+            except Exception as exc:  # noqa: BLE001 - the alert log is best effort
+                log.warning("alert log not written: %s", exc)
+    return results
+
+
+def _scrub(text: str, spec: AlertSpec) -> str:
+    """An error message without the channel's secret (httpx errors quote the full URL)."""
+    if isinstance(spec.target, str) and spec.target in text:
+        text = text.replace(spec.target, redact_url(spec.target))
+    return text
+
+
+def alert_step_runs(
+    alerts: Sequence[AlertSpec], store: Any, step_run_ids: Iterable[int]
+) -> list[dict[str, Any]]:
+    """Send the alerts of finished step runs (read back from the store, so the message says
+    exactly what was recorded)."""
+    out: list[dict[str, Any]] = []
+    if not alerts:
+        return out
+    for srid in step_run_ids:
+        try:
+            run = store.get_run(srid)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("alert skipped: cannot read step run %s: %s", srid, exc)
+            continue
+        event = step_events(run) if run else None
+        if event is not None:
+            out.extend(deliver(alerts, event, store=store))
+    return out
+
+
+class AlertingReporter:
+    """Wraps a runner ``Reporter``: after each step's record is committed, its alerts go out
+    on a background thread (a slow channel never holds up the run); ``run_finished`` waits
+    for them."""
+
+    def __init__(self, inner: Any, alerts: Sequence[AlertSpec], store: Any) -> None:
+        self.inner = inner
+        self.alerts = list(alerts)
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-alerts")
+        self._futures: list[Any] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def run_started(self, run_id: int, plans: Any) -> None:
+        self.inner.run_started(run_id, plans)
+
+    def step_started(self, step: str, attempt: int) -> None:
+        self.inner.step_started(step, attempt)
+
+    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
+        self.inner.step_retrying(step, attempt, error, delay)
+
+    def step_finished(self, outcome: Any) -> None:
+        self.inner.step_finished(outcome)
+        if self.alerts and outcome.status in ("failed", "success") and outcome.step_run_ids:
+            srid = outcome.step_run_ids[-1]
+            with self._lock:
+                self._futures.append(
+                    self._pool.submit(alert_step_runs, self.alerts, self.store, [srid])
+                )
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Let queued alerts go out (bounded), then stop the sender thread."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            futures = list(self._futures)
+        for f in futures:
+            try:
+                f.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("alert sender: %s", exc)
+        self._pool.shutdown(wait=False)
+
+    def run_finished(self, result: Any) -> None:
+        self.wait()
+        self.inner.run_finished(result)
+
+
+def with_alerts(reporter: Any, pipeline: Any, store: Any) -> Any:
+    """``reporter`` wrapped to send the pipeline's alerts (unchanged when it has none)."""
+    alerts = getattr(pipeline, "alerts", ())
+    return AlertingReporter(reporter, alerts, store) if alerts else reporter

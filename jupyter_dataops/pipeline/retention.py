@@ -1,0 +1,111 @@
+"""Retention: delete old executed notebooks and logs, keep the record.
+
+``retention: {keep_runs: N, keep_days: D}`` on the pipeline (and on a step, which then wins)
+keeps a step's newest N runs and every run younger than D days; older runs lose their executed
+notebook and log and are marked ``pruned`` in the store. Their check results and metrics stay:
+they are the SPC history. A run still queued or running is never touched. Applied by the
+scheduler after its runs, and by ``dataops gc [--dry-run]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("jupyter_dataops.retention")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much run output to keep (None: no limit of that kind)."""
+
+    keep_runs: int | None = None
+    keep_days: float | None = None
+
+
+def parse_retention(node: Any) -> Retention:
+    """A ``retention:`` mapping; ``ValueError`` says what is wrong."""
+    if not isinstance(node, Mapping):
+        raise ValueError("expected a mapping such as `{keep_runs: 30, keep_days: 90}`")
+    unknown = [str(k) for k in node if k not in ("keep_runs", "keep_days")]
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}; known: keep_runs, keep_days")
+    keep_runs = node.get("keep_runs")
+    if keep_runs is not None and (
+        isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 1
+    ):
+        raise ValueError(f"keep_runs must be a whole number of 1 or more, got {keep_runs!r}")
+    keep_days = node.get("keep_days")
+    if keep_days is not None and (
+        isinstance(keep_days, bool) or not isinstance(keep_days, int | float) or keep_days <= 0
+    ):
+        raise ValueError(f"keep_days must be a number of days above 0, got {keep_days!r}")
+    if keep_runs is None and keep_days is None:
+        raise ValueError("give keep_runs, keep_days or both")
+    return Retention(
+        int(keep_runs) if keep_runs is not None else None,
+        float(keep_days) if keep_days is not None else None,
+    )
+
+
+@dataclass
+class GcResult:
+    """What a retention pass pruned (or, with ``dry_run``, would prune)."""
+
+    dry_run: bool
+    runs: list[dict[str, Any]] = field(default_factory=list)  # {id, step, files, bytes}
+
+    @property
+    def files(self) -> int:
+        return sum(len(r["files"]) for r in self.runs)
+
+    @property
+    def bytes(self) -> int:
+        return sum(r["bytes"] for r in self.runs)
+
+
+def run_files(notebook_path: str | None, step: str) -> list[Path]:
+    """The files of one step run: its executed notebook and, beside it, the step's log."""
+    if not notebook_path:
+        return []
+    nb = Path(notebook_path)
+    out = [nb]
+    log_file = nb.parent / f"{step}.log"
+    if not nb.name.startswith(f"{step}.attempt-"):  # the last attempt owns the log
+        out.append(log_file)
+    return [p for p in out if p.exists()]
+
+
+def apply_retention(pipeline: Any, store: Any, *, dry_run: bool = False) -> GcResult:
+    """Prune the runs of every step of ``pipeline`` beyond its retention (step's, else the
+    pipeline's). With ``dry_run`` nothing is deleted or marked: the result lists what would be."""
+    result = GcResult(dry_run=dry_run)
+    default = getattr(pipeline, "retention", None)
+    for name, spec in pipeline.steps.items():
+        rule = getattr(spec, "retention", None) or default
+        if rule is None:
+            continue
+        for run in store.retention_candidates(
+            pipeline.name, name, keep_runs=rule.keep_runs, keep_days=rule.keep_days
+        ):
+            files = run_files(run["notebook_path"], name)
+            size = sum(p.stat().st_size for p in files)
+            if not dry_run:
+                for p in files:
+                    p.unlink(missing_ok=True)
+                folder = Path(run["notebook_path"]).parent if run["notebook_path"] else None
+                if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+                store.mark_pruned(run["id"], [str(p) for p in files])
+            result.runs.append(
+                {"id": run["id"], "step": name, "files": [str(p) for p in files], "bytes": size}
+            )
+    if result.runs and not dry_run:
+        log.info(
+            "retention pruned runs",
+            extra={"fields": {"event": "pruned", "runs": len(result.runs), "files": result.files}},
+        )
+    return result
