@@ -317,6 +317,34 @@ def show(
         console.print(run_detail(detail))
 
 
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to copy the sample pipeline into (kept if it exists).")
+    ] = Path("dataops-demo"),
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=1, help="Backfill only the first N days (default: all 60)."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, help="Days in flight at once (steps stay in day order).")
+    ] = 2,
+) -> None:
+    """The main job: copy the sample factory, promote its notebooks, backfill 60 days of
+    orders on the embedded SQLite store, and show what the data tests and SPC lines caught."""
+    from jupyter_dataops.demo import run_demo
+
+    try:
+        run_demo(directory, days=days, jobs=jobs, console=console)
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail(
+            "stopped; the days already run are kept. Run the same command again to go on.",
+            code=130,
+        ) from None
+
+
 def main() -> None:
     """Entry point of the ``dataops`` script."""
     app()

@@ -1,0 +1,534 @@
+"""``dataops demo``: the sample factory, promoted and backfilled day by day, then summarised.
+
+Copies the shop's pipeline (``sample_notebooks/``, shipped in the wheel as
+``jupyter_dataops/samples``) into a folder, promotes its four notebooks (each through its gate
+run), runs the pipeline once per day of raw data with ``run_date`` as the parameter, on the
+embedded SQLite store of that folder, and reports what the data tests and SPC lines caught.
+
+Days overlap to use more than one core, and what is recorded stays that of one daily run after
+another: a step of day D starts only after the same step of day D-1 has finished (or was
+skipped), and day D's runs are created after day D-1's, so every SPC history is in day order.
+Re-running on the same folder keeps its history and runs only the days not yet run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_dataops.errors import DataOpsError
+
+PIPELINE = "shop"
+# Steps in promotion order; the shipped dataops.yaml wires their dependencies and schedule.
+STEPS = (
+    ("ingest", "01_ingest.ipynb"),
+    ("clean", "02_clean.ipynb"),
+    ("daily_metrics", "03_daily_metrics.ipynb"),
+    ("report", "04_report.ipynb"),
+)
+DEFAULT_DIR = "dataops-demo"
+# Made by running the samples; never copied into a demo folder.
+_NOT_COPIED = (
+    "staged",
+    "clean",
+    "metrics",
+    ".dataops",
+    ".ipynb_checkpoints",
+    "__pycache__",
+    "orders_pipeline",
+)
+_FINISHED = ("success", "failed")
+
+
+class DemoError(DataOpsError):
+    """The demo cannot start or go on (a folder in the way, missing samples)."""
+
+
+def samples_dir() -> Path:
+    """The shipped samples: ``jupyter_dataops/samples`` in a wheel, ``sample_notebooks`` in a
+    source checkout (an editable install)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "samples", here.parent / "sample_notebooks"):
+        if (candidate / "dataops.yaml").is_file() and (candidate / "data" / "raw").is_dir():
+            return candidate
+    raise DemoError(
+        "the sample notebooks are not installed with this copy of jupyter-dataops (looked in "
+        f"{here / 'samples'} and {here.parent / 'sample_notebooks'}). Reinstall the package: "
+        "pip install --force-reinstall jupyter-dataops."
+    )
+
+
+def raw_days(directory: Path) -> list[str]:
+    """The business days that have a raw orders file, oldest first."""
+    return sorted(
+        p.stem.removeprefix("orders_") for p in (directory / "data" / "raw").glob("orders_*.csv")
+    )
+
+
+def prepare(directory: Path) -> bool:
+    """Copy the samples into ``directory``; False when it already holds the demo (kept as is)."""
+    if (directory / "dataops.yaml").is_file():
+        from jupyter_dataops.pipeline.spec import load_pipeline
+
+        if load_pipeline(directory / "dataops.yaml").name != PIPELINE:
+            raise DemoError(
+                f"{directory} holds another pipeline's dataops.yaml. Give `dataops demo` a new "
+                "or empty folder, e.g. `dataops demo dataops-demo`."
+            )
+        return False
+    if directory.exists() and any(directory.iterdir()):
+        raise DemoError(
+            f"{directory} exists and is not empty. Give `dataops demo` a new or empty folder "
+            "(it copies the sample pipeline there), e.g. `dataops demo dataops-demo`."
+        )
+    shutil.copytree(
+        samples_dir(), directory, ignore=shutil.ignore_patterns(*_NOT_COPIED), dirs_exist_ok=True
+    )
+    return True
+
+
+def promote_changed(directory: Path, store: Any, on_step: Callable[[str, str], None]) -> list[str]:
+    """Promote each notebook whose content differs from its latest promoted version (all of
+    them the first time); the gate run of each must pass. Returns the promoted steps."""
+    from jupyter_dataops.pipeline.notebook import content_hash
+    from jupyter_dataops.pipeline.promote import promote
+
+    done = []
+    for step, notebook in STEPS:
+        path = directory / notebook
+        latest = store.latest_version(PIPELINE, step)
+        if latest is not None and latest["content_hash"] == content_hash(path):
+            continue
+        on_step(step, notebook)
+        promote(path, step, pipeline_file=directory / "dataops.yaml", store=store)
+        done.append(step)
+    return done
+
+
+@dataclass
+class DayPlan:
+    """A day to run and which steps (None: all of them)."""
+
+    day: str
+    steps: list[str] | None = None
+
+
+def plan_days(store: Any, days: Sequence[str]) -> list[DayPlan]:
+    """The days of ``days`` not yet backfilled, oldest first. A day whose run finished is done;
+    a day stopped half-way runs again from its first step that did not succeed."""
+    runs: dict[str, list[dict]] = {}
+    for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):
+        day = _run_day(run)
+        if run["mode"] == "production" and day is not None:
+            runs.setdefault(day, []).append(run)
+    plans = []
+    for day in days:
+        mine = sorted(runs.get(day, []), key=lambda r: r["id"])
+        if any(r["status"] in _FINISHED for r in mine):
+            continue
+        if not mine:
+            plans.append(DayPlan(day))
+            continue
+        succeeded = {
+            s["step"]
+            for r in mine
+            for s in store.get_pipeline_run(r["id"])["steps"]
+            if s["status"] == "success"
+        }
+        todo = [step for step, _ in STEPS if step not in succeeded]
+        if todo:
+            plans.append(DayPlan(day, todo if len(todo) < len(STEPS) else None))
+    return plans
+
+
+def _run_day(run: dict) -> str | None:
+    for values in (run.get("parameters") or {}).values():
+        if isinstance(values, dict) and "run_date" in values:
+            return str(values["run_date"])
+    return None
+
+
+# -- overlapping days, in order per step --------------------------------------------------------
+
+
+class _Turns:
+    """Step S of day i may start once step S of day i-1 has finished or been skipped."""
+
+    def __init__(self, plans: Sequence[DayPlan]) -> None:
+        self.index = {p.day: i for i, p in enumerate(plans)}
+        self._done = {(s, i): threading.Event() for i in range(len(plans)) for s, _ in STEPS}
+        for i, p in enumerate(plans):
+            for step, _ in STEPS:
+                if p.steps is not None and step not in p.steps:
+                    self._done[(step, i)].set()  # not part of this day's run
+
+    def wait(self, step: str, day: str) -> None:
+        i = self.index[day]
+        if i > 0:
+            self._done[(step, i - 1)].wait()
+
+    def done(self, step: str, day: str) -> None:
+        self._done[(step, self.index[day])].set()
+
+    def day_done(self, day: str) -> None:
+        for step, _ in STEPS:
+            self.done(step, day)
+
+
+def _worker_init() -> None:
+    from jupyter_dataops.pipeline import executors as ex
+
+    ex._worker_init()  # the local executor's: die with the demo, Ctrl-C is the demo's
+
+
+class _Backfill:
+    """Shared by every day's run: the process pool and the turns (set while a demo runs)."""
+
+    pool: ProcessPoolExecutor | None = None
+    turns: _Turns | None = None
+
+
+def _in_order_executor() -> type:
+    from jupyter_dataops.pipeline.execute import execute_notebook
+    from jupyter_dataops.pipeline.executors import Executor
+
+    class InOrderExecutor(Executor):
+        """The local pool of the demo, started once; an attempt waits for its step's turn."""
+
+        name = "demo-backfill"
+
+        def start(self, job: Any) -> Future:
+            assert _Backfill.turns is not None
+            _Backfill.turns.wait(job.step, str(job.notebook_job.parameters["run_date"]))
+            return super().start(job)
+
+        def execute(self, job: Any) -> Future:
+            assert _Backfill.pool is not None
+            return _Backfill.pool.submit(execute_notebook, job.notebook_job)
+
+    return InOrderExecutor
+
+
+class _DayReporter:
+    """Runner events of one day: release turns, advance the progress bar."""
+
+    def __init__(self, day: str, turns: _Turns, advance: Callable[[str, str], None]) -> None:
+        self.day = day
+        self.turns = turns
+        self.advance = advance
+        self.created = threading.Event()
+
+    def run_started(self, run_id: int, plans: dict) -> None:
+        self.created.set()
+
+    def step_started(self, step: str, attempt: int) -> None:
+        pass
+
+    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
+        pass
+
+    def step_finished(self, outcome: Any) -> None:
+        self.turns.done(outcome.step, self.day)
+        self.advance(self.day, outcome.step)
+
+    def run_finished(self, result: Any) -> None:
+        self.turns.day_done(self.day)
+
+
+def backfill(
+    directory: Path,
+    plans: Sequence[DayPlan],
+    *,
+    store_url: str,
+    jobs: int = 2,
+    advance: Callable[[str, str], None] = lambda day, step: None,
+) -> None:
+    """Run the pipeline once per planned day, ``jobs`` days overlapping, in order per step."""
+    from jupyter_dataops.pipeline.executors import executors
+    from jupyter_dataops.pipeline.runner import run_pipeline
+    from jupyter_dataops.pipeline.spec import load_pipeline
+    from jupyter_dataops.store import open_store
+
+    if not plans:
+        return
+    pipeline = load_pipeline(directory / "dataops.yaml")
+    turns = _Turns(plans)
+    executor = _in_order_executor()
+    executors.register(executor.name, executor)
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    # Started before any thread, so no worker is forked while another thread holds a lock.
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context(method), initializer=_worker_init
+    )
+    for f in [pool.submit(time.sleep, 0) for _ in range(jobs)]:
+        f.result()
+    _Backfill.pool, _Backfill.turns = pool, turns
+    errors: list[BaseException] = []
+
+    def run_day(plan: DayPlan, reporter: _DayReporter) -> None:
+        try:
+            with open_store(store_url) as store:
+                run_pipeline(
+                    pipeline,
+                    plan.steps,
+                    [f"run_date={plan.day}"],
+                    executor=executor.name,
+                    workers=1,
+                    store=store,
+                    reporter=reporter,
+                )
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
+        finally:
+            reporter.created.set()
+            turns.day_done(plan.day)
+
+    threads: list[threading.Thread] = []
+    try:
+        for plan in plans:
+            while sum(t.is_alive() for t in threads) >= jobs:
+                next(t for t in threads if t.is_alive()).join(0.2)
+            if errors:
+                break
+            reporter = _DayReporter(plan.day, turns, advance)
+            thread = threading.Thread(
+                target=run_day, args=(plan, reporter), daemon=True, name=f"demo {plan.day}"
+            )
+            thread.start()
+            threads.append(thread)
+            while not reporter.created.wait(0.2):  # day D's runs exist before day D+1's
+                pass
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    finally:
+        _Backfill.pool = _Backfill.turns = None
+        pool.shutdown(wait=not any(t.is_alive() for t in threads), cancel_futures=True)
+    if errors:
+        raise errors[0]
+
+
+# -- what the tests and SPC lines caught ---------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """A check that did not pass (or a step that failed without one), on a day."""
+
+    day: str
+    step: str
+    status: str  # fail | warn | error | failed (the step, without a failing check)
+    check: str
+    message: str
+    spc: bool = False
+
+
+@dataclass
+class DemoSummary:
+    """The backfilled history of a demo folder."""
+
+    days: list[str]
+    runs: int = 0
+    failed_runs: int = 0
+    step_runs: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def spc_signals(self) -> list[Finding]:
+        return [f for f in self.findings if f.spc]
+
+    @property
+    def days_flagged(self) -> list[str]:
+        return sorted({f.day for f in self.findings})
+
+
+def summarize(store: Any) -> DemoSummary:
+    """Every production run of the demo's pipeline, by day, with what did not pass."""
+    by_day: dict[str, list[dict]] = {}
+    for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):
+        day = _run_day(run)
+        if run["mode"] == "production" and day is not None:
+            by_day.setdefault(day, []).append(run)
+    summary = DemoSummary(days=sorted(by_day))
+    for day in summary.days:
+        for run in sorted(by_day[day], key=lambda r: r["id"]):
+            summary.runs += 1
+            summary.failed_runs += run["status"] != "success"
+            for row in store.get_pipeline_run(run["id"])["steps"]:
+                summary.step_runs[row["status"]] = summary.step_runs.get(row["status"], 0) + 1
+                counts = row.get("checks") or {}
+                if row["status"] != "failed" and not any(
+                    counts.get(s) for s in ("fail", "warn", "error")
+                ):
+                    continue
+                detail = store.get_run(row["id"])
+                found = [
+                    Finding(
+                        day,
+                        row["step"],
+                        c["status"],
+                        c["source"] or "",
+                        c["message"] or "",
+                        spc=_is_spc(c),
+                    )
+                    for c in detail["check_results"]
+                    if c["status"] in ("fail", "warn", "error")
+                ]
+                if not found and row["status"] == "failed":
+                    found = [
+                        Finding(
+                            day,
+                            row["step"],
+                            "failed",
+                            "",
+                            (detail.get("error") or "failed").splitlines()[0],
+                        )
+                    ]
+                summary.findings.extend(found)
+    return summary
+
+
+def _is_spc(check: dict) -> bool:
+    if check.get("spc"):
+        return True
+    source = (check.get("source") or "").strip()
+    for prefix in ("warn:", "fail:"):
+        source = source.removeprefix(prefix).strip()
+    return source.startswith("spc ")
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def run_demo(
+    directory: Path | str = DEFAULT_DIR,
+    *,
+    days: int | None = None,
+    jobs: int = 2,
+    console: Any = None,
+) -> DemoSummary:
+    """Copy (or keep) the demo in ``directory``, promote, backfill, and return the summary."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from jupyter_dataops.store import open_store
+
+    console = console or Console()
+    directory = Path(directory).expanduser().resolve()
+    if days is not None and days < 1:
+        raise DemoError(f"--days must be at least 1, not {days}.")
+    if jobs < 1:
+        raise DemoError(f"--jobs must be at least 1, not {jobs}.")
+    if prepare(directory):
+        console.print(
+            f"Copied the sample factory (the shop's daily orders pipeline) to {directory}"
+        )
+    else:
+        console.print(
+            f"{directory} already holds the demo: keeping its notebooks and run history, "
+            "running only the days not yet run."
+        )
+    available = raw_days(directory)
+    if not available:
+        raise DemoError(f"no raw data in {directory / 'data' / 'raw'}: run make_data.py there.")
+    wanted = available[:days] if days else available
+    # The demo's own SQLite store, even when DATAOPS_STORE_URL points at a team database.
+    url = f"sqlite:///{directory / '.dataops' / 'dataops.db'}"
+    started = time.monotonic()
+    with open_store(url) as store:
+        store.mark_interrupted()
+        promote_changed(
+            directory,
+            store,
+            lambda step, nb: console.print(f"Promoting {nb} as step [bold]{step}[/] (gate run)"),
+        )
+        plans = plan_days(store, wanted)
+    if plans:
+        steps = sum(len(p.steps or STEPS) for p in plans)
+        console.print(
+            f"Backfilling {len(plans)} day(s), {plans[0].day} .. {plans[-1].day}: "
+            f"{steps} step runs, {jobs} at a time"
+        )
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        task = progress.add_task("backfill", total=steps)
+
+        def advance(day: str, step: str) -> None:
+            progress.update(task, advance=1, description=f"{day} {step}")
+
+        with progress:
+            backfill(directory, plans, store_url=url, jobs=jobs, advance=advance)
+    else:
+        console.print(f"Every day up to {wanted[-1]} is already backfilled.")
+    with open_store(url) as store:
+        summary = summarize(store)
+    print_summary(summary, directory, time.monotonic() - started, console)
+    return summary
+
+
+STATUS_STYLE = {"fail": "bold red", "failed": "bold red", "warn": "yellow", "error": "magenta"}
+
+
+def print_summary(summary: DemoSummary, directory: Path, seconds: float, console: Any) -> None:
+    """The summary an analyst reads: runs, failures, SPC signals by day, and how to look."""
+    from rich.table import Table
+    from rich.text import Text
+
+    days = summary.days
+    steps = ", ".join(f"{n} {s}" for s, n in sorted(summary.step_runs.items()))
+    console.print()
+    console.print(
+        f"[bold]{len(days)} days[/] backfilled ({days[0]} .. {days[-1]}) in {seconds:.0f} s: "
+        f"{summary.runs} pipeline runs, {summary.failed_runs} failed; step runs: {steps}."
+        if days
+        else "Nothing backfilled yet."
+    )
+    if summary.findings:
+        table = Table(
+            title="What the data tests and SPC lines caught, by day", title_justify="left"
+        )
+        for col in ("day", "step", "status", "check", "what it says"):
+            table.add_column(col, overflow="fold")
+        for f in summary.findings:
+            table.add_row(
+                f.day,
+                f.step,
+                Text(f.status, style=STATUS_STYLE.get(f.status, "")),
+                Text(("[SPC] " if f.spc else "") + f.check),
+                Text(f.message),
+            )
+        console.print(table)
+        console.print(
+            f"{len(summary.spc_signals)} SPC signal(s) and "
+            f"{len(summary.findings) - len(summary.spc_signals)} other finding(s) on "
+            f"{len(summary.days_flagged)} day(s): {', '.join(summary.days_flagged)}. "
+            "Every other day passed every check."
+        )
+    elif days:
+        console.print("Every day passed every check.")
+    here = Path.cwd()
+    try:
+        shown = directory.relative_to(here)
+    except ValueError:
+        shown = directory
+    console.print(
+        "\n[bold]See it in JupyterLab:[/]\n"
+        f"  cd {shown} && jupyter lab 00_getting_started.ipynb\n"
+        "The DataOps panel (left sidebar) lists the pipeline, its runs and their checks; click a "
+        "metric for its control chart. History from the command line: `dataops runs`, "
+        "`dataops show RUN_ID` (in that folder)."
+    )
