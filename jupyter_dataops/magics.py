@@ -62,10 +62,10 @@ class DataOpsMagics(Magics):
         try:
             suite = parse_spec(cell, name=name)
         except DataOpsSyntaxError as exc:
-            # The magic line is line 1 of the cell: report cell lines, as the analyst sees them.
+            # Line 1 is the first check line (after %%dataops_test), as in the result table.
             raise DataOpsSyntaxError(
                 exc.message,
-                line=exc.line + 1,
+                line=exc.line,
                 column=exc.column,
                 text=exc.text,
                 hint=exc.hint,
@@ -109,27 +109,18 @@ class DataOpsMagics(Magics):
     @magic_arguments()
     @argument("step", help="The step whose metric is charted.")
     @argument("metric", help="The metric key as %%dataops_test records it, e.g. 'avg(amount)'.")
-    @argument("--chart", dest="chart_type", default="i", help="i, mr, ewma or cusum.")
-    @argument("--rules", default="qcc", help="qcc, western_electric, nelson or nhs.")
     @argument("--last", type=int, default=500, help="Plot the newest N production runs.")
-    @argument("--phase1", type=int, default=None, help="Limits from the first N plotted runs.")
     @line_magic
     def dataops_chart(self, line: str):  # noqa: ANN201
-        """Show the control chart of one metric of a step over its production runs.
+        """Show the control chart of one metric of a step over its production runs, as its spc
+        line judged it (the line's chart type, rules and baseline; its verdicts as violations).
 
-        Example: ``%dataops_chart load avg(amount) --rules nelson``
+        Example: ``%dataops_chart load avg(amount) --last 100``
         """
         from jupyter_dataops.widgets import chart_widget
 
         args = parse_argstring(self.dataops_chart, line)
-        return chart_widget(
-            args.step,
-            args.metric,
-            chart_type=args.chart_type,
-            rules=args.rules,
-            last=args.last,
-            phase1=args.phase1,
-        )
+        return chart_widget(args.step, args.metric, last=args.last)
 
 
 def _should_raise(result, fail_on: str) -> bool:  # noqa: ANN001

@@ -81,7 +81,9 @@ def test_syntax_error_names_the_cell_line_and_column(shell):
     res = run(shell, "%%dataops_test orders\nrow_count > 0\nmisng_count(amount) = 0\n")
     err = res.error_in_exec
     assert isinstance(err, DataOpsSyntaxError)
-    assert err.line == 3  # line 1 is the magic line
+    assert err.line == 2  # line 1 is the first check line, as in the result table
+    fixed = run(shell, "%%dataops_test orders\nrow_count > 0\nmissing_count(amount) >= 0\n")
+    assert [r.line for r in fixed.result.results] == [1, 2]
     assert err.column >= 1
     assert "missing_count" in str(err)  # suggests the nearest metric
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from jupyter_dataops.checks.display import format_value, status_label, unit_of
 from jupyter_dataops.errors import DataOpsError
 
 #: What a store query may raise; widgets show it in place instead of failing the click silently
@@ -26,6 +27,7 @@ STATUS_COLOURS = {
     "running": "#1565c0",
     "queued": "#757575",
     "skipped": "#757575",
+    "baseline": "#455a64",  # an spc line not judged yet ("not judged"), not a pass
 }
 
 
@@ -35,13 +37,14 @@ def esc(value: Any) -> str:
 
 
 def badge(status: str | None) -> str:
-    """A coloured pill naming ``status`` (run or check status)."""
+    """A coloured pill naming ``status`` (run or check status; ``baseline`` reads
+    "not judged")."""
     status = status or "unknown"
     colour = STATUS_COLOURS.get(status, "#757575")
     return (
         f'<span class="dataops-status dataops-status-{esc(status)}" '
         f'style="background:{colour};color:white;border-radius:8px;padding:1px 7px;'
-        f'font-size:0.9em;white-space:nowrap">{esc(status)}</span>'
+        f'font-size:0.9em;white-space:nowrap">{esc(status_label(status))}</span>'
     )
 
 
@@ -72,32 +75,38 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def number(value: Any) -> str:
-    """A check's observed value: integers as is, floats with up to 6 significant digits."""
+def number(value: Any, unit: str | None = None) -> str:
+    """A number as every front door shows it (``checks.display.format_value``); an em dash
+    when absent. Integral floats read as integers (a stored count comes back as 1234.0)."""
     if value is None:
         return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    if unit is None and isinstance(value, float) and value.is_integer():
+        unit = "count"
+    return format_value(value, unit)
+
+
+def observed(check: dict[str, Any]) -> str:
+    """A stored check row's observed value in its metric's unit (``1.05%``, ``1d 0h 34m``)."""
+    return number(check.get("observed"), unit_of(check.get("metric")))
 
 
 def check_counts(checks: dict[str, int] | None) -> str:
-    """``✓ passed  ⚠ warned  ✗ failed`` counts of a run's checks (errors count as failed)."""
+    """``✓ passed  ⚠ warned  ✗ failed`` counts of a run's checks (errors count as failed), and
+    ``○ not judged`` spc lines when there are any."""
     checks = checks or {}
     passed = int(checks.get("pass", 0))
     warned = int(checks.get("warn", 0))
     failed = int(checks.get("fail", 0)) + int(checks.get("error", 0))
-    if not (passed or warned or failed):
+    unjudged = int(checks.get("baseline", 0))
+    if not (passed or warned or failed or unjudged):
         return '<span style="color:#757575" title="no checks recorded">—</span>'
     parts = [
         ("pass", "✓", passed, f"{passed} passed"),
         ("warn", "⚠", warned, f"{warned} warned"),
         ("fail", "✗", failed, f"{failed} failed"),
     ]
+    if unjudged:
+        parts.append(("baseline", "○", unjudged, f"{unjudged} not judged (collecting baseline)"))
     return " ".join(
         f'<span class="dataops-count-{key}" title="{title}" '
         f'style="color:{STATUS_COLOURS[key] if n else "#9e9e9e"};margin-right:6px">'

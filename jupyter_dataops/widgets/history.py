@@ -21,7 +21,7 @@ from jupyter_dataops.widgets._format import (
     display_data,
     duration,
     esc,
-    number,
+    observed,
     value_text,
     when,
 )
@@ -400,7 +400,7 @@ def _checks_table(checks: list[dict]) -> str:
             esc(c.get("line")),
             f"<code>{esc(c.get('source'))}</code>",
             badge(c.get("status")),
-            esc(number(c.get("observed"))),
+            esc(observed(c)),
             esc(c.get("threshold")),
             esc(c.get("message")),
         ]
