@@ -24,7 +24,13 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
-STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
+STATUS_STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "bold magenta",
+    "baseline": "bold blue",  # an spc line not judged yet: visibly not a pass
+}
 SCANNERS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -65,27 +71,24 @@ def scan_data(path: Path):  # noqa: ANN201
 
 def print_suite(result) -> None:  # noqa: ANN001
     """The result table of a check suite, one row per check line."""
+    from jupyter_dataops.checks.display import status_label
+
     table = Table(title=f"checks: {result.name}" if result.name else "checks", show_lines=False)
-    for col in ("line", "status", "check", "observed", "message"):
+    for col in ("line", "status", "check", "observed", "threshold", "message"):
         table.add_column(col, overflow="fold")
     for r in result.results:
         style = STATUS_STYLE.get(r.status, "")
-        observed = (
-            ""
-            if r.observed is None
-            else f"{r.observed:.6g}"
-            if isinstance(r.observed, float)
-            else str(r.observed)
-        )
+        detail = r.detail + (f" ({r.rows_text} offending)" if r.rows_text else "")
         table.add_row(
             str(r.line),
-            Text(r.status, style=style),
+            Text(r.status_text, style=style),
             Text(r.source),
-            observed,
-            Text("" if r.status == "pass" else r.message or ""),
+            Text(r.observed_text),
+            Text(r.threshold),
+            Text(detail),
         )
     console.print(table)
-    counts = ", ".join(f"{n} {s}" for s, n in result.counts.items() if n)
+    counts = ", ".join(f"{n} {status_label(s)}" for s, n in result.counts.items() if n)
     verdict = "[green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
     console.print(f"{verdict} ({counts})")
 
@@ -166,9 +169,14 @@ def promote(
     ] = None,
 ) -> None:
     """Promote a notebook to a pipeline step, after a gate run whose data tests all pass."""
+    from jupyter_dataops.pipeline.notebook import read_notebook
     from jupyter_dataops.pipeline.promote import PromotionRefused
     from jupyter_dataops.pipeline.promote import promote as do_promote
 
+    try:
+        read_notebook(notebook)  # a missing or unreadable file is said before any gate run
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
     console.print(f"Gate run of {notebook} (test mode)...")
     try:
         result = do_promote(

@@ -10,10 +10,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from jupyter_dataops.checks.display import duration, format_value, status_label, unit_of
 
 if TYPE_CHECKING:  # pragma: no cover - the runner (papermill, nbformat) is not needed to print
     from jupyter_dataops.pipeline.runner import RunResult, StepOutcome, StepPlan
@@ -27,6 +30,12 @@ STATUS_STYLE = {
     "skipped": "yellow",
     "interrupted": "magenta",
 }
+
+
+#: check statuses in ``dataops show`` (``baseline``: an spc line not judged yet)
+CHECK_STYLE = {"pass": "green", "warn": "yellow", "baseline": "bold blue"}
+#: check counts in ``dataops runs``, explained in the table's caption
+CHECK_MARKS = {"pass": "✓", "warn": "⚠", "fail": "✗", "error": "!", "baseline": "○"}
 
 
 def _status(status: str) -> Text:
@@ -125,11 +134,29 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     when the rows differ in them)."""
     many_pipelines = len({r["pipeline"] for r in rows}) > 1
     any_test = any(r["mode"] != "production" for r in rows)
-    table = Table(title="step runs (newest first)", title_justify="left")
+    retried = any((r.get("attempt") or 1) > 1 for r in rows)
+    # One space between columns and no side borders: at 80 columns step names and check counts
+    # keep their room (a long name wraps, it never vanishes). The try column only when a step
+    # was retried.
+    table = Table(
+        title="step runs (newest first; times in UTC)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=0,
+        caption="checks: ✓ pass  ⚠ warn  ✗ fail  ! error  ○ not judged" if rows else None,
+        caption_justify="left",
+    )
     cols = ["id", "run"] + (["pipeline"] if many_pipelines else []) + ["step"]
-    cols += (["mode"] if any_test else []) + ["status", "try", "started (UTC)", "time", "checks"]
+    cols += (["mode"] if any_test else []) + ["status"] + (["try"] if retried else [])
+    cols += ["started", "time", "checks"]
+    wraps = {"step": 8, "pipeline": 8, "checks": 8, "started": 5, "time": 4, "mode": 4}
     for col in cols:
-        table.add_column(col, no_wrap=col not in ("step", "checks", "pipeline"))
+        if col in wraps:
+            table.add_column(col, min_width=wraps[col], overflow="fold")
+        else:
+            table.add_column(col, no_wrap=True)
     for r in rows:
         checks = r.get("checks") or {}
         cells: list[Any] = [str(r["id"]), str(r["pipeline_run_id"])]
@@ -139,12 +166,13 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         if any_test:
             cells.append(r["mode"])
         started = r.get("started_at") or r.get("created_at") or ""
+        cells.append(_status(r["status"]))
+        if retried:
+            cells.append(str(r["attempt"]))
         cells += [
-            _status(r["status"]),
-            str(r["attempt"]),
-            started[5:19].replace("T", " "),
-            _seconds(r.get("duration")),
-            ", ".join(f"{n} {s}" for s, n in checks.items() if n),
+            started[5:16].replace("T", " "),
+            "" if r.get("duration") is None else duration(r["duration"]),
+            " ".join(f"{CHECK_MARKS.get(s, s)}{n}" for s, n in checks.items() if n),
         ]
         table.add_row(*cells)
     return table
@@ -184,13 +212,12 @@ def run_detail(run: dict[str, Any]) -> Group:
         for col in ("suite", "line", "status", "check", "observed", "message"):
             table.add_column(col, overflow="fold")
         for c in checks:
-            observed = c.get("observed")
             table.add_row(
                 Text(c.get("suite") or ""),
                 str(c.get("line") or ""),
-                Text(c["status"], style={"pass": "green", "warn": "yellow"}.get(c["status"], "bold red")),
+                Text(status_label(c["status"]), style=CHECK_STYLE.get(c["status"], "bold red")),
                 Text(c.get("source") or ""),  # Text: `valid values [a, b]` is not markup
-                "" if observed is None else f"{observed:.6g}" if isinstance(observed, float) else str(observed),
+                Text(format_value(c.get("observed"), unit_of(c.get("metric")))),
                 Text(c.get("message") or ""),
             )
         parts.append(table)
@@ -200,6 +227,10 @@ def run_detail(run: dict[str, Any]) -> Group:
         for col in ("suite", "metric", "value"):
             table.add_column(col)
         for m in metrics:
-            table.add_row(Text(m.get("suite") or ""), Text(m["metric"]), f"{m['value']:.6g}")
+            table.add_row(
+                Text(m.get("suite") or ""),
+                Text(m["metric"]),
+                Text(format_value(m["value"], unit_of(m["metric"]))),
+            )
         parts.append(table)
     return Group(*parts)
