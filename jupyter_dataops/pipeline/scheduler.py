@@ -227,6 +227,8 @@ class Scheduler:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def register(self) -> int:
+        import papermill  # noqa: F401 - imported once here, inherited by every forked run
+
         self.id = self.store.register_scheduler(
             self.pipeline.name, project_dir=str(self.pipeline.project_dir)
         )
