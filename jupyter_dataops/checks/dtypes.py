@@ -102,3 +102,36 @@ def _as_datetime(v, dtype: pl.Datetime):
     if not dtype.time_zone and v.tzinfo is not None:
         v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return pl.lit(v).cast(dtype)
+
+
+# Spellings accepted in `schema:`; anything polars names (e.g. "Datetime(time_unit='us')") works
+# too, compared by its str().
+DTYPE_ALIASES = {
+    "int8": "Int8",
+    "int16": "Int16",
+    "int32": "Int32",
+    "int64": "Int64",
+    "uint8": "UInt8",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
+    "float32": "Float32",
+    "float64": "Float64",
+    "string": "String",
+    "str": "String",
+    "utf8": "String",
+    "boolean": "Boolean",
+    "bool": "Boolean",
+    "date": "Date",
+    "datetime": "Datetime",
+    "time": "Time",
+    "duration": "Duration",
+    "categorical": "Categorical",
+    "enum": "Enum",
+    "decimal": "Decimal",
+    "binary": "Binary",
+    "null": "Null",
+    "list": "List",
+    "struct": "Struct",
+    "int128": "Int128",
+}

@@ -25,6 +25,9 @@ import re
 import polars as pl
 
 from jupyter_dataops.checks.catalogue import CATALOGUE
+from jupyter_dataops.checks.cursor import IDENT as _IDENT
+from jupyter_dataops.checks.cursor import Line as _Line
+from jupyter_dataops.checks.dtypes import DTYPE_ALIASES
 from jupyter_dataops.checks.formats import FORMATS
 from jupyter_dataops.checks.spc_check import chart_misfit
 from jupyter_dataops.checks.spec import (
@@ -36,7 +39,6 @@ from jupyter_dataops.checks.spec import (
     Threshold,
     ValidRule,
 )
-from jupyter_dataops.errors import DataOpsSyntaxError
 
 CHARTS = ("i", "mr", "c", "p", "np", "u", "ewma", "cusum")
 # Charts that need more than one value per run; refused with a reason rather than faked.
@@ -48,7 +50,6 @@ _NOT_FOR_METRICS = {
 RULE_SETS = ("qcc", "western_electric", "nelson", "nhs")
 DEFAULT_BASELINE = 20
 
-_IDENT = re.compile(r"[^\W\d]\w*")
 _NAME = re.compile(r"[^\W\d][\w.]*")
 _OPS = ("<=", ">=", "!=", "<", ">", "=", "==")
 _NUMBER = re.compile(r"[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
@@ -57,130 +58,9 @@ _DATETIME = re.compile(
 )
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# Spellings accepted in `schema:`; anything polars names (e.g. "Datetime(time_unit='us')") works
-# too, compared by its str().
-DTYPE_ALIASES = {
-    "int8": "Int8",
-    "int16": "Int16",
-    "int32": "Int32",
-    "int64": "Int64",
-    "uint8": "UInt8",
-    "uint16": "UInt16",
-    "uint32": "UInt32",
-    "uint64": "UInt64",
-    "float32": "Float32",
-    "float64": "Float64",
-    "string": "String",
-    "str": "String",
-    "utf8": "String",
-    "boolean": "Boolean",
-    "bool": "Boolean",
-    "date": "Date",
-    "datetime": "Datetime",
-    "time": "Time",
-    "duration": "Duration",
-    "categorical": "Categorical",
-    "enum": "Enum",
-    "decimal": "Decimal",
-    "binary": "Binary",
-    "null": "Null",
-    "list": "List",
-    "struct": "Struct",
-    "int128": "Int128",
-}
-
 
 def _keywords() -> list[str]:
     return [*CATALOGUE, "columns", "schema", "spc", "warn", "fail"]
-
-
-class _Line:
-    """A cursor over one line; every error points at its column."""
-
-    def __init__(self, text: str, lineno: int, source_name: str | None) -> None:
-        self.text = text
-        self.n = lineno
-        self.pos = 0
-        self.source_name = source_name
-
-    def error(self, message: str, pos: int | None = None, hint: str | None = None):
-        col = (self.pos if pos is None else pos) + 1
-        return DataOpsSyntaxError(
-            message,
-            line=self.n,
-            column=col,
-            text=self.text,
-            hint=hint,
-            source_name=self.source_name,
-        )
-
-    def ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def at_end(self) -> bool:
-        """True at the end of the line or at a trailing ``# comment``."""
-        self.ws()
-        return self.pos >= len(self.text) or self.text[self.pos] == "#"
-
-    def peek(self, s: str) -> bool:
-        self.ws()
-        return self.text.startswith(s, self.pos)
-
-    def take(self, s: str) -> bool:
-        if self.peek(s):
-            self.pos += len(s)
-            return True
-        return False
-
-    def expect(self, s: str, what: str | None = None) -> None:
-        if not self.take(s):
-            raise self.error(f"expected {what or repr(s)} here, found {self._found()}")
-
-    def word(self, pattern: re.Pattern[str] = _IDENT) -> str | None:
-        self.ws()
-        m = pattern.match(self.text, self.pos)
-        if not m:
-            return None
-        self.pos = m.end()
-        return m.group()
-
-    def keyword(self, *words: str) -> str | None:
-        """Take one of ``words`` (case-insensitive, whole word) if it comes next."""
-        self.ws()
-        m = _IDENT.match(self.text, self.pos)
-        if m and m.group().lower() in words:
-            self.pos = m.end()
-            return m.group().lower()
-        return None
-
-    def _found(self) -> str:
-        if self.at_end():
-            return "the end of the line"
-        return repr(self.text[self.pos : self.pos + 12].split(" ")[0] or self.text[self.pos])
-
-    def end(self) -> None:
-        if not self.at_end():
-            raise self.error(f"unexpected {self._found()} after the check")
-
-    def column_name(self) -> str:
-        """A column: a bare name, or quoted with "..." or `...` (for names with spaces)."""
-        self.ws()
-        if self.pos < len(self.text) and self.text[self.pos] in "\"`'":
-            return self.quoted()
-        name = self.word(_IDENT)
-        if name is None:
-            raise self.error(f"expected a column name here, found {self._found()}")
-        return name
-
-    def quoted(self) -> str:
-        q = self.text[self.pos]
-        end = self.text.find(q, self.pos + 1)
-        if end < 0:
-            raise self.error(f"this quote {q} is never closed")
-        s = self.text[self.pos + 1 : end]
-        self.pos = end + 1
-        return s
 
 
 def parse_spec(text: str, *, name: str | None = None, source_name: str | None = None) -> Suite:

@@ -27,10 +27,11 @@ from jupyter_dataops.checks.catalogue import (
     _missing_column,
 )
 from jupyter_dataops.checks.display import format_value, threshold_of
+from jupyter_dataops.checks.dtypes import DTYPE_ALIASES
 from jupyter_dataops.checks.engines.polars import PolarsEngine
 from jupyter_dataops.checks.engines.streaming import StreamingEngine, nan_as_null
 from jupyter_dataops.checks.facts import Fact, Unavailable
-from jupyter_dataops.checks.language import DTYPE_ALIASES, parse_spec
+from jupyter_dataops.checks.language import parse_spec
 from jupyter_dataops.checks.results import CheckResult, SuiteResult
 from jupyter_dataops.checks.spc_check import is_sized, judge_spc, size_key
 from jupyter_dataops.checks.spec import CheckSpec, Condition, Suite
