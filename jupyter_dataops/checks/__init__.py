@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from jupyter_dataops.checks.catalogue import CATALOGUE, Metric, NothingToMeasure, register
 from jupyter_dataops.checks.formats import FORMATS
+from jupyter_dataops.checks.inputs import HistoryProvider, to_polars
 from jupyter_dataops.checks.language import parse_spec
-from jupyter_dataops.checks.planner import HistoryProvider, run_checks, to_polars
+from jupyter_dataops.checks.planner import run_checks
 from jupyter_dataops.checks.results import CheckResult, SuiteResult
 from jupyter_dataops.checks.spec import CheckSpec, Suite
 

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -23,7 +23,6 @@ from jupyter_dataops.checks.catalogue import (
     CATALOGUE,
     Metric,
     NothingToMeasure,
-    _first_line,
     _missing_column,
 )
 from jupyter_dataops.checks.display import format_value, threshold_of
@@ -31,44 +30,14 @@ from jupyter_dataops.checks.dtypes import DTYPE_ALIASES
 from jupyter_dataops.checks.engines.polars import PolarsEngine
 from jupyter_dataops.checks.engines.streaming import StreamingEngine, nan_as_null
 from jupyter_dataops.checks.facts import Fact, Unavailable
+from jupyter_dataops.checks.inputs import HistoryProvider, RunContext, parse_as_of, to_polars
 from jupyter_dataops.checks.language import parse_spec
 from jupyter_dataops.checks.results import CheckResult, SuiteResult
 from jupyter_dataops.checks.spc_check import is_sized, judge_spc, size_key
 from jupyter_dataops.checks.spec import CheckSpec, Condition, Suite
-from jupyter_dataops.errors import DataOpsError
 
-HistoryProvider = Callable[[str], Sequence[float]]
 #: most offending rows shown under a failing row-level check
 SAMPLE_SIZE = 5
-
-
-# inputs ------------------------------------------------------------------------------------
-
-
-def to_polars(data: Any) -> pl.DataFrame | pl.LazyFrame:
-    """The data as a polars frame: polars as is, pandas and pyarrow converted (zero-copy where
-    the types allow), anything else narwhals supports through narwhals."""
-    if isinstance(data, (pl.DataFrame, pl.LazyFrame)):
-        return data
-    mod = type(data).__module__.split(".")[0]
-    try:
-        if mod == "pandas":
-            return pl.from_pandas(data)
-        if mod == "pyarrow":
-            out = pl.from_arrow(data)
-            if isinstance(out, pl.DataFrame):
-                return out
-        import narwhals as nw
-
-        frame = nw.from_native(data)
-        if isinstance(frame, nw.LazyFrame):
-            frame = frame.collect(backend="polars")
-        return frame.to_polars()
-    except Exception as exc:
-        raise DataOpsError(
-            f"cannot check data of type {type(data).__module__}.{type(data).__name__}: "
-            f"{_first_line(exc)}. Pass a polars, pandas or pyarrow table."
-        ) from exc
 
 
 #: a lazy source is read into memory (only the columns the suite needs) when its estimated size
@@ -114,58 +83,6 @@ def materialize(lf: pl.LazyFrame, columns: Sequence[str], schema) -> pl.DataFram
     return sub.collect(engine="in-memory")
 
 
-def _parse_as_of(as_of: Any) -> dt.datetime | None:
-    if as_of is None or isinstance(as_of, dt.datetime):
-        return as_of
-    if isinstance(as_of, dt.date):
-        return dt.datetime(as_of.year, as_of.month, as_of.day)
-    if isinstance(as_of, str):
-        try:
-            return dt.datetime.fromisoformat(as_of.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise DataOpsError(
-                f"as_of {as_of!r} is not an ISO date or datetime (e.g. 2024-05-01T06:00:00Z)"
-            ) from None
-    raise DataOpsError(f"as_of must be a datetime or an ISO string, not {type(as_of).__name__}")
-
-
-# context -----------------------------------------------------------------------------------
-
-
-class RunContext:
-    """What checks may need beyond the frame: other frames by name, the clock, SPC history."""
-
-    def __init__(
-        self,
-        namespace: Mapping[str, Any] | None,
-        as_of: dt.datetime | None,
-        history: HistoryProvider | None,
-    ) -> None:
-        self.namespace = namespace
-        self.as_of = as_of
-        self.history = history
-        self._refs: dict[tuple[str, str], pl.Series] = {}
-
-    def reference_values(self, frame: str, column: str) -> pl.Series:
-        """Distinct non-null values of ``frame.column`` (DataOpsError saying what to do)."""
-        key = (frame, column)
-        if key in self._refs:
-            return self._refs[key]
-        if self.namespace is None or frame not in self.namespace:
-            raise DataOpsError(
-                f"no frame named {frame!r} to look up: define {frame} (a polars, pandas or "
-                f"pyarrow table) in the notebook before this check, or pass "
-                f"namespace={{{frame!r}: ...}} to run_checks"
-            )
-        other = to_polars(self.namespace[frame])
-        schema = other.collect_schema()
-        if column not in schema:
-            raise DataOpsError(f"in {frame}.{column}: {_missing_column(column, schema)}")
-        values = other.lazy().select(pl.col(column).drop_nulls().unique()).collect()[column]
-        self._refs[key] = values
-        return values
-
-
 # running a suite ---------------------------------------------------------------------------
 
 
@@ -186,7 +103,7 @@ def run_checks(
     suite = spec if isinstance(spec, Suite) else parse_spec(spec, name=name)
     name = name if name is not None else suite.name
     frame = to_polars(data)
-    ctx = RunContext(namespace, _parse_as_of(as_of), history)
+    ctx = RunContext(namespace, parse_as_of(as_of), history)
     schema = dict(frame.collect_schema())
     engine_cls = PolarsEngine if isinstance(frame, pl.DataFrame) else StreamingEngine
     plan = engine_cls(frame, schema, ctx)

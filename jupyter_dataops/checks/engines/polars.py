@@ -21,8 +21,15 @@ import numpy as np
 import polars as pl
 
 from jupyter_dataops.checks import facts as F
-from jupyter_dataops.checks.engines import streaming
-from jupyter_dataops.checks.engines.streaming import Builder, StreamingEngine, first_line
+from jupyter_dataops.checks.engines.streaming import (
+    STREAMING,
+    Builder,
+    StreamingEngine,
+    first_line,
+    invalid_expr,
+)
+from jupyter_dataops.checks.engines.streaming import distinct as plain_distinct
+from jupyter_dataops.checks.engines.streaming import invalid as plain_invalid
 from jupyter_dataops.checks.facts import Unavailable
 
 #: a column is "low-cardinality" when a sample of this many rows has at most this share distinct
@@ -83,18 +90,18 @@ def distinct(engine: PolarsEngine, fact: F.DistinctCount) -> list[pl.Expr] | Non
             return None
         if s.flags.get("SORTED_ASC") or s.flags.get("SORTED_DESC"):
             engine.steps.append(f"{col}: sorted, distinct counted from runs")
-    return streaming.distinct(engine, fact)
+    return plain_distinct(engine, fact)
 
 
 def invalid(engine: PolarsEngine, fact: F.InvalidCount) -> list[pl.Expr]:
     if fact.rule.kind in ("regex", "format", "length") and engine.split_worthwhile():
-        bad = streaming.invalid_expr(fact.column, engine.schema[fact.column], fact.rule)
+        bad = invalid_expr(fact.column, engine.schema[fact.column], fact.rule)
         return engine.split(fact.column, bad)
-    return streaming.invalid(engine, fact)
+    return plain_invalid(engine, fact)
 
 
 IN_MEMORY: dict[type, Builder] = {
-    **streaming.STREAMING,
+    **STREAMING,
     F.DistinctCount: distinct,
     F.InvalidCount: invalid,
 }

@@ -23,7 +23,7 @@ from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.errors import DataOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.planner import RunContext
+    from jupyter_dataops.checks.inputs import RunContext
 
 #: how one fact type is computed: expressions for the fused select, or None when the builder
 #: stored the value itself (or queued a side job that will)
