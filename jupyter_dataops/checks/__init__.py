@@ -5,7 +5,9 @@ Pure: a frame and a spec in, a ``SuiteResult`` out; no database, no kernel.
 
 from __future__ import annotations
 
+from jupyter_dataops.checks import facts
 from jupyter_dataops.checks.catalogue import CATALOGUE, Metric, NothingToMeasure, register
+from jupyter_dataops.checks.display import format_value, unit_of
 from jupyter_dataops.checks.formats import FORMATS
 from jupyter_dataops.checks.inputs import HistoryProvider, to_polars
 from jupyter_dataops.checks.language import parse_spec
@@ -23,8 +25,11 @@ __all__ = [
     "NothingToMeasure",
     "Suite",
     "SuiteResult",
+    "facts",
+    "format_value",
     "parse_spec",
     "register",
     "run_checks",
     "to_polars",
+    "unit_of",
 ]
