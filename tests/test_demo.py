@@ -184,8 +184,9 @@ def demo_faults() -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_a_fresh_clone_in_a_fresh_venv_runs_the_readme_first_command(tmp_path):
-    """README: `pip install . && dataops demo`, here from a clone, on the first days only."""
+def test_a_fresh_clone_in_a_fresh_venv_runs_binders_postbuild_the_readme_first_command(tmp_path):
+    """binder/postBuild is `pip install . && dataops demo` (the README's first command) plus the
+    Jupyter settings; here in a clone and a fresh venv, on the first day only (DEMO_DAYS=1)."""
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists() or shutil.which("git") is None:
         pytest.skip("not a git checkout")
@@ -195,36 +196,37 @@ def test_a_fresh_clone_in_a_fresh_venv_runs_the_readme_first_command(tmp_path):
     # The venv sees the already installed dependencies (no network needed for them); the package
     # itself is built from the clone and installed into the venv, samples included.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    py = venv / "bin" / "python"
     env = _env()
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    install = subprocess.run(
-        [str(py), "-m", "pip", "install", "--quiet", "."],
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        HOME=str(tmp_path / "home"),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        DEMO_DAYS="1",
+    )
+    build = subprocess.run(
+        ["bash", "binder/postBuild"],
         cwd=clone,
         env=env,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1700,
     )
-    assert install.returncode == 0, install.stdout + install.stderr
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    out = subprocess.run(
-        [str(venv / "bin" / "dataops"), "demo", "--days", "1"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert "1 days backfilled (2026-09-01 .. 2026-09-01)" in build.stdout
     located = subprocess.run(
-        [str(py), "-c", "import jupyter_dataops.demo as d; print(d.samples_dir())"],
-        cwd=elsewhere,
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import jupyter_dataops.demo as d; print(d.samples_dir())",
+        ],
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
     ).stdout.strip()
     assert located.startswith(str(venv)) and located.endswith("jupyter_dataops/samples")
-    assert (elsewhere / "dataops-demo" / "00_getting_started.ipynb").is_file()
-    assert "1 days backfilled (2026-09-01 .. 2026-09-01)" in out.stdout
+    with _store(clone / "dataops-demo") as store:
+        assert {r["status"] for r in store.list_runs(limit=None, mode="production")} == {"success"}
+    config = json.loads((tmp_path / "jupyter-config" / "jupyter_server_config.json").read_text())
+    assert config["DataOpsExtension"]["project_dir"] == "dataops-demo"
+    assert config["ServerApp"]["default_url"].endswith("dataops-demo/00_getting_started.ipynb")
