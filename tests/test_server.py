@@ -225,10 +225,9 @@ async def test_metrics_answer_limits_violations_and_a_vegalite_spec(jp_fetch, jp
     assert any(v["step_run_id"] == outlier for v in data["violations"])
     assert data["mimetype"].startswith("application/vnd.vegalite.v5")
     assert "vega-lite/v5" in data["spec"]["$schema"]
-    mr = await get_json(
-        jp_fetch, "dataops", "api", "metrics", step="orders", metric="row_count", chart="mr"
-    )
-    assert mr["chart"] == "mr" and len(mr["points"]) == 12
+    # no spc line watches row_count: drawn with the spc defaults, and the answer says so
+    assert data["rules"] == "qcc" and data["line"] is None
+    assert data["note"].startswith("No spc line watches row_count")
 
 
 async def test_metrics_without_step_or_metric_say_what_to_give(jp_fetch, jp_root_dir):

@@ -1,7 +1,10 @@
 """The control-chart widget, driven through its ipywidgets objects on a real SQLite run store.
 
 Metric points are recorded the way production runs record them: real ``run_checks`` results on
-real frames stored with ``record_suite`` under production step runs.
+real frames (``spc`` lines judged against the store's real history) stored with ``record_suite``
+under production step runs. The chart type, rules and baseline are the spc line's; a metric no
+spc line watches is drawn as an I chart with qcc rules (see ``test_pipeline_charts.py`` for the
+chart flagging exactly what the check flagged).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ METRIC = "avg(x)"
 STABLE = [10.0, 10.2, 9.8, 10.1, 9.9, 10.0, 10.3, 9.7, 10.1, 9.9, 10.2, 9.8]
 
 
-def record(store, values, *, step="load", mode="production"):  # noqa: ANN001, ANN201
+PLAIN = "row_count = 3\nwarn: avg(x) < 100"
+
+
+def record(store, values, *, step="load", mode="production", spec=PLAIN):  # noqa: ANN001, ANN201
     """One production step run per value; each run's frame has mean == value."""
     ids = []
     store.upsert_step("demo", step, notebook=f"{step}.ipynb")
@@ -27,7 +33,8 @@ def record(store, values, *, step="load", mode="production"):  # noqa: ANN001, A
         srid = store.create_step_run(prid, step)
         store.start_step_run(srid)
         frame = pl.DataFrame({"x": [v - 1.0, v, v + 1.0]})
-        store.record_suite(srid, run_checks(frame, "row_count = 3\nwarn: avg(x) < 100"))
+        history = lambda key: store.metric_history(step, key)  # noqa: E731
+        store.record_suite(srid, run_checks(frame, spec, history=history))
         store.finish_step_run(srid, "success")
         store.finish_pipeline_run(prid)
         ids.append(srid)
@@ -73,59 +80,53 @@ def test_broken_rules_name_the_run_that_broke_them(store):
     assert all(f"run #{i} (" not in item for i in ids[:-1])
 
 
-def test_rule_set_control_changes_the_rules_evaluated(store):
+def test_the_rules_are_the_spc_lines(store):
     # 8 points above the centre after a low start: a run of 7 (qcc) and of 8 (Western Electric)
-    ids = record(
-        store, [8.0, 8.2, 7.9, 8.1, 7.8, 8.0, 10.5, 10.6, 10.4, 10.7, 10.5, 10.6, 10.4, 10.5]
-    )
-    widget = MetricChart(store, "load", METRIC, rules="qcc")
-    assert "SHIFT7" in widget.broken and "WE4" not in widget.broken
-    widget.rule_set.value = "western_electric"
+    values = [8.0, 8.2, 7.9, 8.1, 7.8, 8.0, 10.5, 10.6, 10.4, 10.7, 10.5, 10.6, 10.4, 10.5]
+    ids = record(store, values, spec="spc avg(x): rules western_electric, baseline 6")
+    widget = MetricChart(store, "load", METRIC)
+    assert "chart i, rules western_electric, baseline 6" in widget.title.value
+    assert widget.chart.note is None and widget.chart.line.startswith("spc avg(x)")
     assert "WE4" in widget.broken and "SHIFT7" not in widget.broken
     assert widget.broken["WE4"][0] == 13  # the 8th point in a row above the centre
     assert f"run #{ids[13]} (" in widget.rules_list.value
-    widget.rule_set.value = "nelson"
-    assert set(widget.broken) <= {f"N{i}" for i in range(1, 9)}
+    assert set(widget.broken) <= {"WE1", "WE2", "WE3", "WE4"}
 
 
-def test_ewma_and_cusum_list_their_signals_and_disable_the_rule_set(store):
-    ids = record(store, [*STABLE, 11.5, 11.6, 11.4, 11.7, 11.5, 11.6])
-    widget = MetricChart(store, "load", METRIC, phase1=len(STABLE))
-    assert not widget.rule_set.disabled
-    widget.chart_type.value = "ewma"
-    assert widget.rule_set.disabled
+def test_ewma_and_cusum_lines_list_their_signals(store):
+    shifted = [*STABLE, 11.5, 11.6, 11.4, 11.7, 11.5, 11.6]
+    ids = record(store, shifted, spec="spc avg(x): chart ewma, baseline 12")
+    widget = MetricChart(store, "load", METRIC)
     assert "EWMA" in str(spec_of(widget)["title"])
-    assert list(widget.broken) == ["EWMA"]
-    first = widget.broken["EWMA"][0]
+    assert list(widget.broken) == ["ewma"]
+    first = widget.broken["ewma"][0]
     assert first >= len(STABLE)  # the shift, not the stable baseline, signals
     assert f"run #{ids[first]} (" in widget.rules_list.value
-    widget.chart_type.value = "cusum"
-    assert "CUSUM+" in widget.broken and "CUSUM−" not in widget.broken
-    assert "upper cumulative sum" in widget.rules_list.value
-    widget.chart_type.value = "i"
-    assert not widget.rule_set.disabled
+    assert "the EWMA left its control limits" in widget.rules_list.value
 
 
-def test_phase_one_sets_the_limits_from_the_first_runs(store):
-    record(store, [*STABLE, 10.9, 11.0, 10.9])
+def test_a_cusum_line_is_drawn_as_a_cusum_chart(store):
+    ids = record(
+        store, [*STABLE, 11.5, 11.6, 11.4, 11.7], spec="spc avg(x): chart cusum, baseline 12"
+    )
     widget = MetricChart(store, "load", METRIC)
-    assert "WE1" not in widget.broken  # the shift widens limits computed from every run
-    widget.phase1.value = len(STABLE)
-    assert widget.broken["WE1"] == [12, 13, 14]  # judged against the stable baseline
-    widget.phase1.value = 99
-    assert widget.output.outputs == ()
-    assert "Cannot draw the Individuals (I) chart" in widget.message.value
+    assert "CUSUM" in str(spec_of(widget)["title"])
+    assert set(widget.broken) == {"cusum"}
+    assert all(i >= len(STABLE) for i in widget.broken["cusum"])
+    rows = spec_of(widget)["data"]["values"]
+    assert {r["run"] for r in rows} == {f"#{i}" for i in ids}  # two rows (sums) per run
 
 
-def test_moving_range_points_belong_to_the_later_run(store):
-    ids = record(store, [10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 10.1, 25.0, 10.0])
-    widget = MetricChart(store, "load", METRIC, chart_type="mr")
-    assert len(plotted(widget)) == 9  # n - 1 moving ranges
-    assert widget.point_run(0)["step_run_id"] == ids[1]
+def test_moving_range_line_points_are_runs(store):
+    values = [10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 10.1, 25.0, 10.0]
+    ids = record(store, values, spec="spc avg(x): chart mr, baseline 6")
+    widget = MetricChart(store, "load", METRIC)
+    assert len(plotted(widget)) == len(values)
+    assert widget.point_run(8)["step_run_id"] == ids[8]
     assert "WE1" in widget.broken
     assert f"run #{ids[8]} (" in widget.rules_list.value  # the jump up to 25
     rows = spec_of(widget)["data"]["values"]
-    assert [r["run"] for r in rows] == [f"#{i}" for i in ids[1:]]
+    assert [r["run"] for r in rows] == [f"#{i}" for i in ids]
 
 
 def test_chart_tooltips_name_the_run_of_each_point(store):
@@ -140,9 +141,6 @@ def test_chart_tooltips_name_the_run_of_each_point(store):
         if "tooltip" in layer.get("encoding", {})
     ]
     assert tooltips and all(t[0]["field"] == "run" for t in tooltips)
-    widget.chart_type.value = "cusum"  # two rows (upper, lower sums) per point
-    rows = spec_of(widget)["data"]["values"]
-    assert {r["run"] for r in rows} == {f"#{i}" for i in ids}
 
 
 def test_points_control_reads_only_the_newest_runs(store):
@@ -185,24 +183,23 @@ def test_a_single_run_is_not_enough_for_a_chart(store):
 
 
 def test_a_flat_series_is_explained_for_cusum(store):
-    record(store, [10.0] * 5)
-    widget = MetricChart(store, "load", METRIC, chart_type="cusum")
+    record(store, [10.0] * 5, spec="spc avg(x): chart cusum, baseline 3")
+    widget = MetricChart(store, "load", METRIC)
     assert widget.output.outputs == ()
-    assert "Cannot draw the CUSUM chart" in widget.message.value
+    assert "cannot draw the cusum chart" in widget.message.value
     assert "no variation" in widget.message.value
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"chart_type": "xbar"}, r"Unknown chart type 'xbar': use one of i, mr, ewma, cusum"),
-        ({"rules": "we"}, r"Unknown rule set 'we': use one of qcc, western_electric"),
-        ({"last": 1}, r"last must be at least 2 runs"),
-    ],
-)
-def test_bad_arguments_are_refused_with_the_valid_choices(store, kwargs, message):
-    with pytest.raises(DataOpsError, match=message):
-        MetricChart(store, "load", METRIC, **kwargs)
+def test_bad_arguments_are_refused(store):
+    with pytest.raises(DataOpsError, match=r"last must be at least 2 runs"):
+        MetricChart(store, "load", METRIC, last=1)
+
+
+def test_an_unwatched_metric_says_no_spc_line_judged_it(store):
+    record(store, STABLE)
+    widget = MetricChart(store, "load", METRIC)
+    assert "No spc line watches avg(x)" in widget.message.value
+    assert "no spc line" in widget.title.value
 
 
 def test_chart_widget_reads_the_project_store(tmp_path, monkeypatch):

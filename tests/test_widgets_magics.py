@@ -68,20 +68,20 @@ def test_history_magic_without_arguments_lists_every_step(shell, project):
     assert widget.step is None and len(widget.rows) == 3
 
 
-def test_chart_magic_shows_the_metric_with_the_chosen_chart_and_rules(shell, project):
-    res = run(shell, "%dataops_chart measure avg(x) --chart mr --rules nelson --last 50")
+def test_chart_magic_shows_the_metric_as_its_spc_line_judged_it(shell, project):
+    res = run(shell, "%dataops_chart measure avg(x) --last 50")
     assert res.error_in_exec is None
     widget = res.result
     assert isinstance(widget, MetricChart)
-    assert widget.chart_type.value == "mr" and widget.rule_set.value == "nelson"
+    assert widget.chart.chart == "i" and widget.chart.rules == "qcc"  # no spc line: the defaults
     assert widget.last.value == 50
     assert len(widget.output.outputs) == 1
     assert [p["value"] for p in widget.series] == [10.0, 10.4, 9.9]
 
 
-def test_chart_magic_with_a_bad_rule_set_reports_an_error_and_the_kernel_goes_on(shell, project):
-    res = run(shell, "%dataops_chart measure avg(x) --rules weird")
-    assert "Unknown rule set 'weird'" in str(res.error_in_exec)
+def test_chart_magic_with_a_bad_option_reports_an_error_and_the_kernel_goes_on(shell, project):
+    res = run(shell, "%dataops_chart measure avg(x) --rules weird")  # the spc line's, not here
+    assert "unrecognized arguments: --rules weird" in str(res.error_in_exec)
     assert run(shell, "1 + 1").result == 2
 
 

@@ -197,94 +197,23 @@ def metric_chart(
     step: str,
     metric: str,
     pipeline: str | None = None,
-    chart: str | None = None,
-    rules: str | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """A metric's production series with control limits, broken rules and a Vega-Lite chart."""
+    """A metric's chart as its spc line judged it (``pipeline.charts.metric_chart``): options,
+    points with their stored verdicts, limits, violations and a Vega-Lite v5 spec."""
+    from jupyter_dataops.pipeline.charts import metric_chart as build_chart
+
     state = locator.state()
     if state.pipeline is None:
         raise NotFound(f"no metric {metric!r} for step {step!r}: {state.hint}")
-    points = locator.store(state).metric_series(step, metric, pipeline=pipeline, limit=limit)
-    if not points:
+    store = locator.store(state)
+    chart = build_chart(store, step, metric, pipeline=pipeline, last=limit) if store else None
+    if chart is None or not chart.points:
         raise NotFound(
             f"step {step!r} has no production values of metric {metric!r} yet; run the step "
             '("Run now" or `dataops run`) to record some.'
         )
-    return _control_chart_payload(points, step=step, metric=metric, chart=chart, rules=rules)
-
-
-#: Charts that fit one value per run; the panel offers these.
-METRIC_CHARTS = ("i", "mr")
-DEFAULT_RULES = "western_electric"
-
-
-def _control_chart_payload(
-    points: list[dict[str, Any]], *, step: str, metric: str, chart: str | None, rules: str | None
-) -> dict[str, Any]:
-    from jupyter_dataops.spc import rules as spc_rules
-    from jupyter_dataops.spc.charts import control_chart
-
-    chart = (chart or "i").lower()
-    if chart not in METRIC_CHARTS:
-        raise DataOpsError(
-            f"chart {chart!r} does not fit one value per run; use one of: {', '.join(METRIC_CHARTS)}."
-        )
-    rules = rules or DEFAULT_RULES
-    values = [float(p["value"]) for p in points]
-    if len(values) < 2:
-        raise NotFound(
-            f"metric {metric!r} of step {step!r} has {len(values)} production value; a control "
-            'chart needs at least 2 runs. Run the step again ("Run now").'
-        )
-    cc = control_chart(values, chart, rules=rules)
-    offset = len(values) - len(cc)  # the moving-range chart starts at the 2nd run
-    plotted = points[offset:]
-    per_point = cc.point_rules()
-    series = [
-        {
-            **point,
-            "statistic": float(cc.statistics[i]),
-            "center": float(cc.center[i]),
-            "lcl": float(cc.lcl[i]),
-            "ucl": float(cc.ucl[i]),
-            "rules": per_point[i],
-        }
-        for i, point in enumerate(plotted)
-    ]
-    violations = [
-        {
-            "rule": name,
-            "description": spc_rules.RULES.get(name, name),
-            "step_run_id": plotted[i].get("step_run_id"),
-            "time": plotted[i].get("time"),
-            "value": float(cc.statistics[i]),
-        }
-        for name, indices in cc.violations.items()
-        for i in indices
-    ]
-    bundle = cc._repr_mimebundle_()
-    mimetype = next((k for k in bundle if k.startswith("application/vnd.vegalite")), None)
-    if mimetype is None:
-        raise DataOpsError("the spc module produced no Vega-Lite chart for this metric.")
-    return {
-        "step": step,
-        "metric": metric,
-        "chart": chart,
-        "title": cc.title,
-        "rules": rules,
-        "charts": list(METRIC_CHARTS),
-        "rule_sets": list(spc_rules.RULE_SETS),
-        "points": series,
-        "limits": {
-            "center": float(cc.center[-1]),
-            "lcl": float(cc.lcl[-1]),
-            "ucl": float(cc.ucl[-1]),
-        },
-        "violations": violations,
-        "mimetype": mimetype,
-        "spec": bundle[mimetype],
-    }
+    return chart.to_dict()
 
 
 def start_step_run(

@@ -140,8 +140,6 @@ class MetricsHandler(DataOpsHandler):
             step=step,
             metric=metric,
             pipeline=self.str_arg("pipeline"),
-            chart=self.str_arg("chart"),
-            rules=self.str_arg("rules"),
             limit=self.int_arg("limit", 0) or None,
         )
         self.send(payload)

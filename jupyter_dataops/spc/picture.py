@@ -160,7 +160,7 @@ def _status(rules_at: list[list[str]], order: list[str]) -> tuple[list[str], lis
     return status, [_IN_CONTROL] + [r for r in order if r in present]
 
 
-_Y_TITLES = {
+Y_TITLES = {
     "i": "individual value",
     "mr": "moving range",
     "xbar": "subgroup mean",
@@ -214,7 +214,7 @@ def control_chart_picture(cc: Any, **properties: Any) -> OfflineChart:
     return _layers(
         rows,
         cc.title,
-        y_title=_Y_TITLES[cc.chart_type],
+        y_title=Y_TITLES[cc.chart_type],
         zones=True,
         phase2_at=p2,
         colour_domain=domain,
@@ -327,6 +327,30 @@ def cusum_picture(r: Any, **properties: Any) -> OfflineChart:
             ),
         ]
     props = {"width": 600, "height": 300, "title": r.title} | properties
+    return OfflineChart(data=alt.Data(values=rows), layer=layers).properties(**props)
+
+
+def series_picture(
+    values: list[float], title: str, *, y_title: str = "value", **properties: Any
+) -> OfflineChart:
+    """A plain run chart (points joined by a line, no limits): a series not judged yet."""
+    rows = [
+        {"sample": i + 1, "statistic": _num(float(v)), "status": "not judged"}
+        for i, v in enumerate(values)
+    ]
+    base = alt.Chart().encode(
+        x=alt.X("sample:Q", title="sample", scale=alt.Scale(zero=False), axis=alt.Axis(format="d"))
+    )
+    tooltip = [alt.Tooltip("sample:Q", format="d"), alt.Tooltip("statistic:Q", format=".6g")]
+    layers = [
+        base.mark_line(color="#7f7f7f", strokeWidth=1).encode(
+            y=alt.Y("statistic:Q", title=y_title, scale=alt.Scale(zero=False))
+        ),
+        base.mark_point(filled=True, size=45, opacity=1, color="#8c8c8c").encode(
+            y="statistic:Q", tooltip=tooltip
+        ),
+    ]
+    props = {"width": 600, "height": 300, "title": title} | properties
     return OfflineChart(data=alt.Data(values=rows), layer=layers).properties(**props)
 
 

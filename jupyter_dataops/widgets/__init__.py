@@ -57,13 +57,11 @@ def chart_widget(
     step: str,
     metric: str,
     *,
-    chart_type: str = "i",
-    rules: str = "qcc",
     last: int | None = 500,
-    phase1: int | None = None,
     start: str | None = None,
 ):  # noqa: ANN201
-    """The control-chart widget of ``metric`` of ``step`` over the project's production runs."""
+    """The control-chart widget of ``metric`` of ``step`` over the project's production runs,
+    drawn as its spc line judged it (chart type, rules and baseline are the line's)."""
     from jupyter_dataops.widgets.chart import MetricChart
 
     project = open_project_store(start)
@@ -71,9 +69,6 @@ def chart_widget(
         project.store,
         step,
         metric,
-        chart_type=chart_type,
-        rules=rules,
         last=last,
-        phase1=phase1,
         pipeline=project.pipeline_name,
     )

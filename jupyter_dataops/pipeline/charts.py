@@ -1,0 +1,433 @@
+"""One judgement, one picture: a metric's control chart drawn from exactly what its spc line judged.
+
+``metric_chart(store, step, metric)`` is the only place a metric's chart is built; the REST route
+(``server/actions.py``), the notebook widget (``widgets/chart.py``) and ``%dataops_chart`` all
+render it. It takes, from the run store:
+
+- the options of the newest ``spc`` line on the metric (chart type, rules, baseline size N),
+  stored beside its verdict; a metric no spc line watches is drawn as ``spc METRIC`` with its
+  defaults would judge it, and the ``note`` says so;
+- the limits from the frozen baseline, as ``checks/spc_check.py`` computes them: the first N
+  values in successful production runs (p/np/u: of runs that recorded the sample size
+  ``n:KEY``, with per-point limits from each run's n);
+- the violations the stored verdicts recorded, run by run: a point the check passed is never
+  drawn as a violation, and a point it flagged always is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_dataops.errors import DataOpsError
+
+VEGALITE_V5 = "application/vnd.vegalite.v5+json"
+_BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
+_SIGNALS = {
+    "ewma": "the EWMA left its control limits",
+    "cusum": "a cumulative sum passed the decision interval",
+}
+
+
+@dataclass
+class ChartPoint:
+    """One production run of the step, as charted."""
+
+    step_run_id: int
+    pipeline_run_id: int
+    time: str | None
+    value: float
+    size: float | None  # p/np/u: the run's sample size n
+    status: str  # the run's status
+    attempt: int
+    suite: str | None
+    check_status: str | None  # the spc line's stored status on this run (None: not checked)
+    rules: list[str] = field(default_factory=list)  # the rules that verdict recorded as broken
+    baseline: bool = False  # one of the N runs the limits come from
+    statistic: float | None = None  # as plotted: p = proportion, np = count, u = per row
+    center: float | None = None
+    lcl: float | None = None
+    ucl: float | None = None
+
+
+@dataclass
+class MetricChart:
+    """A metric's chart over the production runs of a step, from its spc line's judgement."""
+
+    step: str
+    metric: str
+    pipeline: str | None
+    chart: str
+    rules: str | None
+    baseline: int
+    line: str | None  # the spc line's source, None when no spc line watches the metric
+    collected: int  # baseline runs found so far (judged once it reaches ``baseline``)
+    points: list[ChartPoint]
+    note: str | None = None
+    _result: Any = field(default=None, repr=False)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the baseline is complete, so the points are judged against limits."""
+        return self.collected >= self.baseline
+
+    @property
+    def title(self) -> str:
+        if self._result is not None:
+            return self._result.title
+        return f"{self.metric}: collecting baseline {self.collected}/{self.baseline} (not judged)"
+
+    @property
+    def limits(self) -> dict[str, float | None]:
+        """Centre and limits at the newest point (p/np/u limits move with each run's n)."""
+        last = self.points[-1] if self.points else None
+        return {
+            "center": last.center if last else None,
+            "lcl": last.lcl if last else None,
+            "ucl": last.ucl if last else None,
+        }
+
+    @property
+    def violations(self) -> list[dict[str, Any]]:
+        """Each broken rule at each point, in point order."""
+        from jupyter_dataops.spc.rules import RULES
+
+        return [
+            {
+                "rule": rule,
+                "description": RULES.get(rule) or _SIGNALS.get(rule, rule),
+                "step_run_id": p.step_run_id,
+                "time": p.time,
+                "value": p.value,
+            }
+            for p in self.points
+            for rule in p.rules
+        ]
+
+    def broken(self) -> dict[str, list[int]]:
+        """Rule -> indices of the points (in ``points``) that broke it."""
+        out: dict[str, list[int]] = {}
+        for i, p in enumerate(self.points):
+            for rule in p.rules:
+                out.setdefault(rule, []).append(i)
+        return out
+
+    def picture(self, **properties: Any):  # noqa: ANN201 - altair imported lazily
+        """The chart as an altair layered chart (offline vega-lite 5 when displayed)."""
+        from jupyter_dataops.spc.picture import Y_TITLES, series_picture
+
+        if self._result is not None:
+            return self._result.chart(**properties)
+        values = [p.statistic if p.statistic is not None else p.value for p in self.points]
+        return series_picture(
+            values, self.title, y_title=Y_TITLES.get(self.chart, "value"), **properties
+        )
+
+    def mimebundle(self, **properties: Any) -> dict[str, Any]:
+        """``{"application/vnd.vegalite.v5+json": spec, "text/plain": ...}``; each point's run id
+        and start time are in the chart's data and tooltips."""
+        from jupyter_dataops.spc.picture import chart_mimebundle
+
+        bundle = chart_mimebundle(self.picture(**properties), text=repr(self))
+        _name_runs(bundle[VEGALITE_V5], self.points)
+        return bundle
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return self.mimebundle()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for the REST answer: options, points, limits, violations and the chart spec."""
+        bundle = self.mimebundle() if self.points else {VEGALITE_V5: None}
+        return {
+            "step": self.step,
+            "metric": self.metric,
+            "pipeline": self.pipeline,
+            "chart": self.chart,
+            "rules": self.rules,
+            "baseline": self.baseline,
+            "collected": self.collected,
+            "judged": self.judged,
+            "line": self.line,
+            "note": self.note,
+            "title": self.title,
+            "points": [dataclasses.asdict(p) for p in self.points],
+            "limits": self.limits,
+            "violations": self.violations,
+            "mimetype": VEGALITE_V5,
+            "spec": bundle[VEGALITE_V5],
+        }
+
+    def __repr__(self) -> str:
+        state = "judged" if self.judged else f"collecting baseline {self.collected}/{self.baseline}"
+        rules = f", rules {self.rules}" if self.rules else ""
+        broken = {r: len(i) for r, i in self.broken().items()}
+        return (
+            f"<MetricChart {self.metric} of {self.step}: chart {self.chart}{rules}, baseline "
+            f"{self.baseline} ({state}); {len(self.points)} runs; broken {broken or 'none'}>"
+        )
+
+
+def metric_chart(
+    store: Any,
+    step: str,
+    metric: str,
+    *,
+    pipeline: str | None = None,
+    last: int | None = None,
+) -> MetricChart:
+    """The chart of ``metric`` of ``step`` over its production runs (the newest ``last``), drawn
+    from exactly what its spc line judged (see the module docstring)."""
+    from jupyter_dataops import spc
+    from jupyter_dataops.checks.spc_check import size_key
+    from jupyter_dataops.checks.spec import SpcOptions
+
+    if last is not None and last < 1:
+        raise DataOpsError(f"last must be at least 1 run (or None for all), got {last}.")
+    latest = store.spc_verdicts(step, metric, pipeline=pipeline, latest=True)
+    note = None
+    if latest:
+        opts = latest[0]["spc"]
+        defaults = SpcOptions()
+        chart = str(opts.get("chart") or defaults.chart)
+        rules = opts.get("rules") if chart in spc.RULE_CHARTS else None
+        n = int(opts.get("baseline") or defaults.baseline)
+        line = latest[0]["source"]
+    else:
+        defaults = SpcOptions()
+        chart, rules, n, line = defaults.chart, defaults.rules, defaults.baseline, None
+        note = (
+            f"No spc line watches {metric}: drawn with chart {chart} and rules {rules}, limits "
+            f"from its first successful runs (up to {n}); no check judged these points. Add "
+            f"`spc {metric}` to a %%dataops_test cell for the checks to judge it."
+        )
+    if chart not in spc.CHART_TYPES:
+        raise DataOpsError(
+            f"the spc line on {metric} of step {step!r} names chart {chart!r}, which this "
+            f"version cannot draw; known charts: {', '.join(spc.CHART_TYPES)}."
+        )
+    sized = chart in spc.SIZED_CHARTS
+    nkey = size_key(metric) if sized else None
+    series = store.metric_series(step, metric, pipeline=pipeline, limit=last)
+    sizes: dict[int, float] = {}
+    if nkey is not None:
+        for p in store.metric_series(step, nkey, pipeline=pipeline, limit=last):
+            sizes[p["step_run_id"]] = p["value"]
+    verdicts = _verdicts_by_run(
+        store.spc_verdicts(
+            step, metric, pipeline=pipeline, step_run_ids=[p["step_run_id"] for p in series]
+        ),
+        chart,
+        rules,
+        n,
+    )
+    points: list[ChartPoint] = []
+    dropped = 0
+    for p in series:
+        size = sizes.get(p["step_run_id"])
+        if sized and not (size and size > 0):
+            dropped += 1  # a p/np/u chart cannot place a run without its sample size
+            continue
+        v = verdicts.get(p["step_run_id"])
+        points.append(
+            ChartPoint(
+                step_run_id=p["step_run_id"],
+                pipeline_run_id=p["pipeline_run_id"],
+                time=p["time"],
+                value=float(p["value"]),
+                size=size,
+                status=p["status"],
+                attempt=p["attempt"],
+                suite=p["suite"],
+                check_status=v["status"] if v else None,
+                rules=list(v["spc"].get("broken") or []) if v and latest else [],
+            )
+        )
+    if dropped:
+        extra = f"{dropped} run(s) without a recorded sample size ({nkey}) are not drawn."
+        note = f"{note} {extra}" if note else extra
+    base = store.metric_baseline(step, metric, n, pipeline=pipeline, size_key=nkey)
+    if not latest and len(base) >= 2:
+        n = len(base)  # unwatched: a preview from the successful runs there are (up to N)
+    out = MetricChart(
+        step=step,
+        metric=metric,
+        pipeline=pipeline,
+        chart=chart,
+        rules=rules,
+        baseline=n,
+        line=line,
+        collected=len(base),
+        points=points,
+        note=note,
+    )
+    base_ids = {b["step_run_id"] for b in base}
+    for pt in points:
+        pt.baseline = pt.step_run_id in base_ids
+        if sized and pt.size:
+            pt.statistic = _statistic(chart, pt.value, pt.size)
+    if out.judged and points:
+        try:
+            out._result = _judged_result(chart, rules, n, base, points, watched=bool(latest))
+        except DataOpsError as exc:
+            raise DataOpsError(
+                f"cannot draw the {chart} chart of {metric} for step {step!r}: {exc}"
+            ) from None
+    return out
+
+
+def _verdicts_by_run(
+    rows: list[dict[str, Any]], chart: str, rules: str | None, n: int
+) -> dict[int, dict[str, Any]]:
+    """The stored verdict per run of the line with these options (its newest row on that run)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        spc = r["spc"] or {}
+        same = spc.get("chart") == chart and spc.get("baseline") == n
+        if same and (rules is None or spc.get("rules") == rules):
+            out[r["step_run_id"]] = r
+    return out
+
+
+def _statistic(chart: str, value: float, size: float) -> float:
+    """A p/np/u point as plotted: the proportion (p) or number (np) defective of the percent
+    metric's n, or defects per row (u), as the spc line judges it."""
+    if chart == "u":
+        return value / size
+    count = round(value / 100.0 * size)
+    return count / size if chart == "p" else float(count)
+
+
+def _judged_result(
+    chart: str,
+    rules: str | None,
+    n: int,
+    base: list[dict[str, Any]],
+    points: list[ChartPoint],
+    *,
+    watched: bool,
+) -> Any:
+    """The spc result for the plotted points: limits from the baseline (phase I = the N baseline
+    runs put first), the points' own rules from the stored verdicts (or, for a metric no spc line
+    watches, from the chart itself)."""
+    from jupyter_dataops import spc
+
+    values = [b["value"] for b in base] + [p.value for p in points]
+    if chart in spc.RULE_CHARTS:
+        kwargs: dict[str, Any] = {"phase1": n, "rules": None}
+        if chart in spc.SIZED_CHARTS:
+            sizes = [b["size"] for b in base] + [p.size for p in points]
+            counts = (
+                values
+                if chart == "u"
+                else [round(v / 100.0 * k) for v, k in zip(values, sizes, strict=True)]
+            )
+            full = spc.control_chart(counts, chart, sizes=sizes, **kwargs)
+        else:
+            full = spc.control_chart(values, chart, **kwargs)
+    elif chart == "ewma":
+        full = spc.ewma(values, phase1=n)
+    else:
+        full = spc.cusum(values, phase1=n)
+    plotted = _tail(full, len(points))
+    if chart in spc.RULE_CHARTS:
+        plotted.rules = spc.rules.expand(rules)
+        if not watched:  # no verdicts stored: the rules judged on the plotted points are shown
+            found = spc.rules.evaluate(
+                plotted.statistics,
+                plotted.center,
+                plotted.se,
+                plotted.rules,
+                lcl=plotted.lcl,
+                ucl=plotted.ucl,
+            )
+            for i, p in enumerate(points):
+                p.rules = [r for r, idx in found.items() if i in idx]
+        broken = dict.fromkeys(r for p in points for r in p.rules)
+        plotted.violations = {r: [i for i, p in enumerate(points) if r in p.rules] for r in broken}
+        plotted.beyond_limits = [
+            i for i, p in enumerate(points) if any(r in _BEYOND for r in p.rules)
+        ]
+        for i, p in enumerate(points):
+            p.statistic = _finite(plotted.statistics[i])
+            p.center = _finite(plotted.center[i])
+            p.lcl = _finite(plotted.lcl[i])
+            p.ucl = _finite(plotted.ucl[i])
+    else:
+        if not watched:
+            for i, p in enumerate(points):
+                p.rules = [chart] if i in plotted.signals else []
+        flagged = [i for i, p in enumerate(points) if p.rules]
+        plotted.signals = flagged
+        if chart == "ewma":
+            for i, p in enumerate(points):
+                p.statistic = _finite(plotted.ewma[i])
+                p.center = _finite(plotted.center[i])
+                p.lcl = _finite(plotted.lcl[i])
+                p.ucl = _finite(plotted.ucl[i])
+        else:
+            up = [i for i in flagged if plotted.upper[i] >= -plotted.lower[i]]
+            plotted.signals_upper = up
+            plotted.signals_lower = [i for i in flagged if i not in up]
+            for i, p in enumerate(points):
+                p.center = _finite(plotted.center[i])
+    first = next((i for i, p in enumerate(points) if not p.baseline), len(points))
+    plotted.phase1 = first  # the phase II marker before the first run judged
+    return plotted
+
+
+def _tail(result: Any, k: int) -> Any:
+    """The result for its last ``k`` points (every per-point array cut; lists of indices are
+    set again by the caller)."""
+    import numpy as np
+
+    length = len(result)
+    cut = {
+        f.name: getattr(result, f.name)[length - k :]
+        for f in dataclasses.fields(result)
+        if isinstance(getattr(result, f.name), np.ndarray)
+        and getattr(result, f.name).shape[:1] == (length,)
+    }
+    out = dataclasses.replace(result, **cut)
+    if hasattr(out, "first_label"):
+        out.first_label = 1
+    return out
+
+
+def _when(iso: str | None) -> str:
+    """An ISO-8601 UTC time as ``YYYY-MM-DD HH:MM:SS UTC`` (the panel's and widgets' form)."""
+    if not iso:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def _finite(v: Any) -> float | None:
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def _name_runs(spec: dict[str, Any], points: list[ChartPoint]) -> None:
+    """Add each plotted sample's run id and start time to the chart's data and tooltips."""
+    for row in spec.get("data", {}).get("values", []):
+        k = row.get("sample")
+        if isinstance(k, int) and 1 <= k <= len(points):
+            point = points[k - 1]
+            row["run"] = f"#{point.step_run_id}"
+            row["run_time"] = _when(point.time)
+    extra = [
+        {"field": "run", "type": "nominal", "title": "run"},
+        {"field": "run_time", "type": "nominal", "title": "started"},
+    ]
+    for layer in spec.get("layer", []):
+        tooltip = layer.get("encoding", {}).get("tooltip")
+        if isinstance(tooltip, list):
+            layer["encoding"]["tooltip"] = extra + tooltip
+
+
+__all__ = ["ChartPoint", "MetricChart", "metric_chart"]
