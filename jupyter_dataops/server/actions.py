@@ -64,6 +64,19 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
     }
 
 
+def status(locator: ProjectLocator) -> dict[str, Any]:
+    """Whether a scheduler is running for the project (heartbeat, host, pid) and each
+    schedule's next and last tick: ``dataops status``'s scheduling part."""
+    from jupyter_dataops.pipeline.scheduler import schedule_status, scheduler_state
+
+    state = locator.state()
+    if state.pipeline is None:
+        none = scheduler_state(None, "")
+        return {"pipeline": None, "scheduler": none, "schedules": [], "hint": state.hint}
+    answer = schedule_status(state.pipeline, locator.store(state))
+    return {"pipeline": state.pipeline.name, **answer, "hint": state.hint}
+
+
 def runs(
     locator: ProjectLocator,
     *,

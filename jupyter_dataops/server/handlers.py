@@ -93,6 +93,12 @@ class PipelinesHandler(DataOpsHandler):
         self.send(await self.call(actions.pipelines, self.locator))
 
 
+class StatusHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.send(await self.call(actions.status, self.locator))
+
+
 class RunsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -204,6 +210,7 @@ class PromoteHandler(DataOpsHandler):
 
 ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (f"{API}/pipelines", PipelinesHandler),
+    (f"{API}/status", StatusHandler),
     (f"{API}/runs", RunsHandler),
     (f"{API}/runs/{RUN_ID}", RunHandler),
     (f"{API}/runs/{RUN_ID}/notebook", RunNotebookHandler),
