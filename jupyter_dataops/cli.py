@@ -211,37 +211,75 @@ def run(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Steps run at the same time.")
     ] = None,
+    unpromoted: Annotated[
+        bool,
+        typer.Option(
+            "--unpromoted",
+            help="Run the working notebooks instead of their promoted versions; the runs are "
+            "recorded as unpromoted.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
+    """Run the promoted pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
     from jupyter_dataops.pipeline import history
-    from jupyter_dataops.pipeline.report import RichReporter
+    from jupyter_dataops.pipeline.alerts import with_alerts
+    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.report import RichReporter, verdict_lines
     from jupyter_dataops.pipeline.runner import run_pipeline
 
     try:
-        _, pipeline = history.project_store_url()
-        if pipeline is None:
-            raise fail("no dataops.yaml here or in a parent folder. Promote a notebook first.")
-        store = history.open_project_store()
+        project = Project.require()
+        pipeline = project.pipeline
+        # marks runs of a dead runner interrupted; a run refused before it starts makes no store
+        history.open_project_store(url=project.store_url, create=False)
     except DataOpsError as exc:
         raise fail(str(exc)) from None
-    reporter = RichReporter(console)
+    reporter = with_alerts(RichReporter(console), pipeline)  # sent once a step is recorded
+    store = None
     try:
         result = run_pipeline(
-            pipeline, steps or None, param or [], executor=executor, workers=workers,
-            store=store, reporter=reporter,
+            pipeline,
+            steps or None,
+            param or [],
+            executor=executor,
+            workers=workers,
+            reporter=reporter,
+            unpromoted=unpromoted,
         )
+        store = project.open_store()
+        verdicts = {
+            name: verdict_lines(store.get_run(outcome.step_run_ids[-1]) or {})
+            for name, outcome in result.steps.items()
+            if outcome.step_run_ids
+        }
     except DataOpsError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         reporter.stop()
         raise fail("stopped; unfinished steps are recorded as interrupted.", code=130) from None
     finally:
-        store.close()
+        if store is not None:
+            store.close()
+    for warning in result.warnings:
+        console.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+    if unpromoted:
+        console.print("unpromoted run: the working notebooks ran, recorded as unpromoted.")
+    for name, lines in verdicts.items():
+        if lines:
+            console.print(
+                Text.assemble((f"{name}:", "bold"), f" {len(lines)} check line(s) not passed"),
+                highlight=False,
+            )
+            for line in lines:
+                console.print(line, highlight=False)
     for outcome in result.steps.values():
         if outcome.status == "failed":
             err_console.print(
-                Text.assemble((f"{outcome.step}: ", "bold red"), outcome.error or "failed",
-                              f"\n  notebook: {outcome.notebook}"),
+                Text.assemble(
+                    (f"{outcome.step}: ", "bold red"),
+                    outcome.error or "failed",
+                    f"\n  notebook: {outcome.notebook}",
+                ),
                 highlight=False,
             )
     raise typer.Exit(0 if result.ok else 1)
@@ -278,6 +316,75 @@ def test_command(
     raise typer.Exit(1)
 
 
+def _read_only_store():  # noqa: ANN202
+    """The store of the project here, for commands that only read: never created by looking
+    (no ``dataops.yaml`` or no store yet is an error, exit 2)."""
+    from jupyter_dataops.pipeline import history
+    from jupyter_dataops.pipeline.project import Project
+
+    project = Project.require()
+    store = history.open_project_store(url=project.store_url, create=False)
+    if store is None:
+        project.require_store()  # raises NoStoreError: "no runs yet ..."
+    return store
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the steps as JSON.")] = False,
+) -> None:
+    """Per step: schedule, next run, last run, promoted version, edited since promotion; and
+    whether a scheduler is running (heartbeat, host, pid), each schedule's next and last tick."""
+    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.report import status_table
+    from jupyter_dataops.pipeline.scheduler import schedule_status
+    from jupyter_dataops.pipeline.status import pipeline_status
+
+    try:
+        project = Project.require()
+        store = project.open_store(create=False)
+        rows = pipeline_status(project, store)
+        sched = schedule_status(project.pipeline, store)
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    for row in rows:  # a step's own schedule: next tick in its time zone, its last tick
+        for item in sched["schedules"]:
+            if item["key"] == row["step"]:
+                row.update({k: item[k] for k in ("timezone", "catchup", "next_run")})
+                row["last_scheduled"] = item["last_scheduled"]
+    if as_json:
+        answer = {"pipeline": project.pipeline.name, **sched, "steps": rows}
+        sys.stdout.write(json.dumps(answer, indent=2, default=str) + "\n")
+        return
+    console.print(status_table(rows))
+    _print_scheduling(sched)
+
+
+def _print_scheduling(sched: dict) -> None:
+    """The scheduler line ("scheduler not running" plainly) and one line per schedule."""
+    state = sched["scheduler"]
+    style = "green" if state["alive"] else "bold yellow"
+    if state["alive"]:
+        line = f"{state['message']}, heartbeat {state['heartbeat_at']}"
+    else:
+        line = state["message"]
+    console.print(Text(line, style=style), highlight=False)
+    for item in sched["schedules"]:
+        last = item["last_scheduled"]
+        what = "whole pipeline" if item["key"] == "*" else f"step {item['key']}"
+        text = (
+            f"  {what}: '{item['schedule']}' ({item['timezone']}, catchup {item['catchup']}), "
+            f"next {item['next_run'][:19].replace('T', ' ')} UTC"
+        )
+        if last:
+            text += f"; last tick {last['scheduled_for'][:19].replace('T', ' ')} {last['status']}"
+            if last["run_status"]:
+                text += f" (run {last['pipeline_run_id']} {last['run_status']})"
+            elif last["reason"]:
+                text += f" ({last['reason']})"
+        console.print(Text(text), highlight=False)
+
+
 @app.command()
 def runs(
     step: Annotated[str | None, typer.Option("--step", help="Only runs of this step.")] = None,
@@ -289,7 +396,7 @@ def runs(
     from jupyter_dataops.pipeline.report import runs_table
 
     try:
-        store = history.open_project_store()
+        store = _read_only_store()
         try:
             rows = history.list_runs(store, step=step, limit=limit)
         finally:
@@ -312,7 +419,7 @@ def show(
     from jupyter_dataops.pipeline.report import run_detail
 
     try:
-        store = history.open_project_store()
+        store = _read_only_store()
         try:
             detail = history.show_run(store, run_id)
         finally:

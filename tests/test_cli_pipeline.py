@@ -41,7 +41,8 @@ def invoke(*args: str):
 
 @pytest.mark.slow
 def test_run_with_a_failing_middle_step_exits_non_zero_and_history_shows_it(project):
-    out = invoke("run", "-p", "transform.null_every=2", "-p", "rows=30")
+    # the working notebooks, never promoted (promoted runs: test_governed.py)
+    out = invoke("run", "--unpromoted", "-p", "transform.null_every=2", "-p", "rows=30")
     assert out.exit_code == 1, out.output
     assert "transform" in out.stderr and "missing_count(amount) = 0" in out.stderr
     assert "transform.ipynb" in out.stderr  # where the kept notebook is
@@ -67,9 +68,10 @@ def test_run_with_a_failing_middle_step_exits_non_zero_and_history_shows_it(proj
 
 def test_bad_input_is_a_clear_error_with_exit_code_2_before_anything_runs(project, tmp_path):
     cases = [
-        (["run", "-p", "rowz=1"], "no selected step defines a parameter 'rowz'"),
-        (["run", "-p", "extract.rows=lots"], "'rows' expects int"),
+        (["run", "--unpromoted", "-p", "rowz=1"], "no selected step defines a parameter 'rowz'"),
+        (["run", "--unpromoted", "-p", "extract.rows=lots"], "'rows' expects int"),
         (["run", "nope"], "no step named 'nope'"),
+        (["run"], "step 'extract': the step has no promoted version"),
         (["run", "--executor", "spark"], "unknown executor 'spark'. Available: local"),
         (["promote", "failing_checks.ipynb", "--step", "load", "-p", "row=3"], "Did you mean 'rows'?"),
         (["promote", "missing.ipynb", "--step", "load"], "does not exist"),
@@ -97,6 +99,9 @@ def test_a_cycle_and_a_missing_pipeline_file_are_explained(project, tmp_path, mo
 
 
 def test_show_an_unknown_run_says_how_to_find_one(project):
+    from jupyter_dataops.pipeline.project import Project
+
+    Project(project).open_store()  # a store without that run
     out = invoke("show", "999")
     assert out.exit_code == 2 and "dataops runs" in out.stderr
     out = invoke("show", "abc")

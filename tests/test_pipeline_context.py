@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_dataops.checks import run_checks
 from jupyter_dataops.pipeline import context
+from jupyter_dataops.pipeline import project as project_module
 from jupyter_dataops.pipeline.context import RunContext
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.testing import store_url as make_store_url
@@ -19,7 +20,7 @@ NOTEBOOKS = Path(__file__).parent / "notebooks" / "pipeline"
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request, tmp_path, monkeypatch):
-    monkeypatch.setattr(context, "_STORES", {})
+    monkeypatch.setattr(project_module, "_STORES", {})
     with make_store_url(request.param, tmp_path) as url:
         s = open_store(url)
         yield s
@@ -80,7 +81,7 @@ def test_history_is_earlier_successful_production_values_without_the_current_run
 
 
 def test_interactive_history_needs_this_notebook_to_be_a_step(tmp_path, monkeypatch):
-    monkeypatch.setattr(context, "_STORES", {})
+    monkeypatch.setattr(project_module, "_STORES", {})
     monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
     root = tmp_path / "proj"
     root.mkdir()

@@ -77,7 +77,7 @@ def pipeline(tmp_path, monkeypatch):
 
 def test_template_runs_before_start_execute_then_on_complete_or_on_failure(pipeline):
     ScriptedExecutor.script = {"b": 1}  # b fails once, then its retry succeeds
-    result = run_pipeline(pipeline, executor="scripted")
+    result = run_pipeline(pipeline, executor="scripted", unpromoted=True)
 
     assert result.ok and result.steps["b"].attempts == 2
     assert (pipeline.project_dir / ".dataops" / ".gitignore").read_text().endswith("*\n")
@@ -92,7 +92,7 @@ def test_template_runs_before_start_execute_then_on_complete_or_on_failure(pipel
 
 def test_a_failure_skips_direct_and_indirect_downstream_but_not_siblings(pipeline):
     ScriptedExecutor.script = {"b": 2}  # fails both attempts
-    result = run_pipeline(pipeline, executor="scripted")
+    result = run_pipeline(pipeline, executor="scripted", unpromoted=True)
 
     status = {name: o.status for name, o in result.steps.items()}
     assert status == {"a": "success", "b": "failed", "c": "skipped", "d": "skipped", "e": "success"}
@@ -109,7 +109,7 @@ def test_a_failure_skips_direct_and_indirect_downstream_but_not_siblings(pipelin
 def test_a_failed_step_always_carries_an_error_summary_even_when_the_executor_gave_none(pipeline):
     ScriptedExecutor.script = {"a": 1}
     ScriptedExecutor.silent = {"a"}
-    result = run_pipeline(pipeline, ["a"], executor="scripted")
+    result = run_pipeline(pipeline, ["a"], executor="scripted", unpromoted=True)
 
     a = result.steps["a"]
     assert result.status == "failed" and a.status == "failed"
@@ -120,5 +120,5 @@ def test_a_failed_step_always_carries_an_error_summary_even_when_the_executor_ga
 
 def test_unknown_executors_are_refused_with_the_available_names(pipeline):
     with pytest.raises(PipelineError, match="unknown executor 'dask'. Available: .*local"):
-        run_pipeline(pipeline, executor="dask")
+        run_pipeline(pipeline, executor="dask", unpromoted=True)
     assert "local" in executors.names()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_dataops.pipeline import context
+from jupyter_dataops.pipeline import project as project_module
 from jupyter_dataops.pipeline.runner import run_pipeline
 from jupyter_dataops.pipeline.spec import load_pipeline
 from jupyter_dataops.store import open_store
@@ -42,13 +43,13 @@ def test_spc_line_collects_a_baseline_then_flags_a_shift(tmp_path, store_url, mo
 
     with open_store(store_url) as store:
         for k in range(5):
-            result = run_pipeline(pipeline, params=[f"seed={k + 1}"], store=store)
+            result = run_pipeline(pipeline, params=[f"seed={k + 1}"], store=store, unpromoted=True)
             assert result.ok, result.steps["batch"].error
             spc = spc_result(store, result)
             assert spc["status"] == "pass"
             assert f"baseline {k}/5" in spc["message"]  # the tested point is not its own baseline
 
-        shifted = run_pipeline(pipeline, params=["seed=6", "shift=10.0"], store=store)
+        shifted = run_pipeline(pipeline, params=["seed=6", "shift=10.0"], store=store, unpromoted=True)
         spc = spc_result(store, shifted)
         assert spc["status"] == "warn", spc  # a warning does not fail the step...
         assert shifted.ok
@@ -62,7 +63,7 @@ def test_spc_line_collects_a_baseline_then_flags_a_shift(tmp_path, store_url, mo
     monkeypatch.chdir(root)
     monkeypatch.setenv("JPY_SESSION_NAME", str(root / "spc_metric.ipynb"))
     monkeypatch.delenv("DATAOPS_MODE", raising=False)
-    monkeypatch.setattr(context, "_STORES", {})
+    monkeypatch.setattr(project_module, "_STORES", {})
     provider = context.history_provider(context.current())
     assert provider is not None
     assert list(provider("avg(x)")) == pytest.approx(history)

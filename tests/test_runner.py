@@ -1,7 +1,9 @@
 """The pipeline runner on real notebooks, real kernels (papermill) and a real run store.
 
 Each project is a temporary folder with fixture notebooks from ``tests/notebooks/pipeline`` and a
-``dataops.yaml``; the store is SQLite, or PostgreSQL when ``DATAOPS_TEST_PG_URL`` is set.
+``dataops.yaml``; the store is SQLite, or PostgreSQL when ``DATAOPS_TEST_PG_URL`` is set. These
+tests are about the runner's mechanics, so they run the working notebooks (``unpromoted``);
+running the promoted snapshots is tested in ``test_governed.py``.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ DAG_NOTEBOOKS = ("extract.ipynb", "transform.ipynb", "report.ipynb")
 @pytest.mark.slow
 def test_three_step_dag_runs_in_order_and_records_checks_metrics_and_lineage(tmp_path, store_url):
     path = make_project(tmp_path / "proj", DAG, *DAG_NOTEBOOKS, store=store_url)
-    result = run_pipeline(load_pipeline(path), params=["extract.rows=40"])
+    result = run_pipeline(load_pipeline(path), params=["extract.rows=40"], unpromoted=True)
 
     assert result.ok, {s: o.error for s, o in result.steps.items()}
     assert [o.status for o in result.steps.values()] == ["success"] * 3
@@ -95,7 +97,7 @@ def test_three_step_dag_runs_in_order_and_records_checks_metrics_and_lineage(tmp
 @pytest.mark.slow
 def test_failed_checks_skip_downstream_and_keep_the_executed_notebook(tmp_path):
     path = make_project(tmp_path / "proj", DAG, *DAG_NOTEBOOKS)
-    result = run_pipeline(load_pipeline(path), params=["transform.null_every=3"])
+    result = run_pipeline(load_pipeline(path), params=["transform.null_every=3"], unpromoted=True)
 
     assert not result.ok
     transform, report = result.steps["transform"], result.steps["report"]
@@ -130,7 +132,7 @@ def test_a_failing_step_is_retried_after_its_delay_and_every_attempt_is_kept(tmp
         "flaky.ipynb",
     )
     start = time.monotonic()
-    result = run_pipeline(load_pipeline(path))
+    result = run_pipeline(load_pipeline(path), unpromoted=True)
     assert time.monotonic() - start >= 1.0  # the delay was honoured
 
     flaky = result.steps["flaky"]
@@ -164,7 +166,7 @@ def test_a_step_over_its_timeout_is_stopped_and_keeps_its_partial_notebook(tmp_p
         "trivial.ipynb",
     )
     start = time.monotonic()
-    result = run_pipeline(load_pipeline(path))
+    result = run_pipeline(load_pipeline(path), unpromoted=True)
     assert time.monotonic() - start < 60
 
     sleepy = result.steps["sleepy"]
@@ -188,7 +190,7 @@ def test_a_kernel_that_dies_keeps_its_partial_output_notebook(tmp_path):
         "steps:\n  crash:\n    notebook: kernel_dies.ipynb\n",
         "kernel_dies.ipynb",
     )
-    result = run_pipeline(load_pipeline(path))
+    result = run_pipeline(load_pipeline(path), unpromoted=True)
 
     crash = result.steps["crash"]
     assert crash.status == "failed" and crash.reason == "kernel_died"
@@ -208,7 +210,7 @@ def test_eight_parallel_steps_write_every_check_and_metric(tmp_path, store_url):
     )
     path = make_project(tmp_path / "proj", "steps:\n" + steps + "\n", "parallel_writer.ipynb",
                         store=store_url)
-    result = run_pipeline(load_pipeline(path), workers=8)
+    result = run_pipeline(load_pipeline(path), workers=8, unpromoted=True)
 
     # Only the steps that did not succeed, in full: a truncated dict once hid the failing one.
     failed = {s: (o.status, o.reason, o.error) for s, o in result.steps.items() if o.status != "success"}
@@ -231,7 +233,7 @@ def test_plan_refuses_unknown_and_mistyped_parameters_before_anything_runs(tmp_p
     with pytest.raises(ParameterError, match="no selected step defines a parameter 'rowz'"):
         plan_run(pipeline, params=["rowz=1"])
     with pytest.raises(ParameterError, match="'rows' expects int .* got 'many'"):
-        run_pipeline(pipeline, params=["extract.rows=many"])
+        run_pipeline(pipeline, params=["extract.rows=many"], unpromoted=True)
     with pytest.raises(ParameterError, match="'nope' is not a selected step"):
         plan_run(pipeline, ["extract"], params=["nope.rows=1"])
     plans = plan_run(pipeline, params=["out=x.csv", "transform.null_every=2"])
@@ -250,7 +252,7 @@ def test_missing_notebook_and_cycles_are_refused_before_anything_runs(tmp_path):
         "steps:\n  gone:\n    notebook: nowhere/missing.ipynb\n",
     )
     with pytest.raises(PipelineError, match=r"step 'gone': notebook 'nowhere/missing.ipynb' does not exist"):
-        run_pipeline(load_pipeline(path))
+        run_pipeline(load_pipeline(path), unpromoted=True)
     cyc = make_project(
         tmp_path / "b",
         """
@@ -281,7 +283,7 @@ def start_runner_and_wait_until_running(project: Path) -> tuple[subprocess.Popen
     env = {**os.environ, "COLUMNS": "120"}
     env.pop("DATAOPS_STORE_URL", None)
     runner = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", "run"],
+        [sys.executable, "-m", "jupyter_dataops.cli", "run", "--unpromoted"],
         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     db = project / ".dataops" / "dataops.db"

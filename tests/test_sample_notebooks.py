@@ -40,7 +40,8 @@ def test_orders_pipeline_runs_clean_with_the_cli_and_keeps_every_executed_notebo
         SAMPLES / "orders_pipeline", project, ignore=shutil.ignore_patterns("data", ".dataops")
     )
 
-    run = dataops("run", "-p", "run_date=2026-11-03", cwd=project)
+    # never promoted: the working notebooks run on purpose (promotion: tests/test_governed.py)
+    run = dataops("run", "--unpromoted", "-p", "run_date=2026-11-03", cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
 
     rows = json.loads(dataops("runs", "--json", cwd=project).stdout)

@@ -282,3 +282,18 @@ async def test_the_executed_notebook_of_a_run_is_served_read_only(jp_fetch, jp_r
         await jp_fetch("dataops", "api", "runs", str(srid), "notebook")
     assert info.value.code == 404
     assert "no longer exists" in json.loads(info.value.response.body)["message"]
+
+
+async def test_list_routes_never_create_a_run_store(jp_fetch, jp_root_dir):
+    root = write_project(Path(jp_root_dir))
+    pipelines = await get_json(jp_fetch, "dataops", "api", "pipelines")
+    (step,) = pipelines["pipelines"][0]["steps"]
+    assert step["promoted_version"] is None and step["edited_since_promotion"] is False
+    runs = await get_json(jp_fetch, "dataops", "api", "runs")
+    assert runs["runs"] == [] and runs["total"] == 0 and "No runs yet" in runs["hint"]
+    metrics = await get_json(jp_fetch, "dataops", "api", "steps", "orders", "metrics")
+    assert metrics["metrics"] == []
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await jp_fetch("dataops", "api", "runs", "1")
+    assert info.value.code == 404
+    assert not (root / ".dataops").exists()

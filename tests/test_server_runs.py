@@ -89,6 +89,15 @@ async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fet
     pipelines = json.loads((await jp_fetch("dataops", "api", "pipelines")).body)
     (step,) = pipelines["pipelines"][0]["steps"]
     assert step["name"] == "orders" and step["schedule"] == "30 5 * * *"
+    assert step["promoted_version"] == 1 and step["edited_since_promotion"] is False
+
+    # An edit after promotion: "Run now" runs the promoted snapshot; the route says so.
+    nb = nbformat.read(root / "orders.ipynb", as_version=4)
+    nb.cells.append(new_code_cell("open('EDITED.txt', 'w').write('ran')"))
+    nbformat.write(nb, root / "orders.ipynb")
+    pipelines = json.loads((await jp_fetch("dataops", "api", "pipelines")).body)
+    (step,) = pipelines["pipelines"][0]["steps"]
+    assert step["promoted_version"] == 1 and step["edited_since_promotion"] is True
 
     code, started = await post(
         jp_fetch, "dataops", "api", "steps", "orders", "run", body={"parameters": {"n_rows": 40}}
@@ -107,6 +116,7 @@ async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fet
     assert run["parameters"]["n_rows"] == 40
     assert {c["metric"]: c["observed"] for c in run["check_results"]}["row_count"] == 40
     assert run["executed_notebook"]["exists"] is True
+    assert run["version"]["version"] == 1 and not (root / "EDITED.txt").exists()
 
     runs = json.loads((await jp_fetch("dataops", "api", "runs", params={"step": "orders"})).body)
     assert runs["runs"][0]["id"] == run_id
@@ -117,7 +127,10 @@ async def test_run_now_with_a_wrong_parameter_is_refused_before_anything_runs(
 ):
     root = Path(jp_root_dir)
     orders_notebook(root / "orders.ipynb")
-    (root / "dataops.yaml").write_text("steps:\n  orders:\n    notebook: orders.ipynb\n")
+    code, _ = await post(
+        jp_fetch, "dataops", "api", "promote", body={"notebook": "orders.ipynb", "step": "orders"}
+    )
+    assert code == 200
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await post(
             jp_fetch,
@@ -131,5 +144,5 @@ async def test_run_now_with_a_wrong_parameter_is_refused_before_anything_runs(
     assert info.value.code == 400
     message = json.loads(info.value.response.body)["message"]
     assert "n_rows" in message and "many" in message
-    runs = json.loads((await jp_fetch("dataops", "api", "runs")).body)
-    assert runs["total"] == 0
+    runs = json.loads((await jp_fetch("dataops", "api", "runs")).body)  # the gate run only
+    assert [r for r in runs["runs"] if r["mode"] == "production"] == []

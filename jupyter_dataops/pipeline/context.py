@@ -8,7 +8,6 @@ record its results. This module is the only place that reads them.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ ENV_STORE_URL = "DATAOPS_STORE_URL"
 ENV_STEP = "DATAOPS_STEP"
 ENV_STEP_RUN_ID = "DATAOPS_STEP_RUN_ID"
 ENV_PROJECT_DIR = "DATAOPS_PROJECT_DIR"
+ENV_PIPELINE = "DATAOPS_PIPELINE"
 
 Mode = Literal["production", "test"]
 MODES: tuple[str, ...] = ("production", "test")
@@ -33,6 +33,7 @@ class RunContext:
     step_run_id: str | None = None
     store_url: str | None = None
     project_dir: str | None = None
+    pipeline: str | None = None
 
     def env(self) -> dict[str, str]:
         """The environment variables that reproduce this context in a kernel."""
@@ -42,6 +43,7 @@ class RunContext:
             (ENV_STEP_RUN_ID, self.step_run_id),
             (ENV_STORE_URL, self.store_url),
             (ENV_PROJECT_DIR, self.project_dir),
+            (ENV_PIPELINE, self.pipeline),
         ):
             if value is not None:
                 out[key] = str(value)
@@ -69,39 +71,18 @@ def current(environ: dict[str, str] | None = None) -> RunContext | None:
         step_run_id=env.get(ENV_STEP_RUN_ID) or None,
         store_url=env.get(ENV_STORE_URL) or None,
         project_dir=env.get(ENV_PROJECT_DIR) or None,
+        pipeline=env.get(ENV_PIPELINE) or None,
     )
 
 
 HistoryProvider = Callable[[str], Sequence[float]]
 
-_STORES: dict[str, Any] = {}
-_STORES_LOCK = threading.Lock()
-
 
 def _store(url: str) -> Any:
-    """One open store per URL for the life of the kernel (opening migrates, so do it once)."""
-    from jupyter_dataops.store import open_store
+    """The process-wide open store at ``url`` (opening migrates, so it is done once)."""
+    from jupyter_dataops.pipeline.project import cached_store
 
-    with _STORES_LOCK:
-        store = _STORES.get(url)
-        if store is None:
-            store = _STORES[url] = open_store(url)
-        return store
-
-
-def _pipeline_name(project_dir: str | None) -> str | None:
-    if not project_dir:
-        return None
-    from jupyter_dataops.errors import PipelineError
-    from jupyter_dataops.pipeline.spec import PIPELINE_FILE, load_pipeline
-
-    path = Path(project_dir) / PIPELINE_FILE
-    if not path.is_file():
-        return None
-    try:
-        return load_pipeline(path).name
-    except PipelineError:
-        return None
+    return cached_store(url)
 
 
 def record_suite(ctx: RunContext | None, suite_result: Any) -> int:
@@ -150,34 +131,24 @@ def _current_notebook() -> Path | None:
 
 def _interactive_provider() -> HistoryProvider | None:
     from jupyter_dataops.errors import DataOpsError
-    from jupyter_dataops.pipeline.spec import find_pipeline_file, load_pipeline
+    from jupyter_dataops.pipeline.project import Project
 
     notebook = _current_notebook()
     if notebook is None:
         return None
-    pipefile = find_pipeline_file(Path.cwd())
-    if pipefile is None:
-        pipefile = find_pipeline_file(notebook.parent)
-    if pipefile is None:
+    project = Project.find(Path.cwd()) or Project.find(notebook.parent)
+    if project is None:
         return None
     try:
-        pipeline = load_pipeline(pipefile)
+        step = project.pipeline.step_for_notebook(notebook)
+        if step is None:
+            return None
+        store = project.open_store(create=False)  # do not create a store just by looking
     except DataOpsError:
         return None
-    step = pipeline.step_for_notebook(notebook)
-    if step is None:
-        return None
-    from jupyter_dataops.store import resolve_store_url
-
-    url = resolve_store_url(pipeline.project_dir, configured=pipeline.store)
-    if url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
-
-        database = make_url(url).database
-        if not database or not Path(database).exists():
-            return None  # nothing recorded yet; do not create a store just by looking
-    store = _store(url)
-    name = pipeline.name
+    if store is None:
+        return None  # nothing recorded yet
+    name = project.pipeline.name
 
     def history(metric_key: str) -> Sequence[float]:
         return store.metric_history(step.name, metric_key, pipeline=name)
@@ -198,11 +169,9 @@ def history_provider(ctx: RunContext | None) -> HistoryProvider | None:
         return None
     store = _store(ctx.store_url)
     step, exclude = ctx.step, ctx.step_run_id
-    pipeline = _pipeline_name(ctx.project_dir)
+    pipeline = ctx.pipeline
 
     def history(metric_key: str) -> Sequence[float]:
-        return store.metric_history(
-            step, metric_key, pipeline=pipeline, exclude_step_run=exclude
-        )
+        return store.metric_history(step, metric_key, pipeline=pipeline, exclude_step_run=exclude)
 
     return history

@@ -7,13 +7,26 @@ its findings into messages that name the steps.
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
 
 from jupyter_dataops.errors import PipelineError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.pipeline.spec import Pipeline
+
+class _Step(Protocol):
+    depends_on: tuple[str, ...]
+
+
+class Pipeline(Protocol):
+    """What the graph needs of a pipeline (``spec.Pipeline`` is one): this module imports no
+    other pipeline module, so ``spec`` can import it and the arrow points one way."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def steps(self) -> Mapping[str, _Step]: ...
 
 
 class CycleError(PipelineError):

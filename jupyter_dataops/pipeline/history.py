@@ -1,7 +1,7 @@
 """Run history for the front doors: the project's store, the runs list, one run in detail.
 
-Every ``dataops`` pipeline command starts with ``open_project_store``, which also marks runs
-whose runner died (SIGKILL, power loss) as ``interrupted``.
+Every ``dataops`` pipeline command opens the store through ``open_project_store``, which also
+marks runs whose runner died (SIGKILL, power loss) as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -10,39 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import PipelineError
-from jupyter_dataops.pipeline.spec import (
-    Pipeline,
-    configured_store,
-    find_pipeline_file,
-    load_pipeline,
-)
-
-
-def project_store_url(start: Path | str | None = None) -> tuple[str, Pipeline | None]:
-    """The store URL of the project around ``start`` (default: the cwd) and its pipeline.
-
-    Without a ``dataops.yaml`` the store is ``DATAOPS_STORE_URL`` or ``.dataops/`` in ``start``.
-    """
-    from jupyter_dataops.store import resolve_store_url
-
-    base = Path(start or Path.cwd()).resolve()
-    pipefile = find_pipeline_file(base)
-    if pipefile is None:
-        return resolve_store_url(base), None
-    pipeline = load_pipeline(pipefile)
-    return resolve_store_url(pipeline.project_dir, configured=pipeline.store), pipeline
-
-
-def _history_store_url(start: Path | str | None) -> str:
-    """``project_store_url`` for commands that only read history: the pipeline file's
-    ``store:`` is read without validating the steps (see ``configured_store``)."""
-    from jupyter_dataops.store import resolve_store_url
-
-    base = Path(start or Path.cwd()).resolve()
-    pipefile = find_pipeline_file(base)
-    if pipefile is None:
-        return resolve_store_url(base)
-    return resolve_store_url(pipefile.parent, configured=configured_store(pipefile))
+from jupyter_dataops.pipeline.project import Project
 
 
 def open_project_store(
@@ -50,19 +18,18 @@ def open_project_store(
 ) -> Any:
     """Open the project's run store and mark runs left by a dead runner ``interrupted``.
 
-    With ``create=False`` a SQLite store that does not exist yet is not made (returns None).
+    The project is the nearest ``dataops.yaml`` from ``start`` (default: the cwd); without one
+    the store is ``DATAOPS_STORE_URL`` or ``.dataops/`` in ``start``. With ``create=False`` a
+    SQLite store that does not exist yet is not made (returns None).
     """
-    from jupyter_dataops.store import open_store
+    from jupyter_dataops.pipeline.project import cached_store
 
-    url = url or _history_store_url(start)
-    if not create and url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
-
-        database = make_url(url).database
-        if not database or not Path(database).exists():
-            return None
-    store = open_store(url)
-    store.mark_interrupted()
+    if url is None:
+        project = Project.find(start) or Project(start or Path.cwd())
+        url = project.store_url
+    store = cached_store(url, create=create)
+    if store is not None:
+        store.mark_interrupted()
     return store
 
 

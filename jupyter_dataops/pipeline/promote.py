@@ -16,7 +16,9 @@ from typing import Any
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.context import RunContext
+from jupyter_dataops.pipeline.dag import check_graph
 from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob, execute_notebook
+from jupyter_dataops.pipeline.executors import StepJob, executors
 from jupyter_dataops.pipeline.notebook import (
     check_value,
     content_hash,
@@ -31,11 +33,11 @@ from jupyter_dataops.pipeline.spec import (
     Pipeline,
     StepSpec,
     ensure_state_dir,
-    find_pipeline_file,
     load_pipeline,
     validate_schedule,
     write_step,
 )
+from jupyter_dataops.pipeline.versions import save_snapshot
 
 
 class PromotionRefused(PipelineError):
@@ -97,7 +99,9 @@ def notebook_failures(path: Path | str) -> list[str]:
             if output.get("output_type") == "error":
                 count = cell.get("execution_count")
                 where = f"cell [{count}]" if count is not None else "a cell"
-                out.append(f"{where} {output.get('ename')}: {str(output.get('evalue', '')).strip()}")
+                out.append(
+                    f"{where} {output.get('ename')}: {str(output.get('evalue', '')).strip()}"
+                )
     return out
 
 
@@ -123,8 +127,10 @@ def _pipeline_file(notebook: Path, pipeline_file: Path | str | None) -> Path:
     if pipeline_file is not None:
         path = Path(pipeline_file).resolve()
         return path / PIPELINE_FILE if path.is_dir() else path
-    found = find_pipeline_file(Path.cwd())
-    return found if found is not None else (Path.cwd() / PIPELINE_FILE).resolve()
+    from jupyter_dataops.pipeline.project import Project
+
+    found = Project.find(Path.cwd())
+    return found.pipeline_file if found is not None else (Path.cwd() / PIPELINE_FILE).resolve()
 
 
 def promote(
@@ -137,6 +143,7 @@ def promote(
     pipeline_file: Path | str | None = None,
     store: Any = None,
     promoted_by: str | None = None,
+    executor: str = "local",
 ) -> PromotionResult:
     """Promote ``notebook`` to step ``step`` of the nearest ``dataops.yaml`` (made if missing).
 
@@ -144,9 +151,14 @@ def promote(
     cell, a ``-p`` names an unknown parameter or has the wrong type, the schedule is not cron,
     or a dependency is missing; refuses (``PromotionRefused``) when the gate run fails.
     Re-promoting keeps the step's other settings; a changed notebook records a new version.
+
+    The gate runs through an executor (``executor``, the registry's ``local`` by default) on a
+    snapshot of the notebook taken before it starts; that exact notebook is kept as
+    ``.dataops/versions/<content hash>.ipynb`` and is what production runs from then on.
     """
     nb_path = Path(notebook).resolve()
     nb = read_notebook(nb_path)
+    data = nb_path.read_bytes()  # the exact notebook gated, promoted and run in production
     if not STEP_NAME.match(step):
         raise PipelineError(
             f"step name {step!r} must start with a letter or '_' and hold only letters, digits, "
@@ -164,8 +176,10 @@ def promote(
                 parameters[key] = check_value(value, params_cell[key], where=f"step {step!r}: ")
     parameters.update(overrides)
     rel = os.path.relpath(nb_path, pipeline.project_dir)
-    spec = replace(old, notebook=rel, parameters=parameters) if old else StepSpec(
-        name=step, notebook=rel, parameters=parameters
+    spec = (
+        replace(old, notebook=rel, parameters=parameters)
+        if old
+        else StepSpec(name=step, notebook=rel, parameters=parameters)
     )
     if depends_on is not None:
         spec = replace(spec, depends_on=tuple(dict.fromkeys(depends_on)))
@@ -179,11 +193,15 @@ def promote(
     steps[step] = spec
     _check_new_graph(Pipeline(path, pipeline.name, steps, pipeline.store))
 
+    digest = content_hash(nb)
+    executor_cls = executors.get(executor)
     own_store = store is None
     if own_store:
-        from jupyter_dataops.store import open_store, resolve_store_url
+        from jupyter_dataops.pipeline.project import Project
 
-        store = open_store(resolve_store_url(path.parent, configured=pipeline.store))
+        project = Project.of(pipeline) if path.exists() else Project(path.parent)
+        store = project.open_store()
+    snapshot, new_snapshot = save_snapshot(path.parent, digest, data)
     try:
         store.mark_interrupted()
         store.upsert_pipeline(pipeline.name, project_dir=str(path.parent))
@@ -193,33 +211,35 @@ def promote(
         )
         srid = store.create_step_run(run_id, step, parameters=parameters)
         output = ensure_state_dir(path.parent) / "runs" / str(run_id) / f"{step}.ipynb"
-        store.start_step_run(srid, notebook_path=str(output))
         ctx = RunContext(
             mode="test",
             step=step,
             step_run_id=str(srid),
             store_url=store.url,
             project_dir=str(path.parent),
+            pipeline=pipeline.name,
         )
-        attempt = execute_notebook(
-            NotebookJob(
-                notebook=str(nb_path),
+        job = StepJob(
+            step=step,
+            attempt=1,
+            step_run_id=srid,
+            notebook_job=NotebookJob(
+                notebook=str(snapshot),
                 output=str(output),
                 parameters=parameters,
                 cwd=str(nb_path.parent),
                 env=ctx.env(),
                 kernel=spec.kernel,
                 timeout=spec.timeout,
-            )
+            ),
         )
-        store.finish_step_run(
-            srid,
-            attempt.status,
-            error=attempt.error,
-            notebook_path=str(output) if output.exists() else None,
-        )
+        # before_start -> execute -> on_complete | on_failure, as every step run
+        with executor_cls(store, workers=1) as gate:
+            attempt = gate.finish(job, gate.start(job))
         store.finish_pipeline_run(run_id, attempt.status)
         if not attempt.ok:
+            if new_snapshot:
+                snapshot.unlink(missing_ok=True)  # nothing was promoted
             raise PromotionRefused(
                 step, _gate_failures(store, srid, attempt), str(output) if output.exists() else None
             )
@@ -228,7 +248,7 @@ def promote(
             pipeline.name,
             step,
             notebook_path=rel,
-            content_hash=content_hash(nb),
+            content_hash=digest,
             parameters=parameters,
             promoted_by=promoted_by or _user(),
         )
@@ -239,8 +259,6 @@ def promote(
 
 
 def _check_new_graph(pipeline: Pipeline) -> None:
-    from jupyter_dataops.pipeline.dag import check_graph
-
     check_graph(pipeline)
 
 
@@ -263,13 +281,15 @@ def test_notebook(
     read_notebook(nb_path)
     params_cell = notebook_parameters(nb_path, require=bool(params))
     values = resolve_overrides(list(params), params_cell, where=f"{nb_path.name}: ")
-    pipefile = find_pipeline_file(nb_path.parent) or find_pipeline_file(Path.cwd())
+    from jupyter_dataops.pipeline.project import Project
+
+    project = Project.find(nb_path.parent) or Project.find(Path.cwd())
     ctx = RunContext(mode="test")
     home = nb_path.parent
     kernel = timeout = None
-    if pipefile is not None:
+    if project is not None:
         try:
-            pipeline = load_pipeline(pipefile)
+            pipeline = project.pipeline
         except PipelineError:
             pipeline = None
         spec = pipeline.step_for_notebook(nb_path) if pipeline else None
@@ -285,8 +305,9 @@ def test_notebook(
             ctx = RunContext(
                 mode="test",
                 step=spec.name,
-                store_url=_existing_store_url(pipeline),
+                store_url=_existing_store_url(project),
                 project_dir=str(pipeline.project_dir),
+                pipeline=pipeline.name,
             )
     out = Path(output) if output else home / STATE_DIR / "tests" / nb_path.name
     attempt = execute_notebook(
@@ -307,18 +328,12 @@ def test_notebook(
 test_notebook.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
-def _existing_store_url(pipeline: Pipeline) -> str | None:
-    """The pipeline's store URL, unless it is a SQLite file that does not exist yet."""
-    from sqlalchemy.engine import make_url
+def _existing_store_url(project: Any) -> str | None:
+    """The project's store URL, unless it is a SQLite file that does not exist yet."""
+    from jupyter_dataops.pipeline.project import store_exists
 
-    from jupyter_dataops.store import resolve_store_url
-
-    url = resolve_store_url(pipeline.project_dir, configured=pipeline.store)
-    if url.startswith("sqlite"):
-        database = make_url(url).database
-        if not database or not Path(database).exists():
-            return None
-    return url
+    url = project.store_url
+    return url if store_exists(url) else None
 
 
 __all__ = [

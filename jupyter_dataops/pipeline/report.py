@@ -193,8 +193,18 @@ def run_detail(run: dict[str, Any]) -> Group:
         ("started", run.get("started_at") or ""),
         ("ended", run.get("ended_at") or ""),
         ("duration", _seconds(run.get("duration"))),
-        ("parameters", Text(", ".join(f"{k}={v!r}" for k, v in (run.get("parameters") or {}).items()))),
-        ("version", f"v{version['version']} {version['content_hash'][:12]}" if version else ""),
+        (
+            "parameters",
+            Text(", ".join(f"{k}={v!r}" for k, v in (run.get("parameters") or {}).items())),
+        ),
+        (
+            "version",
+            f"v{version['version']} {version['content_hash'][:12]}"
+            if version
+            else "unpromoted (the working copy ran: `dataops run --unpromoted`)"
+            if run.get("unpromoted")
+            else "",
+        ),
         ("notebook", Text(run.get("notebook_path") or "")),
         ("inputs", ", ".join(run.get("inputs") or [])),
         ("outputs", ", ".join(run.get("outputs") or [])),
@@ -234,3 +244,53 @@ def run_detail(run: dict[str, Any]) -> Group:
             )
         parts.append(table)
     return Group(*parts)
+
+
+def verdict_lines(run: dict[str, Any]) -> list[Text]:
+    """``dataops run``: a step's warnings, failures and not-judged ``spc`` lines (``baseline``:
+    still collecting history), one per check line with its line number, text and reason (the
+    stored message: the SPC rule in words, the observed value and the limits). Empty when every
+    check passed."""
+    from jupyter_dataops.checks.display import status_label
+
+    out: list[Text] = []
+    for c in run.get("check_results") or []:
+        status = c["status"]
+        if status == "pass":
+            continue
+        label = status_label(status)
+        style = {"warn": "yellow", "baseline": "cyan"}.get(status, "bold red")
+        where = f"{c['suite']}, line {c['line']}" if c.get("suite") else f"line {c['line']}"
+        out.append(
+            Text.assemble(
+                (f"  {label}: ", style),
+                f"{c.get('source') or ''}  ({where})",
+                f"\n      {c.get('message') or ''}" if c.get("message") else "",
+            )
+        )
+    return out
+
+
+def status_table(rows: list[dict[str, Any]]) -> Group:
+    """``dataops status``: one line per step, then the plain warnings (edited since promotion)."""
+    table = Table(title="pipeline steps", title_justify="left")
+    for col in ("step", "schedule", "next run (UTC)", "last run", "promoted", "edited"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        last = r.get("last_run") or {}
+        when = (last.get("started_at") or "")[5:16].replace("T", " ")
+        table.add_row(
+            r["step"],
+            r.get("schedule") or "",
+            (r.get("next_run") or "")[:16].replace("T", " "),
+            Text.assemble(f"#{last['id']} ", _status(last["status"]), f" {when}") if last else "",
+            f"v{r['promoted_version']}" if r.get("promoted_version") else Text("never", "yellow"),
+            Text("yes", "yellow") if r.get("edited_since_promotion") else "no",
+        )
+    notes = [Text.assemble(("warning: ", "yellow"), r["warning"]) for r in rows if r.get("warning")]
+    notes += [
+        Text(f"step {r['step']}: never promoted — `dataops promote` it to run it in production")
+        for r in rows
+        if not r.get("promoted_version")
+    ]
+    return Group(table, *notes)

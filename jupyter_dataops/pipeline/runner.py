@@ -31,7 +31,9 @@ from jupyter_dataops.pipeline.notebook import (
     split_assignment,
     unknown_parameter,
 )
+from jupyter_dataops.pipeline.project import Project
 from jupyter_dataops.pipeline.spec import Pipeline, ensure_state_dir
+from jupyter_dataops.pipeline.versions import StepState, promoted_notebook, step_state
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ class StepPlan:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     overrides: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None  # the working notebook (its folder is the kernel's cwd)
+    version: int | None = None  # the promoted version that runs; None: the working copy
+    unpromoted: bool = False  # `--unpromoted`: the working copy runs on purpose
+    warning: str | None = None  # e.g. "notebook edited since promotion"
+
+    @property
+    def cwd(self) -> Path:
+        return (self.source or self.notebook).parent
 
 
 @dataclass
@@ -73,6 +83,7 @@ class RunResult:
     status: str
     run_dir: Path
     steps: dict[str, StepOutcome]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -108,22 +119,50 @@ class NullReporter:
         pass
 
 
+def _sources(
+    pipeline: Pipeline, names: Sequence[str], store: Any, promoted: bool
+) -> dict[str, tuple[Path, StepState | None]]:
+    """The notebook each step runs: its promoted snapshot (``promoted``; a store that does not
+    exist yet holds no version), else the working file."""
+    out: dict[str, tuple[Path, StepState | None]] = {}
+    for name in names:
+        if not promoted and store is None:
+            out[name] = (pipeline.notebook_path(name), None)
+            continue
+        state = step_state(pipeline, name, store)
+        out[name] = (promoted_notebook(pipeline, state) if promoted else state.notebook, state)
+    return out
+
+
 def plan_run(
-    pipeline: Pipeline, steps: Sequence[str] | None = None, params: Sequence[str] = ()
+    pipeline: Pipeline,
+    steps: Sequence[str] | None = None,
+    params: Sequence[str] = (),
+    *,
+    store: Any = None,
+    unpromoted: bool = False,
+    promoted: bool | None = None,
 ) -> dict[str, StepPlan]:
     """Check everything a run needs, before anything runs, and return one plan per step.
 
     ``params`` are ``key=value`` (to every selected step whose parameters cell defines ``key``) or
     ``step.key=value`` (to one step). Missing notebooks, notebooks without a parameters cell,
     unknown keys and values of the wrong type are refused here.
+
+    ``promoted`` (the default when a ``store`` is given, unless ``unpromoted``): each step runs
+    its promoted notebook (``.dataops/versions/``, the version read from ``store``) and a step
+    never promoted is refused. Otherwise the working files are planned.
     """
+    if promoted is None:
+        promoted = store is not None and not unpromoted
     deps = dag.select(pipeline, steps)
+    sources = _sources(pipeline, list(deps), store, promoted)
     nb_params = {}
     values: dict[str, dict[str, Any]] = {}
     overrides: dict[str, dict[str, Any]] = {name: {} for name in deps}
     for name in deps:
         spec = pipeline.steps[name]
-        path = pipeline.notebook_path(name)
+        path = sources[name][0]
         where = f"{pipeline.path}, step {name!r}: "
         if not path.exists():
             raise PipelineError(
@@ -145,7 +184,9 @@ def plan_run(
                     f"-p {item!r}: {target!r} is not a selected step (selected: {known})."
                 )
             if key not in nb_params[target]:
-                raise unknown_parameter(key, nb_params[target], where=f"-p {item!r}: step {target!r}: ")
+                raise unknown_parameter(
+                    key, nb_params[target], where=f"-p {item!r}: step {target!r}: "
+                )
             values[target][key] = parse_value(raw, nb_params[target][key], where=f"-p {item!r}: ")
             overrides[target][key] = values[target][key]
             continue
@@ -160,10 +201,12 @@ def plan_run(
                 raw, nb_params[name][key], where=f"-p {item!r}: step {name!r}: "
             )
             overrides[name][key] = values[name][key]
-    return {
-        name: StepPlan(
+    plans = {}
+    for name in deps:
+        state = sources[name][1]
+        plans[name] = StepPlan(
             name=name,
-            notebook=pipeline.notebook_path(name),
+            notebook=sources[name][0],
             parameters=values[name],
             depends_on=deps[name],
             kernel=pipeline.steps[name].kernel,
@@ -173,16 +216,17 @@ def plan_run(
             inputs=pipeline.steps[name].inputs,
             outputs=pipeline.steps[name].outputs,
             overrides=overrides[name],
+            source=pipeline.notebook_path(name),
+            version=state.promoted_version if promoted and state else None,
+            unpromoted=not promoted,
+            warning=state.warning if promoted and state else None,
         )
-        for name in deps
-    }
+    return plans
 
 
 def open_pipeline_store(pipeline: Pipeline) -> Any:
     """The run store of a pipeline (env ``DATAOPS_STORE_URL`` > ``store:`` > ``.dataops/``)."""
-    from jupyter_dataops.store import open_store, resolve_store_url
-
-    return open_store(resolve_store_url(pipeline.project_dir, configured=pipeline.store))
+    return Project.of(pipeline).open_store()
 
 
 def default_workers(n_steps: int) -> int:
@@ -205,8 +249,14 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
 class _Run:
     """The state of one pipeline run while it executes (one per ``run_pipeline`` call)."""
 
-    def __init__(self, pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, run_id: int,
-                 reporter: Reporter) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        plans: dict[str, StepPlan],
+        store: Any,
+        run_id: int,
+        reporter: Reporter,
+    ) -> None:
         self.pipeline = pipeline
         self.plans = plans
         self.store = store
@@ -227,6 +277,7 @@ class _Run:
             inputs=list(plan.inputs),
             outputs=list(plan.outputs),
             notebook_path=str(self.output(name)),
+            promoted=not plan.unpromoted,
         )
         self.outcomes[name].step_run_ids.append(srid)
         self.queued_ids[name] = srid
@@ -244,6 +295,7 @@ class _Run:
             step_run_id=str(srid),
             store_url=self.store.url,
             project_dir=str(self.pipeline.project_dir),
+            pipeline=self.pipeline.name,
         )
         return StepJob(
             step=name,
@@ -254,7 +306,7 @@ class _Run:
                 notebook=str(plan.notebook),
                 output=str(self.output(name)),
                 parameters=plan.parameters,
-                cwd=str(plan.notebook.parent),
+                cwd=str(plan.cwd),
                 env=ctx.env(),
                 kernel=plan.kernel,
                 timeout=plan.timeout,
@@ -289,17 +341,24 @@ def run_pipeline(
     store: Any = None,
     reporter: Reporter | None = None,
     trigger: str = "manual",
+    unpromoted: bool = False,
 ) -> RunResult:
     """Run the selected steps (all by default) of ``pipeline`` and return how each ended.
+
+    Each step runs the notebook its promotion gated (``.dataops/versions/<hash>.ipynb``), not
+    the working file; a step never promoted is refused. ``unpromoted`` runs the working files
+    on purpose, and their step runs are recorded as unpromoted (tied to no version).
 
     Every executed notebook is kept under ``.dataops/runs/<run id>/<step>.ipynb`` (an attempt
     that is retried keeps ``<step>.attempt-<n>.ipynb``). Raises ``PipelineError`` before anything
     runs when the plan is invalid; a failing step does not raise, it shows in the result.
     """
     reporter = reporter or NullReporter()
-    plans = plan_run(pipeline, steps, params)
     executor_cls = executors.get(executor)
     own_store = store is None
+    if own_store:  # planning only reads: a refused plan creates no store
+        store = Project.of(pipeline).open_store(create=False)
+    plans = plan_run(pipeline, steps, params, store=store, promoted=not unpromoted)
     store = store or open_pipeline_store(pipeline)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
@@ -312,9 +371,16 @@ def run_pipeline(
             store.close()
 
 
-def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executor_cls: Any,
-             workers: int | None, reporter: Reporter, params: Sequence[str],
-             trigger: str) -> RunResult:
+def _execute(
+    pipeline: Pipeline,
+    plans: dict[str, StepPlan],
+    store: Any,
+    executor_cls: Any,
+    workers: int | None,
+    reporter: Reporter,
+    params: Sequence[str],
+    trigger: str,
+) -> RunResult:
     store.upsert_pipeline(pipeline.name, project_dir=str(pipeline.project_dir))
     for name in plans:
         store.upsert_step(pipeline.name, name, notebook=pipeline.steps[name].notebook)
@@ -379,7 +445,9 @@ def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executo
                             (time.monotonic() + plan.retry_delay, job.step, job.attempt + 1)
                         )
                         outcome.status = "queued"
-                        reporter.step_retrying(job.step, job.attempt, result.error, plan.retry_delay)
+                        reporter.step_retrying(
+                            job.step, job.attempt, result.error, plan.retry_delay
+                        )
                         continue
                     else:
                         outcome.status = "failed"
@@ -397,6 +465,7 @@ def _execute(pipeline: Pipeline, plans: dict[str, StepPlan], store: Any, executo
     statuses = {o.status for o in run.outcomes.values()}
     status = "failed" if statuses & {"failed", "skipped", "interrupted"} else "success"
     store.finish_pipeline_run(run_id, status)
-    result = RunResult(run_id=run_id, status=status, run_dir=run.run_dir, steps=run.outcomes)
+    warnings = [plan.warning for plan in plans.values() if plan.warning]
+    result = RunResult(run_id, status, run.run_dir, run.outcomes, warnings)
     reporter.run_finished(result)
     return result

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
+from jupyter_dataops.pipeline.dag import check_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     from ruamel.yaml import YAML
@@ -45,7 +46,9 @@ STEP_KEYS = (
     "outputs",
     *SCHEDULING_KEYS,
 )
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
+)
 
 
 class PipelineFileError(PipelineError):
@@ -542,8 +545,6 @@ def _build(path: Path, data: Any) -> Pipeline:
     pipeline = Pipeline(
         path=path, name=str(name), steps=steps, store=store.strip() if store else None, **extra
     )
-
-    from jupyter_dataops.pipeline.dag import check_graph
 
     check_graph(pipeline)
     return pipeline

@@ -32,15 +32,16 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
     state = locator.state()
     if state.pipeline is None:
         return _empty(state, "pipelines", pipeline_file=None)
+    from jupyter_dataops.pipeline.status import stored_steps
+    from jupyter_dataops.pipeline.versions import state_of
+
     pipe = state.pipeline
-    known: dict[str, dict[str, Any]] = {}
-    for row in locator.store(state).list_pipelines():
-        if row["name"] == pipe.name:
-            known = {s["name"]: s for s in row["steps"]}
+    known = stored_steps(locator.store(state), pipe.name)
     steps = []
     for name, spec in pipe.steps.items():
         stored = known.get(name, {})
         notebook = pipe.notebook_path(name)
+        promoted = state_of(pipe, name, stored.get("latest_version"))
         steps.append(
             {
                 "name": name,
@@ -54,6 +55,8 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
                 "timeout": spec.timeout,
                 "last_run": stored.get("last_run"),
                 "latest_version": stored.get("latest_version"),
+                "promoted_version": promoted.promoted_version,
+                "edited_since_promotion": promoted.edited_since_promotion,
             }
         )
     return {
@@ -95,6 +98,9 @@ def runs(
     if state.pipeline is None:
         return _empty(state, "runs", total=0, limit=limit, offset=offset)
     store = locator.store(state)
+    if store is None:
+        hint = 'No runs yet. Press "Run now" on a step, or run `dataops run` in the project folder.'
+        return {"runs": [], "total": 0, "limit": limit, "offset": offset, "hint": hint}
     rows = store.list_runs(step=step, status=status, limit=limit, offset=offset, pipeline=pipeline)
     total = store.count_runs(step=step, status=status, pipeline=pipeline)
     hint = state.hint
@@ -108,7 +114,8 @@ def run_detail(locator: ProjectLocator, run_id: int) -> dict[str, Any]:
     state = locator.state()
     if state.pipeline is None:
         raise NotFound(f"run {run_id} not found: {state.hint}")
-    run = locator.store(state).get_run(run_id)
+    store = locator.store(state)
+    run = store.get_run(run_id) if store is not None else None
     if run is None:
         raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
     run["executed_notebook"] = _notebook_link(state, run.get("notebook_path"))
@@ -128,7 +135,8 @@ def executed_notebook(
     state = locator.state()
     if state.pipeline is None:
         raise NotFound(f"run {run_id} not found: {state.hint}")
-    run = locator.store(state).get_run(run_id)
+    store = locator.store(state)
+    run = store.get_run(run_id) if store is not None else None
     if run is None:
         raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
     link = _notebook_link(state, run.get("notebook_path"))
@@ -194,7 +202,8 @@ def step_metrics(
     state = locator.state()
     if state.pipeline is None:
         return _empty(state, "metrics", step=step)
-    metrics = locator.store(state).list_metrics(step, pipeline=pipeline)
+    store = locator.store(state)
+    metrics = store.list_metrics(step, pipeline=pipeline) if store is not None else []
     hint = None
     if not metrics:
         hint = (
@@ -243,7 +252,9 @@ def start_step_run(
     if step not in state.pipeline.steps:
         known = ", ".join(state.pipeline.steps) or "none"
         raise NotFound(f"no step {step!r} in {state.pipeline_file}; steps: {known}.")
-    return launcher.start(state, step, parameters=parameters, store=locator.store(state))
+    return launcher.start(
+        state, step, parameters=parameters, store=locator.store(state, create=True)
+    )
 
 
 def promote_notebook(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode
+from traitlets import Type, Unicode
 
 from jupyter_dataops.server.handlers import ROUTES
 from jupyter_dataops.server.launcher import RunLauncher
@@ -14,7 +14,9 @@ class DataOpsExtension(ExtensionApp):
     """REST API of jupyter-dataops for the JupyterLab panel.
 
     Configure with ``--DataOpsExtension.project_dir=sub/folder`` when the project
-    (``dataops.yaml``) is not in the server's root folder.
+    (``dataops.yaml``) is not in the server's root folder, and with
+    ``--DataOpsExtension.launcher_class=mypkg.MyLauncher`` to start "Run now" runs and
+    promotions somewhere else (a ``RunLauncher`` subclass: ``start``, ``promote``, ``shutdown``).
     """
 
     name = "jupyter_dataops"
@@ -29,10 +31,20 @@ class DataOpsExtension(ExtensionApp):
         ),
     )
 
+    launcher_class = Type(
+        default_value=RunLauncher,
+        klass=RunLauncher,
+        config=True,
+        help=(
+            "The class that starts runs and promotions for the REST API (a subclass of "
+            "jupyter_dataops.server.launcher.RunLauncher), as an importable dotted name."
+        ),
+    )
+
     def initialize_settings(self) -> None:
         root = self.serverapp.root_dir if self.serverapp is not None else "."
         self.locator = ProjectLocator(root, self.project_dir)
-        self.launcher = RunLauncher(log=self.log)
+        self.launcher = self.launcher_class(log=self.log)
         self.log.info("jupyter-dataops: serving the project in %s", self.locator.project_dir)
 
     def initialize_handlers(self) -> None:

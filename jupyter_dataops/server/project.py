@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.pipeline.status import next_scheduled  # noqa: F401 - the REST routes use it
 
 PIPELINE_FILE = "dataops.yaml"
 
@@ -87,57 +87,50 @@ def resolve_in_root(root_dir: Path, relative_path: str) -> Path:
     return target
 
 
-def next_scheduled(schedule: str | None, now: datetime | None = None) -> str | None:
-    """The next time (ISO-8601 UTC) a cron ``schedule`` fires after ``now``, or ``None``."""
-    if not schedule:
-        return None
-    from croniter import croniter
-
-    base = now or datetime.now(timezone.utc)
-    try:
-        return croniter(schedule, base).get_next(datetime).astimezone(timezone.utc).isoformat()
-    except (ValueError, KeyError):
-        return None
-
-
 class ProjectLocator:
-    """Finds the project on each request and keeps one open run store per store URL."""
+    """The server's project (``Project`` at a fixed folder), re-read on each request.
+
+    Stores come from the process-wide cache of ``jupyter_dataops.pipeline.project``; read-only
+    routes ask with ``create=False`` so that looking never creates a SQLite file.
+    """
 
     def __init__(self, root_dir: str | Path, project_dir: str = "") -> None:
         self.root_dir = Path(root_dir).expanduser().resolve()
         folder = Path(project_dir).expanduser() if project_dir else Path(".")
         self.project_dir = (self.root_dir / folder).resolve()
-        self._stores: dict[str, Any] = {}
+        self._used: set[Any] = set()
         self._lock = threading.Lock()
 
     def state(self) -> ProjectState:
         """Load the pipeline file now (it may have been created or edited since the last call)."""
-        from jupyter_dataops.pipeline.spec import load_pipeline
+        from jupyter_dataops.pipeline.project import Project
 
-        path = self.project_dir / PIPELINE_FILE
-        if not path.is_file():
+        project = Project(self.project_dir)
+        if not project.exists:
             return ProjectState(self.root_dir, self.project_dir, None)
         try:
-            return ProjectState(self.root_dir, self.project_dir, load_pipeline(path))
+            return ProjectState(self.root_dir, self.project_dir, project.pipeline)
         except DataOpsError as exc:
             return ProjectState(self.root_dir, self.project_dir, None, error=str(exc))
 
-    def store(self, state: ProjectState) -> Any:
-        """The project's open run store (created and migrated on first use)."""
-        from jupyter_dataops.store import open_store, resolve_store_url
+    def store(self, state: ProjectState, *, create: bool = False) -> Any:
+        """The project's open run store; None when it does not exist yet and not ``create``."""
+        from jupyter_dataops.pipeline.project import Project, cached_store
+        from jupyter_dataops.store import resolve_store_url
 
-        configured = state.pipeline.store if state.pipeline is not None else None
-        url = resolve_store_url(state.project_dir, configured=configured)
-        with self._lock:
-            store = self._stores.get(url)
-            if store is None:
-                store = open_store(url)
-                self._stores[url] = store
-            return store
+        if state.pipeline is not None:
+            url = Project.of(state.pipeline).store_url
+        else:
+            url = resolve_store_url(state.project_dir)
+        store = cached_store(url, create=create)
+        if store is not None:
+            with self._lock:
+                self._used.add(store)
+        return store
 
     def close(self) -> None:
-        """Close every store this locator opened."""
+        """Release the connections of every store this locator used."""
         with self._lock:
-            for store in self._stores.values():
+            for store in self._used:
                 store.close()
-            self._stores.clear()
+            self._used.clear()

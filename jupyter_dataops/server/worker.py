@@ -28,8 +28,8 @@ def _say(payload: dict[str, Any]) -> None:
 
 def run_step(project_dir: str, step: str, params: list[str]) -> int:
     """Run one step; exit 0 when it succeeded, 1 when it failed, 2 when it could not start."""
+    from jupyter_dataops.pipeline.project import Project
     from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
-    from jupyter_dataops.pipeline.spec import load_pipeline
 
     class Announce(NullReporter):
         def run_started(self, run_id: int, plans: dict) -> None:  # noqa: ARG002
@@ -37,7 +37,7 @@ def run_step(project_dir: str, step: str, params: list[str]) -> int:
 
     try:
         result = run_pipeline(
-            load_pipeline(project_dir), [step], params, reporter=Announce(), trigger="jupyter"
+            Project(project_dir).pipeline, [step], params, reporter=Announce(), trigger="jupyter"
         )
     except DataOpsError as exc:
         _say({"error": str(exc)})
@@ -54,7 +54,6 @@ def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[s
     """Promote ``notebook`` to ``step``; print ``{"promoted": bool, ...}`` with the gate's checks."""
     from jupyter_dataops.pipeline.promote import PromotionRefused, promote
     from jupyter_dataops.pipeline.spec import PIPELINE_FILE
-    from jupyter_dataops.store import open_store, resolve_store_url
 
     pipeline_file = Path(project_dir) / PIPELINE_FILE
     params = [
@@ -92,11 +91,9 @@ def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[s
             "executed_notebook": result.gate.output,
             "duration": result.gate.duration,
         }
-    from jupyter_dataops.pipeline.spec import load_pipeline
+    from jupyter_dataops.pipeline.project import Project
 
-    pipeline = load_pipeline(pipeline_file) if pipeline_file.exists() else None
-    url = resolve_store_url(project_dir, configured=pipeline.store if pipeline else None)
-    with open_store(url) as store:
+    with Project(project_dir).open_store() as store:
         gate = _gate_run(store, step)
     payload["checks"] = gate["check_results"] if gate else []
     payload["gate_run_id"] = gate["id"] if gate else None

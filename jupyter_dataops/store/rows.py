@@ -40,6 +40,7 @@ class RunRow(TypedDict):
     ended_at: str | None
     duration: float | None
     checks: dict[str, int]
+    unpromoted: bool
 
 
 class CheckResultDetail(TypedDict):
@@ -174,6 +175,8 @@ def _run_dict(r: Mapping[str, Any]) -> RunRow:
         "ended_at": _iso(r["ended_at"]),
         "duration": r["duration"],
         "checks": {s: int(r[f"n_{s}"]) for s in CHECK_STATUSES},
+        # a production run of a working copy (`dataops run --unpromoted`): no promoted version
+        "unpromoted": r["mode"] == "production" and r["step_version_id"] is None,
     }
 
 

@@ -75,12 +75,14 @@ class RunsMixin(StoreBase):
         notebook_path: str | os.PathLike | None = None,
         pid: int | None = None,
         host: str | None = None,
+        promoted: bool = True,
     ) -> int:
         """Record a step run (one attempt) of a pipeline run; returns the step run id.
 
         The step is created under the run's pipeline if it is new, and the run is tied to the
-        step's latest promoted version. Parameters are stored redacted; ``inputs``/``outputs`` are
-        the declared lineage. ``pid``/``host`` default to the pipeline run's runner.
+        step's latest promoted version; ``promoted=False`` (``dataops run --unpromoted``: the
+        working copy ran) ties it to no version, and its rows say ``unpromoted``. Parameters are
+        stored redacted; ``inputs``/``outputs`` are the declared lineage. ``pid``/``host`` default to the pipeline run's runner.
         """
         prid = _as_id(pipeline_run_id, "pipeline run id")
         _check_status(status, STATUSES, "run status")
@@ -97,11 +99,15 @@ class RunsMixin(StoreBase):
                     f"There is no pipeline run {prid} in the run store {self.display_url}."
                 )
             sid = self._step_id(conn, prun.pipeline_id, step)
-            version_id = conn.scalar(
-                select(StepVersion.id)
-                .where(StepVersion.step_id == sid)
-                .order_by(StepVersion.version.desc())
-                .limit(1)
+            version_id = (
+                conn.scalar(
+                    select(StepVersion.id)
+                    .where(StepVersion.step_id == sid)
+                    .order_by(StepVersion.version.desc())
+                    .limit(1)
+                )
+                if promoted
+                else None
             )
             started = now if status == "running" else None
             srid = conn.scalar(
