@@ -43,7 +43,6 @@ _NOT_COPIED = (
     ".dataops",
     ".ipynb_checkpoints",
     "__pycache__",
-    "orders_pipeline",
 )
 _FINISHED = ("success", "failed")
 

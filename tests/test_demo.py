@@ -157,7 +157,7 @@ def test_the_full_demo_names_every_injected_fault_on_its_day_and_flags_no_normal
     for day in faults:
         assert day in out.stdout
     assert summary.runs == 60 and summary.failed_runs == 2  # the two days ingest stopped
-    assert summary.step_runs == {"success": 234, "failed": 2, "skipped": 6}
+    assert summary.step_runs == {"success": 232, "failed": 2, "skipped": 6}
     assert len(summary.spc_signals) == 6
 
     # The getting-started notebook runs top to bottom on the backfilled history.
