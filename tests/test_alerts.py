@@ -311,3 +311,18 @@ def test_the_scheduler_alerts_on_a_failed_scheduled_run_and_survives_a_dead_chan
     assert body["event"] == "failure" and body["step"] == "job"
     assert "boom from the notebook" in body["error"]
     assert '"alert_failed"' in err or "alert not delivered" in err
+
+
+@pytest.mark.slow
+def test_dataops_run_sends_the_alerts_too(tmp_path, hook):
+    project(tmp_path, f"alerts:\n  - webhook: {hook.url}\n    on: [check_failed]\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter_dataops.cli", "run", "--unpromoted"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stderr  # the data test failed: the exit code says so
+    [body] = hook.bodies
+    assert body["events"] == ["failure", "check_failed"] and body["step"] == "load"

@@ -487,10 +487,14 @@ class AlertingReporter:
     on a background thread (a slow channel never holds up the run); ``run_finished`` waits
     for them."""
 
-    def __init__(self, inner: Any, alerts: Sequence[AlertSpec], store: Any) -> None:
+    def __init__(
+        self, inner: Any, alerts: Sequence[AlertSpec], store: Any, pipeline: Any = None
+    ) -> None:
         self.inner = inner
         self.alerts = list(alerts)
         self.store = store
+        self.pipeline = pipeline  # to open the pipeline's store on first alert when store is None
+        self._own_store = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-alerts")
         self._futures: list[Any] = []
         self._lock = threading.Lock()
@@ -512,9 +516,14 @@ class AlertingReporter:
         if self.alerts and outcome.status in ("failed", "success") and outcome.step_run_ids:
             srid = outcome.step_run_ids[-1]
             with self._lock:
-                self._futures.append(
-                    self._pool.submit(alert_step_runs, self.alerts, self.store, [srid])
-                )
+                self._futures.append(self._pool.submit(self._send, srid))
+
+    def _send(self, step_run_id: int) -> None:
+        if self.store is None:
+            from jupyter_dataops.pipeline.runner import open_pipeline_store
+
+            self.store, self._own_store = open_pipeline_store(self.pipeline), True
+        alert_step_runs(self.alerts, self.store, [step_run_id])
 
     def wait(self, timeout: float = 120.0) -> None:
         """Let queued alerts go out (bounded), then stop the sender thread."""
@@ -527,13 +536,16 @@ class AlertingReporter:
             except Exception as exc:  # noqa: BLE001
                 log.warning("alert sender: %s", exc)
         self._pool.shutdown(wait=False)
+        if self._own_store and self.store is not None:
+            self.store.close()
 
     def run_finished(self, result: Any) -> None:
         self.wait()
         self.inner.run_finished(result)
 
 
-def with_alerts(reporter: Any, pipeline: Any, store: Any) -> Any:
-    """``reporter`` wrapped to send the pipeline's alerts (unchanged when it has none)."""
+def with_alerts(reporter: Any, pipeline: Any, store: Any = None) -> Any:
+    """``reporter`` wrapped to send the pipeline's alerts (unchanged when it has none). Without
+    ``store`` the pipeline's store is opened when the first alert goes out."""
     alerts = getattr(pipeline, "alerts", ())
-    return AlertingReporter(reporter, alerts, store) if alerts else reporter
+    return AlertingReporter(reporter, alerts, store, pipeline) if alerts else reporter
