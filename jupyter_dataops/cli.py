@@ -433,6 +433,85 @@ def show(
 
 
 @app.command()
+def scheduler(
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", min=0.05, help="Seconds between passes (file reload, due ticks)."
+        ),
+    ] = 1.0,
+    stop_timeout: Annotated[
+        float,
+        typer.Option(
+            "--stop-timeout",
+            min=0,
+            help="On SIGTERM/Ctrl-C, seconds running steps may finish before they are stopped "
+            "(and recorded interrupted).",
+        ),
+    ] = 60.0,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where steps run: local (a process pool).")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Steps of one run at the same time.")
+    ] = None,
+) -> None:
+    """Run the schedules of dataops.yaml unattended (foreground; structured log lines on
+    stderr). Several schedulers may share one store: each tick runs exactly once."""
+    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.scheduler import Scheduler, schedules, setup_logging
+
+    setup_logging()
+    try:
+        project = Project.require()
+        service = Scheduler(
+            project.pipeline_file,
+            store=project.open_store(create=True),
+            interval=interval,
+            stop_timeout=stop_timeout,
+            executor=executor,
+            workers=workers,
+        )
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    if not schedules(service.pipeline):
+        err_console.print(
+            "note: no step has a `schedule:` yet; the scheduler waits and picks up an edit of "
+            "dataops.yaml.",
+            highlight=False,
+        )
+    service.run()
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
+    ] = False,
+) -> None:
+    """Apply `retention:`: delete old executed notebooks and logs (runs are marked pruned;
+    check results and metrics stay for SPC). Never touches a running run."""
+    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.retention import apply_retention
+
+    try:
+        project = Project.require()
+        store = _read_only_store()
+        result = apply_retention(project.pipeline, store, dry_run=dry_run)
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    verb = "would prune" if dry_run else "pruned"
+    for run in result.runs:
+        console.print(
+            f"{verb} run {run['id']} ({run['step']}): {len(run['files'])} file(s)", highlight=False
+        )
+    console.print(
+        f"{verb} {len(result.runs)} run(s), {result.files} file(s), {result.bytes / 1e6:.1f} MB",
+        highlight=False,
+    )
+
+
+@app.command()
 def demo(
     directory: Annotated[
         Path, typer.Argument(help="Folder to copy the sample pipeline into (kept if it exists).")
