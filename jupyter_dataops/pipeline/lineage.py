@@ -183,8 +183,10 @@ class _Sender:
             finally:
                 self._queue.task_done()
 
-    def close(self, timeout: float = FLUSH_SECONDS) -> None:
-        """Send what is queued, waiting at most ``timeout`` seconds, then stop the thread."""
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is queued, waiting at most ``timeout`` seconds (default ``FLUSH_SECONDS``),
+        then stop the thread."""
+        timeout = FLUSH_SECONDS if timeout is None else timeout
         self._queue.put(None)
         self._thread.join(timeout)
         if self._thread.is_alive():
