@@ -122,3 +122,53 @@ def test_dag_and_spec_import_one_way():
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_production_plan_runs_the_promoted_snapshot_from_the_working_folder(tmp_path):
+    """No kernel: a version recorded with its snapshot, then plans with and without it."""
+    import shutil
+    from pathlib import Path
+
+    import nbformat
+
+    from jupyter_dataops.errors import PipelineError
+    from jupyter_dataops.pipeline.notebook import content_hash
+    from jupyter_dataops.pipeline.runner import plan_run
+    from jupyter_dataops.pipeline.versions import save_snapshot
+
+    notebooks = Path(__file__).parent / "notebooks" / "pipeline"
+    (tmp_path / "nb").mkdir()
+    nb = tmp_path / "nb" / "load.ipynb"
+    shutil.copy(notebooks / "spc_metric.ipynb", nb)
+    (tmp_path / "dataops.yaml").write_text(
+        "pipeline: sales\nsteps:\n  load:\n    notebook: nb/load.ipynb\n"
+    )
+    project = Project(tmp_path)
+    store = project.open_store()
+    with pytest.raises(PipelineError, match=r"step 'load': the step has no promoted version"):
+        plan_run(project.pipeline, store=store)
+
+    digest = content_hash(nb)
+    snapshot, created = save_snapshot(tmp_path, digest, nb.read_bytes())
+    assert created and snapshot == tmp_path / ".dataops" / "versions" / f"{digest}.ipynb"
+    store.record_step_version(
+        "sales", "load", notebook_path="nb/load.ipynb", content_hash=digest, parameters={}
+    )
+    (plan,) = plan_run(project.pipeline, store=store).values()
+    assert plan.notebook == snapshot and plan.cwd == nb.parent.resolve()
+    assert plan.version == 1 and not plan.unpromoted and plan.warning is None
+
+    book = nbformat.read(nb, as_version=4)
+    book.cells.append(nbformat.v4.new_code_cell("1 + 1"))
+    nbformat.write(book, nb)
+    (plan,) = plan_run(project.pipeline, store=store).values()
+    assert plan.notebook == snapshot
+    assert plan.warning == (
+        "step load: notebook edited since promotion — promote again to put the change in production"
+    )
+    (working,) = plan_run(project.pipeline, store=store, unpromoted=True).values()
+    assert working.notebook == nb.resolve() and working.unpromoted and working.version is None
+
+    snapshot.unlink()
+    with pytest.raises(PipelineError, match=r"promoted version v1 is not in .*Promote the step"):
+        plan_run(project.pipeline, store=store)
