@@ -39,15 +39,17 @@ from jupyter_dataops.checks.spec import (
     Threshold,
     ValidRule,
 )
+from jupyter_dataops.spc.charts import CHART_TYPES, RULE_CHARTS
+from jupyter_dataops.spc.rules import RULE_SETS as _SPC_RULE_SETS
 
-CHARTS = ("i", "mr", "c", "p", "np", "u", "ewma", "cusum")
+CHARTS = CHART_TYPES  # the spc room names them, once
 # Charts that need more than one value per run; refused with a reason rather than faked.
 _NOT_FOR_METRICS = {
     "xbar": "xbar, r and s charts need subgroups, but a metric gives one value per run",
     "r": "xbar, r and s charts need subgroups, but a metric gives one value per run",
     "s": "xbar, r and s charts need subgroups, but a metric gives one value per run",
 }
-RULE_SETS = ("qcc", "western_electric", "nelson", "nhs")
+RULE_SETS = tuple(_SPC_RULE_SETS)
 DEFAULT_BASELINE = 20
 
 _NAME = re.compile(r"[^\W\d][\w.]*")
@@ -507,7 +509,7 @@ def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
     misfit = chart_misfit(opts.get("chart", ""), metric)
     if misfit:
         raise cur.error(misfit, chart_pos)
-    if "rules" in opts and opts.get("chart") in ("ewma", "cusum"):
+    if "rules" in opts and opts.get("chart", SpcOptions.chart) not in RULE_CHARTS:
         raise cur.error(
             f"run rules apply to the i, mr, c, p, np and u charts; {opts['chart']} has its own "
             "signal: drop 'rules'"

@@ -24,11 +24,13 @@ from typing import Any
 
 from jupyter_dataops.checks.catalogue import CATALOGUE
 from jupyter_dataops.checks.spec import CheckSpec
+from jupyter_dataops.spc.charts import RULE_CHARTS
+from jupyter_dataops.spc.charts import SIZED_CHARTS as _SPC_SIZED
 
-RULE_CHARTS = ("i", "mr", "c", "p", "np", "u")  # Shewhart charts judged by run rules
 #: charts that judge a metric against each run's sample size -> the ``Metric.kind`` they take:
 #: p, np a proportion of n (percent metrics), u defects in n rows (count metrics)
 SIZED_CHARTS = {"p": "percent", "np": "percent", "u": "count"}
+assert tuple(SIZED_CHARTS) == _SPC_SIZED, "spc.SIZED_CHARTS and the metric kinds disagree"
 
 
 @dataclass

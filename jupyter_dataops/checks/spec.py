@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
+from jupyter_dataops.spc.charts import DEFAULT_RULES
+
 Severity = Literal["warn", "fail"]
 Value = Union[float, int, dt.datetime, dt.date]  # noqa: UP007 - a runtime alias on 3.10
 
@@ -94,7 +96,7 @@ class SpcOptions:
     """Options of an ``spc METRIC`` line."""
 
     chart: str = "i"
-    rules: str = "qcc"
+    rules: str = DEFAULT_RULES
     baseline: int = 20
 
     @property
