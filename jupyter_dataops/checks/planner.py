@@ -35,6 +35,7 @@ from jupyter_dataops.checks.language import parse_spec
 from jupyter_dataops.checks.results import CheckResult, SuiteResult
 from jupyter_dataops.checks.spc_check import is_sized, judge_spc, size_key
 from jupyter_dataops.checks.spec import CheckSpec, Condition, Suite
+from jupyter_dataops.errors import DataOpsError
 
 #: most offending rows shown under a failing row-level check
 SAMPLE_SIZE = 5
@@ -83,6 +84,41 @@ def materialize(lf: pl.LazyFrame, columns: Sequence[str], schema) -> pl.DataFram
     return sub.collect(engine="in-memory")
 
 
+def native_engine(data: Any, table: str | None, ctx: RunContext) -> Any:
+    """The engine that runs the suite where ``data`` lives, or None for the polars engines:
+    a database (URL, SQLAlchemy engine or connection, with ``table``) gets the SQL engine, a lazy
+    frame of another library (DuckDB, Dask, Ibis, SQLFrame/PySpark) the narwhals lazy engine."""
+    mod = type(data).__module__.split(".")[0]
+    if isinstance(data, str) or mod == "sqlalchemy":
+        from jupyter_dataops.checks.engines.sql import SqlEngine, SqlSource
+
+        if isinstance(data, str) and "://" not in data:
+            raise DataOpsError(
+                f"{data!r} is not a database URL: pass a SQLAlchemy URL such as "
+                "postgresql+psycopg://user@host/db or sqlite:///file.db (with table=), or a frame"
+            )
+        if not table:
+            raise DataOpsError(
+                "checking a database needs the table: run_checks(url, spec, table='orders') "
+                "(dataops check URL --table orders SPEC)"
+            )
+        return SqlEngine(SqlSource(data, table), ctx)
+    if table is not None:
+        raise DataOpsError(
+            f"table={table!r} is for a database (a SQLAlchemy URL, Engine or Connection), not "
+            f"for data of type {type(data).__name__}"
+        )
+    if mod in LAZY_MODULES:
+        from jupyter_dataops.checks.engines.narwhals_lazy import NarwhalsEngine
+
+        return NarwhalsEngine.of(data, ctx)
+    return None
+
+
+#: libraries whose frames run where they live, through the narwhals lazy engine
+LAZY_MODULES = ("duckdb", "dask", "dask_expr", "ibis", "sqlframe", "pyspark")
+
+
 # running a suite ---------------------------------------------------------------------------
 
 
@@ -94,19 +130,28 @@ def run_checks(
     namespace: Mapping[str, Any] | None = None,
     as_of: dt.datetime | str | None = None,
     history: HistoryProvider | None = None,
+    table: str | None = None,
 ) -> SuiteResult:
-    """Run a check spec (text or a parsed ``Suite``) on a frame and return a ``SuiteResult``.
+    """Run a check spec (text or a parsed ``Suite``) on data and return a ``SuiteResult``.
 
+    ``data`` is a frame (polars, pandas, pyarrow), a lazy frame that runs where it lives (a
+    DuckDB relation, a Dask DataFrame, an Ibis table, through narwhals), or a database (a
+    SQLAlchemy URL, ``Engine`` or ``Connection``, with ``table=``) queried with aggregate SQL.
     ``namespace`` resolves frames named in ``in FRAME.COLUMN``; ``as_of`` replaces now for
     ``freshness``; ``history(metric_key)`` gives earlier production values for ``spc`` lines.
     """
     suite = spec if isinstance(spec, Suite) else parse_spec(spec, name=name)
     name = name if name is not None else suite.name
-    frame = to_polars(data)
     ctx = RunContext(namespace, parse_as_of(as_of), history)
-    schema = dict(frame.collect_schema())
-    engine_cls = PolarsEngine if isinstance(frame, pl.DataFrame) else StreamingEngine
-    plan = engine_cls(frame, schema, ctx)
+    plan: Any = native_engine(data, table, ctx)
+    frame = None
+    if plan is None:
+        frame = to_polars(data)
+        schema = dict(frame.collect_schema())
+        engine_cls = PolarsEngine if isinstance(frame, pl.DataFrame) else StreamingEngine
+        plan = engine_cls(frame, schema, ctx)
+    else:
+        schema = dict(plan.schema)
     bound: list[tuple[CheckSpec, Metric | None, list[Fact], CheckResult | None]] = []
     for cs in suite.checks:
         if cs.kind in ("columns", "schema"):
@@ -139,7 +184,11 @@ def run_checks(
         if done is None:
             done = _evaluate(cs, metric, facts, values, ctx)  # type: ignore[arg-type]
             if done.status in ("fail", "warn") and metric.row_level:  # type: ignore[union-attr]
-                done.failing_rows, done.failing_count = _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
+                done.failing_rows, done.failing_count = (
+                    _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
+                    if frame is not None
+                    else plan.failing_rows(facts, SAMPLE_SIZE)
+                )
         results.append(done)
     row_count = values.get(F.RowCount())
     out = SuiteResult(

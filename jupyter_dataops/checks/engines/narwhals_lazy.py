@@ -1,0 +1,410 @@
+"""The narwhals lazy engine: a suite runs where a lazy frame lives (DuckDB, Dask, Ibis, ...).
+
+The facts compile to narwhals expressions and run as one ``select`` on the frame's own backend;
+only that one-row result comes back to Python, plus at most ``limit`` offending rows of a failing
+row-level check. Nothing is downloaded whole. Semantics follow the polars engines: missing is
+null or NaN (in float columns), aggregates and distinct counts skip both.
+
+What a backend cannot express is ``Unavailable`` and its checks report ``error`` saying why:
+
+* ``failed_rows(CONDITION)`` is SQL text: it runs on DuckDB relations (as a DuckDB filter, float
+  NaN read as NULL) and reports ``error`` on other backends;
+* ``median``/``percentile`` on a Dask frame of several partitions (narwhals has no exact
+  partitioned quantile);
+* a multi-column ``duplicate_count`` runs a second, distinct-count query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import narwhals as nw
+import polars as pl
+
+from jupyter_dataops.checks import facts as F
+from jupyter_dataops.checks.dtypes import coerce_values, is_float
+from jupyter_dataops.checks.engines.streaming import first_line, message_of
+from jupyter_dataops.checks.facts import Fact, Unavailable
+from jupyter_dataops.checks.formats import FORMAT_PATTERNS
+from jupyter_dataops.errors import DataOpsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jupyter_dataops.checks.inputs import RunContext
+
+#: a reference frame is sent to the backend as an ``is_in`` list of at most this many values
+MAX_INLINE_VALUES = 100_000
+
+#: one fact -> (narwhals expressions, how their values make the fact's value), or None when the
+#: builder stored the value itself
+Compiled = tuple[list[nw.Expr], Callable[[list], Any]]
+Builder = Callable[["NarwhalsEngine", Any], "Compiled | None"]
+
+
+def polars_dtype(dtype: Any) -> pl.DataType:
+    """The polars dtype a narwhals dtype means to the catalogue."""
+    name = type(dtype).__name__
+    if name == "Datetime":
+        return pl.Datetime(dtype.time_unit, dtype.time_zone)
+    if name == "Duration":
+        return pl.Duration(dtype.time_unit)
+    if name == "Decimal":
+        return pl.Decimal(getattr(dtype, "precision", None), getattr(dtype, "scale", 0) or 0)
+    if name in ("Categorical", "Enum"):
+        return pl.Categorical()
+    cls = getattr(pl, name, None)
+    if isinstance(cls, type) and issubclass(cls, pl.DataType):
+        try:
+            return cls()
+        except TypeError:
+            pass
+    return pl.Object()
+
+
+def _py(v: Any) -> Any:
+    """A plain Python value (numpy scalars and pandas timestamps come back from Dask)."""
+    if v is None:
+        return None
+    if hasattr(v, "to_pydatetime"):
+        return v.to_pydatetime()
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and v != v:  # NaN: an aggregate over nothing
+        return None
+    from decimal import Decimal
+
+    return float(v) if isinstance(v, Decimal) else v
+
+
+def _one(vs: list) -> Any:
+    return _py(vs[0])
+
+
+def _int(vs: list) -> int:
+    v = _py(vs[0])
+    return int(v or 0)
+
+
+class NarwhalsEngine:
+    """Facts over a narwhals ``LazyFrame``; ``execute()`` returns fact -> value."""
+
+    name: ClassVar[str] = "narwhals"
+    TABLE: ClassVar[Mapping[type, Builder]]
+
+    def __init__(self, native: Any, frame: nw.LazyFrame, ctx: RunContext) -> None:
+        self.native = native
+        self.frame = frame
+        self.backend = type(native).__module__.split(".")[0]
+        self.schema: dict[str, pl.DataType] = {
+            k: polars_dtype(v) for k, v in frame.collect_schema().items()
+        }
+        self.ctx = ctx
+        #: Dask's quantiles over several partitions are approximate: not offered
+        self.exact_quantiles = getattr(native, "npartitions", 1) == 1
+        self.facts: list[Fact] = []
+        self.values: dict[Fact, Any] = {}
+        self.steps: list[str] = []
+
+    @classmethod
+    def of(cls, data: Any, ctx: RunContext) -> NarwhalsEngine | None:
+        """The engine over ``data`` when narwhals sees a lazy frame in it, else None."""
+        try:
+            frame = nw.from_native(data)
+        except TypeError:
+            return None
+        if not isinstance(frame, nw.LazyFrame):
+            return None
+        return cls(data, frame, ctx)
+
+    def add(self, facts: Sequence[Fact]) -> None:
+        for f in facts:
+            if f not in self.facts:
+                self.facts.append(f)
+
+    def explain(self) -> str:
+        return "\n".join(self.steps)
+
+    # ---- expressions with the polars engines' meaning
+
+    def missing(self, name: str) -> nw.Expr:
+        c = nw.col(name)
+        return (c.is_null() | c.is_nan()) if is_float(self.schema[name]) else c.is_null()
+
+    def clean(self, name: str) -> nw.Expr:
+        c = nw.col(name)
+        if self.schema[name] == pl.Boolean:
+            return c.cast(nw.Int64)
+        if is_float(self.schema[name]):
+            return nw.when(~self.missing(name)).then(c)
+        return c
+
+    def text(self, name: str) -> nw.Expr:
+        c = nw.col(name)
+        return c if self.schema[name] == pl.String else c.cast(nw.String)
+
+    def valid(self, name: str, rule: Any) -> nw.Expr:
+        c = nw.col(name)
+        dtype = self.schema[name]
+        if rule.kind == "values":
+            return c.is_in(coerce_values(rule, dtype))
+        if rule.kind == "regex":
+            return self.text(name).str.contains(rule.pattern)
+        if rule.kind == "format":
+            ok = self.text(name).str.contains(FORMAT_PATTERNS[rule.pattern])
+            return ok & self._date_exists(name) if rule.pattern == "date" else ok
+        lo, hi = rule.low.value, rule.high.value
+        if rule.kind == "length":
+            n = self.text(name).str.len_chars()
+            return (n >= lo) & (n <= hi)
+        if isinstance(dtype, pl.Datetime):
+            lo, hi = (_as_datetime(v, dtype) for v in (lo, hi))
+        return (c >= lo) & (c <= hi)
+
+    def _date_exists(self, name: str) -> nw.Expr:
+        shaped = self.text(name).str.contains(FORMAT_PATTERNS["date"])
+        # only shaped text reaches the integer casts (others read as a date that exists)
+        s = nw.when(shaped).then(self.text(name)).otherwise(nw.lit("2000-01-01"))
+        y = s.str.slice(0, 4).cast(nw.Int64)
+        m = s.str.slice(5, 2).cast(nw.Int64)
+        d = s.str.slice(8, 2).cast(nw.Int64)
+        leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+        days = (
+            nw.when(m == 2)
+            .then(nw.when(leap).then(29).otherwise(28))
+            .otherwise(nw.when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31))
+        )
+        return (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
+
+    def duckdb_filter(self, condition: str) -> Any:
+        """The DuckDB relation filtered by an SQL condition, float NaN read as NULL."""
+        if self.backend != "duckdb":
+            raise DataOpsError(
+                f"failed_rows conditions are SQL text: the {self.backend} backend cannot run "
+                "them here (run this check on a polars frame, a DuckDB relation or a database)"
+            )
+        floats = [c for c, t in self.schema.items() if is_float(t)]
+        rel = self.native
+        if floats:
+            swaps = ", ".join(
+                f'CASE WHEN isnan("{c}") THEN NULL ELSE "{c}" END AS "{c}"' for c in floats
+            )
+            rel = rel.project(f"* REPLACE ({swaps})")
+        return rel.filter(condition)
+
+    # ---- execution
+
+    def execute(self) -> dict[Fact, Any]:
+        compiled: dict[Fact, Compiled] = {}
+        for fact in self.facts:
+            if fact in self.values:
+                continue
+            builder = self.TABLE.get(type(fact))
+            try:
+                if builder is None:
+                    raise DataOpsError(
+                        f"the {self.backend} backend cannot compute {fact!r} (a fact of a "
+                        "plug-in metric): run the check on a polars frame"
+                    )
+                built = builder(self, fact)
+            except Exception as exc:
+                self.values[fact] = self.unavailable(exc)
+                continue
+            if built is not None:
+                compiled[fact] = built
+        if not compiled:
+            return self.values
+        exprs, owners = [], []
+        for fact, (parts, _) in compiled.items():
+            for e in parts:
+                exprs.append(e.alias(f"_{len(exprs)}"))
+                owners.append(fact)
+        self.steps.append(
+            f"{self.backend}: one lazy select of {len(exprs)} expressions for "
+            f"{len(compiled)} facts, run by the backend (one row collected)"
+        )
+        try:
+            row = list(self.frame.select(exprs).collect().row(0))
+        except Exception:
+            row = None
+        if row is not None:
+            acc: dict[Fact, list] = {}
+            for fact, v in zip(owners, row, strict=True):
+                acc.setdefault(fact, []).append(v)
+            for fact, vs in acc.items():
+                self.values[fact] = self._finish(compiled[fact][1], vs)
+            return self.values
+        self.steps.append("the select failed: each fact computed alone to find the culprit")
+        for fact, (parts, finish) in compiled.items():
+            try:
+                one = self.frame.select([e.alias(f"_{i}") for i, e in enumerate(parts)])
+                self.values[fact] = self._finish(finish, list(one.collect().row(0)))
+            except Exception as exc:
+                self.values[fact] = self.unavailable(exc)
+        return self.values
+
+    def unavailable(self, exc: BaseException) -> Unavailable:
+        if isinstance(exc, DataOpsError):
+            return Unavailable(message_of(exc))
+        return Unavailable(f"the {self.backend} backend could not compute it: {first_line(exc)}")
+
+    def _finish(self, finish: Callable[[list], Any], vs: list) -> Any:
+        try:
+            return finish(vs)
+        except Exception as exc:
+            return Unavailable(first_line(exc))
+
+    def scalar(self, lf: nw.LazyFrame) -> Any:
+        return _py(lf.collect().row(0)[0])
+
+    # ---- offending rows
+
+    def failing_rows(
+        self, facts: Sequence[Fact], limit: int
+    ) -> tuple[pl.DataFrame | None, int | None]:
+        try:
+            for fact in facts:
+                make = OFFENDING.get(type(fact))
+                if make is not None:
+                    hits = make(self, fact)
+                    total = self.scalar(hits.select(nw.len()))
+                    sample = hits.head(limit).collect().to_polars()
+                    return sample, int(total)
+            return None, None
+        except Exception:
+            return None, None
+
+
+def _as_datetime(v: Any, dtype: pl.Datetime) -> dt.datetime:
+    if not isinstance(v, dt.datetime):
+        v = dt.datetime(v.year, v.month, v.day)
+    if dtype.time_zone and v.tzinfo is None:
+        return v.replace(tzinfo=dt.timezone.utc)
+    if not dtype.time_zone and v.tzinfo is not None:
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return v
+
+
+# ---- the dispatch table: fact type -> narwhals expressions ---------------------------------
+
+
+def rows(e: NarwhalsEngine, fact: F.RowCount) -> Compiled:
+    return [nw.len()], _int
+
+
+def nulls(e: NarwhalsEngine, fact: F.NullCount) -> Compiled:
+    return [e.missing(fact.column).sum()], _int
+
+
+def nans(e: NarwhalsEngine, fact: F.NanCount) -> Compiled:
+    c = nw.col(fact.column)
+    return [(~c.is_null() & c.is_nan()).sum()], _int
+
+
+def aggregate(e: NarwhalsEngine, fact: F.Aggregate) -> Compiled:
+    c = e.clean(fact.column)
+    dtype = e.schema[fact.column]
+    if fact.fn in ("median", "quantile") and not e.exact_quantiles:
+        raise DataOpsError(
+            f"the {e.backend} backend computes {'median' if fact.fn == 'median' else 'percentile'}"
+            f" only approximately over its {e.native.npartitions} partitions: repartition to one "
+            "partition, or run this check on a polars frame"
+        )
+    if fact.fn == "quantile":
+        return [c.quantile(fact.q, interpolation="linear")], _float
+    if fact.fn == "std":
+        return [c.std(ddof=1)], _float
+    if fact.fn in ("mean", "median"):
+        return [getattr(c, fact.fn)()], _float
+    if fact.fn == "sum" and (dtype.is_integer() or dtype == pl.Boolean):
+        return [c.sum()], _int
+    return [getattr(c, fact.fn)()], _one
+
+
+def _float(vs: list) -> float | None:
+    v = _py(vs[0])
+    return None if v is None else float(v)
+
+
+def keyed_rows(e: NarwhalsEngine, fact: F.KeyedRowCount) -> Compiled:
+    return [nw.all_horizontal(*[~e.missing(c) for c in fact.key], ignore_nulls=False).sum()], _int
+
+
+def distinct(e: NarwhalsEngine, fact: F.DistinctCount) -> Compiled | None:
+    if len(fact.key) == 1:
+        col = fact.key[0]
+        # n_unique counts a missing value as one more value: take it off when there is one
+        return [e.clean(col).n_unique(), e.missing(col).sum()], (
+            lambda vs: int(_py(vs[0])) - (1 if _py(vs[1]) else 0)
+        )
+    keyed = nw.all_horizontal(*[~e.missing(c) for c in fact.key], ignore_nulls=False)
+    keys = e.frame.filter(keyed).select(list(fact.key)).unique()
+    e.values[fact] = int(e.scalar(keys.select(nw.len())))
+    e.steps.append(f"distinct ({', '.join(fact.key)}): a second query")
+    return None
+
+
+def invalid(e: NarwhalsEngine, fact: F.InvalidCount) -> Compiled:
+    bad = ~e.missing(fact.column) & ~e.valid(fact.column, fact.rule)
+    return [bad.sum()], _int
+
+
+def condition(e: NarwhalsEngine, fact: F.ConditionCount) -> Compiled | None:
+    hits = e.duckdb_filter(fact.condition)
+    e.values[fact] = int(hits.aggregate("count(*)").fetchall()[0][0])
+    e.steps.append(f"failed_rows({fact.condition}): a DuckDB filter")
+    return None
+
+
+def _reference(e: NarwhalsEngine, fact: F.ReferenceMissingCount) -> nw.Expr:
+    values = e.ctx.reference_values(fact.frame, fact.ref_column)
+    if values.len() > MAX_INLINE_VALUES:
+        raise DataOpsError(
+            f"{fact.frame}.{fact.ref_column} has {values.len()} distinct values, more than the "
+            f"{MAX_INLINE_VALUES} sent to the {e.backend} backend as a list: check on a polars "
+            "frame, or join the reference in the backend first"
+        )
+    return ~e.missing(fact.column) & ~nw.col(fact.column).is_in(values.to_list())
+
+
+def reference_missing(e: NarwhalsEngine, fact: F.ReferenceMissingCount) -> Compiled:
+    return [_reference(e, fact).sum()], _int
+
+
+NARWHALS: dict[type, Builder] = {
+    F.RowCount: rows,
+    F.NullCount: nulls,
+    F.NanCount: nans,
+    F.Aggregate: aggregate,
+    F.KeyedRowCount: keyed_rows,
+    F.DistinctCount: distinct,
+    F.InvalidCount: invalid,
+    F.ConditionCount: condition,
+    F.ReferenceMissingCount: reference_missing,
+}
+NarwhalsEngine.TABLE = NARWHALS
+
+
+# ---- offending rows: fact type -> the offending rows, lazily -------------------------------
+
+
+def _off_duplicates(e: NarwhalsEngine, fact: F.DistinctCount) -> nw.LazyFrame:
+    key = list(fact.key)
+    keyed = nw.all_horizontal(*[~e.missing(c) for c in key], ignore_nulls=False)
+    dups = (
+        e.frame.filter(keyed)
+        .group_by(key)
+        .agg(nw.len().alias("_dataops_n"))
+        .filter(nw.col("_dataops_n") > 1)
+        .select(key)
+    )
+    return e.frame.join(dups, on=key, how="semi")
+
+
+OFFENDING: dict[type, Callable[[NarwhalsEngine, Any], nw.LazyFrame]] = {
+    F.NullCount: lambda e, f: e.frame.filter(e.missing(f.column)),
+    F.DistinctCount: _off_duplicates,
+    F.InvalidCount: lambda e, f: e.frame.filter(~e.missing(f.column) & ~e.valid(f.column, f.rule)),
+    F.ConditionCount: lambda e, f: nw.from_native(e.duckdb_filter(f.condition)),
+    F.ReferenceMissingCount: lambda e, f: e.frame.filter(_reference(e, f)),
+}
