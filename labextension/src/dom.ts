@@ -1,6 +1,6 @@
 /** Small DOM helpers: the panel is plain DOM inside a Lumino widget. */
 
-type Child = Node | string | null | undefined | false;
+export type Child = Node | string | null | undefined | false;
 
 export interface IAttrs {
   [name: string]: string | number | boolean | null | undefined | ((ev: any) => void);
@@ -69,13 +69,16 @@ export function relativeTime(iso: string | null): string {
   return seconds < 0 ? `${text} ago` : `in ${text}`;
 }
 
-/** A local, readable time for a title or a table cell. */
+/** Date and time in the browser's own locale (no locale is hard-coded). */
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** A local, readable time (the browser's locale) for a title or a table cell. */
 export function localTime(iso: string | null): string {
   if (!iso) {
     return '';
   }
   const date = new Date(iso);
-  return isNaN(date.getTime()) ? iso : date.toLocaleString();
+  return isNaN(date.getTime()) ? iso : DATE_TIME.format(date);
 }
 
 /** "1.2 s", "3 min 4 s". */
@@ -104,6 +107,14 @@ export function formatValue(value: unknown): string {
   return String(value);
 }
 
+/** Words shown for a status whose name is not for people. */
+const STATUS_LABELS: Record<string, string> = { baseline: 'not judged' };
+
+/** What a status badge says when hovered. */
+const STATUS_TITLES: Record<string, string> = {
+  baseline: 'an spc line still collecting its baseline: not judged, not a pass'
+};
+
 /** A coloured status badge (`success`, `failed`, `running`, `pass`, `warn`, `fail`, ...). */
 export function badge(status: string | null | undefined): HTMLElement {
   const text = status || 'never run';
@@ -111,8 +122,28 @@ export function badge(status: string | null | undefined): HTMLElement {
     'span',
     {
       className: `jp-DataOps-badge jp-DataOps-status-${text.replace(/\s+/g, '-')}`,
-      'data-status': text
+      'data-status': text,
+      title: STATUS_TITLES[text]
     },
+    STATUS_LABELS[text] ?? text
+  );
+}
+
+/** A line saying that something is loading. */
+export function loading(text: string): HTMLElement {
+  return h('div', { className: 'jp-DataOps-loading', 'data-testid': 'dataops-loading' }, text);
+}
+
+/** A hint from the server (what to do next). */
+export function hint(text: string): HTMLElement {
+  return h('div', { className: 'jp-DataOps-hint', 'data-testid': 'dataops-hint' }, text);
+}
+
+/** An error said in place of what could not be shown. */
+export function errorBox(text: string): HTMLElement {
+  return h(
+    'div',
+    { className: 'jp-DataOps-error', 'data-testid': 'dataops-error', role: 'alert' },
     text
   );
 }

@@ -2,7 +2,7 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { requestAPI } from './handler';
+import { DataOpsClient } from './client';
 
 /** Name of the drive: executed notebooks open as `DataOpsRuns:<run id>/<name>.ipynb`. */
 export const RUNS_DRIVE = 'DataOpsRuns';
@@ -28,6 +28,10 @@ function readOnly(what: string): Promise<never> {
  * contents API does not serve) or outside the server root; this drive lets Lab open them.
  */
 export class ExecutedNotebookDrive implements Contents.IDrive {
+  constructor(client?: DataOpsClient) {
+    this._client = client ?? new DataOpsClient();
+  }
+
   readonly name = RUNS_DRIVE;
   readonly serverSettings = ServerConnection.makeSettings();
 
@@ -63,8 +67,12 @@ export class ExecutedNotebookDrive implements Contents.IDrive {
       }
       throw new Error(`${localPath} is not an executed notebook of a DataOps run`);
     }
-    const content = options?.content === false ? '?content=0' : '';
-    return requestAPI<Contents.IModel>(`runs/${match[1]}/notebook${content}`);
+    const model = await this._client.runNotebook(Number(match[1]), options?.content !== false);
+    return {
+      ...model,
+      mimetype: model.mimetype ?? '',
+      format: model.format as Contents.FileFormat
+    };
   }
 
   async getDownloadUrl(localPath: string): Promise<string> {
@@ -107,6 +115,7 @@ export class ExecutedNotebookDrive implements Contents.IDrive {
     return Promise.resolve();
   }
 
+  private _client: DataOpsClient;
   private _isDisposed = false;
   private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
 }

@@ -57,3 +57,11 @@ export async function requestAPI<T>(
   }
   return data as T;
 }
+
+/** The message of an error for people: the server's own, or the error's text. */
+export function errorText(error: unknown): string {
+  if (error instanceof DataOpsApiError) {
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -8,6 +8,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
+import { DataOpsClient } from './client';
 import { ExecutedNotebookDrive } from './drive';
 import { dataopsIcon } from './icons';
 import { DataOpsPanel } from './panel';
@@ -36,7 +37,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null
   ) => {
-    app.serviceManager.contents.addDrive(new ExecutedNotebookDrive());
+    const client = new DataOpsClient();
+    app.serviceManager.contents.addDrive(new ExecutedNotebookDrive(client));
     // The notebook in focus: the main-area widget last activated that is a notebook.
     let lastNotebook: string | null = notebookPath(labShell.currentWidget);
     labShell.currentChanged.connect((_, change) => {
@@ -46,6 +48,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     const panel = new DataOpsPanel({
+      client,
       commands: app.commands,
       rendermime,
       currentNotebook: () => {

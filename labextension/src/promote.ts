@@ -1,8 +1,10 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { badge, formatValue, h } from './dom';
-import { DataOpsApiError, requestAPI } from './handler';
+import { DataOpsClient } from './client';
+import { badge, duration, formatValue, h } from './dom';
+import { errorText } from './handler';
+import { IPromoteResult } from './types';
 
 /** The form asking for the step name, its parameters and an optional schedule. */
 class PromoteForm extends Widget {
@@ -106,75 +108,78 @@ export function parseParameters(text: string): Record<string, unknown> {
 }
 
 /** Render the gate's answer: promoted or not, why, and the checks it ran. */
-function gateResult(
-  result: Record<string, any>,
-  openRun: (runId: number, fileName: string) => void
-): HTMLElement {
-  const promoted = Boolean(result.promoted ?? result.passed ?? result.ok);
-  const checks: any[] = result.checks || result.check_results || [];
-  const rows = Object.entries(result).filter(
-    ([key, value]) =>
-      !['checks', 'check_results', 'promoted', 'passed', 'ok', 'message', 'error'].includes(key) &&
-      (typeof value !== 'object' || value === null)
-  );
+function gateResult(result: IPromoteResult, openRun: (runId: number, fileName: string) => void): HTMLElement {
+  const notebook = result.executed_notebook;
+  const facts: [string, string][] = [['step', result.step]];
+  if (result.version) {
+    facts.push(['version', String(result.version.version)]);
+  }
+  if (result.pipeline_file) {
+    facts.push(['pipeline file', result.pipeline_file]);
+  }
+  if (result.gate_run_id !== null) {
+    facts.push(['gate run', `#${result.gate_run_id}`]);
+  }
+  if (result.duration !== undefined && result.duration !== null) {
+    facts.push(['took', duration(result.duration)]);
+  }
+  const gateRunId = result.gate_run_id;
   return h(
     'div',
     {
       className: 'jp-DataOps-gate',
       'data-testid': 'dataops-gate-result',
-      'data-promoted': promoted ? 'true' : 'false'
+      'data-promoted': result.promoted ? 'true' : 'false'
     },
     h(
       'p',
       {},
-      badge(promoted ? 'success' : 'failed'),
+      badge(result.promoted ? 'success' : 'failed'),
       ' ',
-      promoted ? 'Promoted.' : 'Not promoted: the gate did not pass.'
+      result.promoted ? 'Promoted.' : 'Not promoted: the gate did not pass.'
     ),
-    result.message
-      ? h('pre', { className: 'jp-DataOps-gate-message' }, String(result.message))
+    result.message ? h('pre', { className: 'jp-DataOps-gate-message' }, result.message) : null,
+    result.failures && result.failures.length
+      ? h(
+          'ul',
+          { className: 'jp-DataOps-gate-failures', 'data-testid': 'dataops-gate-failures' },
+          result.failures.map(f => h('li', {}, f))
+        )
       : null,
-    result.error ? h('pre', { className: 'jp-DataOps-run-error' }, String(result.error)) : null,
-    result.gate_run_id && result.executed_notebook?.exists
+    gateRunId !== null && notebook?.exists
       ? h(
           'button',
           {
             className: 'jp-mod-styled jp-DataOps-button',
             'data-testid': 'dataops-gate-notebook',
             onclick: () => {
-              const name = String(result.executed_notebook.path || 'gate.ipynb').split('/').pop();
-              openRun(Number(result.gate_run_id), name || 'gate.ipynb');
+              const name = (notebook.path || 'gate.ipynb').split('/').pop();
+              openRun(gateRunId, name || 'gate.ipynb');
             }
           },
           'Open the gate run\u2019s executed notebook'
         )
       : null,
-    rows.length
+    h(
+      'table',
+      { className: 'jp-DataOps-table' },
+      h('tbody', {}, facts.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))))
+    ),
+    result.checks.length
       ? h(
           'table',
           { className: 'jp-DataOps-table' },
           h(
             'tbody',
             {},
-            rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, formatValue(v))))
-          )
-        )
-      : null,
-    checks.length
-      ? h(
-          'table',
-          { className: 'jp-DataOps-table' },
-          h(
-            'tbody',
-            {},
-            checks.map(c =>
+            result.checks.map(c =>
               h(
                 'tr',
                 { 'data-testid': 'dataops-gate-check', 'data-status': c.status },
                 h('td', {}, badge(c.status)),
-                h('td', {}, h('code', {}, String(c.source ?? c.check ?? ''))),
-                h('td', {}, formatValue(c.observed)),
-                h('td', {}, String(c.threshold ?? ''))
+                h('td', {}, h('code', {}, c.source || ''), c.status !== 'pass' && c.message ? h('div', { className: 'jp-DataOps-check-message' }, c.message) : null),
+                h('td', {}, c.observed_display ?? formatValue(c.observed)),
+                h('td', {}, c.threshold ?? '')
               )
             )
           )
@@ -194,6 +199,7 @@ function gateResult(
  * dialogs.
  */
 export async function promoteNotebook(
+  client: DataOpsClient,
   path: string,
   save: () => Promise<void>,
   openRun: (runId: number, fileName: string) => void
@@ -246,20 +252,17 @@ export async function promoteNotebook(
     buttons: []
   });
   const waiting = waitingDialog.launch();
-  let result: Record<string, any> | null = null;
+  let result: IPromoteResult | null = null;
   let failure: string | null = null;
   try {
-    result = await requestAPI<Record<string, any>>('promote', {
-      method: 'POST',
-      body: JSON.stringify({
-        notebook: path,
-        step: value.step,
-        parameters: value.parameters,
-        schedule: value.schedule || null
-      })
+    result = await client.promote({
+      notebook: path,
+      step: value.step,
+      parameters: value.parameters,
+      schedule: value.schedule || null
     });
   } catch (error) {
-    failure = error instanceof DataOpsApiError ? error.message : String(error);
+    failure = errorText(error);
   }
   waitingDialog.reject(); // settles `waiting` even if it was never shown
   await waiting.catch(() => undefined);
@@ -278,5 +281,5 @@ export async function promoteNotebook(
       : h('div', { 'data-testid': 'dataops-gate-result' }, badge('failed'), ' ', failure || '')
   );
   await resultDialog.launch().catch(() => undefined);
-  return Boolean(result && (result.promoted ?? result.passed ?? result.ok));
+  return result !== null && result.promoted;
 }

@@ -1,5 +1,112 @@
-/** JSON shapes answered by /dataops/api/ (see jupyter_dataops/server/openapi.yaml). */
+/**
+ * JSON shapes answered by /dataops/api/, field for field the schemas of
+ * jupyter_dataops/server/openapi.yaml (components/schemas). `tests/test_openapi_contract.py`
+ * validates the server's live answers against those schemas, which refuse unknown fields; when a
+ * schema changes, change its interface here (same name without the `I`).
+ *
+ * Optional (`?`) fields are those the schema does not list as required.
+ */
 
+/** Error: every error answer. */
+export interface IError {
+  message: string;
+  reason?: string | null;
+}
+
+export type RunStatus = 'queued' | 'running' | 'success' | 'failed' | 'skipped' | 'interrupted';
+export type RunMode = 'production' | 'test';
+/** `baseline`: an spc line not judged yet (collecting its baseline); never a pass. */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'error' | 'baseline';
+
+/** CheckCounts: how many check lines of a run ended in each status. */
+export interface ICheckCounts {
+  pass: number;
+  warn: number;
+  fail: number;
+  error: number;
+  baseline?: number;
+}
+
+/** RunRow: a step run in a list. */
+export interface IRunRow {
+  id: number;
+  pipeline_run_id: number;
+  pipeline: string;
+  step: string;
+  status: RunStatus;
+  mode: RunMode;
+  attempt: number;
+  created_at: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  /** seconds */
+  duration: number | null;
+  checks: ICheckCounts;
+  /** a production run of the working notebook, not of the promoted version */
+  unpromoted?: boolean;
+}
+
+/** RunList: one page of runs. */
+export interface IRunList {
+  runs: IRunRow[];
+  total: number;
+  limit: number;
+  offset: number;
+  hint: string | null;
+  project_dir?: string | null;
+}
+
+/** Version: a promoted version of a step. */
+export interface IVersion {
+  version: number;
+  notebook_path: string;
+  content_hash: string;
+  parameters: Record<string, unknown> | null;
+  promoted_by: string | null;
+  promoted_at: string | null;
+  created?: boolean;
+}
+
+/** CheckResult: one check line's result. */
+export interface ICheckResult {
+  suite: string | null;
+  line: number | null;
+  source: string | null;
+  status: CheckStatus;
+  observed: number | null;
+  /** observed, formatted for people by the server (unit, separators) */
+  observed_display?: string | null;
+  threshold: string | null;
+  metric: string | null;
+  message: string | null;
+  /** an spc line's chart, rules, baseline and verdict */
+  spc?: Record<string, unknown> | null;
+}
+
+/** NotebookLink: where a run's executed notebook is, relative to the Jupyter root. */
+export interface INotebookLink {
+  path: string | null;
+  exists: boolean;
+  message: string | null;
+}
+
+/** RunDetail: a RunRow and everything about the run. */
+export interface IRunDetail extends IRunRow {
+  parameters: Record<string, unknown> | null;
+  error: string | null;
+  skip_reason: string | null;
+  notebook_path: string | null;
+  pid: number | null;
+  host: string | null;
+  inputs: string[];
+  outputs: string[];
+  version: IVersion | null;
+  check_results: ICheckResult[];
+  metrics: { suite: string | null; metric: string; value: number }[];
+  executed_notebook: INotebookLink;
+}
+
+/** LastRun */
 export interface ILastRun {
   id: number;
   status: string;
@@ -7,6 +114,7 @@ export interface ILastRun {
   ended_at: string | null;
 }
 
+/** Step: a pipeline step as the panel lists it. */
 export interface IStep {
   name: string;
   notebook: string | null;
@@ -15,76 +123,25 @@ export interface IStep {
   depends_on: string[];
   schedule: string | null;
   next_run: string | null;
+  retries: number;
+  timeout: number | null;
   last_run: ILastRun | null;
+  latest_version: IVersion | null;
+  /** the version production runs execute; null: never promoted */
+  promoted_version?: number | null;
+  /** the working notebook differs from the promoted version */
+  edited_since_promotion?: boolean;
 }
 
-export interface IPipeline {
-  name: string;
-  steps: IStep[];
-}
-
+/** PipelineList */
 export interface IPipelineList {
-  pipelines: IPipeline[];
+  pipelines: { name: string; steps: IStep[] }[];
   hint: string | null;
   project_dir: string | null;
   pipeline_file: string | null;
 }
 
-export interface ICheckCounts {
-  pass?: number;
-  warn?: number;
-  fail?: number;
-  error?: number;
-}
-
-export interface IRunRow {
-  id: number;
-  pipeline_run_id: number;
-  pipeline: string;
-  step: string;
-  status: string;
-  mode: string;
-  attempt: number;
-  created_at: string | null;
-  started_at: string | null;
-  ended_at: string | null;
-  duration: number | null;
-  checks: ICheckCounts;
-}
-
-export interface IRunList {
-  runs: IRunRow[];
-  total: number;
-  limit: number;
-  offset: number;
-  hint: string | null;
-}
-
-export interface ICheckResult {
-  suite: string | null;
-  line: number;
-  source: string;
-  status: string;
-  observed: number | null;
-  threshold: string | null;
-  metric: string | null;
-  message: string | null;
-}
-
-export interface IRunDetail extends IRunRow {
-  parameters: Record<string, unknown>;
-  error: string | null;
-  skip_reason: string | null;
-  notebook_path: string | null;
-  check_results: ICheckResult[];
-  metrics: { suite: string | null; metric: string; value: number }[];
-  executed_notebook: {
-    path: string | null;
-    exists: boolean;
-    message: string | null;
-  };
-}
-
+/** StepMetrics: the metrics a step has recorded. */
 export interface IStepMetrics {
   step: string;
   metrics: {
@@ -95,26 +152,114 @@ export interface IStepMetrics {
     last_time: string | null;
   }[];
   hint: string | null;
+  project_dir?: string | null;
 }
 
-export interface IMetricChart {
-  step: string;
-  metric: string;
-  chart: string;
-  title: string;
-  rules: string;
-  charts: string[];
-  rule_sets: string[];
-  points: Record<string, unknown>[];
-  limits: Record<string, number | null>;
-  violations: Record<string, unknown>[];
-  mimetype: string;
-  spec: Record<string, unknown>;
-}
-
+/** RunStarted: the answer of POST steps/{step}/run. */
 export interface IRunStarted {
   pipeline_run_id: number;
   step_run_id: number | null;
   step: string;
   status: string;
+}
+
+/** The body of POST promote. */
+export interface IPromoteRequest {
+  notebook: string;
+  step: string;
+  parameters?: Record<string, unknown>;
+  schedule?: string | null;
+}
+
+/** PromoteResult: the gate's answer. */
+export interface IPromoteResult {
+  promoted: boolean;
+  step: string;
+  message: string;
+  /** why the gate refused (promoted false) */
+  failures?: string[];
+  /** the step's promoted version (promoted true) */
+  version?: IVersion;
+  /** the gate run's seconds (promoted true) */
+  duration?: number | null;
+  executed_notebook: INotebookLink | null;
+  checks: ICheckResult[];
+  gate_run_id: number | null;
+  /** relative to the Jupyter root */
+  pipeline_file: string | null;
+}
+
+/** NotebookModel: a read-only Jupyter contents model of an executed notebook. */
+export interface INotebookModel {
+  name: string;
+  path: string;
+  type: 'notebook';
+  format: string | null;
+  mimetype: string | null;
+  writable: boolean;
+  created: string;
+  last_modified: string;
+  size: number;
+  content: Record<string, unknown> | null;
+}
+
+/** MetricPoint: one production run of the metric, as plotted. */
+export interface IMetricPoint {
+  step_run_id: number;
+  pipeline_run_id: number;
+  time: string | null;
+  value: number;
+  /** p/np/u: the run's sample size n */
+  size: number | null;
+  /** the run's status */
+  status: string;
+  attempt: number;
+  suite: string | null;
+  /** the spc line's stored status on this run (null: not checked) */
+  check_status: string | null;
+  /** rules the check recorded as broken on this run */
+  rules: string[];
+  /** one of the runs the limits come from */
+  baseline: boolean;
+  /** as plotted (p: proportion, np: count, u: per row, ewma: the EWMA) */
+  statistic: number | null;
+  center: number | null;
+  lcl: number | null;
+  ucl: number | null;
+}
+
+/** Violation: one point breaking one rule. */
+export interface IViolation {
+  rule: string;
+  description: string;
+  step_run_id: number | null;
+  time: string | null;
+  value: number;
+}
+
+/** MetricChart: a metric's chart as its spc line judged it. */
+export interface IMetricChart {
+  step: string;
+  metric: string;
+  pipeline: string | null;
+  /** the spc line's chart type */
+  chart: string;
+  /** its rule set (null for ewma and cusum) */
+  rules: string | null;
+  /** N: the first N successful production runs set the limits */
+  baseline: number;
+  /** baseline runs found so far */
+  collected: number;
+  /** false while collecting the baseline (no limits, nothing flagged) */
+  judged: boolean;
+  /** the spc line's source; null when no spc line watches the metric */
+  line: string | null;
+  note: string | null;
+  title: string;
+  points: IMetricPoint[];
+  limits: { center: number | null; lcl: number | null; ucl: number | null };
+  violations: IViolation[];
+  mimetype: string;
+  /** a Vega-Lite v5 spec */
+  spec: Record<string, unknown>;
 }

@@ -240,7 +240,8 @@ def write_notebook(path: Path, cells: list[str], *, parameters: str | None = Non
 
 
 def write_project(root: Path) -> None:
-    """A two-step pipeline: ``measure`` records ``avg(x)`` (SPC), ``gate`` fails its data test
+    """A two-step pipeline: ``measure`` records ``avg(x)`` (an spc line judges it against a
+    baseline of its first 3 successful production runs, warning), ``gate`` fails its data test
     unless ``rows`` is 3 or more; plus ``widgets_demo.ipynb`` that shows both widgets."""
     (root / "dataops.yaml").write_text(PIPELINE_FILE)
     write_notebook(
@@ -250,7 +251,8 @@ def write_project(root: Path) -> None:
             "rng = random.Random(seed)\n"
             "batch = pl.DataFrame({'x': [10.0 + shift + rng.gauss(0, 0.3) for _ in range(40)]})",
             "%%dataops_test batch --name batch_quality\n"
-            "row_count = 40\nmissing_count(x) = 0\nwarn: avg(x) between 5 and 15",
+            "row_count = 40\nmissing_count(x) = 0\nwarn: avg(x) between 5 and 15\n"
+            "warn: spc avg(x): baseline 3",
         ],
         parameters="shift = 0.0\nseed = 0",
     )
@@ -275,10 +277,10 @@ def write_project(root: Path) -> None:
         shutil.copy(SPC_DEMO, root / SPC_DEMO.name)
 
 
-def _dataops(root: Path, *args: str) -> subprocess.Popen:
+def _dataops(root: Path, *args: str, command: str = "run") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", "run", *args],
+        [sys.executable, "-m", "jupyter_dataops.cli", command, *args],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -290,7 +292,7 @@ def _dataops(root: Path, *args: str) -> subprocess.Popen:
 def _finish(proc: subprocess.Popen, expected: int, what: str) -> None:
     out, _ = proc.communicate(timeout=600)
     if proc.returncode != expected:
-        raise RuntimeError(f"`dataops run {what}` exited {proc.returncode}, not {expected}:\n{out}")
+        raise RuntimeError(f"`dataops {what}` exited {proc.returncode}, not {expected}:\n{out}")
 
 
 @dataclass
@@ -315,9 +317,10 @@ class SeededProject:
 def seed_project(root: Path) -> SeededProject:
     """Write the project and record real runs with ``dataops run`` (papermill kernels):
 
-    three pipeline runs at once (all steps: measure passes, gate FAILS its checks; measure with
+    both steps promoted first (production runs execute the promoted versions; the gate with
+    rows = 3, so its own gate run passes), then three pipeline runs at once (all steps: measure passes, gate FAILS its checks; measure with
     seeds 1 and 2), then one run of measure whose mean shifts by +3 (out of control against the
-    first three runs).
+    first three runs: the spc line warns; the first three were not judged, collecting the baseline).
     """
     from jupyter_dataops.store import open_store, resolve_store_url
 
@@ -325,15 +328,20 @@ def seed_project(root: Path) -> SeededProject:
     url = resolve_store_url(root)
     with open_store(url):  # create and migrate once, before parallel runners open it
         pass
+    for args in (
+        ("steps/measure.ipynb", "--step", "measure"),
+        ("steps/gate.ipynb", "--step", "gate", "-p", "rows=3"),
+    ):
+        _finish(_dataops(root, *args, command="promote"), 0, "promote " + " ".join(args))
     first = [
-        (_dataops(root, "-p", "gate.rows=2"), 1, "-p gate.rows=2 (all steps; the gate fails)"),
-        (_dataops(root, "measure", "-p", "measure.seed=1"), 0, "measure seed=1"),
-        (_dataops(root, "measure", "-p", "measure.seed=2"), 0, "measure seed=2"),
+        (_dataops(root, "-p", "gate.rows=2"), 1, "run -p gate.rows=2 (all steps; the gate fails)"),
+        (_dataops(root, "measure", "-p", "measure.seed=1"), 0, "run measure seed=1"),
+        (_dataops(root, "measure", "-p", "measure.seed=2"), 0, "run measure seed=2"),
     ]
     for proc, code, what in first:
         _finish(proc, code, what)
     shifted = _dataops(root, "measure", "-p", "measure.shift=3", "-p", "measure.seed=3")
-    _finish(shifted, 0, "measure shift=3")
+    _finish(shifted, 0, "run measure shift=3")
     with open_store(url) as store:
         runs = store.list_runs(limit=100)
     return SeededProject(root=root, store_url=url, runs=runs)

@@ -8,6 +8,7 @@ were recorded by real ``dataops run`` invocations (the ``gate`` step failed its 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -179,16 +180,122 @@ def test_a_metric_control_chart_renders_offline_with_tooltips(
     embed.locator("canvas, svg.marks").first.wait_for()
     limits = chart.locator('[data-testid="dataops-chart-limits"]').inner_text()
     assert re.search(r"\d+ production runs · center [\d.]+ · lcl [\d.-]+ · ucl [\d.]+", limits)
+    assert_fits(panel, chart)
     tooltip = lab_page.hover_for_tooltip(embed)
     assert tooltip.strip()
     lab_page.screenshot("panel-control-chart")
 
-    chart.locator('[data-testid="dataops-chart-type"]').select_option("mr")
-    chart.locator('[data-testid="dataops-chart-limits"]').filter(
-        has_text="production runs"
-    ).wait_for()
-    assert chart.locator('[data-testid="dataops-chart-type"]').input_value() == "mr"
+    # The chart is the judgement: the spc line's chart type, and the point it flagged.
+    assert chart.locator('[data-testid="dataops-chart-type"]').get_attribute("data-value") == "i"
+    line = chart.locator('[data-testid="dataops-chart-line"]').inner_text()
+    assert "spc avg(x)" in line and "baseline 3" in line
+    measure = [
+        r for r in dataops_project.runs if r["step"] == "measure" and r["mode"] == "production"
+    ]
+    flagged = chart.locator('[data-testid="dataops-violations"] li')
+    assert set(flagged.evaluate_all("els => els.map(e => Number(e.dataset.runId))")) == {
+        measure[0]["id"]
+    }
+
+
+def test_an_spc_line_without_its_baseline_is_not_judged_and_says_so(
+    lab_page, dataops_project, page_errors
+):
+    early = [
+        r for r in dataops_project.runs if r["step"] == "measure" and r["mode"] == "production"
+    ][-1]
+    panel = open_panel(lab_page)
+    panel.locator(f'[data-testid="dataops-run"][data-run-id="{early["id"]}"]').click()
+    detail = panel.locator('[data-testid="dataops-run-detail"]')
+    check = detail.locator('[data-testid="dataops-check"][data-metric="avg(x)"]').filter(
+        has_text="spc"
+    )
+    check.wait_for()
+    assert check.get_attribute("data-status") == "baseline"
+    assert check.locator(".jp-DataOps-badge").inner_text() == "not judged"
+    assert "baseline" in check.locator('[data-testid="dataops-check-message"]').inner_text()
+    counts = panel.locator(
+        f'[data-testid="dataops-run"][data-run-id="{early["id"]}"] [data-testid="dataops-run-counts"]'
+    )
+    assert "not judged" in counts.inner_text()
+
+
+def assert_fits(panel, chart) -> None:
+    """The rendered chart lies within the panel's width: nothing clipped on the right."""
+    embed = chart.locator(".vega-embed")
     embed.locator("canvas, svg.marks").first.wait_for()
+    chart.page.wait_for_timeout(300)  # a render that overflowed is redrawn narrower once
+    outer = panel.bounding_box()
+    for part in (embed, embed.locator("canvas, svg.marks").first):
+        box = part.bounding_box()
+        assert box["x"] >= outer["x"] - 1, (box, outer)
+        assert box["x"] + box["width"] <= outer["x"] + outer["width"] + 1, (box, outer)
+    holder = chart.locator('[data-testid="dataops-chart-view"]')
+    assert holder.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the chart scrolls"
+
+
+def open_chart(panel, step: str = "measure", metric: str = "avg(x)"):
+    panel.locator(
+        f'[data-testid="dataops-step"][data-step="{step}"] [data-testid="dataops-step-select"]'
+    ).click()
+    panel.locator(
+        f'[data-testid="dataops-step-metrics"] [data-testid="dataops-metric"][data-metric="{metric}"]'
+    ).click()
+    chart = panel.locator('[data-testid="dataops-chart"]')
+    chart.locator(".vega-embed canvas, .vega-embed svg.marks").first.wait_for()
+    return chart
+
+
+def test_a_narrow_sidebar_cuts_neither_the_chart_nor_the_promote_button(
+    lab_page, dataops_project, page_errors
+):
+    panel = open_panel(lab_page, width=330)
+    outer = panel.bounding_box()
+    assert outer["width"] < 320, outer
+    button = panel.locator('[data-testid="dataops-promote"]')
+    assert button.inner_text().strip() == "Promote this notebook"
+    box = button.bounding_box()
+    assert box["x"] + box["width"] <= outer["x"] + outer["width"] + 1, (box, outer)
+    assert button.evaluate(
+        "b => b.scrollWidth <= b.clientWidth + 1 && b.scrollHeight <= b.clientHeight + 1"
+    ), "the promote button's label is cut"
+    chart = open_chart(panel)
+    assert_fits(panel, chart)
+    lab_page.screenshot("panel-narrow-chart")
+    # Widening the sidebar redraws the chart to the new width, still inside the panel.
+    handle = lab_page.page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    hbox = handle.bounding_box()
+    lab_page.page.mouse.move(hbox["x"] + hbox["width"] / 2, hbox["y"] + 300)
+    lab_page.page.mouse.down()
+    lab_page.page.mouse.move(700, hbox["y"] + 300, steps=5)
+    lab_page.page.mouse.up()
+    lab_page.page.wait_for_function(
+        """() => {
+            const panel = document.querySelector('#jupyter-dataops-panel');
+            const embed = panel.querySelector('[data-testid="dataops-chart"] .vega-embed');
+            const wide = panel.getBoundingClientRect().width;
+            return wide > 600 && embed && embed.getBoundingClientRect().width > wide * 0.8;
+        }"""
+    )
+    assert_fits(panel, chart)
+
+
+def test_times_follow_the_browsers_locale(lab_page, dataops_project, chromium_context, page_errors):
+    cdp = chromium_context.new_cdp_session(lab_page.page)
+    cdp.send("Emulation.setLocaleOverride", {"locale": "de-DE"})
+    panel = open_panel(lab_page)
+    run = next(r for r in dataops_project.runs if r["step"] == "measure")
+    panel.locator(f'[data-testid="dataops-run"][data-run-id="{run["id"]}"]').click()
+    summary = panel.locator('[data-testid="dataops-run-summary"]')
+    summary.wait_for()
+    started = datetime.fromisoformat(run["started_at"]).astimezone()  # the browser's zone
+    german = f"{started:%d.%m.%Y}, {started:%H:%M:%S}"
+    assert german in summary.inner_text(), summary.inner_text()
+    # The chart's tooltip gives each point's run and time, in the same locale.
+    chart = open_chart(panel)
+    tooltip = lab_page.hover_for_tooltip(chart.locator(".vega-embed"))
+    assert re.search(r"\b\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}:\d{2}\b", tooltip), tooltip
+    assert not re.search(r"\b(AM|PM)\b|\d+/\d+/\d{4}", tooltip), tooltip
 
 
 def test_run_now_creates_a_new_run_that_appears_in_the_list(lab_page, dataops_project, page_errors):

@@ -1,0 +1,95 @@
+import { requestAPI } from './handler';
+import {
+  IMetricChart,
+  INotebookModel,
+  IPipelineList,
+  IPromoteRequest,
+  IPromoteResult,
+  IRunDetail,
+  IRunList,
+  IRunStarted,
+  IStepMetrics
+} from './types';
+
+/** Filters and paging of GET runs. */
+export interface IRunsQuery {
+  step?: string | null;
+  status?: string | null;
+  pipeline?: string | null;
+  limit?: number;
+  offset?: number;
+}
+
+/** What GET metrics draws: a step's metric, as its spc line judged it. */
+export interface IChartQuery {
+  step: string;
+  metric: string;
+  pipeline?: string | null;
+  /** keep the newest N points */
+  limit?: number | null;
+}
+
+function withQuery(path: string, params: Record<string, string | number | null | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== '') {
+      query.set(name, String(value));
+    }
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+const post = (body: unknown): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
+
+/**
+ * The one client of the REST routes under /dataops/api/ (jupyter_dataops/server/openapi.yaml),
+ * each answer typed by its schema. Errors reject with a `DataOpsApiError` whose message is
+ * the server's (what went wrong and what to do).
+ */
+export class DataOpsClient {
+  /** GET pipelines: the project's pipeline and its steps. */
+  pipelines(): Promise<IPipelineList> {
+    return requestAPI<IPipelineList>('pipelines');
+  }
+
+  /** GET runs: one page of step runs, newest first. */
+  runs(query: IRunsQuery = {}): Promise<IRunList> {
+    return requestAPI<IRunList>(withQuery('runs', { ...query }));
+  }
+
+  /** GET runs/{id}: one run with its checks, metrics and executed notebook. */
+  run(runId: number): Promise<IRunDetail> {
+    return requestAPI<IRunDetail>(`runs/${runId}`);
+  }
+
+  /** GET runs/{id}/notebook: the executed notebook as a read-only contents model. */
+  runNotebook(runId: number, content = true): Promise<INotebookModel> {
+    return requestAPI<INotebookModel>(withQuery(`runs/${runId}/notebook`, { content: content ? null : 0 }));
+  }
+
+  /** GET steps/{step}/metrics: the metrics a step recorded. */
+  stepMetrics(step: string, pipeline?: string | null): Promise<IStepMetrics> {
+    return requestAPI<IStepMetrics>(
+      withQuery(`steps/${encodeURIComponent(step)}/metrics`, { pipeline })
+    );
+  }
+
+  /** GET metrics: a metric's control chart. */
+  metricChart(query: IChartQuery): Promise<IMetricChart> {
+    return requestAPI<IMetricChart>(withQuery('metrics', { ...query }));
+  }
+
+  /** POST steps/{step}/run: start a production run of the step now. */
+  runStep(step: string, parameters: Record<string, unknown> = {}): Promise<IRunStarted> {
+    return requestAPI<IRunStarted>(
+      `steps/${encodeURIComponent(step)}/run`,
+      post({ parameters })
+    );
+  }
+
+  /** POST promote: run the gate on a notebook and promote it into a step if it passes. */
+  promote(request: IPromoteRequest): Promise<IPromoteResult> {
+    return requestAPI<IPromoteResult>('promote', post(request));
+  }
+}

@@ -1,0 +1,60 @@
+import { localTime } from '../dom';
+import { IMetricPoint } from '../types';
+
+type Spec = Record<string, any>;
+
+/** Below this width a chart's legend goes under the plot and its title onto several lines. */
+const NARROW = 520;
+const MIN_WIDTH = 160;
+
+/**
+ * A copy of a Vega-Lite spec drawn `width` pixels wide in all (axes, legend and title
+ * included), so it fits the sidebar instead of being clipped on the right.
+ *
+ * A single or layered view is sized with `autosize: fit-x` (Vega-Lite counts the axes and the
+ * legend in the width); each view of a vertical concatenation gets the width less its axis. The
+ * run times in the tooltips are said in the browser's locale.
+ */
+export function fitSpec(spec: Spec, width: number, points: IMetricPoint[] = []): Spec {
+  const out: Spec = JSON.parse(JSON.stringify(spec));
+  const w = Math.max(MIN_WIDTH, Math.floor(width));
+  const narrow = w < NARROW;
+  if (narrow) {
+    out.config = {
+      ...out.config,
+      legend: { ...(out.config?.legend ?? {}), orient: 'bottom' },
+      title: { ...(out.config?.title ?? {}), limit: w - 8 }
+    };
+    if (typeof out.title === 'string' && out.title.includes(' \u00b7 ')) {
+      out.title = out.title.split(' \u00b7 ');
+    }
+  }
+  if (out.hconcat || out.concat) {
+    return out; // side by side: keeps its own widths (the holder scrolls)
+  }
+  if (Array.isArray(out.vconcat)) {
+    for (const view of out.vconcat) {
+      view.width = Math.max(MIN_WIDTH / 2, w - 90);
+    }
+  } else {
+    out.width = w;
+    out.autosize = { type: 'fit-x', contains: 'padding' };
+  }
+  addRunTimes(out, points);
+  return out;
+}
+
+/** The server names each plotted run (`run`: "#12") and its start (`run_time`, UTC); say
+ * that time in the browser's locale and zone instead. */
+function addRunTimes(spec: Spec, points: IMetricPoint[]): void {
+  const values = spec.data?.values;
+  if (!Array.isArray(values)) {
+    return;
+  }
+  const times = new Map(points.map(p => [`#${p.step_run_id}`, p.time]));
+  for (const row of values) {
+    if (row && typeof row.run === 'string' && 'run_time' in row && times.has(row.run)) {
+      row.run_time = localTime(times.get(row.run) ?? null) || '\u2014';
+    }
+  }
+}
