@@ -168,3 +168,23 @@ def test_the_report_displays_through_the_offline_bundle_not_altairs_renderer():
     assert "import altair" in source and "spc.display_chart(chart)" in source
     assert "alt.renderers" not in source and ".show()" not in source
     assert json.dumps(nb.metadata.get("kernelspec", {})).count("python3") == 1
+
+
+def test_no_step_records_one_metric_key_from_two_suites():
+    """SPC reads a step's history by metric key: two suites of one step recording `row_count`
+    would mix two series (a one-row frame's 1 with the day's orders)."""
+    from jupyter_dataops.checks import parse_spec
+
+    for nb_path in sorted(SAMPLES.glob("0[1-4]_*.ipynb")):
+        owner: dict[str, str] = {}
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not cell.source.startswith("%%dataops_test"):
+                continue
+            head, _, body = cell.source.partition("\n")
+            suite = head.split("--name")[1].split()[0]
+            for check in parse_spec(body).checks:
+                key = check.metric_key
+                if key is None:
+                    continue
+                assert owner.setdefault(key, suite) == suite, (nb_path.name, key)
