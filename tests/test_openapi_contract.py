@@ -121,10 +121,15 @@ def concrete(template: str, **values: Any) -> list[str]:
     return path.strip("/").split("/")
 
 
+#: (method, template) of every route called: the live test must call them all.
+CALLED: set[tuple[str, str]] = set()
+
+
 async def call(
     jp_fetch, method: str, template: str, *, params=None, body=None, **values
 ) -> tuple[int, Any]:
     """Call a route by its OpenAPI template; validate the answer (success or error)."""
+    CALLED.add((method, template))
     kwargs: dict[str, Any] = {"method": method, "request_timeout": 300}
     if params:
         kwargs["params"] = params
@@ -208,6 +213,7 @@ def test_an_undescribed_field_fails_the_check():
 
 async def test_empty_project_answers_match_the_spec(jp_fetch):
     await call(jp_fetch, "GET", "/dataops/api/pipelines")
+    await call(jp_fetch, "GET", "/dataops/api/status")
     await call(jp_fetch, "GET", "/dataops/api/runs")
     await call(jp_fetch, "GET", "/dataops/api/steps/{step}/metrics", step="orders")
     code, _ = await call(jp_fetch, "GET", "/dataops/api/runs/{run_id}", run_id=7)
@@ -252,6 +258,8 @@ async def test_live_answers_of_a_project_with_real_runs_match_the_spec(jp_fetch,
     assert [r["status"] for r in finished] == ["success", "success", "failed"]
     assert any(c["metric"] == "avg(amount)" for c in finished[0]["check_results"])
 
+    _, status = await call(jp_fetch, "GET", "/dataops/api/status")
+    assert [s["key"] for s in status["schedules"]] == ["orders"]
     _, pipelines = await call(jp_fetch, "GET", "/dataops/api/pipelines")
     (step,) = pipelines["pipelines"][0]["steps"]
     assert step["last_run"]["id"] == finished[-1]["id"] and step["latest_version"]
@@ -273,6 +281,9 @@ async def test_live_answers_of_a_project_with_real_runs_match_the_spec(jp_fetch,
             params={"step": "orders", "metric": metric},
         )
         assert code == 200 and chart["points"], chart
+
+    described = {(m.upper(), path) for path, item in SPEC["paths"].items() for m in item}
+    assert described <= CALLED, f"routes this test does not check: {described - CALLED}"
 
     # Error answers have the Error shape too.
     code, _ = await call(jp_fetch, "GET", "/dataops/api/runs", params={"limit": "0"})

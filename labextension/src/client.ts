@@ -8,6 +8,7 @@ import {
   IRunDetail,
   IRunList,
   IRunStarted,
+  IStatus,
   IStepMetrics
 } from './types';
 
@@ -51,6 +52,11 @@ export class DataOpsClient {
   /** GET pipelines: the project's pipeline and its steps. */
   pipelines(): Promise<IPipelineList> {
     return requestAPI<IPipelineList>('pipelines');
+  }
+
+  /** GET status: whether a scheduler runs, and each schedule's next and last tick. */
+  status(): Promise<IStatus> {
+    return requestAPI<IStatus>('status');
   }
 
   /** GET runs: one page of step runs, newest first. */

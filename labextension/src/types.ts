@@ -263,3 +263,41 @@ export interface IMetricChart {
   /** a Vega-Lite v5 spec */
   spec: Record<string, unknown>;
 }
+
+/** Scheduler: whether a `dataops scheduler` is alive for the pipeline. */
+export interface IScheduler {
+  alive: boolean;
+  /** null when no scheduler ever ran */
+  host: string | null;
+  pid: number | null;
+  /** ISO-8601 UTC */
+  heartbeat_at: string | null;
+  started_at: string | null;
+  /** "scheduler running on host (pid 12)" or "scheduler not running: ..." */
+  message: string;
+}
+
+/** Status: the scheduler and each schedule's next and last tick. */
+export interface IStatus {
+  pipeline: string | null;
+  scheduler: IScheduler;
+  schedules: {
+    /** a step name, or "*" for the pipeline's own schedule */
+    key: string;
+    /** the steps one tick runs (the step and everything upstream) */
+    steps: string[];
+    schedule: string;
+    timezone: string;
+    catchup: 'skip' | 'latest' | 'all';
+    /** ISO-8601 UTC */
+    next_run: string;
+    last_scheduled: {
+      scheduled_for: string;
+      status: 'claimed' | 'started' | 'skipped' | 'failed' | 'interrupted';
+      reason: string | null;
+      pipeline_run_id: number | null;
+      run_status: string | null;
+    } | null;
+  }[];
+  hint: string | null;
+}
