@@ -27,7 +27,16 @@ class DataOpsMagics(Magics):
     ).tag(config=True)
 
     @magic_arguments()
-    @argument("frame", help="Name of the DataFrame (polars, pandas, pyarrow) in the namespace.")
+    @argument(
+        "frame",
+        help="Name of the data in the namespace (a polars, pandas or pyarrow frame, a DuckDB "
+        "relation, a Dask DataFrame, or a SQLAlchemy engine with --table), or a database URL.",
+    )
+    @argument(
+        "--table",
+        default=None,
+        help="Table of the database (URL or engine variable): checked in SQL in the database.",
+    )
     @argument("--name", default=None, help="Suite name recorded with the results.")
     @argument(
         "--fail-on",
@@ -53,12 +62,18 @@ class DataOpsMagics(Magics):
 
         args = parse_argstring(self.dataops_test, line)
         ns = self.shell.user_ns
-        if args.frame not in ns:
+        is_url = "://" in args.frame
+        if not is_url and args.frame not in ns:
             raise DataOpsError(
                 f"%%dataops_test: no variable named {args.frame!r} in this notebook. "
                 "Run the cell that creates the DataFrame first, or fix the name on the magic line."
             )
-        name = args.name or args.frame
+        if is_url and not args.table:
+            raise DataOpsError(
+                "%%dataops_test: a database URL needs the table: %%dataops_test URL --table NAME"
+            )
+        data = args.frame if is_url else ns[args.frame]
+        name = args.name or (args.table if is_url else args.frame)
         try:
             suite = parse_spec(cell, name=name)
         except DataOpsSyntaxError as exc:
@@ -74,12 +89,13 @@ class DataOpsMagics(Magics):
 
         ctx = context.current()
         result = run_checks(
-            ns[args.frame],
+            data,
             suite,
             name=name,
             namespace=ns,
             as_of=args.as_of,
             history=context.history_provider(ctx),
+            table=args.table,
         )
         context.record_suite(ctx, result)
 
@@ -90,6 +106,33 @@ class DataOpsMagics(Magics):
             display(result)
             raise DataOpsTestFailure(result)
         return result
+
+    @magic_arguments()
+    @argument("frame", help="Name of the data in the namespace (as for %%dataops_test).")
+    @argument("--table", default=None, help="Table of the database (URL or engine variable).")
+    @argument("--as-of", dest="as_of", default=None, help="ISO time freshness is measured at.")
+    @line_magic
+    def dataops_suggest(self, line: str):  # noqa: ANN201
+        """Profile a frame in one pass and put a ready ``%%dataops_test`` cell below, each
+        suggested check commented with its evidence.
+
+        Example: ``%dataops_suggest orders``
+        """
+        from jupyter_dataops.checks.suggest import suggest
+
+        args = parse_argstring(self.dataops_suggest, line)
+        ns = self.shell.user_ns
+        is_url = "://" in args.frame
+        if not is_url and args.frame not in ns:
+            raise DataOpsError(
+                f"%dataops_suggest: no variable named {args.frame!r} in this notebook. "
+                "Run the cell that creates the DataFrame first, or fix the name."
+            )
+        data = args.frame if is_url else ns[args.frame]
+        suggestion = suggest(data, table=args.table, as_of=args.as_of)
+        magic_line = args.frame + (f" --table {args.table}" if args.table else "")
+        self.shell.set_next_input(suggestion.cell(magic_line), replace=False)
+        return suggestion
 
     @magic_arguments()
     @argument("step", nargs="?", default=None, help="Show only runs of this step.")

@@ -279,3 +279,92 @@ def test_failing_rows_come_by_limit_not_by_download(tmp_path):
     # one aggregate query, one count of the offending rows, one LIMIT fetch of 5 of them
     assert len(on_orders) == 3, on_orders
     assert sum("LIMIT" in s.upper() for s in on_orders) == 1
+
+
+# ---- the command line and the magic --------------------------------------------------------
+
+
+def _cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_dataops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_cli_checks_a_database_table(backend, tmp_path):
+    import json
+
+    spec = tmp_path / "orders.checks"
+    spec.write_text("row_count = 60\ninvalid_count(status) = 0: valid values [new, shipped]\n")
+    ok = tmp_path / "ok.checks"
+    ok.write_text("row_count = 60\nmissing_count(order_id) = 0\n")
+    with store_url(backend, tmp_path) as url:
+        load(url)
+        failing = _cli("check", url, str(spec), "--table", "orders", "--json")
+        passing = _cli("check", url, str(ok), "--table", "orders")
+        no_table = _cli("check", url, str(ok))
+    assert failing.returncode == 1, failing.stderr
+    data = json.loads(failing.stdout)
+    statuses = [r["status"] for r in data["results"]]
+    assert statuses == ["pass", "fail"]
+    assert (
+        data["results"][1]["observed"]
+        == orders().filter(~pl.col("status").is_in(["new", "shipped"])).height
+    )
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "PASSED" in passing.stdout
+    assert no_table.returncode == 2 and "--table NAME" in no_table.stderr + no_table.stdout
+
+
+def test_cli_table_with_a_file_is_refused(tmp_path):
+    data = tmp_path / "o.parquet"
+    orders().write_parquet(data)
+    spec = tmp_path / "s.checks"
+    spec.write_text("row_count = 60\n")
+    proc = _cli("check", str(data), str(spec), "--table", "orders")
+    assert proc.returncode == 2
+    assert "--table is for a database URL" in proc.stderr + proc.stdout
+    assert _cli("check", str(data), str(spec)).returncode == 0
+
+
+@pytest.fixture()
+def shell(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_dataops.pipeline import context
+
+    for var in (context.ENV_MODE, context.ENV_STEP_RUN_ID, context.ENV_STORE_URL):
+        monkeypatch.delenv(var, raising=False)
+    sh = InteractiveShell.instance()
+    sh.run_cell("%load_ext jupyter_dataops", store_history=False)
+    sh.run_cell("%config DataOpsMagics.fail_on = 'never'", store_history=False)
+    yield sh
+    sh.run_cell("%unload_ext jupyter_dataops", store_history=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_magic_checks_a_url_and_an_engine_variable(shell, backend, tmp_path):
+    cell = "row_count = 60\nduplicate_count(order_id) = 0\n"
+    with store_url(backend, tmp_path) as url:
+        load(url)
+        by_url = shell.run_cell(f"%%dataops_test {url} --table orders\n{cell}")
+        shell.user_ns["warehouse"] = sa.create_engine(url)
+        try:
+            by_var = shell.run_cell(f"%%dataops_test warehouse --table orders --name q\n{cell}")
+        finally:
+            shell.user_ns.pop("warehouse").dispose()
+        no_table = shell.run_cell(f"%%dataops_test {url}\n{cell}")
+    for res in (by_url, by_var):
+        assert res.error_in_exec is None, res.error_in_exec
+        assert [r.status for r in res.result.results] == ["pass", "fail"]
+        assert res.result.results[1].failing_count == 2
+        assert res.result.extra["plan"].startswith(f"{backend}: one aggregate query")
+    assert by_url.result.name == "orders" and by_var.result.name == "q"
+    assert isinstance(no_table.error_in_exec, DataOpsError)
+    assert "--table NAME" in str(no_table.error_in_exec)
