@@ -273,7 +273,7 @@ class DaskExecutor(Executor):
             ) from None
         try:
             self._client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
-            workers = list(self._client.scheduler_info(n_workers=-1)["workers"])
+            workers = list(self._client.nthreads())
             check_store_for_cluster(self.store.url, [address, *workers])
         except PipelineError:
             self.close()
