@@ -257,3 +257,39 @@ def test_catchup_after_downtime_claims_from_the_store(tmp_path, catchup):
                 "all": [day + timedelta(days=4), day + timedelta(days=5)],
             }[catchup]
             assert s.launched == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_runner_dead_on_another_host_is_marked_interrupted_within_minutes(tmp_path, backend):
+    from sqlalchemy import update
+
+    from jupyter_dataops.pipeline.scheduler import STALE_AFTER, Scheduler
+    from jupyter_dataops.store.models import PipelineRun, StepRun
+
+    with store_url(backend, tmp_path) as url:
+        root = tmp_path / "proj"
+        root.mkdir()
+        make_notebook(root / "tick.ipynb")
+        write_yaml(root, url, 0)
+        with open_store(url) as store:
+            runs = {}
+            for age in (4, 6):  # minutes since the runner's last heartbeat
+                prid = store.create_pipeline_run("clock", host="elsewhere", pid=4242)
+                srid = store.create_step_run(prid, "tick", host="elsewhere", pid=4242)
+                store.start_step_run(srid, host="elsewhere", pid=4242)
+                then = datetime.now(timezone.utc) - timedelta(minutes=age)
+                with store._write() as conn:
+                    conn.execute(
+                        update(PipelineRun).where(PipelineRun.id == prid).values(heartbeat_at=then)
+                    )
+                    conn.execute(
+                        update(StepRun)
+                        .where(StepRun.id == srid)
+                        .values(updated_at=then, created_at=then)
+                    )
+                runs[age] = srid
+            assert timedelta(minutes=5) == STALE_AFTER
+            Scheduler(root / "dataops.yaml", store=store).maintenance()
+            assert store.get_run(runs[4])["status"] == "running"  # heard from 4 minutes ago
+            dead = store.get_run(runs[6])
+            assert dead["status"] == "interrupted" and "elsewhere" in dead["error"]

@@ -155,3 +155,17 @@ def test_step_active(url):
         assert store.step_active("p", "load") and not store.step_active("p", "report")
         store.finish_step_run(sr, "success")
         assert not store.step_active("p", "load")
+
+
+def test_a_run_whose_process_stopped_before_reporting_it_is_adopted_by_its_claim(url):
+    with open_store(url) as store:
+        claim = store.claim_scheduled_run("p", "load", T0)
+        other = store.claim_scheduled_run("p", "load", T0 + timedelta(seconds=1))
+        store.set_claim_runner([claim], os.getpid())
+        assert store.adopt_scheduled_runs() == []  # no run yet
+        prid = store.create_pipeline_run("p", trigger="schedule")
+        store.create_pipeline_run("p", trigger="manual")  # not a scheduled run: never adopted
+        assert store.adopt_scheduled_runs([claim, other]) == [claim]
+        rows = {r["id"]: r for r in store.list_scheduled_runs(pipeline="p")}
+        assert rows[claim]["status"] == "started" and rows[claim]["pipeline_run_id"] == prid
+        assert rows[other]["status"] == "claimed"

@@ -420,6 +420,7 @@ class Scheduler:
             name=f"dataops-run-{'+'.join(keys)}",
         )
         process.start()
+        self.store.set_claim_runner(claim_ids, process.pid)
         child = _Child(process, scheduled_for, keys, claim_ids, steps)
         self.children.append(child)
         self.started += 1
@@ -444,6 +445,7 @@ class Scheduler:
             child.process.join()
             code = child.process.exitcode
             self.children.remove(child)
+            self.store.adopt_scheduled_runs(child.claim_ids)  # stopped before it said so
             for cid in child.claim_ids:  # no-op when the run started (claim is "started")
                 self.store.close_scheduled_run(
                     cid,

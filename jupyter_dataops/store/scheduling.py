@@ -67,7 +67,7 @@ class ScheduledRun(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     host: Mapped[str | None] = mapped_column(String(255))
-    pid: Mapped[int | None] = mapped_column(Integer)
+    pid: Mapped[int | None] = mapped_column(Integer)  # the process running the tick
 
 
 class SchedulerProcess(Base):
@@ -163,8 +163,7 @@ class SchedulingMixin(StoreBase):
                         status="claimed",
                         scheduler_id=scheduler_id,
                         claimed_at=_now(),
-                        host=self.host,
-                        pid=self._runner(None, None)["pid"],
+                        host=self.host,  # pid: the run's process, set when it starts
                     )
                     .returning(_CL.c.id)
                 )
@@ -192,6 +191,45 @@ class SchedulingMixin(StoreBase):
                 .where(_CL.c.id == _as_id(claim_id, "claim id"), _CL.c.status == "claimed")
                 .values(status=status, reason=reason)
             )
+
+    def set_claim_runner(self, claim_ids: list[int], pid: int) -> None:
+        """The process that runs these claimed ticks (so its pipeline run can be found even if
+        it dies before reporting it)."""
+        with self._write() as conn:
+            conn.execute(
+                update(_CL).where(_CL.c.id.in_([int(i) for i in claim_ids])).values(pid=pid)
+            )
+
+    def adopt_scheduled_runs(self, claim_ids: list[int] | None = None) -> list[int]:
+        """Claims still ``claimed`` whose run process did create its pipeline run (it stopped
+        before saying so) become ``started`` with that run. Returns the claim ids adopted."""
+        q = select(_CL.c.id, _CL.c.pid, _CL.c.host, _CL.c.claimed_at).where(
+            _CL.c.status == "claimed", _CL.c.pid.is_not(None)
+        )
+        if claim_ids is not None:
+            q = q.where(_CL.c.id.in_([int(i) for i in claim_ids]))
+        adopted = []
+        with self._write() as conn:
+            for c in conn.execute(q).all():
+                run = conn.execute(
+                    select(_PR.c.id, _PR.c.created_at)
+                    .where(
+                        _PR.c.pid == c.pid,
+                        _PR.c.host == c.host,
+                        _PR.c.trigger == "schedule",
+                        _PR.c.created_at >= c.claimed_at,
+                    )
+                    .order_by(_PR.c.id)
+                    .limit(1)
+                ).first()
+                if run is not None:
+                    conn.execute(
+                        update(_CL)
+                        .where(_CL.c.id == c.id)
+                        .values(status="started", pipeline_run_id=run.id, started_at=run.created_at)
+                    )
+                    adopted.append(c.id)
+        return adopted
 
     def last_scheduled(self, pipeline: str, step: str) -> datetime | None:
         """The newest claimed tick of a step (its schedule's cursor after a restart)."""
@@ -320,6 +358,7 @@ class SchedulingMixin(StoreBase):
     ) -> list[int]:
         """Claimed ticks that never started because their scheduler died become ``interrupted``
         (visible in ``dataops status``; never run a second time). Returns their claim ids."""
+        self.adopt_scheduled_runs()
         now = _now()
         with self._read() as conn:
             rows = conn.execute(
