@@ -166,6 +166,41 @@ def check(
     raise typer.Exit(0 if result.passed else 1)
 
 
+@app.command()
+def suggest(
+    data: Annotated[
+        str, typer.Argument(help="Parquet, CSV/TSV or NDJSON file, or a database URL (--table).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the spec to this file (else print it).")
+    ] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Table of the database URL.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time freshness is measured at.")
+    ] = None,
+) -> None:
+    """Profile data in one pass and write a check spec for it, each line with its evidence
+    (run it with `dataops check DATA SPEC`)."""
+    from jupyter_dataops.checks.suggest import suggest as do_suggest
+
+    is_url = "://" in data
+    if is_url != bool(table):
+        raise fail("a database URL needs --table NAME, and --table needs a database URL.")
+    source = data if is_url else scan_data(Path(data))
+    try:
+        result = do_suggest(source, table=table, as_of=as_of)
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    if out is None:
+        sys.stdout.write(result.text)
+        return
+    try:
+        out.write_text(result.text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    err_console.print(f"{len(result.lines)} checks written to {out}", highlight=False)
+
+
 # -- pipeline commands: thin wrappers over jupyter_dataops.pipeline ------------------------------
 
 ParamOption = Annotated[

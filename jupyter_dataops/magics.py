@@ -108,6 +108,33 @@ class DataOpsMagics(Magics):
         return result
 
     @magic_arguments()
+    @argument("frame", help="Name of the data in the namespace (as for %%dataops_test).")
+    @argument("--table", default=None, help="Table of the database (URL or engine variable).")
+    @argument("--as-of", dest="as_of", default=None, help="ISO time freshness is measured at.")
+    @line_magic
+    def dataops_suggest(self, line: str):  # noqa: ANN201
+        """Profile a frame in one pass and put a ready ``%%dataops_test`` cell below, each
+        suggested check commented with its evidence.
+
+        Example: ``%dataops_suggest orders``
+        """
+        from jupyter_dataops.checks.suggest import suggest
+
+        args = parse_argstring(self.dataops_suggest, line)
+        ns = self.shell.user_ns
+        is_url = "://" in args.frame
+        if not is_url and args.frame not in ns:
+            raise DataOpsError(
+                f"%dataops_suggest: no variable named {args.frame!r} in this notebook. "
+                "Run the cell that creates the DataFrame first, or fix the name."
+            )
+        data = args.frame if is_url else ns[args.frame]
+        suggestion = suggest(data, table=args.table, as_of=args.as_of)
+        magic_line = args.frame + (f" --table {args.table}" if args.table else "")
+        self.shell.set_next_input(suggestion.cell(magic_line), replace=False)
+        return suggestion
+
+    @magic_arguments()
     @argument("step", nargs="?", default=None, help="Show only runs of this step.")
     @argument("--status", default=None, help="Show only runs with this status, e.g. failed.")
     @argument("--page-size", dest="page_size", type=int, default=20, help="Runs per page.")

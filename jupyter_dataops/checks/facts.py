@@ -127,6 +127,19 @@ class ReferenceMissingCount(Fact):
         return (self.column,)
 
 
+@dataclass(frozen=True)
+class TopValues(Fact):
+    """The ``limit`` most frequent non-missing values of a column with their counts, most
+    frequent first, as ``[{"value": v, "count": n}, ...]`` (profiles: categories, drift)."""
+
+    column: str
+    limit: int
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+
 class Unavailable:
     """What an engine stores for a fact it could not compute, with the reason; the checks that
     need that fact report ``error`` with it."""

@@ -293,6 +293,13 @@ def reference_missing(engine: StreamingEngine, fact: F.ReferenceMissingCount) ->
     return [(~pl.col(fact.column).is_in(values.implode())).sum()]
 
 
+def top_values(engine: StreamingEngine, fact: F.TopValues) -> list[pl.Expr]:
+    c = pl.col(fact.column)
+    kept = c.filter(c.is_not_nan()) if is_float(engine.schema[fact.column]) else c.drop_nulls()
+    counts = kept.value_counts(sort=True, name="_dataops_n").head(fact.limit)
+    return [counts.struct.rename_fields(["value", "count"]).implode()]
+
+
 STREAMING: dict[type, Builder] = {
     F.RowCount: rows,
     F.NullCount: nulls,
@@ -303,6 +310,7 @@ STREAMING: dict[type, Builder] = {
     F.InvalidCount: invalid,
     F.ConditionCount: condition,
     F.ReferenceMissingCount: reference_missing,
+    F.TopValues: top_values,
 }
 StreamingEngine.TABLE = STREAMING
 
