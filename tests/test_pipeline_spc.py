@@ -46,10 +46,12 @@ def test_spc_line_collects_a_baseline_then_flags_a_shift(tmp_path, store_url, mo
             result = run_pipeline(pipeline, params=[f"seed={k + 1}"], store=store, unpromoted=True)
             assert result.ok, result.steps["batch"].error
             spc = spc_result(store, result)
-            assert spc["status"] == "pass"
+            assert spc["status"] == "baseline"  # not judged: never shown as a pass
             assert f"baseline {k}/5" in spc["message"]  # the tested point is not its own baseline
 
-        shifted = run_pipeline(pipeline, params=["seed=6", "shift=10.0"], store=store, unpromoted=True)
+        shifted = run_pipeline(
+            pipeline, params=["seed=6", "shift=10.0"], store=store, unpromoted=True
+        )
         spc = spc_result(store, shifted)
         assert spc["status"] == "warn", spc  # a warning does not fail the step...
         assert shifted.ok

@@ -105,10 +105,15 @@ def test_magics_read_what_dataops_run_recorded(shell, tmp_path, monkeypatch):
     )
     dataops = [sys.executable, "-m", "jupyter_dataops.cli"]
     ok = subprocess.run(
-        [*dataops, "run", "-p", "gate.rows=3"], cwd=tmp_path, capture_output=True, text=True
+        [*dataops, "run", "--unpromoted", "-p", "gate.rows=3"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad = subprocess.run([*dataops, "run"], cwd=tmp_path, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*dataops, "run", "--unpromoted"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert bad.returncode == 1, bad.stdout + bad.stderr
     monkeypatch.chdir(tmp_path)
 
