@@ -263,6 +263,8 @@ class Scheduler:
                     self.tick()
                 except DataOpsError as exc:  # the store is unreachable for a while: keep going
                     _log(logging.ERROR, "tick_failed", error=str(exc))
+                except Exception as exc:  # noqa: BLE001 - a service logs and goes on
+                    log.exception("tick_failed", extra={"fields": {"error": repr(exc)}})
                 self.stopping.wait(self._sleep_seconds())
             self.shutdown()
         finally:
