@@ -326,3 +326,49 @@ def test_dataops_run_sends_the_alerts_too(tmp_path, hook):
     assert out.returncode == 1, out.stderr  # the data test failed: the exit code says so
     [body] = hook.bodies
     assert body["events"] == ["failure", "check_failed"] and body["step"] == "load"
+
+
+@pytest.mark.slow
+def test_a_scheduled_run_stopped_by_sigterm_alerts_interrupted(tmp_path, hook):
+    from jupyter_dataops.pipeline.promote import promote
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("seconds = 0.0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(seconds)"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, root / "slow.ipynb")
+    (root / "dataops.yaml").write_text("pipeline: nightly\nsteps: {}\n")
+    promote(root / "slow.ipynb", "slow", pipeline_file=root / "dataops.yaml")
+    (root / "dataops.yaml").write_text(
+        f"pipeline: nightly\nalerts:\n  - webhook: {hook.url}\n    on: [interrupted]\n"
+        'steps:\n  slow:\n    notebook: slow.ipynb\n    schedule: "* * * * * *"\n'
+        "    parameters: {seconds: 60}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_dataops.cli", "scheduler", "--stop-timeout", "0"],
+        cwd=root,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with open_store(root) as store:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not any(
+                r["status"] == "running" for r in store.list_runs(step="slow")
+            ):
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=90)[1]
+    assert proc.returncode == 0, err
+    [body] = hook.bodies
+    assert body["event"] == "interrupted" and body["step"] == "slow"
+    assert body["status"] == "interrupted" and "stopped" in body["error"]
