@@ -5,6 +5,7 @@ Pure: a frame and a spec in, a ``SuiteResult`` out; no database, no kernel.
 
 from __future__ import annotations
 
+from jupyter_dataops.checks import drift as _drift  # noqa: F401 - registers drift(col)
 from jupyter_dataops.checks import facts
 from jupyter_dataops.checks.catalogue import CATALOGUE, Metric, NothingToMeasure, register
 from jupyter_dataops.checks.display import format_value, unit_of

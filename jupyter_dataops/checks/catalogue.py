@@ -36,6 +36,11 @@ class NothingToMeasure(Exception):  # noqa: N818 - internal signal, becomes stat
     """The metric has no value on this data (e.g. an average over zero non-null values)."""
 
 
+class NotJudged(Exception):  # noqa: N818 - internal signal, becomes status "baseline"
+    """The metric has a value but nothing to judge it against yet (e.g. a drift line's first
+    production run): the line is ``baseline``, shown as "not judged"."""
+
+
 # base class --------------------------------------------------------------------------------
 
 
@@ -86,6 +91,11 @@ class Metric:
 
     def offending(self, schema: Schema, ctx: Any) -> pl.Expr | None:
         """A filter selecting offending rows (row-level metrics only)."""
+        return None
+
+    def kept(self, facts: dict[Fact, Any]) -> dict[str, Any] | None:
+        """What the result keeps beside its value for later runs (a drift line: the column's
+        profile, read back by ``against last``), or None."""
         return None
 
     def sample_size_facts(self) -> list[Fact]:

@@ -33,6 +33,7 @@ from jupyter_dataops.checks.spc_check import chart_misfit
 from jupyter_dataops.checks.spec import (
     CheckSpec,
     Condition,
+    DriftOptions,
     Reference,
     SpcOptions,
     Suite,
@@ -145,7 +146,7 @@ def _parse_line(cur: _Line) -> CheckSpec:
     if cur.take(":"):
         _parse_config(cur, spec, metric_cls)
     elif metric_cls.config is not None:
-        need = "a validity rule" if metric_cls.config == "valid" else "a reference"
+        need = _CONFIG_NEEDS.get(metric_cls.config, "a reference")
         raise cur.error(f"{spec.metric} needs {need} after ':', e.g. {metric_cls.example}")
     cur.end()
     return spec
@@ -349,8 +350,39 @@ def _parse_config(cur: _Line, spec: CheckSpec, metric_cls) -> None:
         raise cur.error(f"{spec.metric} takes nothing after its condition", start)
     if metric_cls.config == "valid":
         spec.rule = _parse_rule(cur)
+    elif metric_cls.config == "drift":
+        spec.drift = _parse_drift(cur)
     else:
         spec.reference = _parse_reference(cur)
+
+
+_CONFIG_NEEDS = {
+    "valid": "a validity rule",
+    "in": "a reference",
+    "drift": "a statistic and what to compare with",
+}
+
+
+def _parse_drift(cur: _Line) -> DriftOptions:
+    """``psi|ks against last|FRAME``."""
+    cur.ws()
+    method = cur.keyword("psi", "ks")
+    if method is None:
+        raise cur.error("expected 'psi' or 'ks' here, e.g. drift(amount) < 0.2: psi against last")
+    if not cur.keyword("against"):
+        raise cur.error(
+            f"expected 'against last' or 'against FRAME' here, e.g. {method} against last"
+        )
+    cur.ws()
+    p = cur.pos
+    name = cur.word(_IDENT)
+    if name is None:
+        raise cur.error(
+            "expected 'last' (the previous successful production run) or the name of a "
+            "reference frame here",
+            p,
+        )
+    return DriftOptions(method=method, against="last" if name.lower() == "last" else name)  # type: ignore[arg-type]
 
 
 def _parse_config_or_spc(cur: _Line, spec: CheckSpec) -> None:

@@ -23,6 +23,7 @@ from jupyter_dataops.checks.catalogue import (
     CATALOGUE,
     Metric,
     NothingToMeasure,
+    NotJudged,
     _missing_column,
 )
 from jupyter_dataops.checks.display import format_value, threshold_of
@@ -183,6 +184,7 @@ def run_checks(
     for cs, metric, facts, done in bound:
         if done is None:
             done = _evaluate(cs, metric, facts, values, ctx)  # type: ignore[arg-type]
+            done.profile = _kept(metric, facts, values)  # type: ignore[arg-type]
             if done.status in ("fail", "warn") and metric.row_level:  # type: ignore[union-attr]
                 done.failing_rows, done.failing_count = (
                     _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
@@ -227,6 +229,8 @@ def _evaluate(
 ) -> CheckResult:
     try:
         observed = _observe(metric, facts, values, ctx)
+    except NotJudged as exc:
+        return _result(cs, metric, "baseline", message=str(exc))
     except NothingToMeasure as exc:
         return _result(cs, metric, "error", message=str(exc))
     except _FactError as exc:
@@ -255,6 +259,16 @@ def _evaluate(
     return _result(
         cs, metric, status, observed=observed, message=_message_for(cs, metric, status, observed)
     )
+
+
+def _kept(metric: Metric, facts: list[Fact], values: dict) -> dict | None:
+    """What the metric keeps for later runs (``Metric.kept``), when its facts were computed."""
+    if any(isinstance(values.get(f), Unavailable) for f in facts):
+        return None
+    try:
+        return metric.kept(values)
+    except NothingToMeasure:
+        return None
 
 
 class _FactError(Exception):

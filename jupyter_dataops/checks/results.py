@@ -48,6 +48,8 @@ class CheckResult:
     extra_metrics: dict[str, float] = field(default_factory=dict)
     failing_count: int | None = None
     spc: dict[str, Any] | None = None
+    # A drift line: the checked column's profile, stored for the next run's ``against last``.
+    profile: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (failing rows as a list of row dicts)."""

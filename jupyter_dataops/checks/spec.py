@@ -92,6 +92,19 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class DriftOptions:
+    """``psi|ks against last|FRAME`` of a ``drift`` line: the statistic and the reference (the
+    previous successful production run's profile, or a frame in the namespace)."""
+
+    method: Literal["psi", "ks"]
+    against: str  # "last" or the name of a frame
+
+    @property
+    def text(self) -> str:
+        return f"{self.method} against {self.against}"
+
+
+@dataclass(frozen=True)
 class SpcOptions:
     """Options of an ``spc METRIC`` line."""
 
@@ -122,6 +135,7 @@ class CheckSpec:
     severity: Severity = "fail"
     rule: ValidRule | None = None
     reference: Reference | None = None
+    drift: DriftOptions | None = None
     columns: tuple[str, ...] = ()
     schema: tuple[tuple[str, str], ...] = ()
     spc: SpcOptions | None = None
@@ -146,6 +160,8 @@ class CheckSpec:
             key += ": " + self.rule.text
         if self.reference is not None:
             key += ": " + self.reference.text
+        if self.drift is not None:
+            key += ": " + self.drift.text
         return key
 
     @property

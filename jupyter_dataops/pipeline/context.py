@@ -97,6 +97,27 @@ def record_suite(ctx: RunContext | None, suite_result: Any) -> int:
     return _store(ctx.store_url).record_suite(ctx.step_run_id, suite_result)
 
 
+class StepHistory:
+    """A step's production history: ``history(metric_key)`` gives a metric's values (spc
+    lines), ``history.profile(column)`` the column profile the previous successful production
+    run stored (drift lines' ``against last``); the current run never counts."""
+
+    def __init__(
+        self, store: Any, step: str, pipeline: str | None, exclude: str | None = None
+    ) -> None:
+        self.store, self.step, self.pipeline, self.exclude = store, step, pipeline, exclude
+
+    def __call__(self, metric_key: str) -> Sequence[float]:
+        return self.store.metric_history(
+            self.step, metric_key, pipeline=self.pipeline, exclude_step_run=self.exclude
+        )
+
+    def profile(self, column: str) -> dict | None:
+        return self.store.last_profile(
+            self.step, column, pipeline=self.pipeline, exclude_step_run=self.exclude
+        )
+
+
 def _current_notebook() -> Path | None:
     """The notebook this kernel belongs to, when the front end says so.
 
@@ -148,12 +169,7 @@ def _interactive_provider() -> HistoryProvider | None:
         return None
     if store is None:
         return None  # nothing recorded yet
-    name = project.pipeline.name
-
-    def history(metric_key: str) -> Sequence[float]:
-        return store.metric_history(step.name, metric_key, pipeline=name)
-
-    return history
+    return StepHistory(store, step.name, project.pipeline.name)
 
 
 def history_provider(ctx: RunContext | None) -> HistoryProvider | None:
@@ -167,11 +183,4 @@ def history_provider(ctx: RunContext | None) -> HistoryProvider | None:
         return _interactive_provider()
     if not ctx.step or not ctx.store_url:
         return None
-    store = _store(ctx.store_url)
-    step, exclude = ctx.step, ctx.step_run_id
-    pipeline = ctx.pipeline
-
-    def history(metric_key: str) -> Sequence[float]:
-        return store.metric_history(step, metric_key, pipeline=pipeline, exclude_step_run=exclude)
-
-    return history
+    return StepHistory(_store(ctx.store_url), ctx.step, ctx.pipeline, ctx.step_run_id)

@@ -8,6 +8,7 @@
 - ``results``     check results and metric points; metric history/series for SPC and charts
 - ``queries``     run history: list/count/get runs and pipeline runs, the pipelines overview
 - ``maintenance`` liveness: runs whose runner died become ``interrupted``
+- ``profiles``    column profiles of drift lines (``against last``), migration ``0006``
 - ``scheduling``  (next) leases, scheduler heartbeats and alerts: a ``SchedulingMixin`` here,
                   its tables in ``models.py`` and migration ``0005``
 
@@ -25,6 +26,7 @@ from jupyter_dataops.store.engine import resolve_store_url
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
 from jupyter_dataops.store.processes import pid_alive, process_started
+from jupyter_dataops.store.profiles import ProfilesMixin
 from jupyter_dataops.store.queries import QueriesMixin
 from jupyter_dataops.store.results import ResultsMixin
 from jupyter_dataops.store.runs import RunsMixin
@@ -32,7 +34,13 @@ from jupyter_dataops.store.scheduling import SchedulingMixin
 
 
 class Store(
-    CatalogueMixin, RunsMixin, ResultsMixin, QueriesMixin, MaintenanceMixin, SchedulingMixin
+    CatalogueMixin,
+    RunsMixin,
+    ResultsMixin,
+    ProfilesMixin,
+    QueriesMixin,
+    MaintenanceMixin,
+    SchedulingMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 

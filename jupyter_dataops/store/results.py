@@ -62,6 +62,7 @@ class ResultsMixin(StoreBase):
             if rows:
                 conn.execute(insert(CheckResultRow), rows)
             self._insert_metrics(conn, row.step_id, srid, suite, metrics)
+            self._insert_profiles(conn, row.step_id, srid, suite, results)  # type: ignore[attr-defined]
             conn.execute(update(_SR).where(_SR.c.id == srid).values(updated_at=_now()))
         return len(rows)
 
