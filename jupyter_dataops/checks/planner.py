@@ -28,6 +28,7 @@ from jupyter_dataops.checks.catalogue import (
 )
 from jupyter_dataops.checks.display import format_value, threshold_of
 from jupyter_dataops.checks.dtypes import DTYPE_ALIASES
+from jupyter_dataops.checks.engines.batched import BatchedEngine
 from jupyter_dataops.checks.engines.polars import PolarsEngine
 from jupyter_dataops.checks.engines.streaming import StreamingEngine, nan_as_null
 from jupyter_dataops.checks.facts import Fact, Unavailable
@@ -61,6 +62,27 @@ def _width(dtype: pl.DataType) -> int:
     return 64
 
 
+#: a file scan whose needed columns are estimated above this share of the free memory runs on
+#: the batched engine (bounded memory: mergeable per-batch states) instead of one polars
+#: streaming pass, whose memory grows with the data for distinct counts and quantiles
+BATCHED_SHARE = 0.5
+
+
+def scan_bytes(lf: pl.LazyFrame, columns: Sequence[str], schema) -> int | None:
+    """The estimated in-memory size of the needed columns of a lazy *file scan*, or None for
+    any other lazy pipeline (whose size polars cannot estimate without running it)."""
+    if not columns:
+        return None
+    try:
+        text = lf.select([pl.col(c) for c in columns]).explain()
+    except Exception:
+        return None
+    estimates = re.findall(r"ESTIMATED ROWS: (\d+)", text)
+    if len(estimates) != 1 or "SCAN" not in text or "JOIN" in text:
+        return None
+    return int(estimates[0]) * sum(_width(schema[c]) for c in columns)
+
+
 def materialize(lf: pl.LazyFrame, columns: Sequence[str], schema) -> pl.DataFrame | None:
     """The needed columns of a lazy *file scan* in memory, when they surely fit; else None.
 
@@ -69,20 +91,10 @@ def materialize(lf: pl.LazyFrame, columns: Sequence[str], schema) -> pl.DataFram
     a source larger than the budget, or any lazy pipeline whose size polars cannot estimate
     without running it, keeps the single streaming pass so files larger than memory work.
     """
-    if not columns:
+    size = scan_bytes(lf, columns, schema)
+    if size is None or size > MEMORY_SHARE * _free_memory():
         return None
-    sub = lf.select([pl.col(c) for c in columns])
-    try:
-        text = sub.explain()
-    except Exception:
-        return None
-    estimates = re.findall(r"ESTIMATED ROWS: (\d+)", text)
-    if len(estimates) != 1 or "SCAN" not in text or "JOIN" in text:
-        return None
-    size = int(estimates[0]) * sum(_width(schema[c]) for c in columns)
-    if size > MEMORY_SHARE * _free_memory():
-        return None
-    return sub.collect(engine="in-memory")
+    return lf.select([pl.col(c) for c in columns]).collect(engine="in-memory")
 
 
 def native_engine(data: Any, table: str | None, ctx: RunContext) -> Any:
@@ -177,6 +189,12 @@ def run_checks(
                 if done is None:
                     plan.add(facts)
             plan.steps.append(f"lazy source: {len(needed)} needed column(s) read into memory")
+        elif (scan_bytes(frame, needed, schema) or 0) > BATCHED_SHARE * _free_memory():
+            plan = BatchedEngine(frame, schema, ctx)
+            for _cs, _metric, facts, done in bound:
+                if done is None:
+                    plan.add(facts)
+            plan.steps.append("lazy source larger than memory: read in batches, bounded memory")
         else:
             plan.steps.append("lazy source: one streaming pass")
     values = plan.execute() if plan.facts else {}

@@ -1,0 +1,120 @@
+"""The batched engine: files larger than memory checked with bounded, mergeable state.
+
+The same suite must give the polars engine's results when the file is read in many small
+batches, through every state route (bitmap, set, spill to disk, exact quantile by selection);
+and a file "larger than memory" (free memory patched down) must take the batched route with
+state that stays bounded while the data grows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+from test_checks_sql import AS_OF, CUSTOMERS, SPEC, orders
+
+from jupyter_dataops.checks import planner, run_checks
+from jupyter_dataops.checks.engines import batched as B
+
+
+def _agree(got, want) -> None:
+    for g, w in zip(got.results, want.results, strict=True):
+        assert g.status == w.status, (g.source, g.message, w.message)
+        if isinstance(w.observed, float):
+            assert math.isclose(g.observed, w.observed, rel_tol=1e-9), (g.source, g.observed)
+        else:
+            assert g.observed == w.observed, (g.source, g.observed, w.observed)
+        assert g.failing_count == w.failing_count, g.source
+
+
+@pytest.fixture()
+def huge(monkeypatch):
+    """Every file scan counts as larger than memory."""
+    monkeypatch.setattr(planner, "MEMORY_SHARE", 0.0)
+    monkeypatch.setattr(planner, "BATCHED_SHARE", 0.0)
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+@pytest.mark.parametrize("tiny", [False, True], ids=["default", "tiny-states"])
+def test_batched_results_equal_the_polars_engine(huge, monkeypatch, tmp_path, kind, tiny):
+    df = pl.concat([orders()] * 40)
+    ns = {"customers": CUSTOMERS}
+    want = run_checks(df, SPEC, as_of=AS_OF, namespace=ns)
+    monkeypatch.setattr(B, "BATCH_ROWS", 97)  # 25 batches, merged
+    if tiny:  # force the spill, the bitmap's exit and the multi-pass quantile selection
+        monkeypatch.setattr(B, "SET_MAX_VALUES", 5)
+        monkeypatch.setattr(B, "BITMAP_MAX_BYTES", 20)
+        monkeypatch.setattr(B, "GATHER_MAX_VALUES", 3)
+        monkeypatch.setattr(B, "BUCKETS", 4)
+        monkeypatch.setattr(B, "PARTITIONS", 3)
+    if kind == "parquet":
+        df.write_parquet(tmp_path / "o.parquet")
+        lf = pl.scan_parquet(tmp_path / "o.parquet")
+    else:
+        df.with_columns(pl.col("amount").fill_nan(None)).write_csv(tmp_path / "o.csv")
+        lf = pl.scan_csv(tmp_path / "o.csv", try_parse_dates=True)
+    got = run_checks(lf, SPEC, as_of=AS_OF, namespace=ns)
+    plan = got.extra["plan"]
+    assert "read in batches" in plan and "25 batch(es) of up to 97 rows" in plan
+    _agree(got, want)
+    if tiny:
+        assert "distinct (order_id): spill" in plan
+        assert "distinct (order_id, line_no): spill" in plan
+        assert re.search(r"amount: exact quantile 0.5 by selection, [3-9] extra pass", plan)
+    else:
+        assert "distinct (order_id): bitmap" in plan
+        assert "distinct (status): set" in plan
+        assert "amount: exact quantile 0.9 by selection, 2 extra pass(es)" in plan
+
+
+def test_a_file_larger_than_memory_takes_the_batched_route_with_bounded_state(
+    monkeypatch, tmp_path
+):
+    """3M rows, as if the machine had 8 MB free: the batched route, batches of 200k rows, and
+    state that does not grow with the data: a 3 MB bitmap for 3M dense ids, at most
+    SET_MAX_VALUES keys in memory for 3M distinct strings (the rest spilled to disk)."""
+    n = 3_000_000
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(n).astype(np.int64)
+    df = pl.DataFrame(
+        {
+            "id": ids,
+            "token": pl.Series(ids).cast(pl.String).str.pad_start(9, "x"),
+            "amount": rng.gamma(2.0, 25.0, n),
+        }
+    )
+    df.write_parquet(tmp_path / "big.parquet")
+    del df
+    monkeypatch.setattr(planner, "_free_memory", lambda: 8 * 1024 * 1024)
+    monkeypatch.setattr(B, "BATCH_ROWS", 200_000)
+    monkeypatch.setattr(B, "SET_MAX_VALUES", 250_000)
+    spec = (
+        "row_count = 3_000_000\nduplicate_count(id) = 0\ndistinct_count(token) = 3_000_000\n"
+        "median(amount) > 0\nstddev(amount) > 0"
+    )
+    res = run_checks(pl.scan_parquet(tmp_path / "big.parquet"), spec)
+    plan = res.extra["plan"]
+    assert [r.status for r in res.results] == ["pass"] * 5, [r.message for r in res.results]
+    assert "lazy source larger than memory: read in batches" in plan
+    assert "15 batch(es) of up to 200000 rows" in plan
+    bitmap = int(re.search(r"distinct \(id\): bitmap, peak state (\d+) bytes", plan).group(1))
+    assert bitmap == n  # one byte per possible id, not a hash set of 3M keys
+    spill = re.search(r"distinct \(token\): spill, peak state (\d+) bytes", plan)
+    assert spill is not None, plan
+    # at most one set of SET_MAX_VALUES keys plus one batch's keys: 9-byte strings, ~16 B each
+    assert int(spill.group(1)) < (250_000 + 200_000) * 32
+    want = pl.read_parquet(tmp_path / "big.parquet", columns=["amount"])["amount"]
+    assert res.results[3].observed == want.median()  # exact, not approximate
+
+
+def test_small_files_still_read_into_memory_and_huge_ones_batch(tmp_path, monkeypatch):
+    orders().write_parquet(tmp_path / "o.parquet")
+    lf = pl.scan_parquet(tmp_path / "o.parquet")
+    assert "read into memory" in run_checks(lf, "max(amount) > 0").extra["plan"]
+    monkeypatch.setattr(planner, "_free_memory", lambda: 1)
+    assert "read in batches" in run_checks(lf, "max(amount) > 0").extra["plan"]
+    # a lazy pipeline polars cannot size keeps the single streaming pass
+    assert "one streaming pass" in run_checks(orders().lazy(), "max(amount) > 0").extra["plan"]
