@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -74,9 +76,17 @@ def _records(project: Path, run_id: int) -> list[tuple]:
         return sorted(out)
 
 
-def test_the_dask_executor_is_in_the_registry():
+def test_the_dask_executor_is_in_the_registry_through_its_entry_point():
     assert executors.get("dask") is DaskExecutor
-    assert "dask" in executors.names()
+    # A fresh process that never imported it finds it by the `jupyter_dataops.executor` entry point.
+    code = (
+        "import sys; from jupyter_dataops.pipeline.executors import executors; "
+        "assert 'jupyter_dataops.pipeline.dask_executor' not in sys.modules; "
+        "print(executors.get('dask').__module__, executors.names())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "jupyter_dataops.pipeline.dask_executor"
+    assert "'dask'" in out.stdout and "'local'" in out.stdout
 
 
 def test_three_steps_on_the_cluster_record_what_the_local_executor_records(project, cluster):

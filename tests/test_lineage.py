@@ -256,7 +256,7 @@ def test_each_step_run_sends_start_then_complete_or_fail_with_parent_datasets_an
         assert [e["eventType"] for e in evs][0] == "START" and len(evs) == 2
         parent = evs[0]["run"]["facets"]["parent"]
         assert parent["run"]["runId"] == pipeline_uuid
-        assert parent["job"] == {"namespace": "shop", "name": "shop", "facets": {}}
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == ("shop", "shop")
         assert evs[0]["job"]["namespace"] == "shop"
 
     extract_done = next(e for e in events if seen[events.index(e)] == ("extract", "COMPLETE"))
