@@ -7,12 +7,14 @@ text columns, how many text values break each named format -- and turns them int
 by a few rules:
 
 * completeness: ``missing_count(c) = 0`` when nothing is missing, else a percent with headroom;
-* keys: ``duplicate_count(c) = 0`` for unique id-like or text columns, and for an id-like pair
-  that is unique while neither column alone is (``order_id, line_no``);
+* keys: ``duplicate_count(c) = 0`` for unique id-like columns (``order_id``, ``sku_code``,
+  ``ref``, ...), and for an id-like pair unique while neither column alone is
+  (``order_id, line_no``); ids get no range (they grow);
 * categories: ``valid values [...]`` for text with at most ``MAX_CATEGORIES`` values;
 * ranges: ``valid range LO .. HI`` around the middle 98% of a number, widened by half that
   spread (never narrower than what was observed), kept at 0 for a non-negative column;
-* formats: ``valid format NAME`` when at least 99% of a text column has that format;
+* formats: ``valid format NAME`` when at least 95% of a text column has that format (the rest
+  allowed as a percent with headroom);
 * schema, ``freshness`` of each date/time column and ``spc`` lines for the volume and the
   averages of the main measures.
 
@@ -54,8 +56,9 @@ from jupyter_dataops.checks.spec import ValidRule
 
 #: text with at most this many distinct values (and each seen twice on average) is a category
 MAX_CATEGORIES = 20
-#: a format is suggested when at least this share of the non-missing values has it
-FORMAT_SHARE = 0.99
+#: a format is suggested when at least this share of the non-missing values has it (the rest
+#: is then allowed as a percent with headroom)
+FORMAT_SHARE = 0.95
 #: formats tried on text columns, most specific first (the first that fits is suggested)
 FORMAT_ORDER = ("uuid", "email", "date", "ipv4", "phone_e164", "integer", "decimal")
 #: quantiles read for ranges (the bounds widen the 1%..99% spread by ``RANGE_MARGIN`` of it)
@@ -66,7 +69,8 @@ MAX_SPC_AVERAGES = 3
 #: id-like columns paired when looking for a compound key (at most this many columns)
 MAX_KEY_PARTS = 6
 _ID_LIKE = re.compile(
-    r"(^id$|_id$|^id_|[a-z]Id$|_key$|^key$|_no$|^no$|_num$|_number$|^line$|^seq|_seq$|_code$)",
+    r"(^id$|_id$|^id_|[a-z]Id$|_key$|^key$|_no$|^no$|_num$|_number$|^line$|^seq|_seq$|_code$"
+    r"|(^|_)(ref|uuid|guid)$)",
     re.IGNORECASE,
 )
 
@@ -146,7 +150,7 @@ def _profile_facts(schema: dict[str, pl.DataType]) -> list[Fact]:
     facts: list[Fact] = [F.RowCount()]
     for col, dtype in schema.items():
         facts.append(F.NullCount(col))
-        if _can_key(dtype) or is_temporal(dtype):
+        if _can_key(dtype) and _id_like(col):
             facts += [F.DistinctCount((col,)), F.KeyedRowCount((col,))]
         if is_numeric(dtype) and dtype != pl.Boolean:
             facts += [F.Aggregate("min", col), F.Aggregate("max", col), F.Aggregate("mean", col)]
@@ -231,7 +235,7 @@ def suggest(
         if is_stringlike(dtype):
             if col in keys or not _category(p, col, rows, out):
                 _format(p, col, rows, out)
-        elif col in keys:
+        elif col in keys or _id_like(col):
             continue  # ids grow: no range
         elif is_numeric(dtype) and dtype != pl.Boolean:
             _range(p, col, dtype, out)
@@ -322,8 +326,6 @@ def _keys(p: _Profile, schema: dict[str, pl.DataType], rows: int, out: Suggestio
         distinct = p.get(F.DistinctCount((col,)))
         keyed = p.get(F.KeyedRowCount((col,)))
         if distinct is None or keyed is None or keyed < 2 or distinct != keyed:
-            continue
-        if not (_id_like(col) or is_stringlike(dtype)):
             continue
         unique.add(col)
         evidence = f"{format_value(distinct, 'count')} distinct values in {format_value(keyed, 'count')} rows"
