@@ -176,21 +176,28 @@ class NarwhalsEngine:
         )
         return (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
 
-    def duckdb_filter(self, condition: str) -> Any:
-        """The DuckDB relation filtered by an SQL condition, float NaN read as NULL."""
-        if self.backend != "duckdb":
-            raise DataOpsError(
-                f"failed_rows conditions are SQL text: the {self.backend} backend cannot run "
-                "them here (run this check on a polars frame, a DuckDB relation or a database)"
-            )
+    def sql_filter(self, condition: str) -> nw.LazyFrame:
+        """The rows where an SQL condition holds, float NaN read as NULL: a DuckDB filter on a
+        DuckDB relation, a Spark SQL filter on a SQLFrame / PySpark DataFrame."""
         floats = [c for c, t in self.schema.items() if is_float(t)]
-        rel = self.native
-        if floats:
-            swaps = ", ".join(
-                f'CASE WHEN isnan("{c}") THEN NULL ELSE "{c}" END AS "{c}"' for c in floats
-            )
-            rel = rel.project(f"* REPLACE ({swaps})")
-        return rel.filter(condition)
+        if self.backend == "duckdb":
+            rel = self.native
+            if floats:
+                swaps = ", ".join(
+                    f'CASE WHEN isnan("{c}") THEN NULL ELSE "{c}" END AS "{c}"' for c in floats
+                )
+                rel = rel.project(f"* REPLACE ({swaps})")
+            return nw.from_native(rel.filter(condition))
+        if self.backend in ("sqlframe", "pyspark"):
+            df = self.native
+            for c in floats:
+                df = df.withColumn(c, _nan_null(df, c))
+            return nw.from_native(df.filter(condition))
+        raise DataOpsError(
+            f"failed_rows conditions are SQL text: the {self.backend} backend cannot run them "
+            "here (run this check on a polars frame, a DuckDB relation, a SQLFrame/PySpark "
+            "DataFrame or a database)"
+        )
 
     # ---- execution
 
@@ -275,6 +282,16 @@ class NarwhalsEngine:
             return None, None
 
 
+def _nan_null(df: Any, col: str) -> Any:
+    """A Spark-API column: ``col`` with NaN read as NULL (SQLFrame or PySpark functions)."""
+    import importlib
+
+    mod = type(df).__module__
+    name = mod.rsplit(".", 1)[0] if mod.startswith("sqlframe") else "pyspark.sql"
+    functions = importlib.import_module(f"{name}.functions")
+    return functions.when(functions.isnan(df[col]), None).otherwise(df[col])
+
+
 def _as_datetime(v: Any, dtype: pl.Datetime) -> dt.datetime:
     if not isinstance(v, dt.datetime):
         v = dt.datetime(v.year, v.month, v.day)
@@ -350,9 +367,8 @@ def invalid(e: NarwhalsEngine, fact: F.InvalidCount) -> Compiled:
 
 
 def condition(e: NarwhalsEngine, fact: F.ConditionCount) -> Compiled | None:
-    hits = e.duckdb_filter(fact.condition)
-    e.values[fact] = int(hits.aggregate("count(*)").fetchall()[0][0])
-    e.steps.append(f"failed_rows({fact.condition}): a DuckDB filter")
+    e.values[fact] = int(e.scalar(e.sql_filter(fact.condition).select(nw.len())))
+    e.steps.append(f"failed_rows({fact.condition}): an SQL filter in {e.backend}")
     return None
 
 
@@ -405,6 +421,6 @@ OFFENDING: dict[type, Callable[[NarwhalsEngine, Any], nw.LazyFrame]] = {
     F.NullCount: lambda e, f: e.frame.filter(e.missing(f.column)),
     F.DistinctCount: _off_duplicates,
     F.InvalidCount: lambda e, f: e.frame.filter(~e.missing(f.column) & ~e.valid(f.column, f.rule)),
-    F.ConditionCount: lambda e, f: nw.from_native(e.duckdb_filter(f.condition)),
+    F.ConditionCount: lambda e, f: e.sql_filter(f.condition),
     F.ReferenceMissingCount: lambda e, f: e.frame.filter(_reference(e, f)),
 }
