@@ -270,7 +270,7 @@ def write_project(root: Path) -> None:
         [
             "%load_ext jupyter_dataops",
             "%dataops_history",
-            "%dataops_chart measure avg(x) --phase1 3",
+            "%dataops_chart measure avg(x)",
         ],
     )
     if SPC_DEMO.exists():

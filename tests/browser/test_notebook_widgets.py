@@ -40,8 +40,10 @@ def show_failed_run(panel, history, failed_id: int):  # noqa: ANN001, ANN201
 def test_history_and_chart_widgets_render_and_respond_in_lab(lab_page, dataops_project):
     runs = dataops_project.runs
     failed = dataops_project.failed_run
-    measure = [r for r in runs if r["step"] == "measure"]
-    assert len(runs) == 5 and len(measure) == 4 and failed["step"] == "gate"
+    production = [r for r in runs if r["mode"] == "production"]
+    measure = [r for r in production if r["step"] == "measure"]
+    assert len(production) == 5 and len(measure) == 4 and failed["step"] == "gate"
+    assert len(runs) == 7  # and the gate runs of the two promotions (test mode)
     panel, history, chart = run_widgets_notebook(lab_page)
 
     # the history table: one row button per run, newest first, with status badges
@@ -49,8 +51,8 @@ def test_history_and_chart_widgets_render_and_respond_in_lab(lab_page, dataops_p
     visible = [b for b in buttons.all() if b.is_visible()]
     assert [b.inner_text().strip() for b in visible] == [f"#{r['id']}" for r in runs]
     assert history.locator(".dataops-status-failed").count() == 1
-    assert history.locator(".dataops-status-success").count() == 4
-    assert "runs 1–5 of 5" in history.inner_text()
+    assert history.locator(".dataops-status-success").count() == 6
+    assert "runs 1–7 of 7" in history.inner_text()
 
     # the control chart of measure's avg(x): drawn by vega, the shifted run listed as broken
     chart.locator(".vega-embed").locator("canvas.marks, svg.marks").first.wait_for(state="visible")

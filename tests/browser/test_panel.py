@@ -7,9 +7,13 @@ were recorded by real ``dataops run`` invocations (the ``gate`` step failed its 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import datetime
 
+import nbformat
 import pytest
 
 from jupyter_dataops.store import open_store
@@ -376,3 +380,47 @@ def test_promote_with_unreadable_parameters_says_which_line_and_runs_nothing(
     page.locator(".jp-Dialog").wait_for(state="detached")
     assert page.locator('[data-testid="dataops-promote-waiting"]').count() == 0
     assert "gate_unreadable" not in (dataops_project.root / "dataops.yaml").read_text()
+
+
+def test_an_edited_step_and_an_unpromoted_run_say_so(lab_page, dataops_project, page_errors):
+    """After an edit of the working notebook the step says "edited since promotion"; a run of
+    the working copy on purpose (`dataops run --unpromoted`) is marked unpromoted."""
+    notebook = dataops_project.root / "steps" / "measure.ipynb"
+    original = notebook.read_bytes()
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell("edited = True"))
+        nbformat.write(nb, notebook)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "jupyter_dataops.cli", "run", "measure", "--unpromoted"],
+            cwd=dataops_project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        with open_store(dataops_project.store_url) as store:
+            newest = store.list_runs(step="measure", limit=1)[0]
+        panel = open_panel(lab_page)
+        step = panel.locator('[data-testid="dataops-step"][data-step="measure"]')
+        edited = step.locator('[data-testid="dataops-step-edited"]')
+        edited.wait_for()
+        assert edited.inner_text() == (
+            "edited since promotion \u2014 promote again to put the change in production"
+        )
+        gate = panel.locator('[data-testid="dataops-step"][data-step="gate"]')
+        assert gate.locator('[data-testid="dataops-step-edited"]').count() == 0
+        row = panel.locator(f'[data-testid="dataops-run"][data-run-id="{newest["id"]}"]')
+        row.locator('[data-testid="dataops-run-unpromoted"]').wait_for()
+        older = panel.locator(
+            f'[data-testid="dataops-run"][data-run-id="{dataops_project.runs[0]["id"]}"]'
+        )
+        assert older.locator('[data-testid="dataops-run-unpromoted"]').count() == 0
+        row.click()
+        detail = panel.locator('[data-testid="dataops-run-detail"]')
+        detail.get_by_text("executed the working notebook, not the promoted version").wait_for()
+        lab_page.screenshot("panel-edited-and-unpromoted")
+    finally:
+        notebook.write_bytes(original)
