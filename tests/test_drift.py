@@ -153,6 +153,48 @@ def test_a_profile_of_numbers_is_the_reference_for_its_own_data(frames):
     assert psi(profile, profile) == pytest.approx(0.0, abs=1e-12)
 
 
+# the profile store: SQLite and PostgreSQL ----------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    from jupyter_dataops.store.testing import store_url as make_store_url
+
+    with make_store_url(request.param, tmp_path) as url:
+        s = open_store(url)
+        yield s
+        s.close()
+
+
+def _run_with_profile(store, frame, status: str, mode: str = "production") -> int:  # noqa: ANN001
+    pr = store.create_pipeline_run("shop", mode=mode)
+    sr = store.create_step_run(pr, "load")
+    store.start_step_run(sr)
+    result = run_checks(frame, "drift(x) < 0.2: psi against last\ndrift(x) < 0.2: ks against last")
+    store.record_suite(sr, result)
+    store.finish_step_run(sr, status, error="drift" if status == "failed" else None)
+    return sr
+
+
+def test_last_profile_is_the_newest_successful_production_runs(store):
+    rng = np.random.default_rng(5)
+    frames = [pl.DataFrame({"x": rng.normal(m, 1, 500)}) for m in (0, 1, 2, 3)]
+    assert store.last_profile("load", "x") is None
+    first = _run_with_profile(store, frames[0], "success")
+    second = _run_with_profile(store, frames[1], "success")
+    _run_with_profile(store, frames[2], "failed")  # a failed run is no reference
+    _run_with_profile(store, frames[3], "success", mode="test")  # nor a gate run
+    expected = profile_of_frame(frames[1], "x")["quantiles"]
+    assert store.last_profile("load", "x")["quantiles"] == pytest.approx(expected, rel=1e-9)
+    # the current run never compares with itself
+    older = store.last_profile("load", "x", exclude_step_run=second)
+    assert older["quantiles"] == pytest.approx(
+        profile_of_frame(frames[0], "x")["quantiles"], rel=1e-9
+    )
+    assert store.last_profile("load", "y") is None and store.last_profile("other", "x") is None
+    assert first < second
+
+
 # against last: real production runs ---------------------------------------------------------
 
 NOTEBOOK_CELLS = [
