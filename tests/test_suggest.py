@@ -259,3 +259,24 @@ def test_no_rows_suggests_the_schema_only():
         "# no rows to profile: only the schema is suggested",
         "schema: a Int64  # types as profiled",
     ]
+
+
+def test_keys_are_id_like_columns_by_name_and_measures_get_ranges():
+    n = 200
+    frame = pl.DataFrame(
+        {
+            "order id": np.arange(n),
+            "customerRef": [f"C{i:05d}" for i in range(n)],
+            "paid": np.arange(n) * 1.5 + 10,  # unique, but a measure
+            "valid": np.arange(n) + 1,  # unique integers named like no id
+        }
+    )
+    s = suggest(frame)
+    keys = [ln.check for ln in s.lines if ln.kind == "key"]
+    assert keys == ["duplicate_count(`order id`) = 0", "duplicate_count(customerRef) = 0"]
+    ranges = [ln.column for ln in s.lines if ln.kind == "range"]
+    assert ranges == ["paid", "valid"]
+    assert run_checks(frame, s.text).passed
+    dup = _set(frame, "order id", [1], 0)
+    failing = [r.source for r in run_checks(dup, s.text).results if r.status == "fail"]
+    assert failing == [s.lines[2].text] and "`order id`" in failing[0]

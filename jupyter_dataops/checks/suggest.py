@@ -69,7 +69,7 @@ MAX_SPC_AVERAGES = 3
 #: id-like columns paired when looking for a compound key (at most this many columns)
 MAX_KEY_PARTS = 6
 _ID_LIKE = re.compile(
-    r"(^id$|_id$|^id_|[a-z]Id$|_key$|^key$|_no$|^no$|_num$|_number$|^line$|^seq|_seq$|_code$"
+    r"(^id$|_id$|^id_|_key$|^key$|_no$|^no$|_num$|_number$|^line$|^seq|_seq$|_code$"
     r"|(^|_)(ref|uuid|guid)$)",
     re.IGNORECASE,
 )
@@ -138,8 +138,12 @@ def _engine(data: Any, table: str | None, ctx: RunContext) -> tuple[Any, pl.Lazy
     return StreamingEngine(frame, schema, ctx), frame
 
 
+#: camelCase ids: orderId, customerID, lineNo (case matters: "valid" is no id)
+_CAMEL_ID = re.compile(r"[a-z0-9](Id|ID|Key|No|Ref|Code)$")
+
+
 def _id_like(name: str) -> bool:
-    return bool(_ID_LIKE.search(name))
+    return bool(_ID_LIKE.search(re.sub(r"[\s.-]+", "_", name.strip())) or _CAMEL_ID.search(name))
 
 
 def _can_key(dtype: pl.DataType) -> bool:
@@ -369,6 +373,8 @@ def _category(p: _Profile, col: str, rows: int, out: Suggestion) -> bool:
     if not top or present is None or len(top) > MAX_CATEGORIES or 2 * len(top) > present:
         return False
     values = sorted(str(v) for v, _ in top)
+    if any("'" in v and '"' in v for v in values):
+        return False  # a value with both quotes cannot be written in the list
     items = ", ".join(_quote_value(v) for v in values)
     shown = ", ".join(f"{v} {_share(k, present)}" for v, k in top[:5])
     more = f", ... ({len(top) - 5} more)" if len(top) > 5 else ""
