@@ -24,6 +24,7 @@ export class ChartSection extends Section {
       this.invalidate();
       this._drawnKey = '';
       this._data = null;
+      this._scrollPending = true;
       this._disposeChart();
       this.node.hidden = selection === null;
       if (selection !== null) {
@@ -66,7 +67,10 @@ export class ChartSection extends Section {
     this.invalidate();
     this.draw(key, () => this._render(selection, data));
     await this._renderChart(data);
-    this.node.scrollIntoView({ block: 'nearest' });
+    if (this._scrollPending) {
+      this._scrollPending = false; // only when the chart was asked for, not on each new point
+      this.node.scrollIntoView({ block: 'nearest' });
+    }
   }
 
   dispose(): void {
@@ -205,6 +209,7 @@ export class ChartSection extends Section {
   private _data: IMetricChart | null = null;
   private _drawnKey = '';
   private _renderedWidth = 0;
+  private _scrollPending = false;
   private _resizeTimer: number | null = null;
   private _resizeObserver: ResizeObserver;
 }

@@ -24,7 +24,14 @@ export class PipelinesSection extends Section {
       }
       void this._metrics.load();
     });
-    model.addLoader(() => this._metrics.load());
+    this._unregisterMetrics = model.addLoader(() => this._metrics.load());
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this._unregisterMetrics();
+    }
+    super.dispose();
   }
 
   async load(): Promise<void> {
@@ -168,6 +175,7 @@ export class PipelinesSection extends Section {
 
   private _data: IPipelineList | null = null;
   private _metrics: StepMetricsList;
+  private _unregisterMetrics: () => void;
 }
 
 /** The metrics of the selected step, shown inside its row; each opens its control chart. */
