@@ -65,11 +65,14 @@ class NotebookJob:
 
     ``env`` is added to the kernel's environment (the run context); ``cwd`` is the working
     directory of the kernel (the notebook's own folder, as when the analyst ran it).
+    ``secrets`` are parameters whose values reach the kernel through its environment, read by
+    name in the injected cell (``pipeline.secret_params``): never write a job to disk.
     """
 
     notebook: str
     output: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, Any] = field(default_factory=dict, repr=False)
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     kernel: str | None = None
@@ -252,15 +255,35 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
 
     timer = threading.Timer(job.timeout, watchdog) if job.timeout else None
     start = time.monotonic()
+    parameters, env = dict(job.parameters), dict(job.env)
+    if job.secrets:
+        from jupyter_dataops.errors import DataOpsError
+        from jupyter_dataops.pipeline.secret_params import check_kernel_language, kernel_parameters
+
+        try:
+            check_kernel_language(job.notebook, job.kernel)
+        except (DataOpsError, OSError, ValueError, KeyError, AttributeError) as exc:
+            return AttemptResult(
+                "failed",
+                str(output),
+                0.0,
+                reason="setup",
+                error=str(exc),
+                ename=type(exc).__name__,
+                evalue=str(exc),
+            )
+        secret_params, secret_env = kernel_parameters(job.secrets)
+        parameters.update(secret_params)
+        env.update(secret_env)
     try:
-        with _environment(job.env), _stderr_to(output.with_suffix(".log")):
+        with _environment(env), _stderr_to(output.with_suffix(".log")):
             if timer:
                 timer.daemon = True
                 timer.start()
             pm.execute_notebook(
                 job.notebook,
                 str(output),
-                parameters=job.parameters,
+                parameters=parameters,
                 cwd=job.cwd,
                 kernel_name=job.kernel,
                 progress_bar=False,

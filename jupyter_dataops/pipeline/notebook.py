@@ -200,10 +200,16 @@ def _describe(param: NotebookParameter) -> str:
     return f"{kind} (default {param.source} in the parameters cell)"
 
 
+def _shown(param: NotebookParameter, value: Any) -> Any:
+    """``value`` as an error may quote it: ``***`` for a secret (the run store's rule)."""
+    from jupyter_dataops.store.redact import redact_parameters
+
+    return redact_parameters({param.name: value})[param.name]
+
+
 def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
     """Turn the text of ``-p key=value`` into a value of the parameter's type, or refuse."""
     text = raw.strip()
-    prefix = f"{where}parameter {param.name!r} expects {_describe(param)}, got {raw!r}"
     if param.optional and text in ("None", "null", "~"):
         return None
     kind = param.type
@@ -228,6 +234,8 @@ def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
             return value
     except ValueError as exc:
         hint = str(exc) if "use " in str(exc) or "write" in str(exc) else ""
+        got = _shown(param, raw)
+        prefix = f"{where}parameter {param.name!r} expects {_describe(param)}, got {got!r}"
         raise ParameterError(f"{prefix}." + (f" {hint[0].upper()}{hint[1:]}." if hint else "")) from None
     # any: a Python/YAML literal when it is one, else the text itself.
     ok, value = _literal(text)
@@ -254,7 +262,8 @@ def check_value(value: Any, param: NotebookParameter, *, where: str = "") -> Any
     if param.type == "float" and actual == "int":
         return float(value)
     raise ParameterError(
-        f"{where}parameter {param.name!r} expects {_describe(param)}, got {value!r} ({actual})."
+        f"{where}parameter {param.name!r} expects {_describe(param)}, got {_shown(param, value)!r} "
+        f"({actual})."
     )
 
 

@@ -20,11 +20,17 @@ from jupyter_dataops.pipeline.dag import check_graph
 from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob, execute_notebook
 from jupyter_dataops.pipeline.executors import StepJob, executors
 from jupyter_dataops.pipeline.notebook import (
-    check_value,
     content_hash,
     notebook_parameters,
     read_notebook,
-    resolve_overrides,
+)
+from jupyter_dataops.pipeline.secret_params import (
+    as_written,
+    parse_overrides,
+    refuse_literal_secrets,
+    resolve,
+    split_secrets,
+    step_value,
 )
 from jupyter_dataops.pipeline.spec import (
     PIPELINE_FILE,
@@ -165,7 +171,7 @@ def promote(
             "'_' and '-'."
         )
     params_cell = notebook_parameters(nb_path)
-    overrides = resolve_overrides(list(params), params_cell, where=f"{nb_path.name}: ")
+    overrides = parse_overrides(list(params), params_cell, where=f"{nb_path.name}: ")
     path = _pipeline_file(nb_path, pipeline_file)
     pipeline = load_pipeline(path) if path.exists() else Pipeline(path, path.parent.name, {})
     old = pipeline.steps.get(step)
@@ -173,13 +179,19 @@ def promote(
     if old is not None:  # keep earlier defaults the notebook still defines
         for key, value in old.parameters.items():
             if key in params_cell:
-                parameters[key] = check_value(value, params_cell[key], where=f"step {step!r}: ")
+                parameters[key] = step_value(
+                    value, params_cell[key], where=f"step {step!r}: ", origin="dataops.yaml"
+                )
     parameters.update(overrides)
+    # dataops.yaml is kept in git: secrets go in as ${NAME} references, never as values.
+    refuse_literal_secrets(parameters, where=f"step {step!r}: ")
+    gate_values = split_secrets(resolve(parameters, where=f"step {step!r}: "))
+    written = as_written(parameters)
     rel = os.path.relpath(nb_path, pipeline.project_dir)
     spec = (
-        replace(old, notebook=rel, parameters=parameters)
+        replace(old, notebook=rel, parameters=written)
         if old
-        else StepSpec(name=step, notebook=rel, parameters=parameters)
+        else StepSpec(name=step, notebook=rel, parameters=written)
     )
     if depends_on is not None:
         spec = replace(spec, depends_on=tuple(dict.fromkeys(depends_on)))
@@ -207,9 +219,9 @@ def promote(
         store.upsert_pipeline(pipeline.name, project_dir=str(path.parent))
         store.upsert_step(pipeline.name, step, notebook=rel)
         run_id = store.create_pipeline_run(
-            pipeline.name, mode="test", parameters=parameters, trigger="promote"
+            pipeline.name, mode="test", parameters=written, trigger="promote"
         )
-        srid = store.create_step_run(run_id, step, parameters=parameters)
+        srid = store.create_step_run(run_id, step, parameters=written)
         output = ensure_state_dir(path.parent) / "runs" / str(run_id) / f"{step}.ipynb"
         ctx = RunContext(
             mode="test",
@@ -226,7 +238,8 @@ def promote(
             notebook_job=NotebookJob(
                 notebook=str(snapshot),
                 output=str(output),
-                parameters=parameters,
+                parameters=gate_values[0],
+                secrets=gate_values[1],
                 cwd=str(nb_path.parent),
                 env=ctx.env(),
                 kernel=spec.kernel,
@@ -249,7 +262,7 @@ def promote(
             step,
             notebook_path=rel,
             content_hash=digest,
-            parameters=parameters,
+            parameters=written,
             promoted_by=promoted_by or _user(),
         )
         return PromotionResult(spec, path, version, attempt, run_id)
@@ -280,7 +293,7 @@ def test_notebook(
     nb_path = Path(notebook).resolve()
     read_notebook(nb_path)
     params_cell = notebook_parameters(nb_path, require=bool(params))
-    values = resolve_overrides(list(params), params_cell, where=f"{nb_path.name}: ")
+    values = parse_overrides(list(params), params_cell, where=f"{nb_path.name}: ")
     from jupyter_dataops.pipeline.project import Project
 
     project = Project.find(nb_path.parent) or Project.find(Path.cwd())
@@ -297,7 +310,9 @@ def test_notebook(
             home = pipeline.project_dir
             kernel, timeout = spec.kernel, spec.timeout
             defaults = {
-                k: check_value(v, params_cell[k], where=f"step {spec.name!r}: ")
+                k: step_value(
+                    v, params_cell[k], where=f"step {spec.name!r}: ", origin="dataops.yaml"
+                )
                 for k, v in spec.parameters.items()
                 if k in params_cell
             }
@@ -310,11 +325,13 @@ def test_notebook(
                 pipeline=pipeline.name,
             )
     out = Path(output) if output else home / STATE_DIR / "tests" / nb_path.name
+    public, secret = split_secrets(resolve(values, where=f"{nb_path.name}: "))
     attempt = execute_notebook(
         NotebookJob(
             notebook=str(nb_path),
             output=str(out),
-            parameters=values,
+            parameters=public,
+            secrets=secret,
             cwd=str(nb_path.parent),
             env=ctx.env(),
             kernel=kernel,

@@ -25,20 +25,30 @@ from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob
 from jupyter_dataops.pipeline.executors import StepJob, executors
 from jupyter_dataops.pipeline.notebook import (
     ParameterError,
-    check_value,
     notebook_parameters,
-    parse_value,
     split_assignment,
     unknown_parameter,
 )
 from jupyter_dataops.pipeline.project import Project
+from jupyter_dataops.pipeline.secret_params import (
+    as_written,
+    literal_secret_warning,
+    literal_secrets,
+    resolve,
+    shown_item,
+    split_secrets,
+    step_value,
+)
 from jupyter_dataops.pipeline.spec import Pipeline, ensure_state_dir
 from jupyter_dataops.pipeline.versions import StepState, promoted_notebook, step_state
 
 
 @dataclass(frozen=True)
 class StepPlan:
-    """A step ready to run: its notebook, typed parameters and limits, all checked."""
+    """A step ready to run: its notebook, typed parameters and limits, all checked.
+
+    A ``${NAME}`` parameter is a ``secret_params.EnvReference``, read when the step runs.
+    """
 
     name: str
     notebook: Path
@@ -55,6 +65,7 @@ class StepPlan:
     version: int | None = None  # the promoted version that runs; None: the working copy
     unpromoted: bool = False  # `--unpromoted`: the working copy runs on purpose
     warning: str | None = None  # e.g. "notebook edited since promotion"
+    secret_warnings: tuple[str, ...] = ()  # literal secrets given with -p or in dataops.yaml
 
     @property
     def cwd(self) -> Path:
@@ -174,36 +185,49 @@ def plan_run(
         for key, value in spec.parameters.items():
             if key not in nb_params[name]:
                 raise unknown_parameter(key, nb_params[name], where=f"{where}dataops.yaml ")
-            values[name][key] = check_value(value, nb_params[name][key], where=where)
+            values[name][key] = step_value(
+                value, nb_params[name][key], where=where, origin="dataops.yaml"
+            )
     for item in params:
         target, key, raw = split_assignment(item)
+        quoted = shown_item(item)  # a secret value is never quoted
         if target is not None:
             if target not in deps:
                 known = ", ".join(deps)
                 raise ParameterError(
-                    f"-p {item!r}: {target!r} is not a selected step (selected: {known})."
+                    f"-p {quoted!r}: {target!r} is not a selected step (selected: {known})."
                 )
             if key not in nb_params[target]:
                 raise unknown_parameter(
-                    key, nb_params[target], where=f"-p {item!r}: step {target!r}: "
+                    key, nb_params[target], where=f"-p {quoted!r}: step {target!r}: "
                 )
-            values[target][key] = parse_value(raw, nb_params[target][key], where=f"-p {item!r}: ")
+            values[target][key] = step_value(
+                raw, nb_params[target][key], where=f"-p {quoted!r}: ", origin=f"-p {key}", text=True
+            )
             overrides[target][key] = values[target][key]
             continue
         takers = [n for n in deps if key in nb_params[n]]
         if not takers:
             raise ParameterError(
-                f"-p {item!r}: no selected step defines a parameter {key!r} in its parameters "
+                f"-p {quoted!r}: no selected step defines a parameter {key!r} in its parameters "
                 f"cell ({', '.join(deps)}). Check the name, or use step.key=value."
             )
         for name in takers:
-            values[name][key] = parse_value(
-                raw, nb_params[name][key], where=f"-p {item!r}: step {name!r}: "
+            values[name][key] = step_value(
+                raw,
+                nb_params[name][key],
+                where=f"-p {quoted!r}: step {name!r}: ",
+                origin=f"-p {key}",
+                text=True,
             )
             overrides[name][key] = values[name][key]
     plans = {}
     for name in deps:
         state = sources[name][1]
+        given = literal_secrets(overrides[name])
+        in_file = [k for k in literal_secrets(values[name]) if k not in overrides[name]]
+        notes = [literal_secret_warning(name, given, in_file=False)] if given else []
+        notes += [literal_secret_warning(name, in_file, in_file=True)] if in_file else []
         plans[name] = StepPlan(
             name=name,
             notebook=sources[name][0],
@@ -220,6 +244,7 @@ def plan_run(
             version=state.promoted_version if promoted and state else None,
             unpromoted=not promoted,
             warning=state.warning if promoted and state else None,
+            secret_warnings=tuple(notes),
         )
     return plans
 
@@ -273,7 +298,7 @@ class _Run:
             self.run_id,
             name,
             attempt=attempt,
-            parameters=plan.parameters,
+            parameters=as_written(plan.parameters),  # ${NAME}, never a value read from it
             inputs=list(plan.inputs),
             outputs=list(plan.outputs),
             notebook_path=str(self.output(name)),
@@ -287,8 +312,12 @@ class _Run:
         return self.run_dir / f"{name}.ipynb"
 
     def job(self, name: str, attempt: int) -> StepJob:
+        """The attempt to start; ``${NAME}`` parameters are read from the environment now (an
+        unset variable raises ``UnsetVariable`` before any kernel starts)."""
         plan = self.plans[name]
         srid = self.queued_ids[name]
+        values = resolve(plan.parameters, where=f"step {name!r}: ")
+        public, secret = split_secrets(values)
         ctx = RunContext(
             mode="production",
             step=name,
@@ -305,13 +334,22 @@ class _Run:
             notebook_job=NotebookJob(
                 notebook=str(plan.notebook),
                 output=str(self.output(name)),
-                parameters=plan.parameters,
+                parameters=public,
+                secrets=secret,
                 cwd=str(plan.cwd),
                 env=ctx.env(),
                 kernel=plan.kernel,
                 timeout=plan.timeout,
             ),
         )
+
+    def fail_before_start(self, name: str, attempt: int, error: str) -> StepOutcome:
+        """A step that cannot start (an unset environment variable): failed, no kernel."""
+        outcome = self.outcomes[name]
+        outcome.status, outcome.error, outcome.reason = "failed", error, "setup"
+        outcome.attempts, outcome.duration = attempt, 0.0
+        self.store.finish_step_run(self.queued_ids[name], "failed", error=error)
+        return outcome
 
     def skip_downstream(self, failed: str) -> None:
         for name in dag.downstream(self.deps, failed):
@@ -385,7 +423,9 @@ def _execute(
     for name in plans:
         store.upsert_step(pipeline.name, name, notebook=pipeline.steps[name].notebook)
     # The -p overrides by step (the store redacts secret-like names, nested ones too).
-    overrides = {name: plan.overrides for name, plan in plans.items() if plan.overrides}
+    overrides = {
+        name: as_written(plan.overrides) for name, plan in plans.items() if plan.overrides
+    }
     run_id = store.create_pipeline_run(
         pipeline.name, mode="production", parameters=overrides or None, trigger=trigger
     )
@@ -415,7 +455,13 @@ def _execute(
                 for item in sorted(d for d in delayed if d[0] <= now):
                     delayed.remove(item)
                     _, name, attempt = item
-                    job = run.job(name, attempt)
+                    try:
+                        job = run.job(name, attempt)
+                    except ParameterError as exc:
+                        reporter.step_finished(run.fail_before_start(name, attempt, str(exc)))
+                        run.skip_downstream(name)
+                        sorter.done(name)
+                        continue
                     started_at.setdefault(name, time.monotonic())
                     run.outcomes[name].status = "running"
                     run.outcomes[name].attempts = attempt
@@ -466,6 +512,7 @@ def _execute(
     status = "failed" if statuses & {"failed", "skipped", "interrupted"} else "success"
     store.finish_pipeline_run(run_id, status)
     warnings = [plan.warning for plan in plans.values() if plan.warning]
+    warnings += [note for plan in plans.values() for note in plan.secret_warnings]
     result = RunResult(run_id, status, run.run_dir, run.outcomes, warnings)
     reporter.run_finished(result)
     return result

@@ -32,6 +32,7 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
     state = locator.state()
     if state.pipeline is None:
         return _empty(state, "pipelines", pipeline_file=None)
+    from jupyter_dataops.pipeline.secret_params import shown_parameters
     from jupyter_dataops.pipeline.status import stored_steps
     from jupyter_dataops.pipeline.versions import state_of
 
@@ -47,7 +48,7 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
                 "name": name,
                 "notebook": state.relative(notebook),
                 "notebook_exists": notebook.is_file(),
-                "parameters": dict(spec.parameters),
+                "parameters": shown_parameters(spec.parameters),
                 "depends_on": list(spec.depends_on),
                 "schedule": spec.schedule,
                 "next_run": next_scheduled(spec.schedule),

@@ -61,9 +61,15 @@ class RunLauncher:
             "run",
             str(state.project_dir),
             step,
-            *parameter_args(parameters),
+            "-",  # the parameters come on stdin: a secret value is never in a process listing
         ]
         proc = self._spawn(cmd, state.project_dir)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps(parameter_args(parameters)))
+            proc.stdin.close()
+        except BrokenPipeError:  # the worker died at once: its stderr says why, below
+            pass
         first: dict[str, Any] = {}
         announced = threading.Event()
         stderr_tail: list[str] = []
@@ -126,10 +132,10 @@ class RunLauncher:
             str(project_dir),
             str(notebook),
             step,
-            json.dumps(options, default=str),
+            "-",  # the options come on stdin (see ``start``)
         ]
         proc = self._spawn(cmd, project_dir)
-        out, err = proc.communicate()
+        out, err = proc.communicate(json.dumps(options, default=str))
         answer: dict[str, Any] | None = None
         for line in reversed(out.splitlines()):
             try:
@@ -152,7 +158,7 @@ class RunLauncher:
             cmd,
             cwd=str(cwd),
             env=worker_env(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -8,6 +8,9 @@ runs on.
 ``python -m jupyter_dataops.server.worker promote PROJECT_DIR NOTEBOOK STEP JSON`` calls
 ``promote`` (the function behind ``dataops promote``) and prints the gate's result as JSON.
 
+The server gives ``-`` instead of the parameters (a JSON list of ``key=value``) or the options
+JSON, and writes them on stdin, so a secret value never shows in a process listing.
+
 Both run outside the Jupyter server process: the runner forks workers and the gate sets the
 run-context environment for its kernel, neither of which may touch the server's own kernels.
 """
@@ -105,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch ``run`` / ``promote`` (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) >= 3 and args[0] == "run":
-        return run_step(args[1], args[2], args[3:])
+        params = json.loads(sys.stdin.read() or "[]") if args[3:] == ["-"] else args[3:]
+        return run_step(args[1], args[2], params)
     if len(args) == 5 and args[0] == "promote":
-        return promote_notebook(args[1], args[2], args[3], json.loads(args[4]))
+        options = json.loads(sys.stdin.read() if args[4] == "-" else args[4])
+        return promote_notebook(args[1], args[2], args[3], options)
     print(__doc__, file=sys.stderr)
     return 2
 
