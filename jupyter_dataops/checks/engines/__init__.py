@@ -7,9 +7,13 @@ computes that fact. Every engine offers ``Engine(frame, schema, ctx)``, ``add(fa
 
 * ``streaming``: any polars ``LazyFrame`` (files larger than memory): one fused streaming select;
 * ``polars``: a polars ``DataFrame`` in memory: the same, plus bitmaps, group-bys of
-  low-cardinality columns and per-thread slices of text work.
+  low-cardinality columns and per-thread slices of text work;
+* ``batched``: a file scan larger than memory, batch by batch into mergeable states;
+* ``narwhals_lazy``: a DuckDB relation, Dask / SQLFrame DataFrame or Ibis table, in its backend;
+* ``sql``: a database table, as aggregate SQL (SQLAlchemy Core).
 
-A new engine (DuckDB, SQL, Dask) is one more module with its own table.
+The last three are imported where they are chosen (``planner``), so their libraries load only
+when used. A new engine is one more module with its own table.
 """
 
 from __future__ import annotations
