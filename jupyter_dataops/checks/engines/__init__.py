@@ -12,8 +12,8 @@ computes that fact. Every engine offers ``Engine(frame, schema, ctx)``, ``add(fa
 * ``narwhals_lazy``: a DuckDB relation, Dask / SQLFrame DataFrame or Ibis table, in its backend;
 * ``sql``: a database table, as aggregate SQL (SQLAlchemy Core).
 
-The last three are imported where they are chosen (``planner``), so their libraries load only
-when used. A new engine is one more module with its own table.
+``narwhals_lazy`` and ``sql`` are imported where they are chosen (``planner``), so their
+libraries load only when used. A new engine is one more module with its own table.
 """
 
 from __future__ import annotations
