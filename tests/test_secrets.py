@@ -369,3 +369,24 @@ async def test_rest_promotion_of_a_literal_secret_is_refused_with_the_reference_
     answer = exc.value.response.body.decode()
     assert "${DB_PASSWORD}" in answer and literal not in answer
     assert not (project / "dataops.yaml").exists()
+
+
+def test_a_literal_secret_in_the_file_is_warned_at_run_and_refused_at_promotion(
+    tmp_path, monkeypatch
+):
+    from jupyter_dataops.pipeline.runner import plan_run
+
+    monkeypatch.chdir(tmp_path)
+    secret_notebook(tmp_path / "s.ipynb")
+    literal = f"hunter-{uuid.uuid4().hex}"
+    (tmp_path / "dataops.yaml").write_text(
+        f"steps:\n  s:\n    notebook: s.ipynb\n    parameters:\n      db_password: {literal}\n"
+    )
+    plans = plan_run(load_pipeline(tmp_path / "dataops.yaml"), unpromoted=True)
+    (warning,) = plans["s"].secret_warnings
+    assert "dataops.yaml holds the value of secret parameter(s) db_password" in warning
+    assert "${DB_PASSWORD}" in warning and literal not in warning
+    with pytest.raises(ParameterError) as exc:
+        promote(tmp_path / "s.ipynb", "s")
+    assert "-p 'db_password=${DB_PASSWORD}'" in str(exc.value) and literal not in str(exc.value)
+    assert not (tmp_path / ".dataops").exists()  # refused before any store or kernel
