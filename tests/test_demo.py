@@ -150,6 +150,12 @@ def test_the_full_demo_names_every_injected_fault_on_its_day_and_flags_no_normal
 
     with _store(folder) as store:
         summary = demo.summarize(store)
+        # Days overlapped, yet each step's runs (the order SPC reads its history in) are in
+        # day order.
+        for step in STEPS:
+            rows = store.list_runs(step, limit=None, mode="production")
+            days = [store.get_run(r["id"])["parameters"]["run_date"] for r in reversed(rows)]
+            assert days == sorted(days) and len(days) == 60, step
     found = {(f.day, f.step, f.status, f.check.split("  #")[0].strip()) for f in summary.findings}
     assert found == EXPECTED
     faults = sorted(demo_faults())
