@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jupyter_dataops.errors import PipelineError
-from jupyter_dataops.pipeline import dag
+from jupyter_dataops.pipeline import dag, operations
 from jupyter_dataops.pipeline.context import RunContext
 from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob
 from jupyter_dataops.pipeline.executors import StepJob, executors
@@ -479,6 +479,7 @@ def _execute(
                 for future in done:
                     job = running.pop(future)
                     result: AttemptResult = pool.finish(job, future)
+                    operations.observe(store, pipeline, plans[job.step], job.step_run_id, result)
                     outcome = run.outcomes[job.step]
                     outcome.notebook = result.output
                     if result.ok:

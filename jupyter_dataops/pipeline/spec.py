@@ -50,6 +50,7 @@ STEP_KEYS = (
     "kernel",
     "inputs",
     "outputs",
+    "operations",
     *SCHEDULING_KEYS,
 )
 
@@ -104,6 +105,7 @@ class StepSpec:
     catchup: str | None = None
     max_catchup: int | None = None
     retention: Any = None  # retention.Retention
+    operations: Any = None  # operations.OperationsOptions; None = judged with the defaults
 
     def to_yaml(self) -> dict[str, Any]:
         """The mapping written under ``steps.<name>``: only keys that differ from the defaults."""
@@ -131,6 +133,8 @@ class StepSpec:
                 out[key] = getattr(self, key)
         if self.retention is not None:
             out["retention"] = {k: v for k, v in vars(self.retention).items() if v is not None}
+        if self.operations is not None:
+            out["operations"] = self.operations.to_yaml()
         return out
 
 
@@ -405,6 +409,13 @@ def _parse_step(path: Path, name: Any, node: Any, steps_node: Any) -> StepSpec:
             raise bad("kernel", f"expected a kernel name such as 'python3', got {plain(kernel)!r}")
         kwargs["kernel"] = kernel.strip()
     kwargs.update(_scheduling(node, bad))
+    if "operations" in node:
+        from jupyter_dataops.pipeline.operations import parse_options
+
+        try:
+            kwargs["operations"] = parse_options(node["operations"])
+        except ValueError as exc:
+            raise bad("operations", str(exc)) from None
     return StepSpec(**kwargs)
 
 

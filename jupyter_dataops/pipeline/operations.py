@@ -1,0 +1,293 @@
+"""SPC on the factory itself: every production step run records how it ran, and is judged.
+
+After each production step attempt finishes, the runner calls ``observe`` once. It records the
+attempt's operational metrics in the run store's metrics table under reserved ``ops:`` keys,
+with no line written in the notebook:
+
+- ``ops:duration``: seconds from the step run's start to its end (as the store recorded them);
+- ``ops:queue_delay``: seconds the step waited before starting: from the scheduled tick for a
+  run the scheduler started, from the step run's creation (the run was asked for) for a manual
+  run;
+- ``ops:notebook_bytes``: size of the executed notebook;
+- ``ops:output_rows:<name>`` and ``ops:output_bytes:<name>``: each declared output that is a
+  readable file (rows for csv/tsv, parquet, ndjson/jsonl and arrow/feather files);
+- ``ops:checks_failing``: check lines of the step run that failed or errored.
+
+Each value is judged like an ``spc METRIC`` line with severity ``warn`` (``checks.spc_check
+.judge_spc``: chart ``i``, rules ``qcc`` and a 20-run baseline unless the step's
+``operations:`` in ``dataops.yaml`` says otherwise, or ``operations: off``). The verdicts are
+stored as check rows of the suite ``operations`` (metric = the ``ops:`` key, with their ``spc``
+details), so a signal is a ``warn`` on the step run, an ``spc_signal`` alert (``alerts
+.step_events`` reads the stored rows) and a flagged point in ``charts.metric_chart``.
+
+``observe`` never raises into the runner: a failure is logged and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jupyter_dataops.checks.spec import CheckSpec, SpcOptions
+
+log = logging.getLogger("jupyter_dataops.operations")
+
+PREFIX = "ops:"
+SUITE = "operations"
+DURATION = "ops:duration"
+QUEUE_DELAY = "ops:queue_delay"
+NOTEBOOK_BYTES = "ops:notebook_bytes"
+CHECKS_FAILING = "ops:checks_failing"
+OUTPUT_ROWS = "ops:output_rows:"
+OUTPUT_BYTES = "ops:output_bytes:"
+OPTION_KEYS = ("baseline", "rules")
+
+
+@dataclass(frozen=True)
+class OperationsOptions:
+    """A step's ``operations:`` in ``dataops.yaml``: whether and how its runs are judged."""
+
+    enabled: bool = True
+    baseline: int = 20
+    rules: str = "qcc"
+
+    def to_yaml(self) -> Any:
+        if not self.enabled:
+            return "off"
+        return {"baseline": self.baseline, "rules": self.rules}
+
+
+def parse_options(value: Any) -> OperationsOptions:
+    """``operations:`` as written: ``off`` or ``{baseline: N, rules: R}`` (``ValueError`` says
+    what is wrong)."""
+    if value is None:
+        return OperationsOptions()
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "false")):
+        return OperationsOptions(enabled=False)
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"expected `off` or a mapping such as `{{baseline: 20, rules: qcc}}`, got {value!r}"
+        )
+    unknown = [str(k) for k in value if k not in OPTION_KEYS]
+    if unknown:
+        raise ValueError(
+            f"unknown option {unknown[0]!r}; known: {', '.join(OPTION_KEYS)} (or `operations: off`)"
+        )
+    baseline = value.get("baseline", 20)
+    if isinstance(baseline, bool) or not isinstance(baseline, int) or baseline < 2:
+        raise ValueError(f"baseline takes a whole number of runs, at least 2; got {baseline!r}")
+    rules = value.get("rules", "qcc")
+    if not isinstance(rules, str) or not rules.strip():
+        raise ValueError(f"rules names a rule or rule set such as qcc or nelson; got {rules!r}")
+    from jupyter_dataops.spc.rules import expand
+
+    try:
+        expand(rules.strip())
+    except Exception as exc:  # SpcError: unknown rule, with the known ones
+        raise ValueError(str(exc)) from None
+    return OperationsOptions(enabled=True, baseline=int(baseline), rules=rules.strip())
+
+
+class _OpsLine(CheckSpec):
+    """An implicit ``warn: spc ops:...`` line: its metric key is the reserved key itself."""
+
+    @property
+    def metric_call(self) -> str | None:
+        return self.metric
+
+    @property
+    def metric_key(self) -> str | None:
+        return self.metric
+
+
+def _seconds(later: str | None, earlier: Any) -> float | None:
+    if not later or earlier is None:
+        return None
+    try:
+        end = datetime.fromisoformat(later)
+        start = earlier if isinstance(earlier, datetime) else datetime.fromisoformat(earlier)
+        return max(0.0, (end - start).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _scheduled_for(store: Any, pipeline: str, pipeline_run_id: int) -> str | None:
+    """The tick that started this pipeline run, when the scheduler started it."""
+    try:
+        claims = store.list_scheduled_runs(pipeline=pipeline, limit=200)
+    except Exception as exc:  # noqa: BLE001 - an older store: no scheduled time known
+        log.debug("no scheduled runs: %s", exc)
+        return None
+    ticks = [c["scheduled_for"] for c in claims if c.get("pipeline_run_id") == pipeline_run_id]
+    return min(ticks) if ticks else None
+
+
+def _row_count(path: Path) -> int | None:
+    """Rows of a data file polars can scan (None for other files or on a read error)."""
+    import polars as pl
+
+    scanners = {
+        ".csv": lambda p: pl.scan_csv(p),
+        ".tsv": lambda p: pl.scan_csv(p, separator="\t"),
+        ".parquet": pl.scan_parquet,
+        ".pq": pl.scan_parquet,
+        ".ndjson": pl.scan_ndjson,
+        ".jsonl": pl.scan_ndjson,
+        ".arrow": pl.scan_ipc,
+        ".feather": pl.scan_ipc,
+        ".ipc": pl.scan_ipc,
+    }
+    scan = scanners.get(path.suffix.lower())
+    if scan is None:
+        return None
+    try:
+        return int(scan(path).select(pl.len()).collect().item())
+    except Exception as exc:  # noqa: BLE001 - an unreadable file still has its bytes
+        log.info("ops: cannot count the rows of %s: %s", path, exc)
+        return None
+
+
+def _output_file(name: str, folders: list[Path]) -> Path | None:
+    """A declared output as a readable file (relative to the project, else the notebook's
+    folder), or None (a table, a URI, or not written)."""
+    if "://" in name:
+        return None
+    for folder in folders:
+        path = Path(name) if Path(name).is_absolute() else folder / name
+        if path.is_file() and os.access(path, os.R_OK):
+            return path
+    return None
+
+
+def collect(
+    store: Any,
+    run: Mapping[str, Any],
+    *,
+    pipeline: str,
+    outputs: list[str] | tuple[str, ...] = (),
+    folders: list[Path] | None = None,
+    duration: float | None = None,
+) -> dict[str, float]:
+    """The operational metrics of a finished step run (``store.get_run`` dict)."""
+    out: dict[str, float] = {}
+    seconds = run.get("duration")
+    if seconds is None:
+        seconds = _seconds(run.get("ended_at"), run.get("started_at"))
+    if seconds is None:
+        seconds = duration
+    if seconds is not None:
+        out[DURATION] = float(seconds)
+    tick = _scheduled_for(store, pipeline, int(run["pipeline_run_id"]))
+    delay = _seconds(run.get("started_at"), tick or run.get("created_at"))
+    if delay is not None:
+        out[QUEUE_DELAY] = delay
+    notebook = run.get("notebook_path")
+    if notebook and Path(notebook).is_file():
+        out[NOTEBOOK_BYTES] = float(Path(notebook).stat().st_size)
+    for name in outputs:
+        path = _output_file(name, folders or [])
+        if path is None:
+            continue
+        out[OUTPUT_BYTES + name] = float(path.stat().st_size)
+        rows = _row_count(path)
+        if rows is not None:
+            out[OUTPUT_ROWS + name] = float(rows)
+    checks = run.get("check_results") or []
+    out[CHECKS_FAILING] = float(
+        sum(
+            1
+            for c in checks
+            if c.get("status") in ("fail", "error")
+            and not str(c.get("metric") or "").startswith(PREFIX)
+        )
+    )
+    return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def judge(
+    store: Any,
+    step: str,
+    step_run_id: int,
+    metrics: Mapping[str, float],
+    options: OperationsOptions,
+    *,
+    pipeline: str | None = None,
+) -> list[dict[str, Any]]:
+    """The check rows of the implicit ``warn: spc`` lines on ``metrics`` (judged against the
+    step's earlier successful production runs, this one excluded)."""
+    from jupyter_dataops.checks.spc_check import judge_spc
+
+    def history(key: str) -> list[float]:
+        return store.metric_history(step, key, pipeline=pipeline, exclude_step_run=step_run_id)
+
+    rows = []
+    opts = SpcOptions(chart="i", rules=options.rules, baseline=options.baseline)
+    for i, (key, value) in enumerate(metrics.items(), start=1):
+        line = _OpsLine(
+            line=i, source=f"warn: spc {key}", kind="spc", metric=key, severity="warn", spc=opts
+        )
+        verdict = judge_spc(line, value, history)
+        rows.append(
+            {
+                "line": i,
+                "source": line.source,
+                "status": verdict.status,
+                "observed": value,
+                "threshold": opts.text,
+                "metric": key,
+                "message": verdict.message,
+                "spc": verdict.details(line),
+            }
+        )
+    return rows
+
+
+def observe(store: Any, pipeline: Any, plan: Any, step_run_id: int, result: Any = None) -> None:
+    """Record and judge the operational metrics of one finished production step attempt (the
+    runner's single hook). Never raises."""
+    try:
+        spec = pipeline.steps.get(plan.name)
+        options = getattr(spec, "operations", None) or OperationsOptions()
+        if not options.enabled:
+            return
+        run = store.get_run(step_run_id)
+        if run is None or run.get("mode") != "production":
+            return
+        metrics = collect(
+            store,
+            run,
+            pipeline=pipeline.name,
+            outputs=list(plan.outputs),
+            folders=[Path(pipeline.project_dir), Path(plan.cwd)],
+            duration=getattr(result, "duration", None),
+        )
+        rows = judge(store, plan.name, step_run_id, metrics, options, pipeline=pipeline.name)
+        store.record_suite(step_run_id, {"name": SUITE, "results": rows, "metrics": metrics})
+        signals = [r["metric"] for r in rows if (r["spc"] or {}).get("broken")]
+        if signals:
+            log.warning("ops: step %s run %s: SPC signal on %s", plan.name, step_run_id, signals)
+    except Exception as exc:  # noqa: BLE001 - operations never change a run's outcome
+        log.warning("ops: step run %s not recorded: %s: %s", step_run_id, type(exc).__name__, exc)
+
+
+__all__ = [
+    "CHECKS_FAILING",
+    "DURATION",
+    "NOTEBOOK_BYTES",
+    "OUTPUT_BYTES",
+    "OUTPUT_ROWS",
+    "PREFIX",
+    "QUEUE_DELAY",
+    "SUITE",
+    "OperationsOptions",
+    "collect",
+    "judge",
+    "observe",
+    "parse_options",
+]

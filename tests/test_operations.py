@@ -1,0 +1,273 @@
+"""SPC on the factory itself: real production runs (papermill) record their operational metrics
+with no line written, and a slow-down injected after a baseline is a ``warn``, an
+``spc_signal`` alert at a real local webhook and the one flagged point of ``metric_chart``."""
+
+from __future__ import annotations
+
+import json
+import random
+import textwrap
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jupyter_dataops.pipeline import operations
+from jupyter_dataops.pipeline.alerts import with_alerts
+from jupyter_dataops.pipeline.charts import metric_chart
+from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
+from jupyter_dataops.pipeline.spec import PipelineFileError, load_pipeline
+from jupyter_dataops.store import open_store
+
+PARAMS = "sleep = 0.0\nrows = 3"
+BODY = (
+    "%load_ext jupyter_dataops\n"
+    "import time\n"
+    "import polars as pl\n"
+    "time.sleep(sleep)\n"
+    "frame = pl.DataFrame({'v': list(range(rows))})\n"
+    "frame.write_csv('out.csv')"
+)
+
+
+def write_notebook(path: Path, *, checks: bool = False) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(BODY)]
+    if checks:
+        nb.cells.append(nbformat.v4.new_code_cell("%%dataops_test frame\nrow_count = 3"))
+    nbformat.write(nb, path)
+
+
+def project(root: Path, step_yaml: str, *, alerts: str = "", checks: bool = False) -> Path:
+    write_notebook(root / "work.ipynb", checks=checks)
+    (root / "dataops.yaml").write_text(
+        "pipeline: factory\n"
+        + textwrap.dedent(alerts)
+        + "steps:\n  work:\n    notebook: work.ipynb\n"
+        + textwrap.indent(textwrap.dedent(step_yaml), "    ")
+    )
+    return root / "dataops.yaml"
+
+
+class Hook:
+    """A local HTTP server that keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                hook.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook():
+    h = Hook()
+    yield h
+    h.close()
+
+
+def seed(store, pipeline: str, step: str, values: dict[str, list[float]]) -> list[int]:
+    """Earlier successful production runs of a step with these op metrics (the real store API)."""
+    store.upsert_pipeline(pipeline)
+    store.upsert_step(pipeline, step, notebook="work.ipynb")
+    n = len(next(iter(values.values())))
+    ids = []
+    for i in range(n):
+        run = store.create_pipeline_run(pipeline, mode="production", trigger="manual")
+        srid = store.create_step_run(run, step, promoted=False)
+        store.start_step_run(srid)
+        store.finish_step_run(srid, "success")
+        store.finish_pipeline_run(run, "success")
+        for key, series in values.items():
+            store.record_metric(srid, key, series[i], suite=operations.SUITE)
+        ids.append(srid)
+    return ids
+
+
+def ops_rows(store, srid: int) -> dict[str, dict]:
+    run = store.get_run(srid)
+    return {c["metric"]: c for c in run["check_results"] if c["suite"] == operations.SUITE}
+
+
+def ops_metrics(store, srid: int) -> dict[str, float]:
+    run = store.get_run(srid)
+    return {m["metric"]: m["value"] for m in run["metrics"] if m["metric"].startswith("ops:")}
+
+
+@pytest.mark.slow
+def test_a_slow_down_after_a_20_run_baseline_is_a_warn_an_alert_and_the_flagged_point(
+    tmp_path, hook
+):
+    path = project(
+        tmp_path,
+        "outputs: [out.csv]\n",
+        alerts=f"alerts:\n  - webhook: {hook.url}\n    on: [spc_signal]\n",
+    )
+    pipeline = load_pipeline(path)
+    with open_store(tmp_path) as store:
+        # 1. a first real run, no history: every op metric recorded, none judged yet.
+        first = run_pipeline(
+            pipeline,
+            store=store,
+            reporter=with_alerts(NullReporter(), pipeline, store),
+            unpromoted=True,
+        )
+        assert first.ok
+        srid0 = first.steps["work"].step_run_ids[-1]
+        got = ops_metrics(store, srid0)
+        assert set(got) >= {
+            "ops:duration",
+            "ops:queue_delay",
+            "ops:notebook_bytes",
+            "ops:output_rows:out.csv",
+            "ops:output_bytes:out.csv",
+            "ops:checks_failing",
+        }
+        d0 = got["ops:duration"]
+        assert 0 < d0 < 120
+        assert got["ops:output_rows:out.csv"] == 3
+        assert got["ops:output_bytes:out.csv"] == (tmp_path / "out.csv").stat().st_size
+        assert got["ops:notebook_bytes"] == Path(first.steps["work"].notebook).stat().st_size
+        rows = ops_rows(store, srid0)
+        assert {r["status"] for r in rows.values()} == {"baseline"}
+        assert rows["ops:duration"]["message"] == "collecting baseline 0/20"
+        assert hook.bodies == []
+
+        # 2. 20 earlier runs like it (seeded through the store), then a run 8 s slower.
+        rng = random.Random(7)
+        seed(
+            store,
+            "factory",
+            "work",
+            {"ops:duration": [d0 * rng.uniform(0.9, 1.1) for _ in range(20)]},
+        )
+        slow = run_pipeline(
+            pipeline,
+            params=["sleep=8"],
+            store=store,
+            reporter=with_alerts(NullReporter(), pipeline, store),
+            unpromoted=True,
+        )
+        assert slow.ok  # a signal warns, it never fails the run
+        srid = slow.steps["work"].step_run_ids[-1]
+        row = ops_rows(store, srid)["ops:duration"]
+        assert row["status"] == "warn"
+        assert row["spc"]["judged"] and "WE1" in row["spc"]["broken"]
+        assert row["observed"] > row["spc"]["ucl"]
+        assert row["observed"] >= 8
+        assert store.get_run(srid)["checks"].get("warn", 0) >= 1
+
+        [body] = hook.bodies
+        assert body["event"] == "spc_signal" and body["step_run_id"] == srid
+        assert any(s.startswith("warn: spc ops:duration: WE1") for s in body["spc"]), body["spc"]
+
+        chart = metric_chart(store, "work", "ops:duration", pipeline="factory")
+        assert chart.judged and chart.baseline == 20 and chart.rules == "qcc"
+        flagged = [p.step_run_id for p in chart.points if p.rules]
+        assert flagged == [srid]
+        assert chart.points[-1].step_run_id == srid and chart.points[-1].check_status == "warn"
+        assert [v["step_run_id"] for v in chart.violations] == [srid]
+
+
+@pytest.mark.slow
+def test_configured_baseline_failing_checks_and_outputs_are_recorded_on_a_failed_run(tmp_path):
+    path = project(
+        tmp_path,
+        "outputs: [out.csv, missing.parquet, warehouse.orders]\n"
+        "operations: {baseline: 3, rules: nelson}\n",
+        checks=True,
+    )
+    pipeline = load_pipeline(path)
+    assert pipeline.steps["work"].operations == operations.OperationsOptions(True, 3, "nelson")
+    with open_store(tmp_path) as store:
+        seed(store, "factory", "work", {"ops:duration": [5.0, 6.0, 7.0]})
+        result = run_pipeline(pipeline, params=["rows=5"], store=store, unpromoted=True)
+        assert result.status == "failed" and result.steps["work"].reason == "checks"
+        srid = result.steps["work"].step_run_ids[-1]
+        got = ops_metrics(store, srid)
+        assert got["ops:checks_failing"] == 1
+        assert got["ops:output_rows:out.csv"] == 5
+        assert got["ops:output_bytes:out.csv"] == (tmp_path / "out.csv").stat().st_size
+        assert not any("missing.parquet" in k or "warehouse.orders" in k for k in got)
+        rows = ops_rows(store, srid)
+        duration = rows["ops:duration"]
+        assert duration["spc"]["judged"] and duration["spc"]["baseline"] == 3
+        assert duration["spc"]["rules"] == "nelson"
+        assert rows["ops:notebook_bytes"]["message"] == "collecting baseline 0/3"
+
+
+@pytest.mark.slow
+def test_operations_off_records_nothing(tmp_path):
+    pipeline = load_pipeline(project(tmp_path, "operations: off\n"))
+    assert pipeline.steps["work"].operations.enabled is False
+    with open_store(tmp_path) as store:
+        result = run_pipeline(pipeline, store=store, unpromoted=True)
+        assert result.ok
+        srid = result.steps["work"].step_run_ids[-1]
+        assert ops_metrics(store, srid) == {} and ops_rows(store, srid) == {}
+
+
+def test_queue_delay_counts_from_the_scheduled_tick_else_from_creation(tmp_path):
+    with open_store(tmp_path) as store:
+        store.upsert_pipeline("factory")
+        store.upsert_step("factory", "work")
+        tick = datetime.now(timezone.utc) - timedelta(seconds=30)
+        claim = store.claim_scheduled_run("factory", "work", tick)
+        run = store.create_pipeline_run("factory", mode="production", trigger="schedule")
+        store.start_scheduled_run(claim, run)
+        srid = store.create_step_run(run, "work", promoted=False)
+        store.start_step_run(srid)
+        store.finish_step_run(srid, "success")
+        got = operations.collect(store, store.get_run(srid), pipeline="factory")
+        assert 29 <= got["ops:queue_delay"] < 60
+
+        manual = store.create_pipeline_run("factory", mode="production", trigger="manual")
+        srid = store.create_step_run(manual, "work", promoted=False)
+        store.start_step_run(srid)
+        store.finish_step_run(srid, "success")
+        got = operations.collect(store, store.get_run(srid), pipeline="factory")
+        assert 0 <= got["ops:queue_delay"] < 5
+        assert "ops:notebook_bytes" not in got  # no executed notebook: no size
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("{baseline: 1}", "at least 2"),
+        ("{rules: qccc}", "unknown run rule 'qccc'"),
+        ("{chart: i}", "unknown option 'chart'"),
+        ("sometimes", "expected `off` or a mapping"),
+    ],
+)
+def test_bad_operations_options_are_refused_with_file_step_and_key(tmp_path, value, words):
+    path = project(tmp_path, f"operations: {value}\n")
+    with pytest.raises(PipelineFileError) as err:
+        load_pipeline(path)
+    assert err.value.step == "work" and err.value.key == "operations"
+    assert words in str(err.value) and "line" in str(err.value)
