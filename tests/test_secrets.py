@@ -390,3 +390,17 @@ def test_a_literal_secret_in_the_file_is_warned_at_run_and_refused_at_promotion(
         promote(tmp_path / "s.ipynb", "s")
     assert "-p 'db_password=${DB_PASSWORD}'" in str(exc.value) and literal not in str(exc.value)
     assert not (tmp_path / ".dataops").exists()  # refused before any store or kernel
+
+
+def test_promotion_with_an_unset_variable_is_refused_before_the_gate_naming_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATAOPS_TEST_UNSET_TOKEN", raising=False)
+    secret_notebook(tmp_path / "s.ipynb")
+    result = CliRunner().invoke(
+        app, ["promote", "s.ipynb", "--step", "s", "-p", "api_token=${DATAOPS_TEST_UNSET_TOKEN}"]
+    )
+    assert result.exit_code == 2
+    assert "environment variable DATAOPS_TEST_UNSET_TOKEN is not set" in result.output
+    assert not (tmp_path / "dataops.yaml").exists() and not (tmp_path / ".dataops").exists()
