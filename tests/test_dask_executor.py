@@ -70,8 +70,17 @@ def _records(project: Path, run_id: int) -> list[tuple]:
         out = []
         for r in rows:
             run = store.get_run(r["id"])
-            checks = sorted((c["suite"], c["line"], c["status"]) for c in run["check_results"])
-            metrics = sorted((m["metric"], m["value"]) for m in run["metrics"])
+            # what the notebooks recorded; the ops: metrics (durations...) differ between runs
+            checks = sorted(
+                (c["suite"], c["line"], c["status"])
+                for c in run["check_results"]
+                if c["suite"] != "operations"
+            )
+            metrics = sorted(
+                (m["metric"], m["value"])
+                for m in run["metrics"]
+                if not m["metric"].startswith("ops:")
+            )
             out.append((r["step"], r["attempt"], r["status"], checks, metrics))
         return sorted(out)
 

@@ -220,7 +220,8 @@ def test_eight_parallel_steps_write_every_check_and_metric(tmp_path, store_url):
         assert len(rows) == 8
         for row in rows:
             detail = store.get_run(row["id"])
-            assert [c["status"] for c in detail["check_results"]] == ["pass"] * 3
+            checks = [c for c in detail["check_results"] if c["suite"] != "operations"]
+            assert [c["status"] for c in checks] == ["pass"] * 3  # not the ops: rows
             n = int(row["step"][1:])
             metrics = {m["metric"]: m["value"] for m in detail["metrics"]}
             assert metrics["row_count"] == 10 * n
