@@ -49,8 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_INLINE_VALUES = 10_000
 #: dialects with a regex operator SQLAlchemy compiles ``regexp_match`` to
 REGEX_DIALECTS = ("postgresql", "sqlite", "mysql", "mariadb", "oracle", "duckdb")
-#: dialects whose float columns can hold NaN, and how to test for it
-PERCENTILE_CONT = ("postgresql", "oracle", "mssql")
+#: dialects with an exact, interpolating percentile_cont(q) WITHIN GROUP (ORDER BY x)
+PERCENTILE_CONT = ("postgresql", "oracle")
 
 #: one fact -> (SQL column expressions, how to turn their values into the fact's value)
 Compiled = tuple[list[sa.ColumnElement], Callable[[list], Any]]
