@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -106,8 +107,89 @@ def check_store_for_cluster(store_url: str, addresses: list[str]) -> None:
 
 
 # -- on the worker ---------------------------------------------------------------------------
-_CHILDREN: dict[str, subprocess.Popen] = {}
-_CHILDREN_LOCK = threading.Lock()
+class _AttemptProcess:
+    """A child process of the worker that runs attempts one at a time, papermill imported once.
+
+    Attempts need a process of their own (``execute_notebook`` sets ``os.environ`` for the kernel
+    and sends fd 2 to the step's log, both process-wide, and a worker process may run several
+    tasks at once), but starting Python and importing papermill for every attempt costs seconds:
+    these processes are kept between attempts (and started when the executor connects). Requests
+    are ``job<TAB>result`` file paths on its stdin; it answers one byte per finished attempt on a
+    pipe of its own (never inherited by the kernel, so a kernel writing to fd 1 cannot garble it).
+    """
+
+    def __init__(self) -> None:
+        read_fd, write_fd = os.pipe()
+        self.log = Path(tempfile.mkstemp(prefix="dataops-attempts-", suffix=".log")[1])
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own module, with our own interpreter
+                [sys.executable, "-m", __name__, str(write_fd), str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                pass_fds=(write_fd,),
+            )
+        os.close(write_fd)
+        self.replies = read_fd
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, job_file: Path, result_file: Path, timeout: float | None) -> bool:
+        """Run one attempt; False when the process ended or was stopped before answering."""
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(f"{job_file}\t{result_file}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            return False
+        ready, _, _ = select.select([self.replies], [], [], timeout)
+        if not ready:  # stuck past the step's timeout (its watchdog already killed the kernel)
+            self.proc.kill()
+            return False
+        return os.read(self.replies, 1) == b"1"
+
+    def tail(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " ".join(lines[-5:])
+
+    def close(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.replies)
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.log.unlink(missing_ok=True)
+
+
+_IDLE: list[_AttemptProcess] = []
+_RUNNING: dict[str, _AttemptProcess] = {}
+_LOCK = threading.Lock()
+
+
+def _take() -> _AttemptProcess:
+    with _LOCK:
+        while _IDLE:
+            proc = _IDLE.pop()
+            if proc.alive():
+                return proc
+            proc.close()
+    return _AttemptProcess()
+
+
+def _prewarm(dask_worker: Any = None) -> int:
+    """On a worker (``Client.run``): start one attempt process per thread; returns how many."""
+    want = int(getattr(dask_worker, "nthreads", 1) or 1)
+    with _LOCK:
+        missing = want - len(_IDLE) - len(_RUNNING)
+    started = [_AttemptProcess() for _ in range(max(0, missing))]
+    with _LOCK:
+        _IDLE.extend(started)
+    return len(started)
 
 
 def run_attempt(job: NotebookJob, attempt_key: str) -> dict[str, Any]:
@@ -130,45 +212,34 @@ def run_attempt(job: NotebookJob, attempt_key: str) -> dict[str, Any]:
             "host": host,
         }
     with tempfile.TemporaryDirectory(prefix="dataops-attempt-") as tmp:
-        job_file, result_file, err_file = (Path(tmp) / n for n in ("job", "result", "stderr"))
+        job_file, result_file = Path(tmp) / "job", Path(tmp) / "result"
         job_file.write_bytes(pickle.dumps(job))
-        command = [
-            sys.executable,
-            "-m",
-            __name__,
-            str(job_file),
-            str(result_file),
-            str(os.getpid()),
-        ]
-        with open(err_file, "wb") as err:
-            proc = subprocess.Popen(  # noqa: S603 - our own module, with our own interpreter
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
-            )
-        with _CHILDREN_LOCK:
-            _CHILDREN[attempt_key] = proc
+        proc = _take()
+        with _LOCK:
+            _RUNNING[attempt_key] = proc
         try:
-            limit = job.timeout + STUCK_GRACE if job.timeout else None
-            try:
-                code = proc.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                code = proc.wait()
+            answered = proc.run(
+                job_file, result_file, job.timeout + STUCK_GRACE if job.timeout else None
+            )
         finally:
-            with _CHILDREN_LOCK:
-                _CHILDREN.pop(attempt_key, None)
-        if result_file.exists():
+            with _LOCK:
+                _RUNNING.pop(attempt_key, None)
+        if answered and result_file.exists():
             result: AttemptResult = pickle.loads(result_file.read_bytes())  # noqa: S301 - ours
+            with _LOCK:
+                _IDLE.append(proc)
         else:
-            tail = err_file.read_text(errors="replace").strip().splitlines()[-5:]
-            why = "it was stopped" if code in (-signal.SIGTERM, -signal.SIGKILL) else f"exit {code}"
+            stopped = proc.proc.poll() in (-signal.SIGTERM, -signal.SIGKILL) or proc.alive()
             result = AttemptResult(
                 "failed",
                 job.output,
                 0.0,
-                reason="kernel_died" if code < 0 else "setup",
-                error=f"the attempt's process on the Dask worker {host} ended ({why}) before it "
-                f"reported: {' '.join(tail) or 'no message'}",
+                reason="kernel_died" if stopped else "setup",
+                error=f"the attempt's process on the Dask worker {host} ended "
+                f"({'it was stopped' if stopped else f'exit {proc.proc.poll()}'}) before it "
+                f"reported: {proc.tail() or 'no message'}",
             )
+            proc.close()
     output = Path(result.output)
     payload: dict[str, Any] = {"result": result, "host": host}
     for key, path in (("notebook", output), ("log", output.with_suffix(".log"))):
@@ -179,34 +250,38 @@ def run_attempt(job: NotebookJob, attempt_key: str) -> dict[str, Any]:
 
 def _stop_attempts(keys: list[str]) -> int:
     """On a worker (``Client.run``): stop the attempts with these keys; returns how many."""
-    stopped = 0
-    with _CHILDREN_LOCK:
-        procs = [_CHILDREN[k] for k in keys if k in _CHILDREN]
+    with _LOCK:
+        procs = [_RUNNING[k] for k in keys if k in _RUNNING]
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            stopped += 1
-    return stopped
+        if proc.alive():
+            proc.proc.terminate()
+    return len(procs)
 
 
-def _child_main(job_file: str, result_file: str, parent: str) -> None:
-    """The attempt's own process: die with the worker, run papermill, write the result."""
+def _serve(reply_fd: str, parent: str) -> None:
+    """An attempt process: die with the worker, then run the attempts asked on stdin."""
     if sys.platform.startswith("linux"):
         try:
             import ctypes
 
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:  # pragma: no cover - no libc; the kernel's parent poller still acts
+        except OSError:  # pragma: no cover - no libc; stdin closing still ends this process
             pass
     if os.getppid() != int(parent):  # the worker died before prctl took effect
         sys.exit(1)
+    import papermill  # noqa: F401 - imported once, before the first attempt
+
     from jupyter_dataops.pipeline.execute import execute_notebook
 
-    job = pickle.loads(Path(job_file).read_bytes())  # noqa: S301 - written by run_attempt
-    result = execute_notebook(job)
-    tmp = Path(result_file).with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(result))
-    os.replace(tmp, result_file)
+    out = int(reply_fd)
+    for line in sys.stdin.buffer:  # ends when the worker closes the pipe (or dies)
+        job_file, result_file = line.decode().rstrip("\n").split("\t")
+        job = pickle.loads(Path(job_file).read_bytes())  # noqa: S301 - written by run_attempt
+        result = execute_notebook(job)
+        tmp = Path(result_file).with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(result))
+        os.replace(tmp, result_file)
+        os.write(out, b"1")
 
 
 # -- in the runner ---------------------------------------------------------------------------
@@ -275,6 +350,10 @@ class DaskExecutor(Executor):
             self._client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
             workers = list(self._client.nthreads())
             check_store_for_cluster(self.store.url, [address, *workers])
+            # Python and papermill start on every worker now, not in the first attempts (a
+            # spawn returns at once; the imports go on while the first steps are submitted).
+            with contextlib.suppress(Exception):  # best effort: attempts start their own
+                self._client.run(_prewarm)
         except PipelineError:
             self.close()
             raise
@@ -364,5 +443,5 @@ def _lost(job: StepJob, exc: BaseException) -> AttemptResult:
 
 executors.register("dask", DaskExecutor)
 
-if __name__ == "__main__":  # the attempt's own process on a worker (see run_attempt)
-    _child_main(*sys.argv[1:4])
+if __name__ == "__main__":  # an attempt process on a worker (see _AttemptProcess)
+    _serve(*sys.argv[1:3])
