@@ -12,6 +12,7 @@ import { dataopsIcon } from './icons';
 import { DataOpsModel } from './model';
 import { promoteNotebook } from './promote';
 import { ChartSection } from './sections/chart';
+import { OperationsSection } from './sections/operations';
 import { PipelinesSection } from './sections/pipelines';
 import { RunDetailSection } from './sections/run_detail';
 import { RunsSection } from './sections/runs';
@@ -32,7 +33,8 @@ export interface IPanelOptions {
 /**
  * The DataOps sidebar: a header (refresh, promote, a notice line) over section widgets that
  * share one model (`model.ts`: client, selected step/run/chart, polling). Sections, top down:
- * pipelines → steps, recent runs, the selected run, a metric's control chart.
+ * pipelines → steps, recent runs, the selected run, a metric's control chart, the selected
+ * step's operations (its runs' own SPC).
  */
 export class DataOpsPanel extends Panel {
   readonly model: DataOpsModel;
@@ -55,6 +57,7 @@ export class DataOpsPanel extends Panel {
     this.addWidget(new RunsSection(this.model));
     this.addWidget(new RunDetailSection(this.model, openRun));
     this.addWidget(new ChartSection(this.model, options.rendermime));
+    this.addWidget(new OperationsSection(this.model, options.rendermime));
   }
 
   /** Reload everything the panel shows. */
