@@ -119,10 +119,15 @@ def assertions_by_dataset(
 ) -> dict[str, list[dict[str, Any]]]:
     """The recorded check rows of a step run, grouped by the declared dataset each suite checked
     (matched by name: ``%%dataops_test orders`` checked ``orders.csv``). A suite matching no
-    dataset goes to the step's only output when it has exactly one; otherwise it is left out."""
+    dataset goes to the step's only output when it has exactly one; otherwise it is left out, as
+    is the ``operations`` suite (the runner's SPC on the step itself, not on a dataset)."""
+    from jupyter_dataops.pipeline.operations import SUITE as OPERATIONS
+
     out: dict[str, list[dict[str, Any]]] = {}
     for check in checks:
         suite = check.get("suite") or ""
+        if suite == OPERATIONS:  # how the step ran (durations...), not a dataset's quality
+            continue
         target = next((d for d in [*outputs, *inputs] if _suite_matches(suite, d)), None)
         if target is None and len(outputs) == 1:
             target = outputs[0]
