@@ -197,6 +197,7 @@ def test_datasets_are_named_as_openlineage_names_them():
         "data/orders.csv": [{"suite": "orders"}],
         "warehouse.clean": [{"suite": "clean"}, {"suite": "other"}],
     }
+    assert lineage.assertions_by_dataset([{"suite": "operations"}], [], ["x.csv"]) == {}
 
 
 @pytest.mark.slow
