@@ -21,6 +21,7 @@ from jupyter_dataops.pipeline.charts import metric_chart
 from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
 from jupyter_dataops.pipeline.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.store import open_store
+from jupyter_dataops.store.testing import store_url as make_store_url
 
 PARAMS = "sleep = 0.0\nrows = 3"
 BODY = (
@@ -233,8 +234,47 @@ def test_operations_off_records_nothing(tmp_path):
         assert ops_metrics(store, srid) == {} and ops_rows(store, srid) == {}
 
 
-def test_queue_delay_counts_from_the_scheduled_tick_else_from_creation(tmp_path):
-    with open_store(tmp_path) as store:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    with make_store_url(request.param, tmp_path) as url:
+        yield url
+
+
+def finished_run(store, pipeline: str = "factory", step: str = "work") -> int:
+    run = store.create_pipeline_run(pipeline, mode="production", trigger="manual")
+    srid = store.create_step_run(run, step, promoted=False)
+    store.start_step_run(srid)
+    store.finish_step_run(srid, "success")
+    return srid
+
+
+def test_a_judged_run_is_stored_so_the_chart_flags_it_and_only_it(store_url):
+    with open_store(store_url) as store:
+        rng = random.Random(3)
+        seed(
+            store, "factory", "work", {"ops:duration": [10 + rng.gauss(0, 0.5) for _ in range(20)]}
+        )
+        verdicts = {}
+        for value in (10.2, 30.0, 9.9):
+            srid = finished_run(store)
+            metrics = {"ops:duration": value}
+            rows = operations.judge(
+                store, "work", srid, metrics, operations.OperationsOptions(), pipeline="factory"
+            )
+            store.record_suite(srid, {"name": "operations", "results": rows, "metrics": metrics})
+            verdicts[srid] = rows[0]
+        statuses = [(v["observed"], v["status"], v["spc"]["broken"]) for v in verdicts.values()]
+        assert statuses == [(10.2, "pass", []), (30.0, "warn", ["WE1"]), (9.9, "pass", [])]
+        chart = metric_chart(store, "work", "ops:duration", pipeline="factory")
+        assert chart.judged and chart.line == "warn: spc ops:duration"
+        slow = [srid for srid, v in verdicts.items() if v["status"] == "warn"]
+        assert [p.step_run_id for p in chart.points if p.rules] == slow
+        assert [p.check_status for p in chart.points[-3:]] == ["pass", "warn", "pass"]
+        assert chart.points[-2].ucl == pytest.approx(verdicts[slow[0]]["spc"]["ucl"])
+
+
+def test_queue_delay_counts_from_the_scheduled_tick_else_from_creation(store_url):
+    with open_store(store_url) as store:
         store.upsert_pipeline("factory")
         store.upsert_step("factory", "work")
         tick = datetime.now(timezone.utc) - timedelta(seconds=30)
