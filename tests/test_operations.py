@@ -18,6 +18,7 @@ import pytest
 from jupyter_dataops.pipeline import operations
 from jupyter_dataops.pipeline.alerts import with_alerts
 from jupyter_dataops.pipeline.charts import metric_chart
+from jupyter_dataops.pipeline.report import verdict_lines
 from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
 from jupyter_dataops.pipeline.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.store import open_store
@@ -158,6 +159,7 @@ def test_a_slow_down_after_a_20_run_baseline_is_a_warn_an_alert_and_the_flagged_
         rows = ops_rows(store, srid0)
         assert {r["status"] for r in rows.values()} == {"baseline"}
         assert rows["ops:duration"]["message"] == "collecting baseline 0/20"
+        assert verdict_lines(store.get_run(srid0)) == []  # `dataops run` says nothing of them yet
         assert hook.bodies == []
 
         # 2. 20 earlier runs like it (seeded through the store), then a run 8 s slower.
@@ -183,6 +185,8 @@ def test_a_slow_down_after_a_20_run_baseline_is_a_warn_an_alert_and_the_flagged_
         assert row["observed"] > row["spc"]["ucl"]
         assert row["observed"] >= 8
         assert store.get_run(srid)["checks"].get("warn", 0) >= 1
+        said = [line.plain for line in verdict_lines(store.get_run(srid))]
+        assert any("warn: spc ops:duration" in line and "WE1" in line for line in said), said
 
         [body] = hook.bodies
         assert body["event"] == "spc_signal" and body["step_run_id"] == srid

@@ -252,12 +252,13 @@ def verdict_lines(run: dict[str, Any]) -> list[Text]:
     stored message: the SPC rule in words, the observed value and the limits). Empty when every
     check passed."""
     from jupyter_dataops.checks.display import status_label
+    from jupyter_dataops.pipeline.operations import SUITE as OPS_SUITE
 
     out: list[Text] = []
     for c in run.get("check_results") or []:
         status = c["status"]
-        if status == "pass":
-            continue
+        if status == "pass" or (status == "baseline" and c.get("suite") == OPS_SUITE):
+            continue  # the implicit operations lines say nothing until they are judged
         label = status_label(status)
         style = {"warn": "yellow", "baseline": "cyan"}.get(status, "bold red")
         where = f"{c['suite']}, line {c['line']}" if c.get("suite") else f"line {c['line']}"
