@@ -14,6 +14,7 @@ Re-running on the same folder keeps its history and runs only the days not yet r
 from __future__ import annotations
 
 import multiprocessing
+import re
 import shutil
 import sys
 import threading
@@ -374,7 +375,7 @@ def summarize(store: Any) -> DemoSummary:
                         day,
                         row["step"],
                         c["status"],
-                        c["source"] or "",
+                        _without_comment(c["source"] or ""),
                         c["message"] or "",
                         spc=_is_spc(c),
                     )
@@ -393,6 +394,13 @@ def summarize(store: Any) -> DemoSummary:
                     ]
                 summary.findings.extend(found)
     return summary
+
+
+def _without_comment(source: str) -> str:
+    """A check line without its trailing ` # comment` (a regex runs to the end of its line)."""
+    if "valid regex" in source:
+        return source.strip()
+    return re.split(r"\s#\s", source, maxsplit=1)[0].strip()
 
 
 def _is_spc(check: dict) -> bool:
