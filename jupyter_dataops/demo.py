@@ -351,7 +351,11 @@ class DemoSummary:
 
 
 def summarize(store: Any) -> DemoSummary:
-    """Every production run of the demo's pipeline, by day, with what did not pass."""
+    """Every production run of the demo's pipeline, by day, with what its data tests and spc
+    lines did not pass (the operations lines every run gets, ``pipeline.operations``, are not
+    the demo's injected faults: the panel's Operations section shows them)."""
+    from jupyter_dataops.pipeline.operations import SUITE as OPS_SUITE
+
     by_day: dict[str, list[dict]] = {}
     for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):
         day = _run_day(run)
@@ -380,7 +384,8 @@ def summarize(store: Any) -> DemoSummary:
                         spc=_is_spc(c),
                     )
                     for c in detail["check_results"]
-                    if c["status"] in ("fail", "warn", "error")
+                    # the data's faults; the factory's own (ops:) signals are in the panel
+                    if c["status"] in ("fail", "warn", "error") and c.get("suite") != OPS_SUITE
                 ]
                 if not found and row["status"] == "failed":
                     found = [

@@ -145,12 +145,12 @@ def test_a_slow_down_after_a_20_run_baseline_is_a_warn_an_alert_and_the_flagged_
         got = ops_metrics(store, srid0)
         assert set(got) >= {
             "ops:duration",
-            "ops:queue_delay",
             "ops:notebook_bytes",
             "ops:output_rows:out.csv",
             "ops:output_bytes:out.csv",
             "ops:checks_failing",
         }
+        assert "ops:queue_delay" not in got  # a manual run
         d0 = got["ops:duration"]
         assert 0 < d0 < 120
         assert got["ops:output_rows:out.csv"] == 3
@@ -277,27 +277,39 @@ def test_a_judged_run_is_stored_so_the_chart_flags_it_and_only_it(store_url):
         assert chart.points[-2].ucl == pytest.approx(verdicts[slow[0]]["spc"]["ucl"])
 
 
-def test_queue_delay_counts_from_the_scheduled_tick_else_from_creation(store_url):
+def test_queue_delay_counts_from_the_tick_or_the_upstream_end_and_manual_runs_have_none(
+    store_url,
+):
     with open_store(store_url) as store:
         store.upsert_pipeline("factory")
+        store.upsert_step("factory", "up")
         store.upsert_step("factory", "work")
         tick = datetime.now(timezone.utc) - timedelta(seconds=30)
-        claim = store.claim_scheduled_run("factory", "work", tick)
         run = store.create_pipeline_run("factory", mode="production", trigger="schedule")
-        store.start_scheduled_run(claim, run)
+        for step in ("up", "work"):
+            claim = store.claim_scheduled_run("factory", step, tick)
+            store.start_scheduled_run(claim, run)
+        up = store.create_step_run(run, "up", promoted=False)
         srid = store.create_step_run(run, "work", promoted=False)
+        store.start_step_run(up)
+        store.finish_step_run(up, "success")
+        got = operations.collect(store, store.get_run(up), pipeline="factory")
+        assert 29 <= got["ops:queue_delay"] < 60  # late against its tick
         store.start_step_run(srid)
         store.finish_step_run(srid, "success")
         got = operations.collect(store, store.get_run(srid), pipeline="factory")
-        assert 29 <= got["ops:queue_delay"] < 60
+        assert 29 <= got["ops:queue_delay"] < 60  # without its dependency: from the tick
+        got = operations.collect(store, store.get_run(srid), pipeline="factory", depends_on=["up"])
+        assert 0 <= got["ops:queue_delay"] < 5  # waited for `up`, not in a queue
 
         manual = store.create_pipeline_run("factory", mode="production", trigger="manual")
         srid = store.create_step_run(manual, "work", promoted=False)
         store.start_step_run(srid)
         store.finish_step_run(srid, "success")
         got = operations.collect(store, store.get_run(srid), pipeline="factory")
-        assert 0 <= got["ops:queue_delay"] < 5
+        assert "ops:queue_delay" not in got  # no schedule to be late against
         assert "ops:notebook_bytes" not in got  # no executed notebook: no size
+        assert got["ops:checks_failing"] == 0 and got["ops:duration"] >= 0
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,10 @@ attempt's operational metrics in the run store's metrics table under reserved ``
 with no line written in the notebook:
 
 - ``ops:duration``: seconds from the step run's start to its end (as the store recorded them);
-- ``ops:queue_delay``: seconds the step waited before starting: from the scheduled tick for a
-  run the scheduler started, from the step run's creation (the run was asked for) for a manual
-  run;
+- ``ops:queue_delay`` (runs the scheduler started): seconds from when the step could start (its
+  scheduled tick, or its upstream steps' end in that run when later) to its start; a manual run
+  has no schedule to be late against, so it records none (its step runs are created when the run
+  is planned: "created -> started" would measure the upstream steps, not a queue);
 - ``ops:notebook_bytes``: size of the executed notebook;
 - ``ops:output_rows:<name>`` and ``ops:output_bytes:<name>``: each declared output that is a
   readable file (rows for csv/tsv, parquet, ndjson/jsonl and arrow/feather files);
@@ -128,6 +129,23 @@ def _scheduled_for(store: Any, pipeline: str, pipeline_run_id: int) -> str | Non
     return min(ticks) if ticks else None
 
 
+def _queue_delay(
+    store: Any, run: Mapping[str, Any], pipeline: str, depends_on: list[str] | tuple[str, ...]
+) -> float | None:
+    """Seconds from when a scheduled step could start to its start (None: not scheduled)."""
+    prid = int(run["pipeline_run_id"])
+    tick = _scheduled_for(store, pipeline, prid)
+    if tick is None or not run.get("started_at"):
+        return None
+    ready = datetime.fromisoformat(tick)
+    if depends_on:
+        detail = store.get_pipeline_run(prid) or {}
+        for s in detail.get("steps", []):
+            if s["step"] in depends_on and s.get("ended_at"):
+                ready = max(ready, datetime.fromisoformat(s["ended_at"]))
+    return _seconds(run["started_at"], ready)
+
+
 def _row_count(path: Path) -> int | None:
     """Rows of a data file polars can scan (None for other files or on a read error)."""
     import polars as pl
@@ -171,6 +189,7 @@ def collect(
     *,
     pipeline: str,
     outputs: list[str] | tuple[str, ...] = (),
+    depends_on: list[str] | tuple[str, ...] = (),
     folders: list[Path] | None = None,
     duration: float | None = None,
 ) -> dict[str, float]:
@@ -183,8 +202,7 @@ def collect(
         seconds = duration
     if seconds is not None:
         out[DURATION] = float(seconds)
-    tick = _scheduled_for(store, pipeline, int(run["pipeline_run_id"]))
-    delay = _seconds(run.get("started_at"), tick or run.get("created_at"))
+    delay = _queue_delay(store, run, pipeline, depends_on)
     if delay is not None:
         out[QUEUE_DELAY] = delay
     notebook = run.get("notebook_path")
@@ -264,6 +282,7 @@ def observe(store: Any, pipeline: Any, plan: Any, step_run_id: int, result: Any 
             run,
             pipeline=pipeline.name,
             outputs=list(plan.outputs),
+            depends_on=list(plan.depends_on),
             folders=[Path(pipeline.project_dir), Path(plan.cwd)],
             duration=getattr(result, "duration", None),
         )

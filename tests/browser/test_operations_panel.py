@@ -27,9 +27,7 @@ def test_the_operations_section_charts_a_step_with_runs(lab_page, dataops_projec
     listed = section.locator('[data-testid="dataops-ops-metric"]').evaluate_all(
         "els => els.map(e => e.dataset.metric)"
     )
-    assert {"ops:duration", "ops:queue_delay", "ops:notebook_bytes", "ops:checks_failing"} <= set(
-        listed
-    )
+    assert {"ops:duration", "ops:notebook_bytes", "ops:checks_failing"} <= set(listed)
     duration = section.locator('[data-testid="dataops-ops-metric"][data-metric="ops:duration"]')
     runs = int(re.search(r"(\d+) runs?$", duration.locator("xpath=..").inner_text()).group(1))
     seeded = [
