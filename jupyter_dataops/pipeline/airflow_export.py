@@ -144,6 +144,11 @@ def _dags(pipeline: Any) -> list[dict[str, Any]]:
     return out
 
 
+def dag_ids(pipeline: Any) -> list[str]:
+    """The ids of the DAGs the export writes: the pipeline's, then one per step schedule."""
+    return [d["id"] for d in _dags(pipeline)]
+
+
 def render_dag(
     pipeline: Any,
     *,
@@ -287,4 +292,4 @@ def export_airflow(
     return out
 
 
-__all__ = ["StepFailed", "dag_id", "export_airflow", "render_dag", "run_step"]
+__all__ = ["StepFailed", "dag_id", "dag_ids", "export_airflow", "render_dag", "run_step"]
