@@ -327,3 +327,16 @@ def test_bad_operations_options_are_refused_with_file_step_and_key(tmp_path, val
         load_pipeline(path)
     assert err.value.step == "work" and err.value.key == "operations"
     assert words in str(err.value) and "line" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["off", "{baseline: 5}", "{rules: nelson}"])
+def test_promotion_rewriting_the_step_keeps_its_operations(tmp_path, value):
+    from dataclasses import replace
+
+    from jupyter_dataops.pipeline.spec import write_step
+
+    path = project(tmp_path, f"operations: {value}  # how this step's own runs are judged\n")
+    before = load_pipeline(path).steps["work"]
+    write_step(path, replace(before, parameters={"rows": 4}))
+    after = load_pipeline(path).steps["work"]
+    assert after.operations == before.operations and after.parameters == {"rows": 4}
