@@ -119,6 +119,6 @@ def test_a_failed_step_always_carries_an_error_summary_even_when_the_executor_ga
 
 
 def test_unknown_executors_are_refused_with_the_available_names(pipeline):
-    with pytest.raises(PipelineError, match="unknown executor 'dask'. Available: .*local"):
-        run_pipeline(pipeline, executor="dask", unpromoted=True)
+    with pytest.raises(PipelineError, match="unknown executor 'spark'. Available: .*local"):
+        run_pipeline(pipeline, executor="spark", unpromoted=True)  # dask is one now (issue 10)
     assert "local" in executors.names()
