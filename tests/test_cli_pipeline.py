@@ -72,7 +72,7 @@ def test_bad_input_is_a_clear_error_with_exit_code_2_before_anything_runs(projec
         (["run", "--unpromoted", "-p", "extract.rows=lots"], "'rows' expects int"),
         (["run", "nope"], "no step named 'nope'"),
         (["run"], "step 'extract': the step has no promoted version"),
-        (["run", "--executor", "spark"], "unknown executor 'spark'. Available: local"),
+        (["run", "--executor", "spark"], "unknown executor 'spark'. Available: dask, local"),
         (["promote", "failing_checks.ipynb", "--step", "load", "-p", "row=3"], "Did you mean 'rows'?"),
         (["promote", "missing.ipynb", "--step", "load"], "does not exist"),
         (["test", "failing_checks.ipynb", "-p", "rows=x"], "expects int"),
