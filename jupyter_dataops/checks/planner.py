@@ -204,11 +204,12 @@ def run_checks(
             done = _evaluate(cs, metric, facts, values, ctx)  # type: ignore[arg-type]
             done.profile = _kept(metric, facts, values)  # type: ignore[arg-type]
             if done.status in ("fail", "warn") and metric.row_level:  # type: ignore[union-attr]
-                done.failing_rows, done.failing_count = (
-                    _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
-                    if frame is not None
-                    else plan.failing_rows(facts, SAMPLE_SIZE)
-                )
+                # an engine's own way (in the database, in batches), else a polars filter
+                own = getattr(plan, "failing_rows", None)
+                got = own(facts, SAMPLE_SIZE) if own is not None else None
+                if got is None:
+                    got = _failing_rows(frame, schema, metric, ctx)  # type: ignore[arg-type]
+                done.failing_rows, done.failing_count = got
         results.append(done)
     row_count = values.get(F.RowCount())
     out = SuiteResult(

@@ -407,6 +407,7 @@ class BatchedEngine:
         self.states: dict[Fact, State] = {}
         self.steps: list[str] = []
         self._scratch: Path | None = None
+        self._dup_base = 0
         self.columns: list[str] = []
 
     def add(self, facts: Sequence[Fact]) -> None:
@@ -496,6 +497,107 @@ class BatchedEngine:
                     f"{state.col}: exact quantile {state.q} by selection, "
                     f"{state.passes} extra pass(es)"
                 )
+
+    # ---- offending rows
+
+    def failing_rows(
+        self, facts: Sequence[Fact], limit: int
+    ) -> tuple[pl.DataFrame | None, int | None] | None:
+        """Rows sharing a duplicated key, found in two more passes with bounded memory; None for
+        other checks (their polars filter streams in bounded memory already)."""
+        fact = next((f for f in facts if isinstance(f, F.DistinctCount)), None)
+        if fact is None:
+            return None
+        try:
+            dup = self._duplicate_keys(list(fact.key))
+        except Exception as exc:
+            dup = None
+            self.steps.append(f"duplicates of ({', '.join(fact.key)}): {first_line(exc)}")
+        if dup is None:
+            self.steps.append(
+                f"duplicates of ({', '.join(fact.key)}): too many duplicated keys to list the "
+                "offending rows in bounded memory; the count stands"
+            )
+            return None, None
+        total, parts = 0, []
+        keyed = pl.all_horizontal([~missing_expr(c, self.schema[c]) for c in fact.key])
+        for batch in self.batches(list(self.schema)):
+            if isinstance(dup, np.ndarray):
+                col = batch[fact.key[0]]
+                ids = col.fill_null(self._dup_base).to_numpy().astype(np.int64) - self._dup_base
+                hit = dup[np.clip(ids, 0, len(dup) - 1)] & col.is_not_null().to_numpy()
+                hits = batch.filter(pl.Series(hit))
+            else:
+                hits = batch.filter(keyed).join(dup, on=list(fact.key), how="semi")
+            total += hits.height
+            if sum(h.height for h in parts) < limit:
+                parts.append(hits.head(limit))
+        sample = pl.concat(parts).head(limit) if parts else self.frame.head(0).collect()
+        return sample, total
+
+    def _duplicate_keys(self, key: list[str]) -> np.ndarray | pl.DataFrame | None:
+        """The duplicated keys: a bitmap over a dense integer key's range, else a frame of them
+        (None when there are more than ``SET_MAX_VALUES``)."""
+        keyed = pl.all_horizontal([~missing_expr(c, self.schema[c]) for c in key])
+        if len(key) == 1 and self.schema[key[0]].is_integer():
+            lo = hi = None
+            for batch in self.batches(key):
+                s = batch[key[0]].drop_nulls()
+                if s.len():
+                    lo = int(s.min()) if lo is None else min(lo, int(s.min()))  # type: ignore[arg-type]
+                    hi = int(s.max()) if hi is None else max(hi, int(s.max()))  # type: ignore[arg-type]
+            if lo is None or hi is None:
+                return np.zeros(1, dtype=np.bool_)
+            if hi - lo + 1 <= BITMAP_MAX_BYTES // 2:
+                seen = np.zeros(hi - lo + 1, dtype=np.bool_)
+                dup = np.zeros(hi - lo + 1, dtype=np.bool_)
+                for batch in self.batches(key):
+                    s = batch[key[0]].drop_nulls()
+                    arr = s.to_numpy().astype(np.int64) - lo
+                    dup[arr[seen[arr]]] = True  # seen in an earlier batch
+                    dup[arr[s.is_duplicated().to_numpy()]] = True  # twice in this batch
+                    seen[arr] = True
+                self._dup_base = lo
+                self.steps.append(f"duplicates of {key[0]}: two bitmaps over its range")
+                return dup
+        # any key: counts per key spilled hash-partitioned, then summed one partition at a time
+        with tempfile.TemporaryDirectory(prefix="dataops-duplicates-") as tmp:
+            return self._spilled_duplicates(key, keyed, Path(tmp))
+
+    def _spilled_duplicates(
+        self, key: list[str], keyed: pl.Expr, folder: Path
+    ) -> pl.DataFrame | None:
+        for k in range(PARTITIONS):
+            (folder / str(k)).mkdir()
+        for i, batch in enumerate(self.batches(key)):
+            counts = batch.filter(keyed).group_by(key).agg(pl.len().alias("_n"))
+            counts = counts.with_columns(
+                (pl.struct(key).hash(seed=7) % PARTITIONS).alias("_dataops_part")
+            )
+            for (k,), chunk in counts.group_by("_dataops_part"):
+                chunk.drop("_dataops_part").write_ipc(folder / str(k) / f"{i}.arrow")
+        found: list[pl.DataFrame] = []
+        n = 0
+        for k in range(PARTITIONS):
+            files = sorted((folder / str(k)).glob("*.arrow"))
+            if not files:
+                continue
+            d = (
+                pl.scan_ipc(files)
+                .group_by(key)
+                .agg(pl.col("_n").sum())
+                .filter(pl.col("_n") > 1)
+                .select(key)
+                .collect()
+            )
+            n += d.height
+            if n > SET_MAX_VALUES:
+                return None
+            found.append(d)
+        self.steps.append(f"duplicates of ({', '.join(key)}): counts spilled to disk")
+        if found:
+            return pl.concat(found)
+        return pl.DataFrame(schema={c: self.schema[c] for c in key})
 
     def state_bytes(self) -> int:
         """The largest size the states reached (the memory the engine holds beyond a batch)."""
