@@ -218,6 +218,7 @@ class LineageReporter:
         self.run_id: int | None = None
         self.run_uuid: str | None = None
         self.plans: dict[str, Any] = {}
+        self.started: set[tuple[str, int]] = set()  # attempts that sent START
 
     # -- reporter events ------------------------------------------------------------------
     def run_started(self, run_id: int, plans: dict[str, Any]) -> None:
@@ -226,15 +227,21 @@ class LineageReporter:
 
     def step_started(self, step: str, attempt: int) -> None:
         self.inner.step_started(step, attempt)
+        self.started.add((step, attempt))
         self._safely(self._step_event, step, attempt, "START", None)
 
     def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
         self.inner.step_retrying(step, attempt, error, delay)
-        self._safely(self._step_event, step, attempt, "FAIL", error)
+        if (step, attempt) in self.started:
+            self._safely(self._step_event, step, attempt, "FAIL", error)
 
     def step_finished(self, outcome: Any) -> None:
         self.inner.step_finished(outcome)
-        if outcome.status in ("success", "failed") and outcome.attempts:
+        # A step skipped, or refused before its kernel started, never ran: no run to end.
+        if (
+            outcome.status in ("success", "failed")
+            and (outcome.step, outcome.attempts) in self.started
+        ):
             state = "COMPLETE" if outcome.status == "success" else "FAIL"
             self._safely(self._step_event, outcome.step, outcome.attempts, state, outcome.error)
 
