@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
+import polars as pl
 import pytest
 
 from jupyter_dataops.pipeline import operations
@@ -340,3 +341,26 @@ def test_promotion_rewriting_the_step_keeps_its_operations(tmp_path, value):
     write_step(path, replace(before, parameters={"rows": 4}))
     after = load_pipeline(path).steps["work"]
     assert after.operations == before.operations and after.parameters == {"rows": 4}
+
+
+def test_outputs_are_measured_when_they_are_readable_files_and_their_key_fits(tmp_path):
+    deep = Path(*["d" * 60] * 5) / "rows.parquet"  # a key over the store's 300 characters
+    (tmp_path / deep).parent.mkdir(parents=True)
+    for name in ("rows.parquet", str(deep)):
+        pl.DataFrame({"v": range(7)}).write_parquet(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a table\n")
+    with open_store(tmp_path) as store:
+        store.upsert_pipeline("factory")
+        store.upsert_step("factory", "work")
+        srid = finished_run(store)
+        got = operations.collect(
+            store,
+            store.get_run(srid),
+            pipeline="factory",
+            outputs=["rows.parquet", str(deep), "notes.txt", "db://warehouse/orders"],
+            folders=[tmp_path],
+        )
+    assert got["ops:output_rows:rows.parquet"] == 7
+    assert got["ops:output_bytes:rows.parquet"] == (tmp_path / "rows.parquet").stat().st_size
+    assert got["ops:output_bytes:notes.txt"] == 12 and "ops:output_rows:notes.txt" not in got
+    assert not [k for k in got if "dddd" in k or "warehouse" in k]

@@ -48,6 +48,7 @@ CHECKS_FAILING = "ops:checks_failing"
 OUTPUT_ROWS = "ops:output_rows:"
 OUTPUT_BYTES = "ops:output_bytes:"
 OPTION_KEYS = ("baseline", "rules")
+KEY_LIMIT = 300  # metric keys in the store (an output named longer gets no ops: metrics)
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def collect(
         out[NOTEBOOK_BYTES] = float(Path(notebook).stat().st_size)
     for name in outputs:
         path = _output_file(name, folders or [])
-        if path is None:
+        if path is None or len(OUTPUT_BYTES + name) > KEY_LIMIT:
             continue
         out[OUTPUT_BYTES + name] = float(path.stat().st_size)
         rows = _row_count(path)
