@@ -180,11 +180,19 @@ def test_a_scheduler_killed_mid_run_leaves_it_interrupted_and_the_next_one_repea
             assert second.returncode == 0, err
             claims = store.list_scheduled_runs(pipeline="clock", limit=10_000)
             assert_each_tick_once(claims, scheduled_pipeline_runs(store))
-            again = [c for c in claims if c["scheduled_for"] == killed_claim["scheduled_for"]]
-            assert again == [killed_claim]  # its tick was not run a second time
-            # --stop-timeout 0: the restarted scheduler's running step was stopped, recorded.
-            statuses = [r["status"] for r in store.list_runs(step="tick", limit=100)]
-            assert "running" not in statuses and statuses.count("interrupted") >= 2
+            again = [
+                (c["id"], c["status"], c["pipeline_run_id"])
+                for c in claims
+                if c["scheduled_for"] == killed_claim["scheduled_for"]
+            ]
+            # its tick was not run a second time
+            assert again == [(killed_claim["id"], "started", killed_claim["pipeline_run_id"])]
+            # --stop-timeout 0: the restarted scheduler's run was stopped too; nothing is left
+            # running or queued, and each run says it was interrupted.
+            runs = scheduled_pipeline_runs(store)
+            assert [r["status"] for r in runs] == ["interrupted"] * len(runs), err
+            steps = store.list_runs(step="tick", mode="production", limit=100)
+            assert {r["status"] for r in steps} <= {"interrupted"}, err
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -293,3 +301,31 @@ def test_a_runner_dead_on_another_host_is_marked_interrupted_within_minutes(tmp_
             assert store.get_run(runs[4])["status"] == "running"  # heard from 4 minutes ago
             dead = store.get_run(runs[6])
             assert dead["status"] == "interrupted" and "elsewhere" in dead["error"]
+
+
+def test_after_a_short_restart_the_newest_on_time_tick_runs_and_the_rest_are_recorded_skipped(
+    tmp_path,
+):
+    from jupyter_dataops.pipeline.scheduler import Scheduler
+
+    class CountingScheduler(Scheduler):
+        def launch(self, scheduled_for, claims, now=None):
+            self.launched.append(scheduled_for)
+
+    with store_url("sqlite", tmp_path) as url:
+        root = tmp_path / "proj"
+        root.mkdir()
+        make_notebook(root / "tick.ipynb")
+        write_yaml(root, url, 0)
+        t0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=1)
+        with open_store(url) as store:
+            assert store.claim_scheduled_run("clock", "tick", t0)  # then down for 10 s
+            s = CountingScheduler(root / "dataops.yaml", store=store)
+            s.launched = []
+            s.tick(t0 + timedelta(seconds=10, milliseconds=200))
+            assert s.launched == [t0 + timedelta(seconds=10)]
+            rows = store.list_scheduled_runs(pipeline="clock", limit=100)
+            skipped = [r for r in rows if r["status"] == "skipped"]
+            assert len(skipped) == 9 and {r["reason"] for r in skipped} == {
+                "a newer tick of this schedule was due in the same pass"
+            }

@@ -35,6 +35,7 @@ from jupyter_dataops.pipeline import dag
 from jupyter_dataops.pipeline.runner import HEARTBEAT_SECONDS
 from jupyter_dataops.pipeline.schedules import (
     GRACE,
+    Schedule,
     due_runs,
     first_cursor,
     next_run,
@@ -47,6 +48,8 @@ log = logging.getLogger("jupyter_dataops.scheduler")
 # A runner on another host heartbeats every HEARTBEAT_SECONDS; five missed beats = dead.
 STALE_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)
 MAINTENANCE_SECONDS = 10.0
+RESIGNAL_SECONDS = 5.0  # a stopped run that has not ended gets SIGTERM again
+KILL_AFTER_SECONDS = 30.0  # ... and SIGKILL after this long
 
 
 # -- structured logs -------------------------------------------------------------------------------
@@ -115,7 +118,7 @@ class _ClaimReporter:
         _log(logging.INFO, "run_finished", run_id=result.run_id, status=result.status)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -123,6 +126,19 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         except OSError:  # pragma: no cover
             pass
+    if os.getppid() != parent:  # the scheduler died before the line above took effect
+        os._exit(130)
+
+    def watch() -> None:
+        # PR_SET_PDEATHSIG sends SIGTERM once, and a signal can land where Python cannot raise
+        # it (an at-fork hook, say) and be lost: while the scheduler is gone, repeat it.
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        while True:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(RESIGNAL_SECONDS)
+
+    threading.Thread(target=watch, name="dataops-parent-watch", daemon=True).start()
 
 
 def _run_claimed(
@@ -132,13 +148,14 @@ def _run_claimed(
     store_url: str,
     executor: str,
     workers: int | None,
+    parent: int,
 ) -> None:
     """In the child: run ``steps`` through the runner; exit 0 (success), 1 (failed), 130
     (stopped: steps recorded ``interrupted``) or 2 (the run could not start)."""
-    os.setsid()  # the terminal's Ctrl-C is the scheduler's to handle, not the run's
-    _die_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the scheduler's handler (inherited)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.setsid()  # the terminal's Ctrl-C is the scheduler's to handle, not the run's
+    _die_with_parent(parent)
     from jupyter_dataops.pipeline.alerts import alert_step_runs, with_alerts
     from jupyter_dataops.pipeline.runner import run_pipeline
     from jupyter_dataops.store import open_store
@@ -304,12 +321,22 @@ class Scheduler:
             time.sleep(0.1)
         for child in self.children:
             self._terminate(child)
-        deadline = time.monotonic() + 30
+        # A stop signal can land where Python cannot raise it (inside logging's lock release,
+        # say) and be lost: repeat it every RESIGNAL_SECONDS, then kill. A run killed outright
+        # leaves its records to mark_interrupted (in reap), so nothing stays "running".
+        deadline = time.monotonic() + KILL_AFTER_SECONDS
+        resignal = time.monotonic() + RESIGNAL_SECONDS
         while self.children and time.monotonic() < deadline:
             self.reap()
+            if time.monotonic() >= resignal:
+                resignal = time.monotonic() + RESIGNAL_SECONDS
+                for child in self.children:
+                    if child.process.is_alive():
+                        child.process.terminate()
             time.sleep(0.1)
         for child in self.children:
             child.process.kill()
+            child.process.join(10)
         self.reap()
         for key, waiting in self.queue.items():
             for t, claim in waiting:
@@ -365,14 +392,8 @@ class Scheduler:
                 )
                 if claim is None:
                     continue  # another scheduler has it
-                late = t < now - self.grace  # a caught-up tick waits its turn; an on-time
-                busy = self._busy(key)  # tick is skipped while its schedule is still busy
-                if not late and (self.queue.get(key) or busy):
-                    reason = (
-                        f"step {busy!r} was still running"
-                        if busy
-                        else "an earlier tick of this schedule was still waiting"
-                    )
+                reason = self._skip_reason(sched, t, due.run, now)
+                if reason:
                     self.store.close_scheduled_run(claim, "skipped", reason)
                     _log(logging.WARNING, "skipped", key=key, scheduled_for=t, reason=reason)
                     continue
@@ -391,6 +412,30 @@ class Scheduler:
             claims = [(k, self.queue[k].pop(0)[1]) for t, k in sorted(ready) if t == first]
             started.append(self.launch(first, claims, real_now))
         return started
+
+    def _skip_reason(
+        self, sched: Schedule, t: datetime, due: list[datetime], now: datetime
+    ) -> str | None:
+        """Why a claimed tick does not run, or None: it waits in the queue for its turn.
+
+        With ``catchup: all`` every tick waits its turn (at most ``max_catchup`` waiting). Else a
+        late tick kept by catch-up waits; an on-time tick is skipped when a newer one is due in
+        the same pass, or while an earlier run of its schedule is running or waiting."""
+        waiting = self.queue.get(sched.key, [])
+        if sched.catchup == "all":
+            if len(waiting) >= sched.max_catchup:
+                return f"{sched.max_catchup} ticks of this schedule (max_catchup) were waiting"
+            return None
+        if t < now.replace(microsecond=0) - self.grace:
+            return None
+        if any(u > t for u in due):
+            return "a newer tick of this schedule was due in the same pass"
+        busy = self._busy(sched.key)
+        if busy:
+            return f"step {busy!r} was still running"
+        if waiting:
+            return "an earlier tick of this schedule was still waiting"
+        return None
 
     def _busy(self, key: str) -> str | None:
         """A step of the schedule that is queued or running (here or by any runner)."""
@@ -418,7 +463,15 @@ class Scheduler:
         ctx = multiprocessing.get_context("fork")
         process = ctx.Process(
             target=_run_claimed,
-            args=(self.pipeline, steps, claim_ids, self.store.url, self.executor, self.workers),
+            args=(
+                self.pipeline,
+                steps,
+                claim_ids,
+                self.store.url,
+                self.executor,
+                self.workers,
+                os.getpid(),
+            ),
             name=f"dataops-run-{'+'.join(keys)}",
         )
         process.start()
@@ -448,6 +501,7 @@ class Scheduler:
             code = child.process.exitcode
             self.children.remove(child)
             self.store.adopt_scheduled_runs(child.claim_ids)  # stopped before it said so
+            self.store.mark_interrupted(stale_after=STALE_AFTER)  # and what it left running
             for cid in child.claim_ids:  # no-op when the run started (claim is "started")
                 self.store.close_scheduled_run(
                     cid,
