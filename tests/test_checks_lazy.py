@@ -28,7 +28,7 @@ def _relation(frame: pl.DataFrame):
 def test_a_duckdb_relation_is_checked_in_duckdb_not_downloaded():
     """30M rows (720 MB as a polars frame): the suite (after a warm-up run for the imports)
     grows the process by far less than the data, while reading the relation into polars (what
-    run_checks did before) grows it by more than 500 MB, so the measurement tells them apart."""
+    run_checks did before) grows it by hundreds of MB, so the measurement tells them apart."""
     script = textwrap.dedent(
         """
         import json, resource, duckdb, polars as pl
@@ -62,8 +62,9 @@ def test_a_duckdb_relation_is_checked_in_duckdb_not_downloaded():
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["statuses"] == ["pass"] * 6, out
     assert "duckdb: one lazy select" in out["plan"]
-    assert out["downloaded"] > 500 * 2**20, out  # the data is 720 MB
+    assert out["downloaded"] > 300 * 2**20, out  # the data is 720 MB (measured 500-700 MB)
     assert out["checked"] < 100 * 2**20, out  # measured: ~1 MB
+    assert out["checked"] < out["downloaded"] / 5, out
 
 
 def test_duckdb_failing_rows_are_a_limited_sample_with_the_full_count():
