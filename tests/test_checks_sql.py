@@ -386,3 +386,80 @@ def test_magic_checks_a_url_and_an_engine_variable(shell, backend, tmp_path):
     assert by_url.result.name == "orders" and by_var.result.name == "q"
     assert isinstance(no_table.error_in_exec, DataOpsError)
     assert "--table NAME" in str(no_table.error_in_exec)
+
+
+@pytest.mark.filterwarnings("ignore:Dask support is moving:FutureWarning")
+@pytest.mark.parametrize(
+    "backend", ["polars", "sqlite", "postgresql", "duckdb", "dask", "sqlframe", "batched"]
+)
+def test_most_frequent_values_come_from_every_engine(backend, tmp_path, monkeypatch):
+    """The TopValues fact (profiles for suggest and drift) on each engine: a group-by in the
+    backend, merged counts in batches; missing values never count. The SQL engine does not
+    offer it (yet): it says so."""
+    from jupyter_dataops.checks import facts, planner
+    from jupyter_dataops.checks.engines.streaming import StreamingEngine
+    from jupyter_dataops.checks.inputs import RunContext
+
+    frame = pl.DataFrame(
+        {
+            "tag": ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + [None] * 7,
+            "x": [1.0] * 4 + [math.nan] * 6 + [2.0] * 7,
+        }
+    )
+    wanted = [facts.TopValues("tag", 2), facts.TopValues("x", 5)]
+    ctx = RunContext(None, None, None)
+    if backend in ("sqlite", "postgresql"):
+        with store_url(backend, tmp_path) as url:
+            md = sa.MetaData()
+            table = sa.Table("tags", md, sa.Column("tag", sa.Text), sa.Column("x", sa.Float(53)))
+            eng = sa.create_engine(url)
+            md.create_all(eng)
+            with eng.begin() as conn:
+                conn.execute(table.insert(), frame.to_dicts())
+            eng.dispose()
+            plan = planner.native_engine(url, "tags", ctx)
+            plan.add(wanted)
+            values = plan.execute()
+        for fact in wanted:
+            assert isinstance(values[fact], facts.Unavailable)
+            assert "engine cannot compute TopValues" in values[fact].message
+        return
+    elif backend == "batched":
+        from jupyter_dataops.checks.engines.batched import BatchedEngine
+
+        frame.write_parquet(tmp_path / "t.parquet")
+        lf = pl.scan_parquet(tmp_path / "t.parquet")
+        plan = BatchedEngine(lf, dict(lf.collect_schema()), ctx, batch_rows=4)
+        plan.add(wanted)
+        values = plan.execute()
+    else:
+        data = {
+            "polars": lambda: frame.lazy(),
+            "duckdb": lambda: _duckdb_of(frame),
+            "dask": lambda: pytest.importorskip("dask.dataframe").from_pandas(
+                frame.to_pandas(), npartitions=2
+            ),
+            "sqlframe": lambda: _sqlframe_of(frame),
+        }[backend]()
+        plan = planner.native_engine(data, None, ctx) or StreamingEngine(
+            data, dict(data.collect_schema()), ctx
+        )
+        plan.add(wanted)
+        values = plan.execute()
+    assert values[wanted[0]] == [{"value": "a", "count": 5}, {"value": "b", "count": 3}]
+    # NaN is missing: only 1.0 (4) and 2.0 (7) count
+    assert values[wanted[1]] == [{"value": 2.0, "count": 7}, {"value": 1.0, "count": 4}]
+
+
+def _duckdb_of(frame: pl.DataFrame):
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    con.register("f", frame.to_arrow())
+    return con.sql("SELECT * FROM f")
+
+
+def _sqlframe_of(frame: pl.DataFrame):
+    pytest.importorskip("sqlframe")
+    from sqlframe.duckdb import DuckDBSession
+
+    return DuckDBSession().createDataFrame(frame.rows(), schema="tag string, x double")

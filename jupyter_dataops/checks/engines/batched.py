@@ -343,6 +343,40 @@ class Quantile(State):
             lo, hi = float(mins[i]), float(maxs[i])  # the bucket's own values: exact bounds
 
 
+class TopValues(State):
+    """Counts of every value, merged batch by batch; Unavailable past ``SET_MAX_VALUES`` values
+    (the most frequent need them all)."""
+
+    def __init__(self, engine: BatchedEngine, col: str, limit: int) -> None:
+        self.col, self.limit = col, limit
+        self.keep = ~missing_expr(col, engine.schema[col])
+        self.counts: pl.DataFrame | None = None
+        self.too_many = False
+
+    def update(self, parts: list, batch: pl.DataFrame) -> None:
+        if self.too_many:
+            return
+        vc = batch.filter(self.keep).group_by(self.col).agg(pl.len().alias("count"))
+        merged = vc if self.counts is None else pl.concat([self.counts, vc])
+        self.counts = merged.group_by(self.col).agg(pl.col("count").sum())
+        if self.counts.height > SET_MAX_VALUES:
+            self.too_many, self.counts = True, None
+
+    def result(self) -> Any:
+        if self.too_many:
+            return Unavailable(
+                f"{self.col} has more than {SET_MAX_VALUES} distinct values: its most frequent "
+                "values are not counted on a file larger than memory"
+            )
+        if self.counts is None:
+            return []
+        top = self.counts.sort("count", descending=True).head(self.limit)
+        return top.rename({self.col: "value"}).select("value", "count").to_dicts()
+
+    def size(self) -> int:
+        return int(self.counts.estimated_size()) if self.counts is not None else 64
+
+
 # ---- the dispatch table: fact type -> state ------------------------------------------------
 
 
@@ -382,6 +416,7 @@ BATCHED: dict[type, Callable[[BatchedEngine, Any], State]] = {
     F.Aggregate: aggregate,
     F.DistinctCount: lambda e, fact: Distinct(e, fact.key),
     F.ConditionCount: condition,
+    F.TopValues: lambda e, fact: TopValues(e, fact.column, fact.limit),
 }
 
 
@@ -439,8 +474,8 @@ class BatchedEngine:
             try:
                 if make is None:
                     raise DataOpsError(
-                        f"the batched engine cannot compute {fact!r} (a fact of a plug-in "
-                        "metric): run the check on a frame that fits in memory"
+                        f"the batched engine cannot compute {type(fact).__name__}: run this "
+                        "check on a frame that fits in memory"
                     )
                 self.states[fact] = make(self, fact)
                 cols.update(dict.fromkeys(c for c in fact.columns if c in self.schema))

@@ -210,8 +210,8 @@ class NarwhalsEngine:
             try:
                 if builder is None:
                     raise DataOpsError(
-                        f"the {self.backend} backend cannot compute {fact!r} (a fact of a "
-                        "plug-in metric): run the check on a polars frame"
+                        f"the {self.backend} backend cannot compute {type(fact).__name__}: "
+                        "run this check on a polars frame"
                     )
                 built = builder(self, fact)
             except Exception as exc:
@@ -387,6 +387,22 @@ def reference_missing(e: NarwhalsEngine, fact: F.ReferenceMissingCount) -> Compi
     return [_reference(e, fact).sum()], _int
 
 
+def top_values(e: NarwhalsEngine, fact: F.TopValues) -> Compiled | None:
+    """A group-by of its own in the backend; at most ``limit`` rows come back."""
+    col = fact.column
+    top = (
+        e.frame.filter(~e.missing(col))
+        .group_by(col)
+        .agg(nw.len().alias("_dataops_n"))
+        .sort("_dataops_n", descending=True)
+        .head(fact.limit)
+        .collect()
+    )
+    e.values[fact] = [{"value": _py(v), "count": int(_py(n))} for v, n in top.iter_rows()]
+    e.steps.append(f"{col}: most frequent values by a group-by in {e.backend}")
+    return None
+
+
 NARWHALS: dict[type, Builder] = {
     F.RowCount: rows,
     F.NullCount: nulls,
@@ -397,6 +413,7 @@ NARWHALS: dict[type, Builder] = {
     F.InvalidCount: invalid,
     F.ConditionCount: condition,
     F.ReferenceMissingCount: reference_missing,
+    F.TopValues: top_values,
 }
 NarwhalsEngine.TABLE = NARWHALS
 

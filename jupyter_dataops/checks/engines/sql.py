@@ -263,8 +263,8 @@ class SqlEngine:
             try:
                 if builder is None:
                     raise DataOpsError(
-                        f"the {self.dialect} database engine cannot compute {fact!r} (a fact "
-                        "of a plug-in metric): run the check on a polars frame"
+                        f"the {self.dialect} database engine cannot compute {type(fact).__name__}"
+                        ": run this check on a polars frame"
                     )
                 compiled[fact] = builder(self, fact)
             except Exception as exc:
