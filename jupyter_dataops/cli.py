@@ -314,6 +314,8 @@ def run(
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         reporter.stop()
+        if hasattr(reporter, "run_interrupted"):  # the pipeline has alerts
+            reporter.run_interrupted()
         raise fail("stopped; unfinished steps are recorded as interrupted.", code=130) from None
     finally:
         if store is not None:

@@ -372,3 +372,44 @@ def test_a_scheduled_run_stopped_by_sigterm_alerts_interrupted(tmp_path, hook):
     [body] = hook.bodies
     assert body["event"] == "interrupted" and body["step"] == "slow"
     assert body["status"] == "interrupted" and "stopped" in body["error"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_dataops_run_alerts_interrupted(tmp_path, hook):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("seconds = 60.0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(seconds)"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    (tmp_path / "dataops.yaml").write_text(
+        f"pipeline: p\nalerts:\n  - webhook: {hook.url}\n    on: [interrupted]\n"
+        "steps:\n  slow: {notebook: slow.ipynb}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_dataops.cli", "run", "--unpromoted"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (tmp_path / ".dataops" / "dataops.db").exists():
+            time.sleep(0.2)
+        with open_store(tmp_path) as store:
+            while time.monotonic() < deadline and not any(
+                r["status"] == "running" for r in store.list_runs(step="slow")
+            ):
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    [body] = hook.bodies
+    assert body["event"] == "interrupted" and body["step"] == "slow"

@@ -494,6 +494,7 @@ class AlertingReporter:
         self.alerts = list(alerts)
         self.store = store
         self.pipeline = pipeline  # to open the pipeline's store on first alert when store is None
+        self.run_id: int | None = None
         self._own_store = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-alerts")
         self._futures: list[Any] = []
@@ -503,6 +504,7 @@ class AlertingReporter:
         return getattr(self.inner, name)
 
     def run_started(self, run_id: int, plans: Any) -> None:
+        self.run_id = run_id
         self.inner.run_started(run_id, plans)
 
     def step_started(self, step: str, attempt: int) -> None:
@@ -542,6 +544,25 @@ class AlertingReporter:
     def run_finished(self, result: Any) -> None:
         self.wait()
         self.inner.run_finished(result)
+
+    def run_interrupted(self) -> None:
+        """After Ctrl-C or SIGTERM stopped the run: alerts for its interrupted steps (once the
+        runner recorded them), then the queued ones."""
+        if self.run_id is not None:
+            if self.store is None:
+                from jupyter_dataops.pipeline.runner import open_pipeline_store
+
+                self.store, self._own_store = open_pipeline_store(self.pipeline), True
+            try:
+                run = self.store.get_pipeline_run(self.run_id) or {}
+            except Exception as exc:  # noqa: BLE001 - alerts never fail the caller
+                log.warning("interrupted alerts skipped: %s", exc)
+                run = {}
+            stopped = [s["id"] for s in run.get("steps", []) if s["status"] == "interrupted"]
+            self._futures.append(
+                self._pool.submit(alert_step_runs, self.alerts, self.store, stopped)
+            )
+        self.wait()
 
 
 def with_alerts(reporter: Any, pipeline: Any, store: Any = None) -> Any:

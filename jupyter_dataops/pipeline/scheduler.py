@@ -156,12 +156,13 @@ def _run_claimed(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.setsid()  # the terminal's Ctrl-C is the scheduler's to handle, not the run's
     _die_with_parent(parent)
-    from jupyter_dataops.pipeline.alerts import alert_step_runs, with_alerts
+    from jupyter_dataops.pipeline.alerts import with_alerts
     from jupyter_dataops.pipeline.runner import run_pipeline
     from jupyter_dataops.store import open_store
 
     store = open_store(store_url)
     claims = _ClaimReporter(store, claim_ids)
+    reporter = with_alerts(claims, pipeline, store)
     code = 0
     try:
         result = run_pipeline(
@@ -171,16 +172,14 @@ def _run_claimed(
             executor=executor,
             workers=workers,
             store=store,
-            reporter=with_alerts(claims, pipeline, store),
+            reporter=reporter,
             trigger="schedule",
         )
         code = 0 if result.ok else 1
     except KeyboardInterrupt:  # RunnerStopped (SIGTERM) too: steps are recorded interrupted
         code = 130
-        if claims.run_id is not None and pipeline.alerts:
-            run = store.get_pipeline_run(claims.run_id) or {}
-            stopped = [s["id"] for s in run.get("steps", []) if s["status"] == "interrupted"]
-            alert_step_runs(pipeline.alerts, store, stopped)
+        if hasattr(reporter, "run_interrupted"):
+            reporter.run_interrupted()
     except DataOpsError as exc:
         code = 2
         for cid in claim_ids:
