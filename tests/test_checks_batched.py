@@ -17,6 +17,7 @@ import pytest
 from test_checks_sql import AS_OF, CUSTOMERS, SPEC, orders
 
 from jupyter_dataops.checks import planner, run_checks
+from jupyter_dataops.checks.engines import batch_states as BS
 from jupyter_dataops.checks.engines import batched as B
 
 
@@ -48,11 +49,11 @@ def test_batched_results_equal_the_polars_engine(huge, monkeypatch, tmp_path, ki
     want = run_checks(df, SPEC, as_of=AS_OF, namespace=ns)
     monkeypatch.setattr(B, "BATCH_ROWS", 97)  # 25 batches, merged
     if tiny:  # force the spill, the bitmap's exit and the multi-pass quantile selection
-        monkeypatch.setattr(B, "SET_MAX_VALUES", 5)
-        monkeypatch.setattr(B, "BITMAP_MAX_BYTES", 20)
-        monkeypatch.setattr(B, "GATHER_MAX_VALUES", 3)
-        monkeypatch.setattr(B, "BUCKETS", 4)
-        monkeypatch.setattr(B, "PARTITIONS", 3)
+        monkeypatch.setattr(BS, "SET_MAX_VALUES", 5)
+        monkeypatch.setattr(BS, "BITMAP_MAX_BYTES", 20)
+        monkeypatch.setattr(BS, "GATHER_MAX_VALUES", 3)
+        monkeypatch.setattr(BS, "BUCKETS", 4)
+        monkeypatch.setattr(BS, "PARTITIONS", 3)
     if kind == "parquet":
         df.write_parquet(tmp_path / "o.parquet")
         lf = pl.scan_parquet(tmp_path / "o.parquet")
@@ -97,7 +98,7 @@ def test_a_file_larger_than_memory_takes_the_batched_route_with_bounded_state(
     del df
     monkeypatch.setattr(planner, "_free_memory", lambda: 8 * 1024 * 1024)
     monkeypatch.setattr(B, "BATCH_ROWS", 200_000)
-    monkeypatch.setattr(B, "SET_MAX_VALUES", 250_000)
+    monkeypatch.setattr(BS, "SET_MAX_VALUES", 250_000)
     spec = (
         "row_count = 3_000_000\nduplicate_count(id) = 0\ndistinct_count(token) = 3_000_000\n"
         "median(amount) > 0\nstddev(amount) > 0"
@@ -153,7 +154,7 @@ def test_duplicate_rows_of_a_huge_file_come_in_bounded_passes(huge, monkeypatch,
     dup_emails = df.filter(pl.col("email").is_duplicated())["email"]
     assert got.results[1].failing_rows["email"].is_in(dup_emails.implode()).all()
     # more duplicated keys than may be held: the count stands, the sample is left out, and said
-    monkeypatch.setattr(B, "SET_MAX_VALUES", 3)
+    monkeypatch.setattr(BS, "SET_MAX_VALUES", 3)
     few = run_checks(pl.scan_parquet(tmp_path / "o.parquet"), "duplicate_count(email) = 0")
     assert few.results[0].observed == want.results[1].observed
     assert few.results[0].failing_rows is None
