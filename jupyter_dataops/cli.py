@@ -292,7 +292,8 @@ def run(
         history.open_project_store(url=project.store_url, create=False)
     except DataOpsError as exc:
         raise fail(str(exc)) from None
-    reporter = with_alerts(RichReporter(console), pipeline)  # sent once a step is recorded
+    # alerts go out once a step is recorded, through the project's (cached) store
+    reporter = with_alerts(RichReporter(console), pipeline, open_store=project.open_store)
     store = None
     try:
         result = run_pipeline(

@@ -17,12 +17,14 @@ import smtplib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
+
+from jupyter_dataops.errors import DataOpsError
 
 log = logging.getLogger("jupyter_dataops.alerts")
 
@@ -488,14 +490,19 @@ class AlertingReporter:
     for them."""
 
     def __init__(
-        self, inner: Any, alerts: Sequence[AlertSpec], store: Any, pipeline: Any = None
+        self,
+        inner: Any,
+        alerts: Sequence[AlertSpec],
+        store: Any,
+        open_store: Callable[[], Any] | None = None,
     ) -> None:
         self.inner = inner
         self.alerts = list(alerts)
         self.store = store
-        self.pipeline = pipeline  # to open the pipeline's store on first alert when store is None
+        # opens the pipeline's store on the first alert when ``store`` is None (the caller owns
+        # what it returns, e.g. the project's store cache: never closed here)
+        self._open_store = open_store
         self.run_id: int | None = None
-        self._own_store = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-alerts")
         self._futures: list[Any] = []
         self._lock = threading.Lock()
@@ -522,9 +529,7 @@ class AlertingReporter:
 
     def _send(self, step_run_id: int) -> None:
         if self.store is None:
-            from jupyter_dataops.pipeline.runner import open_pipeline_store
-
-            self.store, self._own_store = open_pipeline_store(self.pipeline), True
+            self.store = self._store()
         alert_step_runs(self.alerts, self.store, [step_run_id])
 
     def wait(self, timeout: float = 120.0) -> None:
@@ -538,8 +543,11 @@ class AlertingReporter:
             except Exception as exc:  # noqa: BLE001
                 log.warning("alert sender: %s", exc)
         self._pool.shutdown(wait=False)
-        if self._own_store and self.store is not None:
-            self.store.close()
+
+    def _store(self) -> Any:
+        if self._open_store is None:
+            raise DataOpsError("alerts need the run store: pass store= or open_store=")
+        return self._open_store()
 
     def run_finished(self, result: Any) -> None:
         self.wait()
@@ -550,9 +558,7 @@ class AlertingReporter:
         runner recorded them), then the queued ones."""
         if self.run_id is not None:
             if self.store is None:
-                from jupyter_dataops.pipeline.runner import open_pipeline_store
-
-                self.store, self._own_store = open_pipeline_store(self.pipeline), True
+                self.store = self._store()
             try:
                 run = self.store.get_pipeline_run(self.run_id) or {}
             except Exception as exc:  # noqa: BLE001 - alerts never fail the caller
@@ -565,8 +571,10 @@ class AlertingReporter:
         self.wait()
 
 
-def with_alerts(reporter: Any, pipeline: Any, store: Any = None) -> Any:
+def with_alerts(
+    reporter: Any, pipeline: Any, store: Any = None, *, open_store: Callable[[], Any] | None = None
+) -> Any:
     """``reporter`` wrapped to send the pipeline's alerts (unchanged when it has none). Without
-    ``store`` the pipeline's store is opened when the first alert goes out."""
+    ``store``, ``open_store()`` gives the pipeline's store when the first alert goes out."""
     alerts = getattr(pipeline, "alerts", ())
-    return AlertingReporter(reporter, alerts, store, pipeline) if alerts else reporter
+    return AlertingReporter(reporter, alerts, store, open_store) if alerts else reporter

@@ -1,6 +1,7 @@
 """Mergeable per-batch states of the batched engine (``engines/batched.py``), and their limits.
 
-The limits are module attributes read at use time, so tests can shrink them.
+The limits are module attributes read at use time, so tests can shrink them. ``engine`` arguments
+are the ``BatchedEngine`` (typed Any: batched.py imports this module, not the reverse).
 """
 
 from __future__ import annotations
@@ -8,16 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from jupyter_dataops.checks.dtypes import missing_expr, present
 from jupyter_dataops.checks.facts import Unavailable
-
-if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.engines.batched import BatchedEngine
 
 #: a dense integer column's distinct values are counted with a bitmap up to this many bytes
 BITMAP_MAX_BYTES = 512 * 1024 * 1024
@@ -146,7 +144,7 @@ class Moments(State):
 class Distinct(State):
     """Exact distinct count: bitmap (dense integers), in-memory set, or hash-partitioned spill."""
 
-    def __init__(self, engine: BatchedEngine, key: tuple[str, ...]) -> None:
+    def __init__(self, engine: Any, key: tuple[str, ...]) -> None:
         self.engine = engine
         self.key = list(key)
         schema = engine.schema
@@ -256,7 +254,7 @@ class Distinct(State):
 class Quantile(State):
     """Exact quantile with linear interpolation, by selection over extra passes of one column."""
 
-    def __init__(self, engine: BatchedEngine, col: str, q: float) -> None:
+    def __init__(self, engine: Any, col: str, q: float) -> None:
         self.engine = engine
         self.col = col
         self.q = q
@@ -323,7 +321,7 @@ class TopValues(State):
     """Counts of every value, merged batch by batch; Unavailable past ``SET_MAX_VALUES`` values
     (the most frequent need them all)."""
 
-    def __init__(self, engine: BatchedEngine, col: str, limit: int) -> None:
+    def __init__(self, engine: Any, col: str, limit: int) -> None:
         self.col, self.limit = col, limit
         self.keep = ~missing_expr(col, engine.schema[col])
         self.counts: pl.DataFrame | None = None
