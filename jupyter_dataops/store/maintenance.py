@@ -14,11 +14,12 @@ from jupyter_dataops.store.processes import pid_alive, process_started
 class MaintenanceMixin(StoreBase):
     """Liveness of runs: a run left ``queued``/``running`` by a dead runner gets closed."""
 
-    def mark_interrupted(self, *, stale_after: timedelta = timedelta(hours=12)) -> list[int]:
+    def mark_interrupted(self, *, stale_after: timedelta = timedelta(minutes=5)) -> list[int]:
         """Mark runs left ``queued``/``running`` by a runner that is gone as ``interrupted``.
 
         Gone: on this host, its pid no longer runs (or is a zombie); on another host, nothing
-        was heard from the run for ``stale_after``. Returns the step run ids marked.
+        was heard from the run for ``stale_after`` (runners heartbeat every minute, so five
+        missed beats). Returns the step run ids marked.
         """
         now = _now()
         with self._read() as conn:
