@@ -264,8 +264,21 @@ def run(
     ] = None,
     param: ParamOption = None,
     executor: Annotated[
-        str, typer.Option("--executor", help="Where steps run: local (a process pool).")
-    ] = "local",
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where steps run: local (a process pool) or dask (a dask.distributed cluster). "
+            "Default: `executor:` in dataops.yaml, else local.",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="The Dask scheduler, e.g. tcp://10.0.0.5:8786 (with the dask executor; "
+            "default: `dask_address:` in dataops.yaml, else a local cluster of --workers).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Steps run at the same time.")
     ] = None,
@@ -292,6 +305,11 @@ def run(
         history.open_project_store(url=project.store_url, create=False)
     except DataOpsError as exc:
         raise fail(str(exc)) from None
+    if address and (executor or pipeline.executor or "local") != "dask":
+        raise fail(
+            "--address is the address of a Dask scheduler: use it with --executor dask (or "
+            "`executor: dask` in dataops.yaml)."
+        )
     # alerts go out once a step is recorded, through the project's (cached) store
     reporter = with_alerts(RichReporter(console), pipeline, open_store=project.open_store)
     store = None
@@ -301,6 +319,7 @@ def run(
             steps or None,
             param or [],
             executor=executor,
+            executor_options={"address": address} if address else None,
             workers=workers,
             reporter=reporter,
             unpromoted=unpromoted,
@@ -511,8 +530,13 @@ def scheduler(
         ),
     ] = 60.0,
     executor: Annotated[
-        str, typer.Option("--executor", help="Where steps run: local (a process pool).")
-    ] = "local",
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where steps run: local or dask (default: `executor:` and `dask_address:` in "
+            "dataops.yaml, else local).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Steps of one run at the same time.")
     ] = None,
@@ -598,6 +622,43 @@ def demo(
             "stopped; the days already run are kept. Run the same command again to go on.",
             code=130,
         ) from None
+
+
+export_app = typer.Typer(help="Write the pipeline for another tool.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("airflow")
+def export_airflow(
+    out: Annotated[
+        Path, typer.Option("--out", help="The DAG file to write (Airflow's dags folder).")
+    ],
+    project_dir: Annotated[
+        str | None,
+        typer.Option("--project-dir", help="The project folder as Airflow's workers see it."),
+    ] = None,
+    python: Annotated[
+        str | None,
+        typer.Option("--python", help="The Python with jupyter-dataops that runs the steps."),
+    ] = None,
+) -> None:
+    """Write an Airflow DAG file: one task per step (our runner, so a failed data test fails the
+    task), the same order, schedule, retries and timeouts."""
+    from jupyter_dataops.pipeline.airflow_export import dag_ids
+    from jupyter_dataops.pipeline.airflow_export import export_airflow as export
+    from jupyter_dataops.pipeline.project import Project
+
+    try:
+        pipeline = Project.require().pipeline
+        path = export(pipeline, out, project_dir=project_dir, python=python)
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"wrote {path}: Airflow DAG(s) {', '.join(dag_ids(pipeline))} of pipeline "
+        f"{pipeline.name!r} ({len(pipeline.steps)} step(s))",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -152,6 +152,24 @@ def test_export_refuses_what_airflow_cannot_take(tmp_path):
     assert not (tmp_path / "dag.txt").exists()
 
 
+def test_dataops_export_airflow_writes_the_dag_file(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jupyter_dataops.cli import app
+
+    _project(tmp_path, SHOP)
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(
+        app, ["export", "airflow", "--out", "dags/shop.py", "--project-dir", "/srv/shop"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "dags/shop.py" in out.output and "shop, shop.report" in out.output
+    text = (tmp_path / "dags" / "shop.py").read_text()
+    assert 'PROJECT_DIR = "/srv/shop"' in text and f'DATAOPS_PYTHON = "{sys.executable}"' in text
+    bad = CliRunner().invoke(app, ["export", "airflow", "--out", "dags/shop.txt"])
+    assert bad.exit_code == 2 and "ending in .py" in bad.output
+
+
 # -- a real Airflow ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def airflow_python() -> str:

@@ -124,15 +124,16 @@ def test_three_steps_on_the_cluster_record_what_the_local_executor_records(proje
 
 def test_timeouts_and_retries_behave_as_with_the_local_executor(project, cluster):
     address, _ = cluster
-    (project / "dataops.yaml").write_text(
+    (project / "dataops.yaml").write_text(  # the executor as dataops.yaml names it
+        f"executor: dask\ndask_address: {address}\n"
         "steps:\n"
         "  slow: {notebook: sleepy.ipynb, timeout: 3}\n"
         "  flaky: {notebook: flaky.ipynb, retries: 1}\n"
     )
     start = time.monotonic()
-    result = run_pipeline(
-        load_pipeline(project / "dataops.yaml"), unpromoted=True, **_dask(address)
-    )
+    with distributed.get_task_stream(cluster[1]) as stream:
+        result = run_pipeline(load_pipeline(project / "dataops.yaml"), unpromoted=True)
+    assert any(str(t["key"]).startswith("dataops-slow-") for t in stream.data)
 
     slow, flaky = result.steps["slow"], result.steps["flaky"]
     assert slow.status == "failed" and slow.reason == "timeout"
@@ -255,3 +256,24 @@ def test_a_worker_killed_mid_step_gives_a_retried_step_with_its_records(project,
         )
         assert (first["status"], second["status"]) == ("failed", "success")
         assert "KilledWorker" in store.get_run(first["id"])["error"]
+
+
+def test_the_cli_and_dataops_yaml_say_where_steps_run(project, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jupyter_dataops.cli import app
+    from jupyter_dataops.pipeline.spec import PipelineFileError
+
+    (project / "dataops.yaml").write_text("executor: 5\nsteps:\n  a: {notebook: extract.ipynb}\n")
+    with pytest.raises(PipelineFileError, match="executor"):
+        load_pipeline(project / "dataops.yaml")
+    (project / "dataops.yaml").write_text("steps:\n  a: {notebook: extract.ipynb}\n")
+    monkeypatch.chdir(project)
+    out = CliRunner().invoke(app, ["run", "--address", "tcp://127.0.0.1:8786", "--unpromoted"])
+    assert out.exit_code == 2 and "--executor dask" in out.output
+    out = CliRunner().invoke(
+        app, ["run", "--executor", "dask", "--address", NOWHERE, "--unpromoted"]
+    )
+    assert out.exit_code == 2 and "PostgreSQL" in out.output  # refused, nothing ran
+    assert not (project / ".dataops" / "runs").exists()
+

@@ -7,6 +7,7 @@ their delay, and marks the downstream steps of a failed step ``skipped`` with th
 
 from __future__ import annotations
 
+import functools
 import graphlib
 import os
 import signal
@@ -23,6 +24,7 @@ from jupyter_dataops.pipeline import dag, operations
 from jupyter_dataops.pipeline.context import RunContext
 from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob
 from jupyter_dataops.pipeline.executors import StepJob, executors
+from jupyter_dataops.pipeline.lineage import with_lineage
 from jupyter_dataops.pipeline.notebook import (
     ParameterError,
     notebook_parameters,
@@ -374,12 +376,13 @@ def run_pipeline(
     steps: Sequence[str] | None = None,
     params: Sequence[str] = (),
     *,
-    executor: str = "local",
+    executor: str | None = None,
     workers: int | None = None,
     store: Any = None,
     reporter: Reporter | None = None,
     trigger: str = "manual",
     unpromoted: bool = False,
+    executor_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run the selected steps (all by default) of ``pipeline`` and return how each ended.
 
@@ -390,14 +393,21 @@ def run_pipeline(
     Every executed notebook is kept under ``.dataops/runs/<run id>/<step>.ipynb`` (an attempt
     that is retried keeps ``<step>.attempt-<n>.ipynb``). Raises ``PipelineError`` before anything
     runs when the plan is invalid; a failing step does not raise, it shows in the result.
+
+    ``executor`` (default: ``executor:`` of dataops.yaml, else ``local``) is built with
+    ``executor_options`` (default: what dataops.yaml says to it, e.g. ``dask_address``)
+    before anything is recorded. With OpenLineage configured, events go out too.
     """
     reporter = reporter or NullReporter()
-    executor_cls = executors.get(executor)
+    name = executor or pipeline.executor or "local"
+    options = pipeline.executor_options(name) if executor_options is None else executor_options
+    executor_cls = functools.partial(executors.get(name), **options)
     own_store = store is None
     if own_store:  # planning only reads: a refused plan creates no store
         store = Project.of(pipeline).open_store(create=False)
     plans = plan_run(pipeline, steps, params, store=store, promoted=not unpromoted)
     store = store or open_pipeline_store(pipeline)
+    reporter = with_lineage(reporter, pipeline, store)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
@@ -419,6 +429,9 @@ def _execute(
     params: Sequence[str],
     trigger: str,
 ) -> RunResult:
+    # The executor first: one that refuses (e.g. a SQLite store for remote Dask workers)
+    # refuses before the run is recorded.
+    pool = executor_cls(store, workers=workers or default_workers(len(plans)))
     store.upsert_pipeline(pipeline.name, project_dir=str(pipeline.project_dir))
     for name in plans:
         store.upsert_step(pipeline.name, name, notebook=pipeline.steps[name].notebook)
@@ -441,7 +454,6 @@ def _execute(
     delayed: list[tuple[float, str, int]] = []  # (due time, step, attempt)
     started_at: dict[str, float] = {}
     beat = time.monotonic()
-    pool = executor_cls(store, workers=workers or default_workers(len(plans)))
     reporter.run_started(run_id, plans)
     try:
         with pool:

@@ -215,7 +215,7 @@ class Scheduler:
         store: Any = None,
         interval: float = 1.0,
         stop_timeout: float = 60.0,
-        executor: str = "local",
+        executor: str | None = None,  # None: `executor:` of dataops.yaml, else local
         workers: int | None = None,
         grace: timedelta = GRACE,
     ) -> None:

@@ -37,6 +37,7 @@ STATE_DIR = ".dataops"
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 TOP_KEYS = ("pipeline", "store", "steps", "schedule", "timezone", "catchup", "max_catchup")
 TOP_KEYS += ("alerts", "retention")
+TOP_KEYS += ("executor", "dask_address")  # where `dataops run` runs steps
 SCHEDULING_KEYS = ("timezone", "catchup", "max_catchup", "retention")
 CATCHUP = ("skip", "latest", "all")
 STEP_KEYS = (
@@ -152,6 +153,12 @@ class Pipeline:
     max_catchup: int | None = None
     alerts: tuple[Any, ...] = ()  # alerts.AlertSpec
     retention: Any = None  # retention.Retention
+    executor: str | None = None  # `dataops run` / the scheduler without --executor
+    dask_address: str | None = None  # the dask executor's scheduler (none: a local cluster)
+
+    def executor_options(self, name: str) -> dict[str, Any]:
+        """What this file says to executor ``name`` (``dask_address`` for ``dask``)."""
+        return {"address": self.dask_address} if name == "dask" and self.dask_address else {}
 
     @property
     def project_dir(self) -> Path:
@@ -490,6 +497,15 @@ def _build(path: Path, data: Any) -> Pipeline:
             raise bad("schedule", str(exc)) from None
     if data.get("alerts") is not None:
         extra["alerts"] = _alerts(path, data["alerts"])
+    for key, example in (
+        ("executor", "'local' or 'dask'"),
+        ("dask_address", "'tcp://10.0.0.5:8786'"),
+    ):
+        value = data.get(key)
+        if value is not None:
+            if not isinstance(value, str) or not value.strip():
+                raise bad(key, f"`{key}:` must be text such as {example}, got {plain(value)!r}.")
+            extra[key] = value.strip()
     pipeline = Pipeline(
         path=path, name=str(name), steps=steps, store=store.strip() if store else None, **extra
     )
