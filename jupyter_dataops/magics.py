@@ -94,7 +94,7 @@ class DataOpsMagics(Magics):
             name=name,
             namespace=ns,
             as_of=args.as_of,
-            history=context.history_provider(ctx),
+            history=context.history_provider(ctx, suite=name),
             table=args.table,
         )
         context.record_suite(ctx, result)

@@ -43,8 +43,14 @@ def production_run(store, value: float, status: str = "success") -> int:
 def test_current_reads_the_environment():
     assert context.current({}) is None
     assert context.current({"DATAOPS_MODE": "interactive"}) is None
-    ctx = context.current({"DATAOPS_MODE": "Production", "DATAOPS_STEP": "load",
-                           "DATAOPS_STEP_RUN_ID": "7", "DATAOPS_STORE_URL": "sqlite:///x.db"})
+    ctx = context.current(
+        {
+            "DATAOPS_MODE": "Production",
+            "DATAOPS_STEP": "load",
+            "DATAOPS_STEP_RUN_ID": "7",
+            "DATAOPS_STORE_URL": "sqlite:///x.db",
+        }
+    )
     assert ctx == RunContext("production", step="load", step_run_id="7", store_url="sqlite:///x.db")
     assert context.current(ctx.env()) == ctx
 
@@ -102,3 +108,23 @@ def test_interactive_history_needs_this_notebook_to_be_a_step(tmp_path, monkeypa
         production_run(store, 4.0)
     history = context.history_provider(None)
     assert history is not None and list(history("avg(x)")) == [4.0]
+
+
+def test_two_suites_of_one_step_keep_their_own_spc_series(store):
+    """Two %%dataops_test cells of one step both measure row_count: each judges its own series."""
+    for rows_a, rows_b in [(10, 1000), (11, 1010), (12, 990)]:
+        pr = store.create_pipeline_run("sales", mode="production")
+        store.upsert_step("sales", "load")
+        sr = store.create_step_run(pr, "load")
+        store.start_step_run(sr)
+        ctx = RunContext("production", step="load", step_run_id=str(sr), store_url=store.url)
+        for name, rows in (("raw", rows_a), ("clean", rows_b)):
+            frame = pl.DataFrame({"x": list(range(rows))})
+            context.record_suite(ctx, run_checks(frame, "row_count > 0", name=name))
+        store.finish_step_run(sr, "success")
+    ctx = RunContext("production", step="load", step_run_id="999999", store_url=store.url)
+    assert list(context.history_provider(ctx, suite="raw")("row_count")) == [10, 11, 12]
+    assert list(context.history_provider(ctx, suite="clean")("row_count")) == [1000, 1010, 990]
+    # the magic names its suite (--name, else the frame): an spc line reads only its own series
+    mixed = context.history_provider(ctx)("row_count")
+    assert len(mixed) == 6

@@ -103,13 +103,25 @@ class StepHistory:
     run stored (drift lines' ``against last``); the current run never counts."""
 
     def __init__(
-        self, store: Any, step: str, pipeline: str | None, exclude: str | None = None
+        self,
+        store: Any,
+        step: str,
+        pipeline: str | None,
+        exclude: str | None = None,
+        suite: str | None = None,
     ) -> None:
         self.store, self.step, self.pipeline, self.exclude = store, step, pipeline, exclude
+        # two %%dataops_test cells of one step may both measure e.g. row_count: each suite (its
+        # --name, else the frame's name) keeps its own SPC series
+        self.suite = suite
 
     def __call__(self, metric_key: str) -> Sequence[float]:
         return self.store.metric_history(
-            self.step, metric_key, pipeline=self.pipeline, exclude_step_run=self.exclude
+            self.step,
+            metric_key,
+            pipeline=self.pipeline,
+            suite=self.suite,
+            exclude_step_run=self.exclude,
         )
 
     def profile(self, column: str) -> dict | None:
@@ -150,7 +162,7 @@ def _current_notebook() -> Path | None:
     return None
 
 
-def _interactive_provider() -> HistoryProvider | None:
+def _interactive_provider(suite: str | None = None) -> HistoryProvider | None:
     from jupyter_dataops.errors import DataOpsError
     from jupyter_dataops.pipeline.project import Project
 
@@ -169,18 +181,19 @@ def _interactive_provider() -> HistoryProvider | None:
         return None
     if store is None:
         return None  # nothing recorded yet
-    return StepHistory(store, step.name, project.pipeline.name)
+    return StepHistory(store, step.name, project.pipeline.name, suite=suite)
 
 
-def history_provider(ctx: RunContext | None) -> HistoryProvider | None:
+def history_provider(ctx: RunContext | None, suite: str | None = None) -> HistoryProvider | None:
     """The production metric history of the step this notebook is, for ``spc`` check lines.
 
     In a pipeline run (or gate) it reads the step named by ``ctx``; interactively it looks for a
     ``dataops.yaml`` in the cwd or its parents with a step whose notebook is this one. ``None``
     when the notebook is not a pipeline step (spc lines then report "collecting baseline").
+    ``suite``: the suite's name; its lines read only what that suite recorded.
     """
     if ctx is None:
-        return _interactive_provider()
+        return _interactive_provider(suite)
     if not ctx.step or not ctx.store_url:
         return None
-    return StepHistory(_store(ctx.store_url), ctx.step, ctx.pipeline, ctx.step_run_id)
+    return StepHistory(_store(ctx.store_url), ctx.step, ctx.pipeline, ctx.step_run_id, suite)
