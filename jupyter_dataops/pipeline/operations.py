@@ -291,7 +291,7 @@ def observe(store: Any, pipeline: Any, plan: Any, step_run_id: int, result: Any 
         store.record_suite(step_run_id, {"name": SUITE, "results": rows, "metrics": metrics})
         signals = [r["metric"] for r in rows if (r["spc"] or {}).get("broken")]
         if signals:
-            log.warning("ops: step %s run %s: SPC signal on %s", plan.name, step_run_id, signals)
+            log.info("ops: step %s run %s: SPC signal on %s", plan.name, step_run_id, signals)
     except Exception as exc:  # noqa: BLE001 - operations never change a run's outcome
         log.warning("ops: step run %s not recorded: %s: %s", step_run_id, type(exc).__name__, exc)
 
