@@ -518,8 +518,16 @@ def _execute(
                         run.skip_downstream(job.step)
                     sorter.done(job.step)
     except BaseException:
-        run.interrupt("the runner was stopped (Ctrl-C or a signal) before the step finished")
-        store.finish_pipeline_run(run_id, "interrupted")
+        # A repeated stop signal (a scheduler re-sends SIGTERM until its run ends) must not cut
+        # the recording short: nothing may be left "running" by a runner that is gone.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) if main else None
+        try:
+            run.interrupt("the runner was stopped (Ctrl-C or a signal) before the step finished")
+            store.finish_pipeline_run(run_id, "interrupted")
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
         raise
     statuses = {o.status for o in run.outcomes.values()}
     status = "failed" if statuses & {"failed", "skipped", "interrupted"} else "success"
