@@ -1,0 +1,135 @@
+"""The ``dataops`` application: its Typer app, consoles, and helpers the commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+app = typer.Typer(
+    name="dataops",
+    help="Jupyter-native DataOps: data tests, SPC checks and governed notebook pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+STATUS_STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "bold magenta",
+    "baseline": "bold blue",  # an spc line not judged yet: visibly not a pass
+}
+SCANNERS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error in plain words and return the Exit to raise."""
+    # Text, not markup: messages quote check lines such as `valid values [a, b]`.
+    err_console.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
+    return typer.Exit(code)
+
+
+def scan_data(path: Path):  # noqa: ANN201
+    """A lazy polars frame over a parquet, CSV/TSV or NDJSON file (larger than memory is fine)."""
+    import polars as pl
+
+    if not path.exists():
+        raise fail(f"data file {str(path)!r} does not exist.")
+    kind = SCANNERS.get(path.suffix.lower())
+    if kind is None:
+        raise fail(
+            f"cannot read {str(path)!r}: unknown file type {path.suffix!r}. "
+            f"Use one of {', '.join(sorted(SCANNERS))}."
+        )
+    if kind == "parquet":
+        return pl.scan_parquet(path)
+    if kind == "csv":
+        return pl.scan_csv(path, try_parse_dates=True)
+    if kind == "tsv":
+        return pl.scan_csv(path, separator="\t", try_parse_dates=True)
+    return pl.scan_ndjson(path)
+
+
+def print_suite(result) -> None:  # noqa: ANN001
+    """The result table of a check suite, one row per check line."""
+    from jupyter_dataops.checks.display import status_label
+
+    table = Table(title=f"checks: {result.name}" if result.name else "checks", show_lines=False)
+    for col in ("line", "status", "check", "observed", "threshold", "message"):
+        table.add_column(col, overflow="fold")
+    for r in result.results:
+        style = STATUS_STYLE.get(r.status, "")
+        detail = r.detail + (f" ({r.rows_text} offending)" if r.rows_text else "")
+        table.add_row(
+            str(r.line),
+            Text(r.status_text, style=style),
+            Text(r.source),
+            Text(r.observed_text),
+            Text(r.threshold),
+            Text(detail),
+        )
+    console.print(table)
+    counts = ", ".join(f"{n} {status_label(s)}" for s, n in result.counts.items() if n)
+    verdict = "[green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
+    console.print(f"{verdict} ({counts})")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from jupyter_dataops import __version__
+
+        console.print(f"jupyter-dataops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Jupyter-native DataOps: data tests, SPC checks and governed notebook pipelines."""
+
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-p",
+        "--param",
+        help="Parameter as key=value (repeatable); `dataops run` also takes step.key=value.",
+    ),
+]
+
+
+def _read_only_store():  # noqa: ANN202
+    """The store of the project here, for commands that only read: never created by looking
+    (no ``dataops.yaml`` or no store yet is an error, exit 2)."""
+    from jupyter_dataops.pipeline import history
+    from jupyter_dataops.pipeline.project import Project
+
+    project = Project.require()
+    store = history.open_project_store(url=project.store_url, create=False)
+    if store is None:
+        project.require_store()  # raises NoStoreError: "no runs yet ..."
+    return store
+
+
+def main() -> None:
+    """Entry point of the ``dataops`` script."""
+    app()
