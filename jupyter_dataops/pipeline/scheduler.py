@@ -32,7 +32,12 @@ from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline import dag
-from jupyter_dataops.pipeline.runner import HEARTBEAT_SECONDS
+from jupyter_dataops.pipeline.schedule_status import (  # noqa: F401  (re-exported)
+    NOT_RUNNING,
+    STALE_AFTER,
+    schedule_status,
+    scheduler_state,
+)
 from jupyter_dataops.pipeline.schedules import (
     GRACE,
     Schedule,
@@ -45,8 +50,6 @@ from jupyter_dataops.pipeline.spec import Pipeline, load_pipeline
 
 log = logging.getLogger("jupyter_dataops.scheduler")
 
-# A runner on another host heartbeats every HEARTBEAT_SECONDS; five missed beats = dead.
-STALE_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)
 MAINTENANCE_SECONDS = 10.0
 RESIGNAL_SECONDS = 5.0  # a stopped run that has not ended gets SIGTERM again
 KILL_AFTER_SECONDS = 30.0  # ... and SIGKILL after this long
@@ -570,50 +573,3 @@ class Scheduler:
                 self.cursors.pop(key, None)  # a new or changed schedule starts from now
         _log(logging.INFO, "reloaded", file=str(self.path), schedules=self._describe())
         return True
-
-
-# -- status ------------------------------------------------------------------------------------------
-
-
-NOT_RUNNING = "scheduler not running"
-
-
-def scheduler_state(store: Any, pipeline: str) -> dict[str, Any]:
-    """``{alive, host, pid, heartbeat_at, started_at, message}`` of the pipeline's scheduler:
-    the newest alive one, else the last one seen (``alive`` false), else all None. ``message``
-    says it in words, starting with "scheduler not running" when none is alive."""
-    rows = store.schedulers(pipeline=pipeline, stale_after=STALE_AFTER) if store else []
-    row = next((r for r in rows if r["alive"]), rows[0] if rows else None)
-    keys = ("host", "pid", "heartbeat_at", "started_at")
-    state = {"alive": False, **dict.fromkeys(keys)}
-    if row is not None:
-        state = {"alive": row["alive"], **{k: row[k] for k in keys}}
-    if state["alive"]:
-        message = f"scheduler running on {state['host']} (pid {state['pid']})"
-    else:
-        message = f"{NOT_RUNNING}: start it with `dataops scheduler` in the project folder"
-        if row is not None:
-            message += f" (last seen on {row['host']}, pid {row['pid']}, at {row['heartbeat_at']})"
-    return {**state, "message": message}
-
-
-def schedule_status(pipeline: Pipeline, store: Any, now: datetime | None = None) -> dict[str, Any]:
-    """``{scheduler, schedules}``: ``scheduler_state`` and, per schedule (key: a step, or ``*``
-    for the pipeline's own), the steps a tick runs, cron, time zone, catch-up, next tick and
-    the last claimed tick with what became of it."""
-    out: dict[str, Any] = {"scheduler": scheduler_state(store, pipeline.name), "schedules": []}
-    for key, s in schedules(pipeline).items():
-        last = store.list_scheduled_runs(pipeline=pipeline.name, step=key, limit=1) if store else []
-        fields = ("scheduled_for", "status", "reason", "pipeline_run_id", "run_status")
-        out["schedules"].append(
-            {
-                "key": key,
-                "steps": s.steps(pipeline),
-                "schedule": s.cron,
-                "timezone": s.timezone,
-                "catchup": s.catchup,
-                "next_run": next_run(s, now),
-                "last_scheduled": {k: last[0][k] for k in fields} if last else None,
-            }
-        )
-    return out
