@@ -17,6 +17,7 @@ from rich.console import Console
 from jupyter_dataops.checks import run_checks
 from jupyter_dataops.checks.display import duration, format_value, unit_of
 from jupyter_dataops.pipeline.report import run_detail
+from jupyter_dataops.server.actions import observed_display as rest_observed_display
 from jupyter_dataops.widgets._format import badge, check_counts, observed
 
 AS_OF = "2026-11-01T00:00:00+00:00"
@@ -82,6 +83,7 @@ def test_each_unit_reads_the_same_in_every_front_door(unit, line, shown, cli_run
     assert unit_of(stored["metric"]) == unit
     assert format_value(stored["observed"], unit_of(stored["metric"])) == shown
     assert observed(stored) == shown
+    assert rest_observed_display(stored) == shown  # GET runs/{id}: observed_display
     console = Console(width=200, record=True)
     console.print(run_detail(_run({"check_results": [stored]})))
     assert shown in console.export_text()

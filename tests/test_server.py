@@ -195,6 +195,8 @@ async def test_run_detail_has_checks_parameters_and_the_executed_notebook_path(
     checks = {c["source"]: c for c in run["check_results"]}
     assert checks["missing_count(amount) = 0"]["status"] == "fail"
     assert checks["missing_count(amount) = 0"]["observed"] == 1
+    # a display string beside the raw number, from the one formatter (as the CLI and tables)
+    assert checks["missing_count(amount) = 0"]["observed_display"] == "1"
     assert checks["row_count > 0"]["status"] == "pass"
     assert run["executed_notebook"] == {
         "path": ".dataops/runs/1/orders.ipynb",

@@ -120,7 +120,18 @@ def run_detail(locator: ProjectLocator, run_id: int) -> dict[str, Any]:
     if run is None:
         raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
     run["executed_notebook"] = _notebook_link(state, run.get("notebook_path"))
+    for check in run.get("check_results") or []:
+        check["observed_display"] = observed_display(check)
     return run
+
+
+def observed_display(check: dict[str, Any]) -> str | None:
+    """A stored check's observed value as every front door shows it (the one formatter)."""
+    from jupyter_dataops.checks.display import format_value, unit_of
+
+    if check.get("observed") is None:
+        return None
+    return format_value(check["observed"], unit_of(check.get("metric")))
 
 
 def executed_notebook(
