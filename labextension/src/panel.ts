@@ -16,6 +16,7 @@ import { OperationsSection } from './sections/operations';
 import { PipelinesSection } from './sections/pipelines';
 import { RunDetailSection } from './sections/run_detail';
 import { RunsSection } from './sections/runs';
+import { SchedulerSection } from './sections/scheduler';
 
 export { POLL_INTERVAL_MS } from './model';
 
@@ -33,8 +34,8 @@ export interface IPanelOptions {
 /**
  * The DataOps sidebar: a header (refresh, promote, a notice line) over section widgets that
  * share one model (`model.ts`: client, selected step/run/chart, polling). Sections, top down:
- * pipelines → steps, recent runs, the selected run, a metric's control chart, the selected
- * step's operations (its runs' own SPC).
+ * the scheduler's state, pipelines → steps, recent runs, the selected run, a metric's control
+ * chart, the selected step's operations (its runs' own SPC).
  */
 export class DataOpsPanel extends Panel {
   readonly model: DataOpsModel;
@@ -53,6 +54,7 @@ export class DataOpsPanel extends Panel {
     });
     this.addWidget(new Widget({ node: this._header() }));
     const openRun = (runId: number, fileName: string) => this._openRun(runId, fileName);
+    this.addWidget(new SchedulerSection(this.model));
     this.addWidget(new PipelinesSection(this.model));
     this.addWidget(new RunsSection(this.model));
     this.addWidget(new RunDetailSection(this.model, openRun));
