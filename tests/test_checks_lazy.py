@@ -62,7 +62,8 @@ def test_a_duckdb_relation_is_checked_in_duckdb_not_downloaded():
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["statuses"] == ["pass"] * 6, out
     assert "duckdb: one lazy select" in out["plan"]
-    assert out["downloaded"] > 300 * 2**20, out  # the data is 720 MB (measured 500-700 MB)
+    # the data is 720 MB; the peak grows by 256-700 MB when copied (part may reuse freed pages)
+    assert out["downloaded"] > 150 * 2**20, out
     assert out["checked"] < 100 * 2**20, out  # measured: ~1 MB
     assert out["checked"] < out["downloaded"] / 5, out
 
