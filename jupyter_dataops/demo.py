@@ -183,12 +183,6 @@ class _Turns:
             self.done(step, day)
 
 
-def _worker_init() -> None:
-    from jupyter_dataops.pipeline import executors as ex
-
-    ex._worker_init()  # the local executor's: die with the demo, Ctrl-C is the demo's
-
-
 class _Backfill:
     """Shared by every day's run: the process pool and the turns (set while a demo runs)."""
 
@@ -252,7 +246,7 @@ def backfill(
     advance: Callable[[str, str], None] = lambda day, step: None,
 ) -> None:
     """Run the pipeline once per planned day, ``jobs`` days overlapping, in order per step."""
-    from jupyter_dataops.pipeline.executors import executors
+    from jupyter_dataops.pipeline.executors import executors, worker_init
     from jupyter_dataops.pipeline.runner import run_pipeline
     from jupyter_dataops.pipeline.spec import load_pipeline
     from jupyter_dataops.store import open_store
@@ -266,7 +260,7 @@ def backfill(
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     # Started before any thread, so no worker is forked while another thread holds a lock.
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context(method), initializer=_worker_init
+        max_workers=jobs, mp_context=multiprocessing.get_context(method), initializer=worker_init
     )
     for f in [pool.submit(time.sleep, 0) for _ in range(jobs)]:
         f.result()

@@ -17,8 +17,8 @@ import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
-import nbformat
 import pytest
+from builders import write_notebook
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.airflow_export import export_airflow, render_dag
@@ -27,27 +27,14 @@ from jupyter_dataops.pipeline.spec import load_pipeline
 NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
 
 
-def _notebook(path: Path, *cells: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    first = nbformat.v4.new_code_cell(cells[0])
-    first.metadata["tags"] = ["parameters"]
-    nb.cells = [first] + [nbformat.v4.new_code_cell(c) for c in cells[1:]]
-    nbformat.write(nb, path)
-
-
 def _project(tmp_path: Path, yaml: str) -> Path:
-    _notebook(
+    write_notebook(
         tmp_path / "load.ipynb",
         'src = "data.csv"',
         "%load_ext jupyter_dataops\nimport polars as pl\nframe = pl.read_csv(src)",
         "%%dataops_test frame\nrow_count >= 3",
     )
-    _notebook(tmp_path / "step.ipynb", "x = 1", "y = x * 2")
+    write_notebook(tmp_path / "step.ipynb", "x = 1", "y = x * 2")
     (tmp_path / "data.csv").write_text("v\n1\n2\n3\n4\n")
     (tmp_path / "dataops.yaml").write_text(textwrap.dedent(yaml))
     return tmp_path / "dataops.yaml"

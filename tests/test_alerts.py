@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import signal
@@ -12,13 +11,11 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import nbformat
 import pytest
+from builders import Hook, dataops_process, promoted, sleep_notebook, write_notebook
 
 from jupyter_dataops.pipeline.alerts import (
     AlertEvent,
@@ -34,35 +31,6 @@ from jupyter_dataops.pipeline.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.store import open_store
 
 NOTEBOOKS = Path(__file__).parent / "notebooks" / "pipeline"
-
-
-class Hook:
-    """A local HTTP server that keeps every JSON body POSTed to it."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.bodies: list[dict] = []
-        self.paths: list[str] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length", 0))
-                hook.bodies.append(json.loads(self.rfile.read(length)))
-                hook.paths.append(self.path)
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -259,23 +227,13 @@ def test_bad_alert_entries_name_file_line_and_key(tmp_path, entry, line, key, wo
 
 @pytest.mark.slow
 def test_the_scheduler_alerts_on_a_failed_scheduled_run_and_survives_a_dead_channel(tmp_path, hook):
-    from jupyter_dataops.pipeline.promote import promote
-
     root = tmp_path / "proj"
-    root.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("fail = False", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("if fail:\n    raise ValueError('boom from the notebook')"),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, root / "job.ipynb")
-    (root / "dataops.yaml").write_text("pipeline: nightly\nsteps: {}\n")
-    promote(root / "job.ipynb", "job", pipeline_file=root / "dataops.yaml")
+    write_notebook(
+        root / "job.ipynb",
+        "fail = False",
+        "if fail:\n    raise ValueError('boom from the notebook')",
+    )
+    promoted(root, "job", "pipeline: nightly\n")
     (root / "dataops.yaml").write_text(
         textwrap.dedent(f"""\
         pipeline: nightly
@@ -291,12 +249,7 @@ def test_the_scheduler_alerts_on_a_failed_scheduled_run_and_survives_a_dead_chan
             parameters: {{fail: true}}
         """)
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", "scheduler", "--interval", "0.2"],
-        cwd=root,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = dataops_process("scheduler", "--interval", "0.2", cwd=root)
     try:
         deadline = time.monotonic() + 120
         while len(hook.bodies) < 2 and time.monotonic() < deadline:
@@ -330,34 +283,15 @@ def test_dataops_run_sends_the_alerts_too(tmp_path, hook):
 
 @pytest.mark.slow
 def test_a_scheduled_run_stopped_by_sigterm_alerts_interrupted(tmp_path, hook):
-    from jupyter_dataops.pipeline.promote import promote
-
     root = tmp_path / "proj"
-    root.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("seconds = 0.0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("import time\ntime.sleep(seconds)"),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, root / "slow.ipynb")
-    (root / "dataops.yaml").write_text("pipeline: nightly\nsteps: {}\n")
-    promote(root / "slow.ipynb", "slow", pipeline_file=root / "dataops.yaml")
+    sleep_notebook(root / "slow.ipynb")
+    promoted(root, "slow", "pipeline: nightly\n")
     (root / "dataops.yaml").write_text(
         f"pipeline: nightly\nalerts:\n  - webhook: {hook.url}\n    on: [interrupted]\n"
         'steps:\n  slow:\n    notebook: slow.ipynb\n    schedule: "* * * * * *"\n'
         "    parameters: {seconds: 60}\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", "scheduler", "--stop-timeout", "0"],
-        cwd=root,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = dataops_process("scheduler", "--stop-timeout", "0", cwd=root)
     try:
         with open_store(root) as store:
             deadline = time.monotonic() + 90
@@ -376,28 +310,12 @@ def test_a_scheduled_run_stopped_by_sigterm_alerts_interrupted(tmp_path, hook):
 
 @pytest.mark.slow
 def test_ctrl_c_on_dataops_run_alerts_interrupted(tmp_path, hook):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("seconds = 60.0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("import time\ntime.sleep(seconds)"),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, tmp_path / "slow.ipynb")
+    sleep_notebook(tmp_path / "slow.ipynb", "60.0")
     (tmp_path / "dataops.yaml").write_text(
         f"pipeline: p\nalerts:\n  - webhook: {hook.url}\n    on: [interrupted]\n"
         "steps:\n  slow: {notebook: slow.ipynb}\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", "run", "--unpromoted"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = dataops_process("run", "--unpromoted", cwd=tmp_path, stdout=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (tmp_path / ".dataops" / "dataops.db").exists():

@@ -8,9 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from jupyter_dataops.cli import app
+from builders import cli_env, invoke
 
 NOTEBOOKS = Path(__file__).parent / "notebooks" / "pipeline"
 DAG = """
@@ -30,13 +28,8 @@ def project(tmp_path, monkeypatch):
         shutil.copy(NOTEBOOKS / f"{name}.ipynb", root)
     (root / "dataops.yaml").write_text(textwrap.dedent(DAG))
     monkeypatch.chdir(root)
-    monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+    cli_env(monkeypatch)
     return root
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.mark.slow
@@ -49,7 +42,9 @@ def test_run_with_a_failing_middle_step_exits_non_zero_and_history_shows_it(proj
 
     rows = json.loads(invoke("runs", "--json").stdout)
     assert {r["step"]: r["status"] for r in rows} == {
-        "extract": "success", "transform": "failed", "report": "skipped"
+        "extract": "success",
+        "transform": "failed",
+        "report": "skipped",
     }
     only = json.loads(invoke("runs", "--json", "--step", "extract", "--limit", "1").stdout)
     assert [r["step"] for r in only] == ["extract"]
@@ -73,7 +68,10 @@ def test_bad_input_is_a_clear_error_with_exit_code_2_before_anything_runs(projec
         (["run", "nope"], "no step named 'nope'"),
         (["run"], "step 'extract': the step has no promoted version"),
         (["run", "--executor", "spark"], "unknown executor 'spark'. Available: dask, local"),
-        (["promote", "failing_checks.ipynb", "--step", "load", "-p", "row=3"], "Did you mean 'rows'?"),
+        (
+            ["promote", "failing_checks.ipynb", "--step", "load", "-p", "row=3"],
+            "Did you mean 'rows'?",
+        ),
         (["promote", "missing.ipynb", "--step", "load"], "does not exist"),
         (["test", "failing_checks.ipynb", "-p", "rows=x"], "expects int"),
     ]
@@ -90,7 +88,11 @@ def test_a_cycle_and_a_missing_pipeline_file_are_explained(project, tmp_path, mo
         "  b: {notebook: report.ipynb, depends_on: [a]}\n"
     )
     out = invoke("run")
-    assert out.exit_code == 2 and "cycle" in out.stderr and "a -> b -> a" in " ".join(out.stderr.split())
+    assert (
+        out.exit_code == 2
+        and "cycle" in out.stderr
+        and "a -> b -> a" in " ".join(out.stderr.split())
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from builders import dask_cluster, write_notebook
 
 distributed = pytest.importorskip("distributed", reason="pip install 'jupyter-dataops[dask]'")
 
@@ -40,16 +41,8 @@ NOWHERE = "tcp://scheduler.invalid:8786"  # never contacted: refused before any 
 
 @pytest.fixture(scope="module")
 def cluster():
-    import dask
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    client = distributed.Client(local, set_as_default=False)
-    yield local.scheduler_address, client
-    client.close()
-    local.close()
+    with dask_cluster({"distributed.scheduler.allowed-failures": 0}) as address_and_client:
+        yield address_and_client
 
 
 @pytest.fixture
@@ -200,24 +193,14 @@ def test_a_sqlite_store_is_refused_when_the_cluster_is_on_other_hosts(project, m
 
 
 def _victim(path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("marker = 'victim.started'")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "import time\nfrom pathlib import Path\n"
-            "if not Path(marker).exists():  # the first attempt waits to be killed\n"
-            "    Path(marker).write_text('1')\n"
-            "    time.sleep(120)"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
+    write_notebook(
+        path,
+        "marker = 'victim.started'",
+        "import time\nfrom pathlib import Path\n"
+        "if not Path(marker).exists():  # the first attempt waits to be killed\n"
+        "    Path(marker).write_text('1')\n"
+        "    time.sleep(120)",
+    )
 
 
 def test_a_worker_killed_mid_step_gives_a_retried_step_with_its_records(project, cluster):
@@ -276,4 +259,3 @@ def test_the_cli_and_dataops_yaml_say_where_steps_run(project, monkeypatch):
     )
     assert out.exit_code == 2 and "PostgreSQL" in out.output  # refused, nothing ran
     assert not (project / ".dataops" / "runs").exists()
-

@@ -156,16 +156,6 @@ def test_a_profile_of_numbers_is_the_reference_for_its_own_data(frames):
 # the profile store: SQLite and PostgreSQL ----------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    from jupyter_dataops.store.testing import store_url as make_store_url
-
-    with make_store_url(request.param, tmp_path) as url:
-        s = open_store(url)
-        yield s
-        s.close()
-
-
 def _run_with_profile(store, frame, status: str, mode: str = "production") -> int:  # noqa: ANN001
     pr = store.create_pipeline_run("shop", mode=mode)
     sr = store.create_step_run(pr, "load")

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+import builders
 import polars as pl
 import pytest
 from rich.console import Console
@@ -27,14 +26,7 @@ NEWEST = dt.datetime(2026, 10, 30, 23, 26)  # 1d 0h 34m before AS_OF
 def dataops(*args: str, cwd: Path | None = None, columns: int = 200, env: dict | None = None):
     environ = {**os.environ, "COLUMNS": str(columns), **(env or {})}
     environ.pop("DATAOPS_STORE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_dataops.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=environ,
-    )
+    return builders.dataops(*args, cwd=cwd, env=environ)
 
 
 def frame(rows: int = 2000) -> pl.DataFrame:
@@ -176,16 +168,7 @@ def test_an_spc_line_without_history_is_not_judged_in_every_front_door(tmp_path)
     assert res.passed and res.counts["baseline"] == 1 and res.counts["pass"] == 1
     d = r.to_dict()
     assert d["status"] == "baseline"
-    assert d["spc"] == {
-        "chart": "i",
-        "rules": "qcc",
-        "baseline": 20,
-        "judged": False,
-        "broken": [],
-        "center": None,
-        "lcl": None,
-        "ucl": None,
-    }
+    assert d["spc"] == {**builders.collecting_spc("i"), "window": "frozen"}
     text = str(res)
     assert "NOT JUDGED" in text and "collecting baseline 0/20" in text
     assert "1 not judged" in text.splitlines()[0]

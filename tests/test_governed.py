@@ -9,10 +9,9 @@ import json
 
 import nbformat
 import pytest
+from builders import cli_env, invoke
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from typer.testing import CliRunner
 
-from jupyter_dataops.cli import app
 from jupyter_dataops.pipeline.notebook import content_hash
 
 pytestmark = pytest.mark.slow
@@ -47,13 +46,8 @@ def project(tmp_path, monkeypatch):
     root.mkdir()
     batch_notebook(root / "batch.ipynb")
     monkeypatch.chdir(root)
-    monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+    cli_env(monkeypatch)
     return root
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def edit(path, source: str) -> None:

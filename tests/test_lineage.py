@@ -1,25 +1,27 @@
 """OpenLineage events of pipeline runs, received by a real HTTP server on this machine.
 
 The runner sends them through the openlineage-python client configured the standard way
-(``OPENLINEAGE_URL``). Each received event is validated against the OpenLineage 2-0-2 RunEvent
-structure below (the parts of the spec these events use; openlineage-python ships no JSON schema
-file) and its facets against the facet classes' own schema URLs.
+(``OPENLINEAGE_URL``). Each received event (the JSON the server got) is validated against the
+OpenLineage spec as the client ships it: openlineage-python ships no ``OpenLineage.json`` file but
+the classes generated from the spec's JSON Schema (``openlineage.client.generated``), and
+``openlineage_schema.validate_run_event`` rebuilds the event into them (unknown keys, missing
+required fields, wrong types, unknown facet schema URLs, the client's own validators) and checks
+that the client serialises the result back to the same JSON. ``test_the_validator_rejects...``
+proves it fails on mutated copies of a captured event.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import socket
 import threading
 import time
-import uuid
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from jupyter_dataops.pipeline import lineage
@@ -29,89 +31,9 @@ from jupyter_dataops.store import open_store
 
 pytest.importorskip("openlineage.client", reason="pip install 'jupyter-dataops[lineage]'")
 
+from openlineage_schema import InvalidEvent, validate_run_event  # noqa: E402 - needs the client
+
 NOTEBOOKS = Path(__file__).parent / "notebooks" / "pipeline"
-
-FACET = {
-    "type": "object",
-    "required": ["_producer", "_schemaURL"],
-    "properties": {
-        "_producer": {"type": "string", "format": "uri"},
-        "_schemaURL": {"type": "string", "format": "uri"},
-    },
-}
-FACETS = {"type": "object", "additionalProperties": {"$ref": "#/$defs/facet"}}
-DATASET = {
-    "type": "object",
-    "required": ["namespace", "name"],
-    "properties": {
-        "namespace": {"type": "string"},
-        "name": {"type": "string"},
-        "facets": FACETS,
-        "inputFacets": FACETS,
-        "outputFacets": FACETS,
-    },
-}
-RUN_EVENT = {  # OpenLineage 2-0-2 RunEvent, the parts these events use
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$defs": {"facet": FACET},
-    "type": "object",
-    "required": ["eventTime", "producer", "schemaURL", "run", "job", "eventType"],
-    "properties": {
-        "eventTime": {"type": "string", "format": "date-time"},
-        "producer": {"type": "string", "format": "uri"},
-        "schemaURL": {
-            "const": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-        },
-        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
-        "run": {
-            "type": "object",
-            "required": ["runId"],
-            "properties": {"runId": {"type": "string", "format": "uuid"}, "facets": FACETS},
-        },
-        "job": {
-            "type": "object",
-            "required": ["namespace", "name"],
-            "properties": {
-                "namespace": {"type": "string"},
-                "name": {"type": "string"},
-                "facets": FACETS,
-            },
-        },
-        "inputs": {"type": "array", "items": DATASET},
-        "outputs": {"type": "array", "items": DATASET},
-    },
-}
-FACET_SCHEMAS = {  # facet name -> (its schema URL, the fields the spec requires)
-    "parent": ("ParentRunFacet.json", {"run": {"runId"}, "job": {"namespace", "name"}}),
-    "errorMessage": ("ErrorMessageRunFacet.json", {"message": None, "programmingLanguage": None}),
-    "jobType": ("JobTypeJobFacet.json", {"processingType": None, "integration": None}),
-    "dataQualityAssertions": ("DataQualityAssertionsDatasetFacet.json", {"assertions": None}),
-}
-
-
-def validate(event: dict) -> None:
-    jsonschema.Draft202012Validator(
-        RUN_EVENT, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    ).validate(event)
-    uuid.UUID(event["run"]["runId"])
-    datetime.fromisoformat(event["eventTime"])
-    facets = {**event["run"].get("facets", {}), **event["job"].get("facets", {})}
-    for ds in event.get("inputs", []) + event.get("outputs", []):
-        facets.update(ds.get("facets", {}))
-        facets.update(ds.get("inputFacets", {}))
-    for name, facet in facets.items():
-        if name not in FACET_SCHEMAS:
-            continue
-        url, fields = FACET_SCHEMAS[name]
-        assert url in facet["_schemaURL"], (name, facet["_schemaURL"])
-        for key, sub in fields.items():
-            assert key in facet, (name, key)
-            for inner in sub or ():
-                assert inner in facet[key], (name, key, inner)
-    for ds in event.get("inputs", []) + event.get("outputs", []):
-        dq = {**ds.get("facets", {}), **ds.get("inputFacets", {})}.get("dataQualityAssertions")
-        for a in (dq or {}).get("assertions", []):
-            assert isinstance(a["assertion"], str) and isinstance(a["success"], bool)
 
 
 class Collector(BaseHTTPRequestHandler):
@@ -225,7 +147,7 @@ def test_each_step_run_sends_start_then_complete_or_fail_with_parent_datasets_an
     assert result.status == "failed" and result.steps["report"].status == "skipped"
     events = server
     for event in events:
-        validate(event)
+        validate_run_event(event)
     seen = [(e["job"]["name"], e["eventType"]) for e in events]
     assert seen[0] == ("shop", "START") and seen[-1] == ("shop", "FAIL")
     assert [s for s in seen if s[0] == "extract"] == [("extract", "START"), ("extract", "COMPLETE")]
@@ -279,6 +201,175 @@ def test_each_step_run_sends_start_then_complete_or_fail_with_parent_datasets_an
         ("missing_count", "amount", "error")
     ]
     assert "data tests failed" in transform_fail["run"]["facets"]["errorMessage"]["message"]
+
+
+CHECK_ROWS = [  # two recorded %%dataops_test rows of the suite "clean", as the store gives them
+    {"suite": "clean", "line": 2, "metric": "row_count()", "source": "row_count() > 0",
+     "status": "pass", "observed": 12, "threshold": "> 0"},
+    {"suite": "clean", "line": 3, "metric": "missing_count(amount)",
+     "source": "missing_count(amount) == 0", "status": "fail", "observed": 4,
+     "threshold": "== 0", "message": "4 missing"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def captured(tmp_path, server) -> dict:
+    """One step-attempt FAIL event as the HTTP server received it: parent, job type, error
+    message, an input and an output dataset, two assertions (one failed) on the output."""
+    pipeline = _pipeline(tmp_path, "pipeline: shop\nsteps:\n  one: {notebook: trivial.ipynb}\n")
+    reporter = lineage.LineageReporter(NullReporter(), pipeline, store=None)
+    reporter.run_uuid = "01890a5d-ac96-774b-bcce-b302099a8057"
+    reporter.sender.put(
+        reporter._event(
+            "FAIL",
+            "shop",
+            "transform",
+            "01890a5d-ac96-774b-bcce-b302099a8058",
+            job_type="TASK",
+            error="data tests failed: clean",
+            parent=True,
+            inputs=["orders.csv"],
+            outputs=["clean.csv"],
+            checks={"clean.csv": CHECK_ROWS},
+        )
+    )
+    reporter.sender.close()
+    assert reporter.sender.sent == 1 and len(server) == 1
+    return server[0]
+
+
+def _set(path: str, value):
+    """A mutation setting the value at a dotted path (``[i]`` for list items); ``DELETE``
+    removes the key."""
+
+    def mutate(event: dict) -> None:
+        *parents, last = path.replace("[", ".").replace("]", "").split(".")
+        target = event
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+
+    return mutate
+
+
+DELETE = object()
+PARENT = "run.facets.parent"
+ASSERTION = "outputs[0].facets.dataQualityAssertions.assertions[1]"
+MUTATIONS = {  # id: (mutation, path of the error, words of the error)
+    "missing runId": (_set("run.runId", DELETE), "$.run.runId", "required by Run, missing"),
+    "runId not a UUID": (
+        _set("run.runId", "run-42"),
+        "$.run.runId",
+        "badly formed hexadecimal UUID string",
+    ),
+    "eventTime without time": (
+        _set("eventTime", "2026-12-01"),
+        "$.eventTime",
+        "has to contain time",
+    ),
+    "eventTime not a date": (_set("eventTime", "yesterday"), "$.eventTime", "ValueError"),
+    "unknown top-level key": (_set("state", "FAIL"), "$.state", "not a field of RunEvent"),
+    "unknown key in the parent facet": (
+        _set(f"{PARENT}.namespace", "shop"),
+        f"$.{PARENT}.namespace",
+        "not a field of ParentRunFacet",
+    ),
+    "unknown key in the parent's run": (
+        _set(f"{PARENT}.run.runID", "x"),
+        f"$.{PARENT}.run.runID",
+        "not a field of Run",
+    ),
+    "parent without its job": (
+        _set(f"{PARENT}.job", DELETE),
+        f"$.{PARENT}.job",
+        "required by ParentRunFacet",
+    ),
+    "assertion success a string": (
+        _set(f"{ASSERTION}.success", "false"),
+        f"$.{ASSERTION}.success",
+        "expected bool, got string 'false'",
+    ),
+    "assertion without success": (
+        _set(f"{ASSERTION}.success", DELETE),
+        f"$.{ASSERTION}.success",
+        "required by Assertion",
+    ),
+    "eventType DONE": (_set("eventType", "DONE"), "$.eventType", "'DONE' is not a EventType"),
+    "made-up facet _schemaURL": (
+        _set("run.facets.errorMessage._schemaURL", "https://example.com/ErrorFacet.json"),
+        "$.run.facets.errorMessage._schemaURL",
+        "schema URL of no facet",
+    ),
+    "facet _schemaURL of another version": (
+        _set(
+            f"{PARENT}._schemaURL",
+            "https://openlineage.io/spec/facets/9-9-9/ParentRunFacet.json#/$defs/ParentRunFacet",
+        ),
+        f"$.{PARENT}._schemaURL",
+        "did you mean https://openlineage.io/spec/facets/1-",
+    ),
+    "job facet among run facets": (
+        lambda e: e["run"]["facets"].update(jobType=e["job"]["facets"]["jobType"]),
+        "$.run.facets.jobType",
+        "JobTypeJobFacet is a JobFacet: not here (RunFacet)",
+    ),
+    "input facet among output facets": (
+        lambda e: e["outputs"][0]["outputFacets"].update(e["outputs"][0]["facets"]),
+        "$.outputs[0].outputFacets.dataQualityAssertions",
+        "DataQualityAssertionsDatasetFacet is a InputDatasetFacet: not here (OutputDatasetFacet)",
+    ),
+    "dataset name a number": (_set("inputs[0].name", 7), "$.inputs[0].name", "expected str"),
+    "outputs not an array": (_set("outputs", {}), "$.outputs", "expected an array"),
+    "event schemaURL of another version": (
+        _set("schemaURL", "https://openlineage.io/spec/2-0-1/OpenLineage.json#/$defs/RunEvent"),
+        "$.schemaURL",
+        "round trip through Serde.to_dict differs",
+    ),
+    "facet without _producer": (
+        _set("job.facets.jobType._producer", DELETE),
+        "$.job.facets.jobType._producer",
+        "not received",
+    ),
+}
+
+
+def test_a_captured_event_is_valid_and_round_trips(captured):
+    event = validate_run_event(captured)
+    assert type(event).__module__ == "openlineage.client.generated.base"
+    assert event.eventType.value == "FAIL" and event.run.facets["parent"].run.runId.startswith(
+        "01890a5d"
+    )
+    facet = event.outputs[0].facets["dataQualityAssertions"]
+    assert [(a.assertion, a.column, a.success, a.severity) for a in facet.assertions] == [
+        ("row_count", None, True, None),
+        ("missing_count", "amount", False, "error"),
+    ]
+    # the client adds its own "tags" run facet (TagsRunFacet): validated like ours
+    assert set(captured["run"]["facets"]) == {"parent", "errorMessage", "tags"}
+
+
+def test_the_validator_accepts_what_the_spec_leaves_open(captured):
+    event = copy.deepcopy(captured)
+    assertion = event["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"][0]
+    assertion["params"] = {"limit": 3, "columns": ["a"], "nested": {"x": 1}}  # dict[str, Any]
+    event["inputs"][0]["inputFacets"] = event["outputs"][0]["facets"]  # an input dataset facet
+    event["eventTime"] = "2026-12-01T01:02:03Z"
+    del event["eventType"]  # optional in the 2-0-2 RunEvent
+    assert validate_run_event(event).eventType is None
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_the_validator_rejects_a_mutated_event_naming_the_path(captured, mutation):
+    mutate, path, words = MUTATIONS[mutation]
+    event = copy.deepcopy(captured)
+    mutate(event)
+    with pytest.raises(InvalidEvent) as error:
+        validate_run_event(event)
+    assert error.value.path == path, str(error.value)
+    assert words in str(error.value)
 
 
 def _closed_port() -> int:

@@ -7,7 +7,7 @@ import json
 import nbformat
 import papermill as pm
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from builders import write_notebook
 
 from jupyter_dataops.pipeline import context
 
@@ -15,23 +15,15 @@ pytestmark = pytest.mark.slow
 
 
 def make_notebook(path, checks: str):
-    nb = new_notebook(
-        cells=[
-            new_code_cell("min_rows = 1\n", metadata={"tags": ["parameters"]}),
-            new_code_cell("%load_ext jupyter_dataops"),
-            new_code_cell(
-                "import polars as pl\n"
-                "orders = pl.DataFrame({'order_id': [1, 2, 3], 'amount': [5.0, None, 7.5]})"
-            ),
-            new_code_cell("%%dataops_test orders --name orders_quality\n" + checks),
-            new_code_cell("print('after the checks')"),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
+    return write_notebook(
+        path,
+        "min_rows = 1\n",
+        "%load_ext jupyter_dataops",
+        "import polars as pl\n"
+        "orders = pl.DataFrame({'order_id': [1, 2, 3], 'amount': [5.0, None, 7.5]})",
+        "%%dataops_test orders --name orders_quality\n" + checks,
+        "print('after the checks')",
     )
-    nbformat.write(nb, path)
-    return path
 
 
 def execute(src, out):

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import nbformat
 import pytest
 import tornado.httpclient
 import yaml
-from nbformat.v4 import new_code_cell, new_notebook
+from builders import orders_notebook
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -43,29 +42,6 @@ CHECKS = (
 @pytest.fixture
 def jp_server_config():
     return {"ServerApp": {"jpserver_extensions": {"jupyter_dataops.server": True}}}
-
-
-def orders_notebook(path: Path) -> Path:
-    """A parameterized notebook whose checks fail when ``null_every`` > 0."""
-    nb = new_notebook(
-        cells=[
-            new_code_cell("n_rows = 50\nnull_every = 0\n", metadata={"tags": ["parameters"]}),
-            new_code_cell("%load_ext jupyter_dataops\nimport polars as pl"),
-            new_code_cell(
-                "amount = [float(i % 7) + n_rows / 10 for i in range(n_rows)]\n"
-                "if null_every:\n"
-                "    amount = [None if i % null_every == 0 else a for i, a in enumerate(amount)]\n"
-                "orders = pl.DataFrame({'amount': amount})"
-            ),
-            new_code_cell("%%dataops_test orders --name orders_quality\n" + CHECKS),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
 
 
 # -- the spec as JSON Schema ------------------------------------------------------------------
@@ -223,7 +199,7 @@ async def test_empty_project_answers_match_the_spec(jp_fetch):
 @pytest.mark.slow
 async def test_live_answers_of_a_project_with_real_runs_match_the_spec(jp_fetch, jp_root_dir):
     root = Path(jp_root_dir)
-    orders_notebook(root / "orders.ipynb")
+    orders_notebook(root / "orders.ipynb", CHECKS, amount="float(i % 7) + n_rows / 10")
     promote = "/dataops/api/promote"
 
     # A refused promotion, then a promoted one: both shapes of the gate's answer.

@@ -4,15 +4,12 @@ with no line written, and a slow-down injected after a baseline is a ``warn``, a
 
 from __future__ import annotations
 
-import json
 import random
 import textwrap
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import nbformat
+import builders
 import polars as pl
 import pytest
 
@@ -23,7 +20,6 @@ from jupyter_dataops.pipeline.report import verdict_lines
 from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
 from jupyter_dataops.pipeline.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.store import open_store
-from jupyter_dataops.store.testing import store_url as make_store_url
 
 PARAMS = "sleep = 0.0\nrows = 3"
 BODY = (
@@ -37,18 +33,8 @@ BODY = (
 
 
 def write_notebook(path: Path, *, checks: bool = False) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    params = nbformat.v4.new_code_cell(PARAMS)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(BODY)]
-    if checks:
-        nb.cells.append(nbformat.v4.new_code_cell("%%dataops_test frame\nrow_count = 3"))
-    nbformat.write(nb, path)
+    cells = [BODY, "%%dataops_test frame\nrow_count = 3"] if checks else [BODY]
+    builders.write_notebook(path, PARAMS, *cells)
 
 
 def project(root: Path, step_yaml: str, *, alerts: str = "", checks: bool = False) -> Path:
@@ -62,35 +48,9 @@ def project(root: Path, step_yaml: str, *, alerts: str = "", checks: bool = Fals
     return root / "dataops.yaml"
 
 
-class Hook:
-    """A local HTTP server that keeps every JSON body POSTed to it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length", 0))
-                hook.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def hook():
-    h = Hook()
+    h = builders.Hook("/hook")
     yield h
     h.close()
 
@@ -239,12 +199,6 @@ def test_operations_off_records_nothing(tmp_path):
         assert ops_metrics(store, srid) == {} and ops_rows(store, srid) == {}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path):
-    with make_store_url(request.param, tmp_path) as url:
-        yield url
-
-
 def finished_run(store, pipeline: str = "factory", step: str = "work") -> int:
     run = store.create_pipeline_run(pipeline, mode="production", trigger="manual")
     srid = store.create_step_run(run, step, promoted=False)
@@ -276,6 +230,84 @@ def test_a_judged_run_is_stored_so_the_chart_flags_it_and_only_it(store_url):
         assert [p.step_run_id for p in chart.points if p.rules] == slow
         assert [p.check_status for p in chart.points[-3:]] == ["pass", "warn", "pass"]
         assert chart.points[-2].ucl == pytest.approx(verdicts[slow[0]]["spc"]["ucl"])
+
+
+def judge_and_record(store, value: float, options=None, key: str = "ops:duration") -> dict:
+    """One more finished production run of step work whose op metric ``key`` is ``value``."""
+    srid = finished_run(store)
+    metrics = {key: value}
+    rows = operations.judge(
+        store, "work", srid, metrics, options or operations.OperationsOptions(), pipeline="factory"
+    )
+    store.record_suite(srid, {"name": "operations", "results": rows, "metrics": metrics})
+    return {"step_run_id": srid, **rows[0]}
+
+
+def test_a_lasting_change_becomes_the_new_normal_instead_of_a_signal_on_every_run(store_url):
+    """The baseline rolls: after a step's runs settle 40 % slower, a few runs warn, then the
+    slower level is judged normal (a frozen baseline would warn on every run from then on)."""
+    with open_store(store_url) as store:
+        rng = random.Random(5)
+        seed(
+            store, "factory", "work", {"ops:duration": [10 + rng.gauss(0, 0.5) for _ in range(20)]}
+        )
+        after = [judge_and_record(store, 14 + rng.gauss(0, 0.5)) for _ in range(40)]
+        warned = [r["status"] == "warn" for r in after]
+        assert warned[0] and sum(warned) <= 15, warned  # while the window holds the old level
+        assert not any(warned[-25:]), warned  # then the new level is the baseline
+        assert {r["spc"]["window"] for r in after} == {"rolling"}
+        frozen = [
+            r
+            for r in after
+            if r["observed"] > after[0]["spc"]["ucl"]  # the first verdict's (frozen) limit
+        ]
+        assert len(frozen) == 40  # every run is beyond the limits the first 20 runs set
+        chart = metric_chart(store, "work", "ops:duration", pipeline="factory")
+        drawn = {p.step_run_id: p for p in chart.points}
+        assert {i for i, p in drawn.items() if p.rules} == {
+            r["step_run_id"] for r in after if r["status"] == "warn"
+        }
+        for r in after:  # each point drawn against the limits its verdict recorded
+            assert drawn[r["step_run_id"]].ucl == pytest.approx(r["spc"]["ucl"])
+            assert drawn[r["step_run_id"]].center == pytest.approx(r["spc"]["center"])
+
+
+def test_a_faster_run_is_not_a_signal_but_a_slower_one_is(store_url):
+    with open_store(store_url) as store:
+        rng = random.Random(11)
+        seed(
+            store, "factory", "work", {"ops:duration": [10 + rng.gauss(0, 0.5) for _ in range(20)]}
+        )
+        fast = judge_and_record(store, 4.0)  # 60 % faster: beyond the limits, good news
+        assert fast["status"] == "pass" and fast["observed"] < fast["spc"]["lcl"]
+        assert "only a rise is a signal for ops:duration" in fast["message"]
+        slow = judge_and_record(store, 16.0)
+        assert slow["status"] == "warn" and slow["spc"]["broken"] == ["WE1"]
+        key = "ops:output_rows:orders.csv"  # fewer rows than usual is news: both ways
+        seed(store, "factory", "work", {key: [1000 + rng.randint(-5, 5) for _ in range(20)]})
+        fewer = judge_and_record(store, 400, key=key)
+        assert fewer["status"] == "warn" and "WE1" in fewer["spc"]["broken"]
+
+
+def test_a_change_under_min_change_of_the_centre_is_not_a_signal(store_url):
+    """Notebook sizes a few bytes apart: statistically out, practically the same notebook."""
+    with open_store(store_url) as store:
+        rng = random.Random(8)
+        key = "ops:notebook_bytes"
+        seed(store, "factory", "work", {key: [25288 + rng.randint(-3, 3) for _ in range(20)]})
+        strict = judge_and_record(
+            store, 25240, operations.OperationsOptions(min_change=0), key=key
+        )  # 0.2 % smaller: beyond 3 sigma, a signal without the floor
+        assert strict["status"] == "warn" and strict["spc"]["min_change"] == 0
+        small = judge_and_record(store, 25240, key=key)
+        assert small["status"] == "pass" and small["spc"]["broken"] == []
+        assert small["observed"] < small["spc"]["lcl"]
+        assert "under min_change 20%: not a signal" in small["message"]
+        assert "WE1" in small["message"]
+        big = judge_and_record(store, 31000, key=key)  # 23 % bigger
+        assert big["status"] == "warn" and "WE1" in big["spc"]["broken"]
+        assert operations.parse_options({"min_change": "5%"}).min_change == pytest.approx(0.05)
+        assert operations.parse_options({"min_change": 0}).min_change == 0
 
 
 def test_queue_delay_counts_from_the_tick_or_the_upstream_end_and_manual_runs_have_none(
@@ -320,6 +352,8 @@ def test_queue_delay_counts_from_the_tick_or_the_upstream_end_and_manual_runs_ha
         ("{rules: qccc}", "unknown run rule 'qccc'"),
         ("{chart: i}", "unknown option 'chart'"),
         ("sometimes", "expected `off` or a mapping"),
+        ("{min_change: lots}", "min_change takes a share of the centre line"),
+        ("{min_change: -5%}", "min_change takes a share of the centre line"),
     ],
 )
 def test_bad_operations_options_are_refused_with_file_step_and_key(tmp_path, value, words):
@@ -330,7 +364,7 @@ def test_bad_operations_options_are_refused_with_file_step_and_key(tmp_path, val
     assert words in str(err.value) and "line" in str(err.value)
 
 
-@pytest.mark.parametrize("value", ["off", "{baseline: 5}", "{rules: nelson}"])
+@pytest.mark.parametrize("value", ["off", "{baseline: 5}", "{rules: nelson}", "{min_change: 5%}"])
 def test_promotion_rewriting_the_step_keeps_its_operations(tmp_path, value):
     from dataclasses import replace
 

@@ -110,6 +110,17 @@ def test_spc_lines_and_their_options():
     )
     assert b.spc.rules == "nelson" and b.metric_key == "avg(amount)"
     assert c.severity == "fail" and c.spc.chart == "ewma" and c.spc.baseline == 10
+    assert not (a.spc.rolling or c.spc.rolling)
+    (d,) = parse_spec("spc row_count: baseline 30 rolling, rules nelson")
+    assert (d.spc.baseline, d.spc.rolling, d.spc.rules) == (30, True, "nelson")
+    assert d.spc.text == "chart i, rules nelson, baseline 30 rolling"
+
+
+def test_a_rolling_baseline_is_refused_on_charts_with_their_own_memory():
+    e = _err("spc row_count: chart ewma, baseline 10 rolling")
+    assert e.column == 22 and "drop 'rolling'" in e.message  # at the chart's name
+    e = _err("spc row_count: baseline 10 rollin")
+    assert "expected" in e.message
 
 
 def _err(text: str) -> DataOpsSyntaxError:

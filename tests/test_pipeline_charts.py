@@ -55,6 +55,18 @@ RUNS = [
 ]
 
 
+def record_run(store, *suites, status: str = "success") -> int:
+    """One finished production run of STEP holding ``suites``; its step run id."""
+    prid = store.create_pipeline_run(PIPELINE)
+    srid = store.create_step_run(prid, STEP)
+    store.start_step_run(srid)
+    for suite in suites:
+        store.record_suite(srid, suite)
+    store.finish_step_run(srid, status, error=None if status == "success" else "bad")
+    store.finish_pipeline_run(prid)
+    return srid
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request, tmp_path, monkeypatch):
     with make_store_url(request.param, tmp_path) as url:
@@ -77,12 +89,7 @@ def recorded(store_url):
                 name="quality",
                 history=lambda key: store.metric_history(STEP, key, pipeline=PIPELINE),
             )
-            prid = store.create_pipeline_run(PIPELINE)
-            srid = store.create_step_run(prid, STEP)
-            store.start_step_run(srid)
-            store.record_suite(srid, suite)
-            store.finish_step_run(srid, status, error=None if status == "success" else "bad")
-            store.finish_pipeline_run(prid)
+            record_run(store, suite, status=status)
         yield store
 
 
@@ -168,10 +175,7 @@ def test_a_line_still_collecting_its_baseline_draws_no_limits_and_flags_nothing(
                 "spc avg(amount): baseline 8",
                 history=lambda key: store.metric_history(STEP, key, pipeline=PIPELINE),
             )
-            prid = store.create_pipeline_run(PIPELINE)
-            srid = store.create_step_run(prid, STEP)
-            store.record_suite(srid, suite)
-            store.finish_step_run(srid, "success")
+            record_run(store, suite)
         chart = metric_chart(store, STEP, I_KEY, pipeline=PIPELINE)
         assert not chart.judged and chart.collected == 3 and chart.baseline == 8
         assert chart.violations == [] and chart.limits == {"center": None, "lcl": None, "ucl": None}
@@ -182,6 +186,82 @@ def test_a_line_still_collecting_its_baseline_draws_no_limits_and_flags_nothing(
         assert "nothing judged yet" in widget.rules_list.value
         with pytest.raises(DataOpsError, match="last must be at least 1"):
             metric_chart(store, STEP, I_KEY, last=0)
+
+
+def test_a_rolling_line_adapts_to_a_lasting_change_and_its_chart_shows_its_own_limits(store_url):
+    """``baseline 8 rolling``: after the level moves from 10 to 13 for good, a few runs are
+    flagged, then the new level is normal; each point is drawn against the limits its verdict
+    recorded. The same series under a frozen baseline flags every run after the move."""
+    levels = [10.0, 10.3, 9.8, 10.1, 9.9, 10.2, 10.05, 9.95] + [
+        13.0 + 0.1 * ((i * 7) % 5 - 2) for i in range(24)
+    ]
+    verdicts = {}
+    with open_store(store_url) as store:
+        for mean in levels:
+            suite = run_checks(
+                pl.DataFrame({"amount": [mean] * 3}),
+                "spc avg(amount): baseline 8 rolling",
+                name="quality",
+                history=lambda key: store.metric_history(STEP, key, pipeline=PIPELINE),
+            )
+            verdicts[record_run(store, suite)] = suite.results[0]
+        flagged = [r.status == "warn" for r in verdicts.values()]
+        assert flagged[8] and 1 <= sum(flagged) <= 8 and not any(flagged[-12:]), flagged
+        frozen = run_checks(
+            pl.DataFrame({"amount": [levels[-1]] * 3}),
+            "spc avg(amount): baseline 8",
+            history=lambda key: store.metric_history(STEP, key, pipeline=PIPELINE),
+        )
+        assert frozen.results[0].status == "warn"  # the first 8 runs' limits: still out
+        chart = metric_chart(store, STEP, I_KEY, pipeline=PIPELINE)
+        assert chart.line == "spc avg(amount): baseline 8 rolling"
+        stored = {
+            r["step_run_id"]: r["spc"] for r in store.spc_verdicts(STEP, I_KEY, pipeline=PIPELINE)
+        }
+        assert {v["window"] for v in stored.values()} == {"rolling"}
+        judged = [p for p in chart.points if stored[p.step_run_id]["judged"]]
+        assert len(judged) == len(levels) - 8
+        for p in judged:
+            assert p.ucl == pytest.approx(stored[p.step_run_id]["ucl"])
+            assert p.center == pytest.approx(stored[p.step_run_id]["center"])
+            assert p.rules == stored[p.step_run_id]["broken"]
+        assert len({round(p.ucl, 6) for p in judged}) > 5  # the limits move with the window
+
+
+def test_two_suites_recording_one_metric_chart_only_the_judging_suite(store_url):
+    """A step whose "raw" suite also records avg(amount) (in cents, never judged): the chart of
+    the "quality" suite's spc line draws that suite's values and flags what its check flagged."""
+    with open_store(store_url) as store:
+        for mean, _rows, _missing, status in RUNS:
+            suites = [
+                run_checks(
+                    pl.DataFrame({"amount": [mean * scale] * 4}),
+                    spec,
+                    name=name,
+                    history=lambda key, name=name: store.metric_history(
+                        STEP, key, pipeline=PIPELINE, suite=name
+                    ),
+                )
+                for name, spec, scale in (
+                    ("raw", "avg(amount) > 0", 100.0),
+                    ("quality", "spc avg(amount): rules nelson, baseline 5", 1.0),
+                )
+            ]
+            record_run(store, *suites, status=status)
+        chart = metric_chart(store, STEP, I_KEY, pipeline=PIPELINE)
+        assert [p.value for p in chart.points] == pytest.approx([r[0] for r in RUNS])
+        assert {p.suite for p in chart.points} == {"quality"}
+        good = [r[0] for r in RUNS if r[3] == "success"][:5]
+        assert chart.limits["center"] == pytest.approx(sum(good) / 5)
+        verdicts = {
+            r["step_run_id"]: r
+            for r in store.spc_verdicts(STEP, I_KEY, pipeline=PIPELINE, suite="quality")
+        }
+        expected = flagged_by_check(verdicts)
+        assert expected  # the 13.5 run breaks N1
+        assert {(p.step_run_id, rule) for p in chart.points for rule in p.rules} == expected
+        raw = metric_chart(store, STEP, I_KEY, pipeline=PIPELINE, suite="raw")
+        assert [p.value for p in raw.points] == pytest.approx([r[0] * 100 for r in RUNS])
 
 
 # -- the REST answer ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from builders import write_notebook
 
 from jupyter_dataops.pipeline.execute import AttemptResult, NotebookJob, execute_notebook
 
@@ -22,12 +23,7 @@ print(json.dumps({"transport": info["transport"], "ip": info["ip"],
 
 
 def notebook(path: Path, *sources: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
-    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, "x = 1", *sources)
 
 
 @pytest.mark.slow

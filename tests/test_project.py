@@ -10,9 +10,8 @@ import sys
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
+from builders import cli_env, invoke
 
-from jupyter_dataops.cli import app
 from jupyter_dataops.pipeline.context import ENV_PIPELINE, RunContext, current
 from jupyter_dataops.pipeline.project import NoProjectError, NoStoreError, Project
 from jupyter_dataops.pipeline.spec import PipelineFileError
@@ -23,12 +22,7 @@ YAML = "pipeline: sales\nsteps:\n  load:\n    notebook: load.ipynb\n"
 
 @pytest.fixture(autouse=True)
 def _no_store_env(monkeypatch):
-    monkeypatch.delenv(ENV_STORE_URL, raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args))
+    cli_env(monkeypatch)
 
 
 def test_find_walks_up_to_the_nearest_pipeline_file(tmp_path):

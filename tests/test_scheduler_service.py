@@ -11,44 +11,45 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import textwrap
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import nbformat
 import pytest
+from builders import dataops_process, promoted, sleep_notebook
 
-from jupyter_dataops.pipeline.promote import promote
+from jupyter_dataops.pipeline.scheduler import Scheduler
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.testing import store_url
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def make_notebook(path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("seconds = 0.0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("import time\ntime.sleep(seconds)"),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-
-
 def make_project(root: Path, url: str, seconds: float = 0.0) -> Path:
     """A project with one promoted step ``tick`` that runs every second."""
-    root.mkdir(parents=True, exist_ok=True)
-    make_notebook(root / "tick.ipynb")
-    (root / "dataops.yaml").write_text(f"pipeline: clock\nstore: '{url}'\nsteps: {{}}\n")
-    promote(root / "tick.ipynb", "tick", pipeline_file=root / "dataops.yaml")
+    sleep_notebook(root / "tick.ipynb")
+    promoted(root, "tick", f"pipeline: clock\nstore: '{url}'\n")
     write_yaml(root, url, seconds)
     return root
+
+
+def unpromoted_project(root: Path, url: str) -> Path:
+    """The same project with nothing promoted: the scheduler's own passes, no run started."""
+    sleep_notebook(root / "tick.ipynb")
+    write_yaml(root, url, 0)
+    return root
+
+
+class RecordingScheduler(Scheduler):
+    """Records each tick it would start (``launched``) instead of starting a run."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.launched: list[datetime] = []
+
+    def launch(self, scheduled_for, claims, now=None):
+        self.launched.append(scheduled_for)
 
 
 def write_yaml(root: Path, url: str, seconds: float, schedule: str = "* * * * * *") -> None:
@@ -66,12 +67,7 @@ def write_yaml(root: Path, url: str, seconds: float, schedule: str = "* * * * * 
 
 
 def start_scheduler(root: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", "scheduler", "--interval", "0.2", *args],
-        cwd=root,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return dataops_process("scheduler", "--interval", "0.2", *args, cwd=root)
 
 
 def events(stderr: str) -> list[dict]:
@@ -197,20 +193,10 @@ def test_a_scheduler_killed_mid_run_leaves_it_interrupted_and_the_next_one_repea
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_broken_edit_is_logged_and_the_last_good_version_keeps_running(tmp_path, backend, caplog):
-    from jupyter_dataops.pipeline.scheduler import Scheduler
-
-    class CountingScheduler(Scheduler):
-        def launch(self, scheduled_for, claims, now=None):
-            self.launched.append(scheduled_for)
-
     with store_url(backend, tmp_path) as url:
-        root = tmp_path / "proj"
-        root.mkdir()
-        make_notebook(root / "tick.ipynb")
-        write_yaml(root, url, 0)
+        root = unpromoted_project(tmp_path / "proj", url)
         with open_store(url) as store:
-            s = CountingScheduler(root / "dataops.yaml", store=store)
-            s.launched = []
+            s = RecordingScheduler(root / "dataops.yaml", store=store)
             t0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=1)
             s.tick(t0)
             (root / "dataops.yaml").write_text("pipeline: clock\nsteps:\n  tick: [\n")
@@ -234,16 +220,9 @@ def test_a_broken_edit_is_logged_and_the_last_good_version_keeps_running(tmp_pat
 
 @pytest.mark.parametrize("catchup", ["skip", "latest", "all"])
 def test_catchup_after_downtime_claims_from_the_store(tmp_path, catchup):
-    from jupyter_dataops.pipeline.scheduler import Scheduler
-
-    class CountingScheduler(Scheduler):
-        def launch(self, scheduled_for, claims, now=None):
-            self.launched.append(scheduled_for)
-
     with store_url("sqlite", tmp_path) as url:
         root = tmp_path / "proj"
-        root.mkdir()
-        make_notebook(root / "tick.ipynb")
+        sleep_notebook(root / "tick.ipynb")
         (root / "dataops.yaml").write_text(
             textwrap.dedent(f"""\
             pipeline: clock
@@ -256,8 +235,7 @@ def test_catchup_after_downtime_claims_from_the_store(tmp_path, catchup):
         day = datetime(2026, 11, 8, 6, tzinfo=timezone.utc)
         with open_store(url) as store:
             assert store.claim_scheduled_run("clock", "tick", day)  # the last run before downtime
-            s = CountingScheduler(root / "dataops.yaml", store=store)
-            s.launched = []
+            s = RecordingScheduler(root / "dataops.yaml", store=store)
             s.tick(day + timedelta(days=5, hours=8))  # back on the 13th at 14:00
             expected = {
                 "skip": [],
@@ -275,10 +253,7 @@ def test_a_runner_dead_on_another_host_is_marked_interrupted_within_minutes(tmp_
     from jupyter_dataops.store.models import PipelineRun, StepRun
 
     with store_url(backend, tmp_path) as url:
-        root = tmp_path / "proj"
-        root.mkdir()
-        make_notebook(root / "tick.ipynb")
-        write_yaml(root, url, 0)
+        root = unpromoted_project(tmp_path / "proj", url)
         with open_store(url) as store:
             runs = {}
             for age in (4, 6):  # minutes since the runner's last heartbeat
@@ -306,22 +281,12 @@ def test_a_runner_dead_on_another_host_is_marked_interrupted_within_minutes(tmp_
 def test_after_a_short_restart_the_newest_on_time_tick_runs_and_the_rest_are_recorded_skipped(
     tmp_path,
 ):
-    from jupyter_dataops.pipeline.scheduler import Scheduler
-
-    class CountingScheduler(Scheduler):
-        def launch(self, scheduled_for, claims, now=None):
-            self.launched.append(scheduled_for)
-
     with store_url("sqlite", tmp_path) as url:
-        root = tmp_path / "proj"
-        root.mkdir()
-        make_notebook(root / "tick.ipynb")
-        write_yaml(root, url, 0)
+        root = unpromoted_project(tmp_path / "proj", url)
         t0 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=1)
         with open_store(url) as store:
             assert store.claim_scheduled_run("clock", "tick", t0)  # then down for 10 s
-            s = CountingScheduler(root / "dataops.yaml", store=store)
-            s.launched = []
+            s = RecordingScheduler(root / "dataops.yaml", store=store)
             s.tick(t0 + timedelta(seconds=10, milliseconds=200))
             assert s.launched == [t0 + timedelta(seconds=10)]
             rows = store.list_scheduled_runs(pipeline="clock", limit=100)

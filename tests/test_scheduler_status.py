@@ -74,19 +74,22 @@ def test_dataops_status_says_whether_a_scheduler_runs(tmp_path):
     (tmp_path / "dataops.yaml").write_text(textwrap.dedent(YAML))
     Project(tmp_path).open_store(create=True)
 
-    def status():
+    def status(*args: str, code: int = 0):
         out = subprocess.run(
-            [sys.executable, "-m", "jupyter_dataops.cli", "status"],
+            [sys.executable, "-m", "jupyter_dataops.cli", "status", *args],
             cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=120,
             env={**os.environ, "COLUMNS": "200"},
         )
-        assert out.returncode == 0, out.stderr
-        return out.stdout
+        assert out.returncode == code, out.stdout + out.stderr
+        return out.stdout + out.stderr
 
     assert "scheduler not running" in status()
+    down = status("--check", code=1)  # for monitoring: schedules and nobody to run them
+    assert "check failed: 1 schedule(s) (report) and scheduler not running" in down
+    assert "dataops scheduler" in down
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter_dataops.cli", "scheduler"],
         cwd=tmp_path,
@@ -99,8 +102,14 @@ def test_dataops_status_says_whether_a_scheduler_runs(tmp_path):
             time.sleep(0.5)
         assert f"pid {proc.pid}" in out, out
         assert "report" in out and "Europe/Paris" in out
+        assert "check failed" not in status("--check", code=0)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert "scheduler not running" in status()
+    status("--check", "--json", code=1)
+    (tmp_path / "dataops.yaml").write_text(
+        YAML.replace(', schedule: "0 6 * * *", catchup: all', "")
+    )
+    status("--check", code=0)  # nothing scheduled: nothing to be down

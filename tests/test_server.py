@@ -10,12 +10,11 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
+import builders
 import polars as pl
 import pytest
 import tornado.httpclient
 import yaml
-from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.server.handlers import ROUTES
@@ -33,18 +32,7 @@ def jp_server_config():
 
 
 def write_notebook(path: Path) -> Path:
-    nb = new_notebook(
-        cells=[
-            new_code_cell("min_rows = 1\n", metadata={"tags": ["parameters"]}),
-            new_code_cell("print(min_rows)"),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+    return builders.write_notebook(path, "min_rows = 1\n", "print(min_rows)")
 
 
 def write_project(root: Path, *, schedule: str | None = "0 6 * * *") -> Path:

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import tornado.httpclient
-from nbformat.v4 import new_code_cell, new_notebook
+from builders import orders_notebook
+from nbformat.v4 import new_code_cell
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.slow
@@ -22,29 +23,6 @@ def jp_server_config():
     return {"ServerApp": {"jpserver_extensions": {"jupyter_dataops.server": True}}}
 
 
-def orders_notebook(path: Path) -> Path:
-    """A parameterized notebook whose checks fail when ``null_every`` > 0."""
-    nb = new_notebook(
-        cells=[
-            new_code_cell("n_rows = 50\nnull_every = 0\n", metadata={"tags": ["parameters"]}),
-            new_code_cell("%load_ext jupyter_dataops\nimport polars as pl"),
-            new_code_cell(
-                "amount = [float(i) for i in range(n_rows)]\n"
-                "if null_every:\n"
-                "    amount = [None if i % null_every == 0 else a for i, a in enumerate(amount)]\n"
-                "orders = pl.DataFrame({'amount': amount})"
-            ),
-            new_code_cell("%%dataops_test orders --name orders_quality\n" + CHECKS),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
 async def post(jp_fetch, *parts: str, body: dict):
     response = await jp_fetch(*parts, method="POST", body=json.dumps(body), request_timeout=300)
     return response.code, json.loads(response.body)
@@ -53,7 +31,7 @@ async def post(jp_fetch, *parts: str, body: dict):
 async def test_promote_runs_the_gate_and_refuses_a_notebook_whose_checks_fail(
     jp_fetch, jp_root_dir
 ):
-    orders_notebook(Path(jp_root_dir) / "work" / "orders.ipynb")
+    orders_notebook(Path(jp_root_dir) / "work" / "orders.ipynb", CHECKS)
     code, result = await post(
         jp_fetch,
         "dataops",
@@ -73,7 +51,7 @@ async def test_promote_runs_the_gate_and_refuses_a_notebook_whose_checks_fail(
 
 async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fetch, jp_root_dir):
     root = Path(jp_root_dir)
-    orders_notebook(root / "orders.ipynb")
+    orders_notebook(root / "orders.ipynb", CHECKS)
     code, result = await post(
         jp_fetch,
         "dataops",
@@ -126,7 +104,7 @@ async def test_run_now_with_a_wrong_parameter_is_refused_before_anything_runs(
     jp_fetch, jp_root_dir
 ):
     root = Path(jp_root_dir)
-    orders_notebook(root / "orders.ipynb")
+    orders_notebook(root / "orders.ipynb", CHECKS)
     code, _ = await post(
         jp_fetch, "dataops", "api", "promote", body={"notebook": "orders.ipynb", "step": "orders"}
     )

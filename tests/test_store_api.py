@@ -13,18 +13,9 @@ import pytest
 from sqlalchemy import event, update
 
 from jupyter_dataops.errors import StoreError
-from jupyter_dataops.store import REDACTED, open_store
+from jupyter_dataops.store import REDACTED
 from jupyter_dataops.store.api import process_started
 from jupyter_dataops.store.models import PipelineRun, StepRun
-from jupyter_dataops.store.testing import store_url as make_store_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    with make_store_url(request.param, tmp_path) as url:
-        s = open_store(url)
-        yield s
-        s.close()
 
 
 def check(line, status, observed=None, metric=None, threshold=None, message="msg"):

@@ -233,3 +233,29 @@ def test_threads_reading_while_a_thread_writes_see_consistent_pages(url):
             futures = [pool.submit(write)] + [pool.submit(read) for _ in range(3)]
             assert [f.result(timeout=120) for f in futures] == [30, 30, 30, 30]
         assert store.count_runs(status="success") == 30
+
+
+def test_opening_a_store_waits_for_a_writer_on_a_database_not_yet_in_wal(tmp_path):
+    """SQLite refuses the switch to WAL at once ("database is locked", no busy wait) while
+    another connection holds a write lock on a rollback-journal database, as when processes open
+    a fresh store together: opening waits for the writer instead of failing."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "store.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE held (x)")
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO held VALUES (1)")
+    probe = sqlite3.connect(path, isolation_level=None, timeout=5)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        probe.execute("PRAGMA journal_mode=WAL")  # what the store's connect used to do
+    probe.close()
+    threading.Timer(1.0, lambda: other.execute("COMMIT")).start()
+    with open_store(f"sqlite:///{path}") as store:  # opened once the writer committed
+        assert store.count_runs() == 0
+    other.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    check.close()

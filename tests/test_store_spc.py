@@ -7,18 +7,9 @@ import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import pytest
+from builders import collecting_spc
 
-from jupyter_dataops.store import CHECK_STATUSES, open_store
-from jupyter_dataops.store.testing import store_url as make_store_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    with make_store_url(request.param, tmp_path) as url:
-        s = open_store(url)
-        yield s
-        s.close()
+from jupyter_dataops.store import CHECK_STATUSES
 
 
 @dataclass
@@ -81,16 +72,7 @@ def test_spc_options_and_verdict_are_stored_and_read_back(store):
     rows = run["check_results"]
     assert [r["status"] for r in rows] == ["fail", "baseline", "pass"]
     assert rows[0]["spc"] == {**judged, "ucl": None}
-    assert rows[1]["spc"] == {
-        "chart": "p",
-        "rules": "qcc",
-        "baseline": 20,
-        "judged": False,
-        "broken": [],
-        "center": None,
-        "lcl": None,
-        "ucl": None,
-    }
+    assert rows[1]["spc"] == collecting_spc("p")
     assert rows[2]["spc"] is None
     json.dumps(run, allow_nan=False)
     (listed,) = store.list_runs("load")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
-import sys
 import uuid
 
 import numpy as np
 import polars as pl
 import pytest
+from builders import dataops
 
 from jupyter_dataops.checks import run_checks
 from jupyter_dataops.checks.suggest import suggest
@@ -184,16 +183,6 @@ def test_profile_is_one_planned_pass_on_a_lazy_source_and_on_a_database(data, tm
     # what the database engine cannot profile is said, not silently dropped
     assert "# values of status not profiled:" in s.text
     assert run_checks(url, s.text, table="orders", as_of=AS_OF).passed
-
-
-def dataops(*args: str, cwd=None) -> subprocess.CompletedProcess:  # noqa: ANN001
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_dataops.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def test_cli_suggest_writes_a_spec_that_dataops_check_runs(data, tmp_path):

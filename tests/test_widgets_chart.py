@@ -42,9 +42,8 @@ def record(store, values, *, step="load", mode="production", spec=PLAIN):  # noq
 
 
 @pytest.fixture
-def store(tmp_path):  # noqa: ANN001, ANN201
-    with open_store(f"sqlite:///{tmp_path / 'runs.db'}") as s:
-        yield s
+def store_url(tmp_path):  # the widgets' store: one SQLite file (``store``: tests/conftest.py)
+    return f"sqlite:///{tmp_path / 'runs.db'}"
 
 
 def spec_of(widget: MetricChart) -> dict:

@@ -51,9 +51,8 @@ def record_run(
 
 
 @pytest.fixture
-def store(tmp_path):  # noqa: ANN001, ANN201
-    with open_store(f"sqlite:///{tmp_path / 'runs.db'}") as s:
-        yield s
+def store_url(tmp_path):  # the widgets' store: one SQLite file (``store``: tests/conftest.py)
+    return f"sqlite:///{tmp_path / 'runs.db'}"
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
+from builders import write_notebook
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_dataops.store import open_store
@@ -135,20 +135,10 @@ def test_magics_read_what_dataops_run_recorded(shell, tmp_path, monkeypatch):
 
 def write_gate_notebook(path: Path) -> None:
     """A parameterised step whose data test fails unless ``rows`` is 3 or more."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    params = nbformat.v4.new_code_cell("rows = 2")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell(
-            "%load_ext jupyter_dataops\nimport polars as pl\n"
-            "frame = pl.DataFrame({'v': list(range(rows))})"
-        ),
-        nbformat.v4.new_code_cell("%%dataops_test frame\nrow_count >= 3\nmissing_count(v) = 0"),
-    ]
-    nbformat.write(nb, path)
+    write_notebook(
+        path,
+        "rows = 2",
+        "%load_ext jupyter_dataops\nimport polars as pl\n"
+        "frame = pl.DataFrame({'v': list(range(rows))})",
+        "%%dataops_test frame\nrow_count >= 3\nmissing_count(v) = 0",
+    )

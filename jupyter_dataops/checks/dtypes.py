@@ -90,18 +90,21 @@ def valid_expr(
         n = c.str.len_chars()
         return (n >= lo) & (n <= hi)
     if isinstance(dtype, pl.Datetime):
-        lo, hi = _as_datetime(lo, dtype), _as_datetime(hi, dtype)
+        lo, hi = (pl.lit(as_datetime(v, dtype)).cast(dtype) for v in (lo, hi))
     return (c >= lo) & (c <= hi)
 
 
-def _as_datetime(v, dtype: pl.Datetime):
+def as_datetime(v: dt.date, dtype: pl.Datetime) -> dt.datetime:
+    """A date or datetime bound as a datetime comparable with a ``dtype`` column: a date is its
+    midnight, a naive value is UTC in a column with a time zone, an aware value is turned into
+    naive UTC in a column without one."""
     if not isinstance(v, dt.datetime):
         v = dt.datetime(v.year, v.month, v.day)
     if dtype.time_zone and v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
+        return v.replace(tzinfo=dt.timezone.utc)
     if not dtype.time_zone and v.tzinfo is not None:
-        v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return pl.lit(v).cast(dtype)
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return v
 
 
 # Spellings accepted in `schema:`; anything polars names (e.g. "Datetime(time_unit='us')") works

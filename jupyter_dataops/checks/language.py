@@ -6,7 +6,7 @@ Grammar of a line (``#`` starts a comment, blank lines are ignored)::
     METRIC: warn OP A, fail OP B [: CONFIG]                  # graded: conditions are triggers
     columns: NAME, NAME, ...
     schema: NAME DTYPE, NAME DTYPE, ...
-    [warn: | fail: ] spc METRIC [: chart C, rules R, baseline N]
+    [warn: | fail: ] spc METRIC [: chart C, rules R, baseline N [rolling]]
 
 OP is ``< <= > >= = !=`` or ``[not] between A and B``. Thresholds are numbers (``10_000``,
 ``-1.5e3``), percents (``2%``, only for ``*_percent`` metrics), durations (``30s 15m 24h 7d``,
@@ -518,6 +518,12 @@ def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
                 )
             cur.pos = m.end()
             opts[key] = int(m.group().replace("_", ""))
+            cur.ws()
+            rp = cur.pos
+            if cur.word(_IDENT) == "rolling":
+                opts["rolling"] = True
+            else:
+                cur.pos = rp
         else:
             choices = CHARTS if key == "chart" else RULE_SETS
             val = cur.word(_IDENT)
@@ -541,6 +547,12 @@ def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
     misfit = chart_misfit(opts.get("chart", ""), metric)
     if misfit:
         raise cur.error(misfit, chart_pos)
+    if opts.get("rolling") and opts.get("chart", SpcOptions.chart) not in RULE_CHARTS:
+        raise cur.error(
+            "a rolling baseline works with the Shewhart charts (i, mr, c, p, np, u); "
+            f"{opts['chart']} carries its own memory: drop 'rolling'",
+            chart_pos,
+        )
     if "rules" in opts and opts.get("chart", SpcOptions.chart) not in RULE_CHARTS:
         raise cur.error(
             f"run rules apply to the i, mr, c, p, np and u charts; {opts['chart']} has its own "

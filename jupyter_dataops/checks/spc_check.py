@@ -52,6 +52,7 @@ class SpcVerdict:
             "chart": opts.chart,
             "rules": opts.rules,
             "baseline": opts.baseline,
+            "window": "rolling" if opts.rolling else "frozen",
             "judged": self.judged,
             "broken": list(self.broken),
             "center": self.center,
@@ -151,6 +152,10 @@ def judge_spc(
     if len(past) < n:
         extra = " runs with sample sizes" if sized else ""
         return SpcVerdict("baseline", f"collecting baseline {len(past)}/{n}{extra}")
+    if opts.rolling:  # the N newest earlier runs are the baseline, not the first N
+        past = past[-n:]
+        if sized:
+            past_sizes = past_sizes[-n:]
     values = [*past, float(observed)]
     try:
         if opts.chart in RULE_CHARTS:

@@ -111,10 +111,12 @@ class SpcOptions:
     chart: str = "i"
     rules: str = DEFAULT_RULES
     baseline: int = 20
+    rolling: bool = False  # the N newest earlier runs, not the first N, are the baseline
 
     @property
     def text(self) -> str:
-        return f"chart {self.chart}, rules {self.rules}, baseline {self.baseline}"
+        window = " rolling" if self.rolling else ""
+        return f"chart {self.chart}, rules {self.rules}, baseline {self.baseline}{window}"
 
 
 @dataclass

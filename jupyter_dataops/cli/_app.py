@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -128,6 +131,32 @@ def _read_only_store():  # noqa: ANN202
     if store is None:
         project.require_store()  # raises NoStoreError: "no runs yet ..."
     return store
+
+
+T = TypeVar("T")
+
+
+def read_store(read: Callable[[Any], T]) -> T:
+    """``read(store)`` on the project's store opened read-only (``_read_only_store``), closed
+    after; a ``DataOpsError`` on the way exits with its message."""
+    from jupyter_dataops.errors import DataOpsError
+
+    try:
+        store = _read_only_store()
+        try:
+            return read(store)
+        finally:
+            store.close()
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+
+
+def print_answer(answer: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
+    """``answer`` as indented JSON on stdout (``--json``), else ``render(answer)`` on the console."""
+    if as_json:
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+    else:
+        console.print(render(answer))
 
 
 def main() -> None:

@@ -12,11 +12,12 @@ from rich.text import Text
 
 from jupyter_dataops.cli._app import (
     ParamOption,
-    _read_only_store,
     app,
     console,
     err_console,
     fail,
+    print_answer,
+    read_store,
 )
 from jupyter_dataops.errors import DataOpsError
 
@@ -207,6 +208,14 @@ def test_command(
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the steps as JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 when the pipeline has schedules and no scheduler is running (for "
+            "monitoring: cron, systemd, a health check).",
+        ),
+    ] = False,
 ) -> None:
     """Per step: schedule, next run, last run, promoted version, edited since promotion; and
     whether a scheduler is running (heartbeat, host, pid), each schedule's next and last tick."""
@@ -230,9 +239,22 @@ def status(
     if as_json:
         answer = {"pipeline": project.pipeline.name, **sched, "steps": rows}
         sys.stdout.write(json.dumps(answer, indent=2, default=str) + "\n")
-        return
-    console.print(status_table(rows))
-    _print_scheduling(sched)
+    else:
+        console.print(status_table(rows))
+        _print_scheduling(sched)
+    if check and sched["schedules"] and not sched["scheduler"]["alive"]:
+        keys = ", ".join(
+            "whole pipeline" if s["key"] == "*" else s["key"] for s in sched["schedules"]
+        )
+        err_console.print(
+            Text.assemble(
+                ("check failed: ", "bold red"),
+                f"{len(sched['schedules'])} schedule(s) ({keys}) and {sched['scheduler']['message']}."
+                " Start one in the project folder: dataops scheduler",
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def _print_scheduling(sched: dict) -> None:
@@ -270,18 +292,8 @@ def runs(
     from jupyter_dataops.pipeline import history
     from jupyter_dataops.pipeline.report import runs_table
 
-    try:
-        store = _read_only_store()
-        try:
-            rows = history.list_runs(store, step=step, limit=limit)
-        finally:
-            store.close()
-    except DataOpsError as exc:
-        raise fail(str(exc)) from None
-    if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        console.print(runs_table(rows))
+    rows = read_store(lambda store: history.list_runs(store, step=step, limit=limit))
+    print_answer(rows, as_json, runs_table)
 
 
 @app.command()
@@ -293,15 +305,5 @@ def show(
     from jupyter_dataops.pipeline import history
     from jupyter_dataops.pipeline.report import run_detail
 
-    try:
-        store = _read_only_store()
-        try:
-            detail = history.show_run(store, run_id)
-        finally:
-            store.close()
-    except DataOpsError as exc:
-        raise fail(str(exc)) from None
-    if as_json:
-        sys.stdout.write(json.dumps(detail, indent=2) + "\n")
-    else:
-        console.print(run_detail(detail))
+    detail = read_store(lambda store: history.show_run(store, run_id))
+    print_answer(detail, as_json, run_detail)

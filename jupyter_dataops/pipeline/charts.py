@@ -12,6 +12,10 @@ render it. It takes, from the run store:
   ``n:KEY``, with per-point limits from each run's n);
 - the violations the stored verdicts recorded, run by run: a point the check passed is never
   drawn as a violation, and a point it flagged always is.
+
+A line whose verdicts say ``window: rolling`` (the operations lines, ``pipeline.operations``)
+judged each run against the runs just before it: each judged point is drawn against the centre
+and limits its own verdict recorded.
 """
 
 from __future__ import annotations
@@ -176,18 +180,24 @@ def metric_chart(
     metric: str,
     *,
     pipeline: str | None = None,
+    suite: str | None = None,
     last: int | None = None,
 ) -> MetricChart:
     """The chart of ``metric`` of ``step`` over its production runs (the newest ``last``), drawn
-    from exactly what its spc line judged (see the module docstring)."""
+    from exactly what its spc line judged (see the module docstring).
+
+    Two suites of a step may record the same metric: the chart keeps one suite's values, ``suite``
+    or else the suite of the spc line that judged last (as that line's history does)."""
     from jupyter_dataops import spc
     from jupyter_dataops.checks.spc_check import size_key
     from jupyter_dataops.checks.spec import SpcOptions
 
     if last is not None and last < 1:
         raise DataOpsError(f"last must be at least 1 run (or None for all), got {last}.")
-    latest = store.spc_verdicts(step, metric, pipeline=pipeline, latest=True)
+    latest = store.spc_verdicts(step, metric, pipeline=pipeline, suite=suite, latest=True)
     note = None
+    if latest and suite is None:
+        suite = latest[0]["suite"]
     if latest:
         opts = latest[0]["spc"]
         defaults = SpcOptions()
@@ -210,14 +220,18 @@ def metric_chart(
         )
     sized = chart in spc.SIZED_CHARTS
     nkey = size_key(metric) if sized else None
-    series = store.metric_series(step, metric, pipeline=pipeline, limit=last)
+    series = store.metric_series(step, metric, pipeline=pipeline, suite=suite, limit=last)
     sizes: dict[int, float] = {}
     if nkey is not None:
-        for p in store.metric_series(step, nkey, pipeline=pipeline, limit=last):
+        for p in store.metric_series(step, nkey, pipeline=pipeline, suite=suite, limit=last):
             sizes[p["step_run_id"]] = p["value"]
     verdicts = _verdicts_by_run(
         store.spc_verdicts(
-            step, metric, pipeline=pipeline, step_run_ids=[p["step_run_id"] for p in series]
+            step,
+            metric,
+            pipeline=pipeline,
+            suite=suite,
+            step_run_ids=[p["step_run_id"] for p in series],
         ),
         chart,
         rules,
@@ -248,7 +262,7 @@ def metric_chart(
     if dropped:
         extra = f"{dropped} run(s) without a recorded sample size ({nkey}) are not drawn."
         note = f"{note} {extra}" if note else extra
-    base = store.metric_baseline(step, metric, n, pipeline=pipeline, size_key=nkey)
+    base = store.metric_baseline(step, metric, n, pipeline=pipeline, suite=suite, size_key=nkey)
     if not latest and len(base) >= 2:
         n = len(base)  # unwatched: a preview from the successful runs there are (up to N)
     out = MetricChart(
@@ -275,7 +289,26 @@ def metric_chart(
             raise DataOpsError(
                 f"cannot draw the {chart} chart of {metric} for step {step!r}: {exc}"
             ) from None
+        if latest and (latest[0]["spc"] or {}).get("window") == "rolling":
+            _recorded_limits(out._result, points, verdicts)
     return out
+
+
+def _recorded_limits(
+    plotted: Any, points: list[ChartPoint], verdicts: dict[int, dict[str, Any]]
+) -> None:
+    """A rolling line's limits move run by run: each judged point takes the centre and limits
+    its verdict recorded (the baseline runs before the first verdict keep the chart's)."""
+    for i, p in enumerate(points):
+        spc = (verdicts.get(p.step_run_id) or {}).get("spc") or {}
+        if not spc.get("judged"):
+            continue
+        for name in ("center", "lcl", "ucl"):
+            value = spc.get(name)
+            array = getattr(plotted, name, None)
+            if value is not None and array is not None and len(array) == len(points):
+                array[i] = value
+                setattr(p, name, _finite(value))
 
 
 def _verdicts_by_run(

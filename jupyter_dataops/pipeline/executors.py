@@ -112,8 +112,11 @@ class Executor(ABC):
         )
 
 
-def _worker_init() -> None:
-    """In each pool worker: die with the runner, so a killed runner leaves no orphan kernels."""
+def worker_init() -> None:
+    """In each pool worker: die with the runner, so a killed runner leaves no orphan kernels.
+
+    The initializer of every process pool that runs step attempts (the local executor's, the
+    demo's backfill)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the runner's handler, inherited by fork
     if sys.platform.startswith("linux"):
@@ -155,7 +158,7 @@ class LocalExecutor(Executor):
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context(method),
-            initializer=_worker_init,
+            initializer=worker_init,
         )
         # Start every worker now, before the progress display starts its thread.
         for f in [self._pool.submit(_noop) for _ in range(self.workers)]:

@@ -16,7 +16,22 @@ with no line written in the notebook:
 
 Each value is judged like an ``spc METRIC`` line with severity ``warn`` (``checks.spc_check
 .judge_spc``: chart ``i``, rules ``qcc`` and a 20-run baseline unless the step's
-``operations:`` in ``dataops.yaml`` says otherwise, or ``operations: off``). The verdicts are
+``operations:`` in ``dataops.yaml`` says otherwise, or ``operations: off``), with two
+differences made for how a factory's operations move (measured on the sample factory's 60 days,
+where a frozen baseline flagged every run's notebook size after day 21 and 64 of 154 durations):
+
+- the baseline ROLLS: the N newest successful runs before this one (``window: rolling`` in the
+  stored verdict), so a lasting change (a bigger report, a slower machine, more data) becomes the
+  new normal after a while instead of a signal on every run forever; the chart draws each run
+  against the limits its verdict recorded;
+- a rule broken by a change too small to matter is not a signal: the value must also differ from
+  the centre line by at least ``min_change`` of it (default 20 %; ``operations: {min_change:
+  0}`` turns the floor off), so a notebook a few bytes longer or a run 0.3 s slower is noted in
+  the message, not alerted;
+- durations, queue delays and failing checks signal only upwards (``UPWARD``): a run faster than
+  usual is good news, noted in the message, not alerted (sizes and rows signal both ways).
+
+The verdicts are
 stored as check rows of the suite ``operations`` (metric = the ``ops:`` key, with their ``spc``
 details), so a signal is a ``warn`` on the step run, an ``spc_signal`` alert (``alerts
 .step_events`` reads the stored rows) and a flagged point in ``charts.metric_chart``.
@@ -26,6 +41,7 @@ details), so a signal is a ``warn`` on the step run, an ``spc_signal`` alert (``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -47,7 +63,8 @@ NOTEBOOK_BYTES = "ops:notebook_bytes"
 CHECKS_FAILING = "ops:checks_failing"
 OUTPUT_ROWS = "ops:output_rows:"
 OUTPUT_BYTES = "ops:output_bytes:"
-OPTION_KEYS = ("baseline", "rules")
+OPTION_KEYS = ("baseline", "rules", "min_change")
+UPWARD = (DURATION, QUEUE_DELAY, CHECKS_FAILING)  # only a rise is a signal
 KEY_LIMIT = 300  # metric keys in the store (an output named longer gets no ops: metrics)
 
 
@@ -58,23 +75,29 @@ class OperationsOptions:
     enabled: bool = True
     baseline: int = 20
     rules: str = "qcc"
+    min_change: float = 0.2  # a signal must differ from the centre by this share of it
 
     def to_yaml(self) -> Any:
         if not self.enabled:
             return "off"
-        return {"baseline": self.baseline, "rules": self.rules}
+        return {
+            "baseline": self.baseline,
+            "rules": self.rules,
+            "min_change": f"{self.min_change * 100:g}%",
+        }
 
 
 def parse_options(value: Any) -> OperationsOptions:
-    """``operations:`` as written: ``off`` or ``{baseline: N, rules: R}`` (``ValueError`` says
-    what is wrong)."""
+    """``operations:`` as written: ``off`` or ``{baseline: N, rules: R, min_change: P%}``
+    (``ValueError`` says what is wrong)."""
     if value is None:
         return OperationsOptions()
     if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "false")):
         return OperationsOptions(enabled=False)
     if not isinstance(value, Mapping):
         raise ValueError(
-            f"expected `off` or a mapping such as `{{baseline: 20, rules: qcc}}`, got {value!r}"
+            "expected `off` or a mapping such as `{baseline: 20, rules: qcc, min_change: 20%}`, "
+            f"got {value!r}"
         )
     unknown = [str(k) for k in value if k not in OPTION_KEYS]
     if unknown:
@@ -93,7 +116,26 @@ def parse_options(value: Any) -> OperationsOptions:
         expand(rules.strip())
     except Exception as exc:  # SpcError: unknown rule, with the known ones
         raise ValueError(str(exc)) from None
-    return OperationsOptions(enabled=True, baseline=int(baseline), rules=rules.strip())
+    return OperationsOptions(
+        enabled=True,
+        baseline=int(baseline),
+        rules=rules.strip(),
+        min_change=_share(value.get("min_change", "20%")),
+    )
+
+
+def _share(value: Any) -> float:
+    """``min_change`` as written (``20%``, ``0.2`` or ``0``) as a share of the centre line."""
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = -1.0
+    if isinstance(value, bool) or not (0 <= share < 10) or share != share:
+        raise ValueError(
+            f"min_change takes a share of the centre line such as 20% or 0.2 (0: off); got {value!r}"
+        )
+    return share
 
 
 class _OpsLine(CheckSpec):
@@ -238,20 +280,27 @@ def judge(
     *,
     pipeline: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The check rows of the implicit ``warn: spc`` lines on ``metrics`` (judged against the
-    step's earlier successful production runs, this one excluded)."""
+    """The check rows of the implicit ``warn: spc`` lines on ``metrics``, each judged against
+    the step's N newest earlier successful production runs (this one excluded) and kept a signal
+    only when it moved at least ``min_change`` of the centre line."""
     from jupyter_dataops.checks.spc_check import judge_spc
 
     def history(key: str) -> list[float]:
-        return store.metric_history(step, key, pipeline=pipeline, exclude_step_run=step_run_id)
+        return store.metric_history(
+            step, key, pipeline=pipeline, exclude_step_run=step_run_id, limit=options.baseline
+        )
 
     rows = []
-    opts = SpcOptions(chart="i", rules=options.rules, baseline=options.baseline)
+    opts = SpcOptions(chart="i", rules=options.rules, baseline=options.baseline, rolling=True)
     for i, (key, value) in enumerate(metrics.items(), start=1):
         line = _OpsLine(
             line=i, source=f"warn: spc {key}", kind="spc", metric=key, severity="warn", spc=opts
         )
-        verdict = judge_spc(line, value, history)
+        verdict = _floor(
+            judge_spc(line, value, history), key, value, options.min_change, key in UPWARD
+        )
+        details = verdict.details(line)
+        details["min_change"] = options.min_change
         rows.append(
             {
                 "line": i,
@@ -261,10 +310,32 @@ def judge(
                 "threshold": opts.text,
                 "metric": key,
                 "message": verdict.message,
-                "spc": verdict.details(line),
+                "spc": details,
             }
         )
     return rows
+
+
+def _floor(verdict: Any, key: str, value: float, min_change: float, upward: bool) -> Any:
+    """A verdict whose broken rules moved the value less than ``min_change`` of the centre line,
+    or down on an ``upward`` metric: passed, the rules and the reason named in its message."""
+    center = verdict.center
+    if not verdict.broken or center is None or not math.isfinite(center):
+        return verdict
+    rules = ", ".join(verdict.broken)
+    if upward and value <= center:
+        why = f"is below its centre {center:.6g} (only a rise is a signal for {key})"
+    else:
+        moved = abs(value - center) / abs(center) if center else math.inf
+        if not min_change or moved >= min_change:
+            return verdict
+        why = f"is {moved:.1%} from its centre {center:.6g}, under min_change {min_change:.0%}"
+    return dataclasses.replace(
+        verdict,
+        status="pass",
+        broken=[],
+        message=f"{key} = {value:.6g} breaks {rules} but {why}: not a signal",
+    )
 
 
 def observe(store: Any, pipeline: Any, plan: Any, step_run_id: int, result: Any = None) -> None:
@@ -305,6 +376,7 @@ __all__ = [
     "PREFIX",
     "QUEUE_DELAY",
     "SUITE",
+    "UPWARD",
     "OperationsOptions",
     "collect",
     "judge",

@@ -121,7 +121,7 @@ def run_detail(locator: ProjectLocator, run_id: int) -> dict[str, Any]:
         raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
     run["executed_notebook"] = _notebook_link(state, run.get("notebook_path"))
     for check in run.get("check_results") or []:
-        check["observed_display"] = observed_display(check)
+        with_display(check)
     return run
 
 
@@ -132,6 +132,16 @@ def observed_display(check: dict[str, Any]) -> str | None:
     if check.get("observed") is None:
         return None
     return format_value(check["observed"], unit_of(check.get("metric")))
+
+
+def with_display(check: dict[str, Any]) -> dict[str, Any]:
+    """A stored check row plus ``observed_display`` and its metric's ``unit`` (count, percent,
+    seconds, value or None), from which the panel says the number in the browser's locale."""
+    from jupyter_dataops.checks.display import unit_of
+
+    check["observed_display"] = observed_display(check)
+    check["unit"] = unit_of(check.get("metric"))
+    return check
 
 
 def executed_notebook(
@@ -302,4 +312,6 @@ def promote_notebook(
     result["executed_notebook"] = _notebook_link(state, executed) if executed else None
     result.pop("pipeline_file", None)
     result["pipeline_file"] = state.relative(state.pipeline_file)
+    for check in result.get("checks") or []:
+        with_display(check)
     return result

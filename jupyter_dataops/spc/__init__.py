@@ -3,7 +3,7 @@
 Chart type names (``CHART_TYPES``, ``RULE_CHARTS``, ``SIZED_CHARTS``) and rule-set names
 (``RULE_SETS``, ``DEFAULT_RULES``) live here, once; everything else asks this package.
 
-Pure numerics with qcc 2.7's conventions (see the README's SPC section); imports nothing from the
+Pure numerics with qcc 2.7's conventions (formulas in docs/spc.md); imports nothing from the
 store, the pipeline or the front doors. Charts render offline in JupyterLab through
 ``chart_mimebundle`` / ``display_chart`` (vega-lite 5 bundle).
 """

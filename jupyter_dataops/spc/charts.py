@@ -1,7 +1,7 @@
 """Shewhart control charts (i, mr, xbar, r, s, p, np, c, u) with qcc 2.7's conventions.
 
 Centre and sigma come from the first ``phase1`` points (phase I); every point, phase I and II, is
-judged against those limits. See the README's SPC section for the formulas.
+judged against those limits. See docs/spc.md for the formulas.
 """
 
 from __future__ import annotations

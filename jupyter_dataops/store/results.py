@@ -238,13 +238,14 @@ class ResultsMixin(StoreBase):
         metric_key: str,
         *,
         pipeline: str | None = None,
+        suite: str | None = None,
         step_run_ids: Iterable[int] | None = None,
         latest: bool = False,
     ) -> list[SpcVerdictRow]:
         """The stored spc check rows on ``metric_key`` of a step, oldest first (any mode).
 
-        ``step_run_ids`` keeps those runs' rows; ``latest`` only the newest row (the spc line
-        that judged last, whose options a chart of the metric uses).
+        ``suite`` keeps that suite's lines; ``step_run_ids`` those runs' rows; ``latest`` only
+        the newest row (the spc line that judged last, whose options a chart of the metric uses).
         """
         ids = self._resolve_steps(step, pipeline)
         if not ids:
@@ -262,6 +263,8 @@ class ResultsMixin(StoreBase):
             .join(_SR, _SR.c.id == _CR.c.step_run_id)
             .where(_SR.c.step_id.in_(ids), _CR.c.metric == metric_key, _CR.c.spc.is_not(None))
         )
+        if suite is not None:
+            q = q.where(_CR.c.suite == suite)
         if step_run_ids is not None:
             q = q.where(_CR.c.step_run_id.in_(list(step_run_ids)))
         if latest:
@@ -290,13 +293,15 @@ class ResultsMixin(StoreBase):
         size: int,
         *,
         pipeline: str | None = None,
+        suite: str | None = None,
         size_key: str | None = None,
     ) -> list[BaselinePoint]:
         """The frozen SPC baseline: the metric in the first ``size`` successful production runs
         of a step, oldest first, as ``spc`` lines judge against it (``metric_history``'s order).
 
-        With ``size_key`` (a p/np/u line's sample size, ``n:KEY``) only runs that recorded both
-        count, each point with its ``size``.
+        ``suite`` keeps that suite's values (as ``metric_history`` does for the line judging). With
+        ``size_key`` (a p/np/u line's sample size, ``n:KEY``) only runs that recorded both count,
+        each point with its ``size``.
         """
         ids = self._resolve_steps(step, pipeline)
         if not ids or size <= 0:
@@ -313,11 +318,12 @@ class ResultsMixin(StoreBase):
         )
         if size_key is not None:
             n = _M.alias("n")
-            q = (
-                q.add_columns(n.c.value.label("size"))
-                .join(n, and_(n.c.step_run_id == _M.c.step_run_id, n.c.key == size_key))
-                .where(n.c.value > 0)
-            )
+            on = and_(n.c.step_run_id == _M.c.step_run_id, n.c.key == size_key)
+            if suite is not None:
+                on = and_(on, n.c.suite == suite)
+            q = q.add_columns(n.c.value.label("size")).join(n, on).where(n.c.value > 0)
+        if suite is not None:
+            q = q.where(_M.c.suite == suite)
         q = q.order_by(_M.c.step_run_id, _M.c.id).limit(size)
         with self._read() as conn:
             rows = conn.execute(q).mappings().all()

@@ -21,18 +21,26 @@ REQUIRE_PG_ENV = "DATAOPS_REQUIRE_PG"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def pg_url_or_skip() -> str:
-    """The test PostgreSQL URL; skips the test when unset, fails it when CI requires PostgreSQL."""
+def server_url_or_skip(url_env: str, require_env: str, how: str) -> str:
+    """The test server URL in ``url_env``; skips the test when unset, fails it when
+    ``require_env`` is set (CI requires the server). ``how`` says how to start one."""
     import pytest
 
-    url = os.environ.get(PG_URL_ENV, "").strip()
+    url = os.environ.get(url_env, "").strip()
     if url:
         return url
-    msg = f"{PG_URL_ENV} is not set (source .ci/start-postgres.sh to start a test PostgreSQL)"
-    if os.environ.get(REQUIRE_PG_ENV, "").strip() in ("1", "true", "yes"):
-        pytest.fail(f"{REQUIRE_PG_ENV}=1 but {msg}", pytrace=False)
+    msg = f"{url_env} is not set ({how})"
+    if os.environ.get(require_env, "").strip() in ("1", "true", "yes"):
+        pytest.fail(f"{require_env}=1 but {msg}", pytrace=False)
     pytest.skip(msg)
     raise AssertionError("unreachable")
+
+
+def pg_url_or_skip() -> str:
+    """The test PostgreSQL URL; skips the test when unset, fails it when CI requires PostgreSQL."""
+    return server_url_or_skip(
+        PG_URL_ENV, REQUIRE_PG_ENV, "source .ci/start-postgres.sh to start a test PostgreSQL"
+    )
 
 
 @contextmanager

@@ -45,42 +45,6 @@ export function replaceChildren(el: HTMLElement, ...children: (Child | Child[])[
   }
 }
 
-/** "3 min ago" / "in 2 h" for an ISO time; the full time goes in the title attribute. */
-export function relativeTime(iso: string | null): string {
-  if (!iso) {
-    return '—';
-  }
-  const then = new Date(iso).getTime();
-  if (isNaN(then)) {
-    return iso;
-  }
-  const seconds = Math.round((then - Date.now()) / 1000);
-  const abs = Math.abs(seconds);
-  let text: string;
-  if (abs < 45) {
-    text = `${abs} s`;
-  } else if (abs < 3600) {
-    text = `${Math.round(abs / 60)} min`;
-  } else if (abs < 86400 * 2) {
-    text = `${Math.round(abs / 3600)} h`;
-  } else {
-    text = `${Math.round(abs / 86400)} d`;
-  }
-  return seconds < 0 ? `${text} ago` : `in ${text}`;
-}
-
-/** Date and time in the browser's own locale (no locale is hard-coded). */
-const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-
-/** A local, readable time (the browser's locale) for a title or a table cell. */
-export function localTime(iso: string | null): string {
-  if (!iso) {
-    return '';
-  }
-  const date = new Date(iso);
-  return isNaN(date.getTime()) ? iso : DATE_TIME.format(date);
-}
-
 /** "1.2 s", "3 min 4 s". */
 export function duration(seconds: number | null): string {
   if (seconds === null || seconds === undefined) {
@@ -93,7 +57,8 @@ export function duration(seconds: number | null): string {
   return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
 }
 
-/** A number as an analyst reads it: integers plain, others with 4 significant digits. */
+/** A value as written in code (a parameter, a raw observed value): integers plain, others with
+ * 4 significant digits, never localized (`localNumber` says a metric in the browser's locale). */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) {
     return '—';

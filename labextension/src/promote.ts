@@ -2,8 +2,9 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { DataOpsClient } from './client';
-import { badge, duration, formatValue, h } from './dom';
+import { badge, duration, h } from './dom';
 import { errorText } from './handler';
+import { localObserved } from './locale';
 import { IPromoteResult } from './types';
 
 /** The form asking for the step name, its parameters and an optional schedule. */
@@ -178,7 +179,7 @@ function gateResult(result: IPromoteResult, openRun: (runId: number, fileName: s
                 { 'data-testid': 'dataops-gate-check', 'data-status': c.status },
                 h('td', {}, badge(c.status)),
                 h('td', {}, h('code', {}, c.source || ''), c.status !== 'pass' && c.message ? h('div', { className: 'jp-DataOps-check-message' }, c.message) : null),
-                h('td', {}, c.observed_display ?? formatValue(c.observed)),
+                h('td', {}, localObserved(c)),
                 h('td', {}, c.threshold ?? '')
               )
             )

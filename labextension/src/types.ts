@@ -67,6 +67,10 @@ export interface IVersion {
   created?: boolean;
 }
 
+/** A metric's unit: count (whole), percent (observed is in percent), seconds (a duration) or
+ * value (the column's own unit). */
+export type CheckUnit = 'count' | 'percent' | 'seconds' | 'value';
+
 /** CheckResult: one check line's result. */
 export interface ICheckResult {
   suite: string | null;
@@ -74,8 +78,10 @@ export interface ICheckResult {
   source: string | null;
   status: CheckStatus;
   observed: number | null;
-  /** observed, formatted for people by the server (unit, separators) */
-  observed_display?: string | null;
+  /** observed, formatted for people by the server the English way (unit, separators) */
+  observed_display: string | null;
+  /** the metric's unit, to say `observed` in the browser's locale (null: a check without a metric) */
+  unit: CheckUnit | null;
   threshold: string | null;
   metric: string | null;
   message: string | null;

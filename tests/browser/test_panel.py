@@ -284,22 +284,104 @@ def test_a_narrow_sidebar_cuts_neither_the_chart_nor_the_promote_button(
     assert_fits(panel, chart)
 
 
-def test_times_follow_the_browsers_locale(lab_page, dataops_project, chromium_context, page_errors):
+def dataops_run(root, *args: str) -> None:
+    """``dataops run ARGS`` in the project, as a user would (none of this shell's DATAOPS_*)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_dataops.cli", "run", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def big_gate_run(dataops_project) -> dict:
+    """A real, passing run of the gate on 8,774 rows: its ``row_count`` check observes a count
+    over 1000, which reads ``8,774`` in English and ``8.774`` in German."""
+    dataops_run(dataops_project.root, "gate", "-p", "gate.rows=8774")
+    with open_store(dataops_project.store_url) as store:
+        return store.get_run(store.list_runs(step="gate", limit=1)[0]["id"])
+
+
+def observed_of(panel, run_id: int) -> dict[str, list[str]]:
+    """Open a run's detail; each check's metric -> the observed values its lines show."""
+    panel.locator(f'[data-testid="dataops-run"][data-run-id="{run_id}"]').click()
+    detail = panel.locator('[data-testid="dataops-run-detail"]')
+    detail.locator(".jp-DataOps-detail-head h3", has_text=f"Run #{run_id} ").wait_for()
+    detail.locator('[data-testid="dataops-check"]').first.wait_for()
+    shown: dict[str, list[str]] = {}
+    for metric, text in detail.locator('[data-testid="dataops-check"]').evaluate_all(
+        """els => els.map(e => [e.dataset.metric,
+            e.querySelector('[data-testid="dataops-check-observed"]').textContent])"""
+    ):
+        shown.setdefault(metric, []).append(text)
+    return shown
+
+
+def avg_observed(run_id: int, store_url: str) -> float:
+    with open_store(store_url) as store:
+        checks = store.get_run(run_id)["check_results"]
+    return next(c["observed"] for c in checks if c["metric"] == "avg(x)")
+
+
+def test_times_follow_the_browsers_locale(
+    lab_page, dataops_project, big_gate_run, chromium_context, page_errors
+):
     cdp = chromium_context.new_cdp_session(lab_page.page)
     cdp.send("Emulation.setLocaleOverride", {"locale": "de-DE"})
     panel = open_panel(lab_page)
+    # A check's observed value is a number in German too: a count of 8774 rows is "8.774"
+    # (not the server's English "8,774", which a German reads as 8.774), a mean has a decimal
+    # comma.
+    shown = observed_of(panel, big_gate_run["id"])
+    assert shown["row_count"] == ["observed 8.774"], shown
     run = next(r for r in dataops_project.runs if r["step"] == "measure")
-    panel.locator(f'[data-testid="dataops-run"][data-run-id="{run["id"]}"]').click()
+    avg = avg_observed(run["id"], dataops_project.store_url)
+    german_avg = f"{avg:,.6g}".translate(str.maketrans(",.", ".,"))
+    assert "," in german_avg, german_avg
+    shown = observed_of(panel, run["id"])
+    assert shown["avg(x)"] and set(shown["avg(x)"]) == {f"observed {german_avg}"}, shown
     summary = panel.locator('[data-testid="dataops-run-summary"]')
     summary.wait_for()
     started = datetime.fromisoformat(run["started_at"]).astimezone()  # the browser's zone
     german = f"{started:%d.%m.%Y}, {started:%H:%M:%S}"
     assert german in summary.inner_text(), summary.inner_text()
-    # The chart's tooltip gives each point's run and time, in the same locale.
+    # How long ago a run started is said in German too (Intl.RelativeTimeFormat).
+    ago = panel.locator(
+        f'[data-testid="dataops-run"][data-run-id="{run["id"]}"] [data-testid="dataops-run-when"]'
+    ).inner_text()
+    assert re.fullmatch(r"vor \d+ (Sekunden?|Minuten?|Stunden?|Tagen?)|jetzt", ago), ago
+    # The chart's tooltip gives each point's run and time, in the same locale, and its numbers
+    # (the statistic and the limits, d3-formatted by vega) with a decimal comma.
     chart = open_chart(panel)
     tooltip = lab_page.hover_for_tooltip(chart.locator(".vega-embed"))
     assert re.search(r"\b\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}:\d{2}\b", tooltip), tooltip
     assert not re.search(r"\b(AM|PM)\b|\d+/\d+/\d{4}", tooltip), tooltip
+    numbers = re.findall(r"^(statistic|center|LCL|UCL):\s+(\S+)$", tooltip, re.MULTILINE)
+    assert len(numbers) == 4, tooltip
+    assert all(re.fullmatch(r"\u2212?\d+(,\d+)?", value) for _, value in numbers), numbers
+    assert any("," in value for _, value in numbers), numbers
+    # The limits written under the chart's title say their numbers the same way.
+    limits = chart.locator('[data-testid="dataops-chart-limits"]').inner_text()
+    assert re.search(r"center \d+,\d+ \u00b7 lcl -?\d+,\d+ \u00b7 ucl \d+,\d+", limits), limits
+    lab_page.screenshot("panel-locale-de")
+
+
+def test_observed_values_read_the_english_way_in_an_english_browser(
+    lab_page, dataops_project, big_gate_run, chromium_context, page_errors
+):
+    cdp = chromium_context.new_cdp_session(lab_page.page)
+    cdp.send("Emulation.setLocaleOverride", {"locale": "en-US"})
+    panel = open_panel(lab_page)
+    assert observed_of(panel, big_gate_run["id"])["row_count"] == ["observed 8,774"]
+    run = next(r for r in dataops_project.runs if r["step"] == "measure")
+    avg = avg_observed(run["id"], dataops_project.store_url)
+    shown = observed_of(panel, run["id"])["avg(x)"]
+    assert shown and set(shown) == {f"observed {avg:,.6g}"}, shown
 
 
 def test_run_now_creates_a_new_run_that_appears_in_the_list(lab_page, dataops_project, page_errors):
@@ -391,16 +473,7 @@ def test_an_edited_step_and_an_unpromoted_run_say_so(lab_page, dataops_project, 
         nb = nbformat.read(notebook, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell("edited = True"))
         nbformat.write(nb, notebook)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
-        done = subprocess.run(
-            [sys.executable, "-m", "jupyter_dataops.cli", "run", "measure", "--unpromoted"],
-            cwd=dataops_project.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        dataops_run(dataops_project.root, "measure", "--unpromoted")
         with open_store(dataops_project.store_url) as store:
             newest = store.list_runs(step="measure", limit=1)[0]
         panel = open_panel(lab_page)

@@ -3,7 +3,8 @@
 What a check *means* lives once in ``checks.catalogue`` as facts it asks for
 (``checks.facts``); an engine is one module with one dispatch table from fact type to how it
 computes that fact. Every engine offers ``Engine(frame, schema, ctx)``, ``add(facts)``,
-``execute() -> {fact: value | Unavailable}`` and ``explain()``.
+``execute() -> {fact: value | Unavailable}`` and ``explain()``; ``base.Engine`` holds what they
+share (the walk through the table, the one-row pass and its per-fact fall-back).
 
 * ``streaming``: any polars ``LazyFrame`` (files larger than memory): one fused streaming select;
 * ``polars``: a polars ``DataFrame`` in memory: the same, plus bitmaps, group-bys of

@@ -34,6 +34,7 @@ from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import missing_expr
 from jupyter_dataops.checks.engines import batch_states as BS
 from jupyter_dataops.checks.engines import streaming as S
+from jupyter_dataops.checks.engines.base import Engine, first_line
 from jupyter_dataops.checks.engines.batch_states import (
     BatchCount,
     Count,
@@ -45,7 +46,6 @@ from jupyter_dataops.checks.engines.batch_states import (
     TopValues,
     Total,
 )
-from jupyter_dataops.checks.engines.streaming import first_line, message_of
 from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.errors import DataOpsError
 
@@ -97,11 +97,12 @@ BATCHED: dict[type, Callable[[BatchedEngine, Any], State]] = {
 }
 
 
-class BatchedEngine:
+class BatchedEngine(Engine):
     """Facts over a lazy frame read batch by batch; ``execute()`` returns fact -> value."""
 
     name: ClassVar[str] = "batched"
     TABLE: ClassVar[Mapping[type, Callable[[BatchedEngine, Any], State]]] = BATCHED
+    elsewhere: ClassVar[str] = "run this check on a frame that fits in memory"
 
     def __init__(
         self,
@@ -110,25 +111,14 @@ class BatchedEngine:
         ctx: RunContext,
         batch_rows: int | None = None,
     ) -> None:
+        super().__init__(ctx)
         self.frame = frame
         self.schema = schema
-        self.ctx = ctx
         self.batch_rows = batch_rows or BATCH_ROWS
-        self.facts: list[Fact] = []
-        self.values: dict[Fact, Any] = {}
         self.states: dict[Fact, State] = {}
-        self.steps: list[str] = []
         self._scratch: Path | None = None
         self._dup_base = 0
         self.columns: list[str] = []
-
-    def add(self, facts: Sequence[Fact]) -> None:
-        for f in facts:
-            if f not in self.facts:
-                self.facts.append(f)
-
-    def explain(self) -> str:
-        return "\n".join(self.steps)
 
     def scratch(self) -> Path:
         """A temporary folder for spills, removed when ``execute()`` ends."""
@@ -143,21 +133,10 @@ class BatchedEngine:
         yield from lf.collect_batches(chunk_size=self.batch_rows)
 
     def execute(self) -> dict[Fact, Any]:
+        self.states.update(self.build_each())
         cols: dict[str, None] = {}
-        for fact in self.facts:
-            if fact in self.values:
-                continue
-            make = self.TABLE.get(type(fact))
-            try:
-                if make is None:
-                    raise DataOpsError(
-                        f"the batched engine cannot compute {type(fact).__name__}: run this "
-                        "check on a frame that fits in memory"
-                    )
-                self.states[fact] = make(self, fact)
-                cols.update(dict.fromkeys(c for c in fact.columns if c in self.schema))
-            except Exception as exc:
-                self.values[fact] = Unavailable(message_of(exc))
+        for fact in self.states:
+            cols.update(dict.fromkeys(c for c in fact.columns if c in self.schema))
         self.columns = list(cols)
         try:
             self._run()

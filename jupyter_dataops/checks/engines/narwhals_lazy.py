@@ -16,7 +16,6 @@ What a backend cannot express is ``Unavailable`` and its checks report ``error``
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,8 +23,8 @@ import narwhals as nw
 import polars as pl
 
 from jupyter_dataops.checks import facts as F
-from jupyter_dataops.checks.dtypes import coerce_values, is_float
-from jupyter_dataops.checks.engines.streaming import first_line, message_of
+from jupyter_dataops.checks.dtypes import as_datetime, coerce_values, is_float
+from jupyter_dataops.checks.engines.base import Engine, first_line, message_of
 from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.checks.formats import FORMAT_PATTERNS
 from jupyter_dataops.errors import DataOpsError
@@ -86,25 +85,26 @@ def _int(vs: list) -> int:
     return int(v or 0)
 
 
-class NarwhalsEngine:
+class NarwhalsEngine(Engine):
     """Facts over a narwhals ``LazyFrame``; ``execute()`` returns fact -> value."""
 
     name: ClassVar[str] = "narwhals"
     TABLE: ClassVar[Mapping[type, Builder]]
 
     def __init__(self, native: Any, frame: nw.LazyFrame, ctx: RunContext) -> None:
+        super().__init__(ctx)
         self.native = native
         self.frame = frame
         self.backend = type(native).__module__.split(".")[0]
         self.schema: dict[str, pl.DataType] = {
             k: polars_dtype(v) for k, v in frame.collect_schema().items()
         }
-        self.ctx = ctx
         #: Dask's quantiles over several partitions are approximate: not offered
         self.exact_quantiles = getattr(native, "npartitions", 1) == 1
-        self.facts: list[Fact] = []
-        self.values: dict[Fact, Any] = {}
-        self.steps: list[str] = []
+
+    @property
+    def who(self) -> str:
+        return f"the {self.backend} backend"
 
     @classmethod
     def of(cls, data: Any, ctx: RunContext) -> NarwhalsEngine | None:
@@ -116,14 +116,6 @@ class NarwhalsEngine:
         if not isinstance(frame, nw.LazyFrame):
             return None
         return cls(data, frame, ctx)
-
-    def add(self, facts: Sequence[Fact]) -> None:
-        for f in facts:
-            if f not in self.facts:
-                self.facts.append(f)
-
-    def explain(self) -> str:
-        return "\n".join(self.steps)
 
     # ---- expressions with the polars engines' meaning
 
@@ -158,7 +150,7 @@ class NarwhalsEngine:
             n = self.text(name).str.len_chars()
             return (n >= lo) & (n <= hi)
         if isinstance(dtype, pl.Datetime):
-            lo, hi = (_as_datetime(v, dtype) for v in (lo, hi))
+            lo, hi = (as_datetime(v, dtype) for v in (lo, hi))
         return (c >= lo) & (c <= hi)
 
     def _date_exists(self, name: str) -> nw.Expr:
@@ -202,64 +194,23 @@ class NarwhalsEngine:
     # ---- execution
 
     def execute(self) -> dict[Fact, Any]:
-        compiled: dict[Fact, Compiled] = {}
-        for fact in self.facts:
-            if fact in self.values:
-                continue
-            builder = self.TABLE.get(type(fact))
-            try:
-                if builder is None:
-                    raise DataOpsError(
-                        f"the {self.backend} backend cannot compute {type(fact).__name__}: "
-                        "run this check on a polars frame"
-                    )
-                built = builder(self, fact)
-            except Exception as exc:
-                self.values[fact] = self.unavailable(exc)
-                continue
-            if built is not None:
-                compiled[fact] = built
-        if not compiled:
-            return self.values
-        exprs, owners = [], []
-        for fact, (parts, _) in compiled.items():
-            for e in parts:
-                exprs.append(e.alias(f"_{len(exprs)}"))
-                owners.append(fact)
-        self.steps.append(
-            f"{self.backend}: one lazy select of {len(exprs)} expressions for "
-            f"{len(compiled)} facts, run by the backend (one row collected)"
+        self.one_row(
+            self.build_each(),
+            label=lambda e, name: e.alias(name),
+            row_of=lambda exprs: self.frame.select(exprs).collect().row(0),
+            failed=self.unavailable,
+            step=lambda parts, facts: (
+                f"{self.backend}: one lazy select of {parts} expressions for "
+                f"{facts} facts, run by the backend (one row collected)"
+            ),
+            retry_step="the select failed: each fact computed alone to find the culprit",
         )
-        try:
-            row = list(self.frame.select(exprs).collect().row(0))
-        except Exception:
-            row = None
-        if row is not None:
-            acc: dict[Fact, list] = {}
-            for fact, v in zip(owners, row, strict=True):
-                acc.setdefault(fact, []).append(v)
-            for fact, vs in acc.items():
-                self.values[fact] = self._finish(compiled[fact][1], vs)
-            return self.values
-        self.steps.append("the select failed: each fact computed alone to find the culprit")
-        for fact, (parts, finish) in compiled.items():
-            try:
-                one = self.frame.select([e.alias(f"_{i}") for i, e in enumerate(parts)])
-                self.values[fact] = self._finish(finish, list(one.collect().row(0)))
-            except Exception as exc:
-                self.values[fact] = self.unavailable(exc)
         return self.values
 
     def unavailable(self, exc: BaseException) -> Unavailable:
         if isinstance(exc, DataOpsError):
             return Unavailable(message_of(exc))
         return Unavailable(f"the {self.backend} backend could not compute it: {first_line(exc)}")
-
-    def _finish(self, finish: Callable[[list], Any], vs: list) -> Any:
-        try:
-            return finish(vs)
-        except Exception as exc:
-            return Unavailable(first_line(exc))
 
     def scalar(self, lf: nw.LazyFrame) -> Any:
         return _py(lf.collect().row(0)[0])
@@ -290,16 +241,6 @@ def _nan_null(df: Any, col: str) -> Any:
     name = mod.rsplit(".", 1)[0] if mod.startswith("sqlframe") else "pyspark.sql"
     functions = importlib.import_module(f"{name}.functions")
     return functions.when(functions.isnan(df[col]), None).otherwise(df[col])
-
-
-def _as_datetime(v: Any, dtype: pl.Datetime) -> dt.datetime:
-    if not isinstance(v, dt.datetime):
-        v = dt.datetime(v.year, v.month, v.day)
-    if dtype.time_zone and v.tzinfo is None:
-        return v.replace(tzinfo=dt.timezone.utc)
-    if not dtype.time_zone and v.tzinfo is not None:
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return v
 
 
 # ---- the dispatch table: fact type -> narwhals expressions ---------------------------------

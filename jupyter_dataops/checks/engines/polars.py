@@ -21,11 +21,11 @@ import numpy as np
 import polars as pl
 
 from jupyter_dataops.checks import facts as F
+from jupyter_dataops.checks.engines.base import first_line
 from jupyter_dataops.checks.engines.streaming import (
     STREAMING,
     Builder,
     StreamingEngine,
-    first_line,
     invalid_expr,
 )
 from jupyter_dataops.checks.engines.streaming import distinct as plain_distinct

@@ -5,18 +5,24 @@
 ``SELECT ... FROM table`` (a multi-column distinct or a reference lookup is a scalar subquery of
 that same statement), and a failing row-level check fetches its offending rows with ``LIMIT``.
 
-Dialect-aware, and honest where a dialect lacks something (the fact is ``Unavailable`` and its
-checks report ``error`` saying so):
+Tested on PostgreSQL, SQLite and MySQL/MariaDB (``DIALECTS``; a real server of each in CI), and
+honest where a dialect lacks something (the fact is ``Unavailable`` and its checks report
+``error`` saying so):
 
-* missing is NULL, or NaN in a float column where the dialect stores NaN (PostgreSQL, DuckDB);
+* missing is NULL, or NaN in a float column where the dialect stores NaN (PostgreSQL);
   aggregates and distinct counts skip both, as the polars engines do;
-* ``valid regex`` / ``valid format`` use the dialect's regex operator (PostgreSQL ``~``, MySQL
-  ``REGEXP``, Oracle ``REGEXP_LIKE``; SQLite through the Python ``re.search`` function
-  SQLAlchemy's pysqlite driver installs). Dialects without one report ``error``;
-* ``median``/``percentile`` use ``percentile_cont`` (PostgreSQL, Oracle) or ``quantile_cont``
-  (DuckDB); SQLite and MySQL have no exact percentile and report ``error``;
+* ``valid regex`` / ``valid format`` use the dialect's regex operator (PostgreSQL ``~``,
+  MySQL/MariaDB ``REGEXP`` made case-sensitive with ``(?-i)``; SQLite through the Python
+  ``re.search`` function SQLAlchemy's pysqlite driver installs);
+* ``median``/``percentile`` use ``percentile_cont`` (PostgreSQL); SQLite and MySQL/MariaDB have no
+  exact percentile aggregate and report ``error``;
 * ``stddev`` uses ``stddev_samp``, or a two-pass sum of squared deviations where the dialect has
   no such function (SQLite);
+* on any other dialect the checks above report ``error`` naming the dialect and the tested ones
+  (counts, min/max/avg/sum, distinct, valid values/range, conditions and references are plain
+  SQL and run);
+* on MySQL/MariaDB text compares by the column's collation, case-insensitive by default:
+  ``valid values`` and distinct counts of text then ignore case (polars does not);
 * ``failed_rows(CONDITION)`` puts the condition text into the query as is: write it in the
   database's SQL;
 * ``reference_missing_count(col) = 0: in other.col`` looks the values up in the table ``other``
@@ -26,7 +32,6 @@ checks report ``error`` saying so):
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,8 +41,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from jupyter_dataops.checks import facts as F
-from jupyter_dataops.checks.dtypes import coerce_values, is_float
-from jupyter_dataops.checks.engines.streaming import first_line, message_of
+from jupyter_dataops.checks.dtypes import as_datetime, coerce_values, is_float
+from jupyter_dataops.checks.engines.base import Engine, first_line
 from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.checks.formats import FORMAT_PATTERNS
 from jupyter_dataops.errors import DataOpsError
@@ -47,10 +52,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: a reference frame from Python is sent as an IN list of at most this many values
 MAX_INLINE_VALUES = 10_000
-#: dialects with a regex operator SQLAlchemy compiles ``regexp_match`` to
-REGEX_DIALECTS = ("postgresql", "sqlite", "mysql", "mariadb", "oracle", "duckdb")
-#: dialects with an exact, interpolating percentile_cont(q) WITHIN GROUP (ORDER BY x)
-PERCENTILE_CONT = ("postgresql", "oracle")
+#: the dialects the engine is tested on (a real database each in CI); on any other dialect the
+#: checks that need a dialect's own SQL (regex, format, length, stddev, percentile) say so
+DIALECTS = ("postgresql", "sqlite", "mysql", "mariadb")
+SUPPORTED = "postgresql, sqlite, mysql/mariadb"
+#: dialects without an exact percentile function (as an aggregate)
+NO_PERCENTILE = ("sqlite", "mysql", "mariadb")
 
 #: one fact -> (SQL column expressions, how to turn their values into the fact's value)
 Compiled = tuple[list[sa.ColumnElement], Callable[[list], Any]]
@@ -146,29 +153,22 @@ def polars_dtype(t: sa.types.TypeEngine) -> pl.DataType:
     return pl.Object()
 
 
-class SqlEngine:
+class SqlEngine(Engine):
     """Facts over one database table, as aggregate SQL; ``execute()`` returns fact -> value."""
 
     name: ClassVar[str] = "sql"
     TABLE: ClassVar[Mapping[type, Builder]]
 
     def __init__(self, source: SqlSource, ctx: RunContext) -> None:
+        super().__init__(ctx)
         self.source = source
         self.table = source.table
         self.schema = source.schema
         self.dialect = source.dialect
-        self.ctx = ctx
-        self.facts: list[Fact] = []
-        self.values: dict[Fact, Any] = {}
-        self.steps: list[str] = []
 
-    def add(self, facts: Sequence[Fact]) -> None:
-        for f in facts:
-            if f not in self.facts:
-                self.facts.append(f)
-
-    def explain(self) -> str:
-        return "\n".join(self.steps)
+    @property
+    def who(self) -> str:
+        return f"the {self.dialect} database engine"
 
     # ---- dialect pieces
 
@@ -181,8 +181,6 @@ class SqlEngine:
             return None
         if self.dialect == "postgresql":
             return c == sa.cast(sa.literal("NaN"), sa.Float)
-        if self.dialect == "duckdb":
-            return sa.func.isnan(c)
         return None
 
     def missing(self, name: str, c: sa.ColumnElement | None = None) -> sa.ColumnElement:
@@ -198,12 +196,20 @@ class SqlEngine:
             c = sa.cast(c, sa.Integer)
         return c if nan is None else sa.case((nan, sa.null()), else_=c)
 
-    def regex(self, c: sa.ColumnElement, pattern: str) -> sa.ColumnElement:
-        if self.dialect not in REGEX_DIALECTS:
+    def tested(self, check: str) -> None:
+        """Raise unless the dialect is one the engine is tested on (``check`` needs its SQL)."""
+        if self.dialect not in DIALECTS:
             raise DataOpsError(
-                f"the {self.dialect} database has no regular expressions: valid regex and "
-                "valid format cannot run there (use valid values or valid length)"
+                f"{check} is not supported on dialect {self.dialect!r}: supported are "
+                f"{SUPPORTED} (run this check on a polars frame)"
             )
+
+    def regex(self, c: sa.ColumnElement, pattern: str, check: str) -> sa.ColumnElement:
+        self.tested(check)
+        if self.dialect in ("mysql", "mariadb"):
+            # REGEXP follows the column's collation, case-insensitive by default: match case as
+            # polars does
+            pattern = "(?-i)" + pattern
         return c.regexp_match(pattern)
 
     def valid(self, name: str, rule: Any, c: sa.ColumnElement | None = None) -> sa.ColumnElement:
@@ -213,20 +219,18 @@ class SqlEngine:
         if rule.kind == "values":
             return c.in_(coerce_values(rule, dtype))
         if rule.kind == "regex":
-            return self.regex(c, rule.pattern)
+            return self.regex(c, rule.pattern, "valid regex")
         if rule.kind == "format":
-            ok = self.regex(c, FORMAT_PATTERNS[rule.pattern])
+            ok = self.regex(c, FORMAT_PATTERNS[rule.pattern], "valid format")
             return sa.and_(ok, self._date_exists(c)) if rule.pattern == "date" else ok
         lo, hi = rule.low.value, rule.high.value
         if rule.kind == "length":
-            n = (
-                sa.func.char_length(c)
-                if self.dialect in ("postgresql", "mysql")
-                else sa.func.length(c)
-            )
+            self.tested("valid length")
+            # SQLite's length() counts characters; MySQL's counts bytes
+            n = sa.func.length(c) if self.dialect == "sqlite" else sa.func.char_length(c)
             return sa.and_(n >= lo, n <= hi)
         if isinstance(dtype, pl.Datetime):
-            lo, hi = (_as_datetime(v, dtype) for v in (lo, hi))
+            lo, hi = (as_datetime(v, dtype) for v in (lo, hi))
         return sa.and_(c >= lo, c <= hi)
 
     def _date_exists(self, c: sa.ColumnElement) -> sa.ColumnElement:
@@ -242,7 +246,7 @@ class SqlEngine:
         )
         ok = sa.and_(m >= 1, m <= 12, d >= 1, d <= days)
         # the casts run only on shaped text (CASE evaluates the branch it takes)
-        shaped = self.regex(c, FORMAT_PATTERNS["date"])
+        shaped = self.regex(c, FORMAT_PATTERNS["date"], "valid format")
         return sa.case((shaped, sa.case((ok, True), else_=False)), else_=False)
 
     def frame_for_conditions(self) -> sa.FromClause:
@@ -255,61 +259,24 @@ class SqlEngine:
     # ---- execution
 
     def execute(self) -> dict[Fact, Any]:
-        compiled: dict[Fact, Compiled] = {}
-        for fact in self.facts:
-            if fact in self.values:
-                continue
-            builder = self.TABLE.get(type(fact))
-            try:
-                if builder is None:
-                    raise DataOpsError(
-                        f"the {self.dialect} database engine cannot compute {type(fact).__name__}"
-                        ": run this check on a polars frame"
-                    )
-                compiled[fact] = builder(self, fact)
-            except Exception as exc:
-                self.values[fact] = Unavailable(message_of(exc))
-        if not compiled:
-            return self.values
-        cols, owners = [], []
-        for fact, (exprs, _) in compiled.items():
-            for e in exprs:
-                cols.append(e.label(f"_{len(cols)}"))
-                owners.append(fact)
-        self.steps.append(
-            f"{self.dialect}: one aggregate query of {len(cols)} columns for {len(compiled)} "
-            f"facts on table {self.source.name}"
-        )
-        try:
+        def row_of(cols: list[sa.ColumnElement]) -> Sequence[Any]:
             with self.source.connect() as conn:
-                row = list(conn.execute(sa.select(*cols).select_from(self.table)).one())
-        except Exception:
-            row = None
-        if row is not None:
-            acc: dict[Fact, list] = {}
-            for fact, v in zip(owners, row, strict=True):
-                acc.setdefault(fact, []).append(v)
-            for fact, vs in acc.items():
-                self.values[fact] = self._finish(fact, compiled[fact][1], vs)
-            return self.values
-        self.steps.append("the query failed: each fact queried alone to find the culprit")
-        for fact, (exprs, finish) in compiled.items():
-            try:
-                q = sa.select(*[e.label(f"_{i}") for i, e in enumerate(exprs)])
-                with self.source.connect() as conn:
-                    vs = list(conn.execute(q.select_from(self.table)).one())
-                self.values[fact] = self._finish(fact, finish, vs)
-            except Exception as exc:
-                self.values[fact] = Unavailable(
-                    f"the {self.dialect} database could not compute it: {first_line(exc)}"
-                )
-        return self.values
+                return conn.execute(sa.select(*cols).select_from(self.table)).one()
 
-    def _finish(self, fact: Fact, finish: Callable[[list], Any], vs: list) -> Any:
-        try:
-            return finish(vs)
-        except Exception as exc:
-            return Unavailable(first_line(exc))
+        self.one_row(
+            self.build_each(),
+            label=lambda e, name: e.label(name),
+            row_of=row_of,
+            failed=lambda exc: Unavailable(
+                f"the {self.dialect} database could not compute it: {first_line(exc)}"
+            ),
+            step=lambda parts, facts: (
+                f"{self.dialect}: one aggregate query of {parts} columns for {facts} facts "
+                f"on table {self.source.name}"
+            ),
+            retry_step="the query failed: each fact queried alone to find the culprit",
+        )
+        return self.values
 
     # ---- offending rows
 
@@ -340,16 +307,6 @@ class SqlEngine:
             return sample, int(total)
         except Exception:
             return None, None
-
-
-def _as_datetime(v: Any, dtype: pl.Datetime) -> dt.datetime:
-    if not isinstance(v, dt.datetime):
-        v = dt.datetime(v.year, v.month, v.day)
-    if dtype.time_zone and v.tzinfo is None:
-        return v.replace(tzinfo=dt.timezone.utc)
-    if not dtype.time_zone and v.tzinfo is not None:
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return v
 
 
 # ---- the dispatch table: fact type -> aggregate columns ------------------------------------
@@ -385,9 +342,9 @@ def aggregate(e: SqlEngine, fact: F.Aggregate) -> Compiled:
             lambda vs: None if vs[0] is None else (int(vs[0]) if to_int else float(vs[0]))
         )
     if fact.fn == "std":
-        if e.dialect in ("postgresql", "mysql", "mariadb", "oracle", "duckdb", "mssql"):
-            fn = sa.func.stdev if e.dialect == "mssql" else sa.func.stddev_samp
-            return [fn(c)], _float
+        e.tested("stddev")
+        if e.dialect != "sqlite":
+            return [sa.func.stddev_samp(c)], _float
         # no stddev function (SQLite): sum of squared deviations from the mean, two passes
         mean = sa.select(sa.func.avg(e.clean(fact.column))).select_from(e.table).scalar_subquery()
         dev = sa.cast(c, sa.Float) - mean
@@ -395,14 +352,13 @@ def aggregate(e: SqlEngine, fact: F.Aggregate) -> Compiled:
     if fact.fn in ("median", "quantile"):
         q = 0.5 if fact.fn == "median" else float(fact.q)  # type: ignore[arg-type]
         name = "median" if fact.fn == "median" else "percentile"
-        if e.dialect in PERCENTILE_CONT:
-            return [sa.func.percentile_cont(q).within_group(c)], _float
-        if e.dialect == "duckdb":
-            return [sa.func.quantile_cont(c, q)], _float
-        raise DataOpsError(
-            f"the {e.dialect} database has no exact percentile function: {name} cannot run "
-            "there (run this check on a polars frame or in PostgreSQL)"
-        )
+        e.tested(name)
+        if e.dialect in NO_PERCENTILE:
+            raise DataOpsError(
+                f"the {e.dialect} database has no exact percentile function: {name} cannot run "
+                "there (run this check on a polars frame or in PostgreSQL)"
+            )
+        return [sa.func.percentile_cont(q).within_group(c)], _float
     raise DataOpsError(f"the sql engine has no aggregate {fact.fn!r}")
 
 

@@ -10,7 +10,7 @@ extends this one with shortcuts that need the data in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +19,7 @@ import polars as pl
 
 from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import is_float, is_stringlike, missing_expr, valid_expr
+from jupyter_dataops.checks.engines.base import Engine, first_line
 from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.errors import DataOpsError
 
@@ -32,21 +33,15 @@ Builder = Callable[["StreamingEngine", Any], "list[pl.Expr] | None"]
 GROUPABLE_RULES = ("values", "regex", "format", "length")
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def message_of(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, DataOpsError) else first_line(exc)
-
-
-class StreamingEngine:
+class StreamingEngine(Engine):
     """Facts to compute over one frame; ``execute()`` returns fact -> value (or Unavailable)."""
 
     name: ClassVar[str] = "streaming"
     collect_engine: ClassVar[str] = "streaming"
     TABLE: ClassVar[Mapping[type, Builder]]
+    elsewhere: ClassVar[str] = (
+        "a metric asks for facts of jupyter_dataops.checks.facts (e.g. facts.NullCount(column))"
+    )
 
     def __init__(
         self,
@@ -54,41 +49,19 @@ class StreamingEngine:
         schema: Mapping[str, pl.DataType],
         ctx: RunContext,
     ) -> None:
+        super().__init__(ctx)
         self.frame = frame
         self.schema = schema
-        self.ctx = ctx
-        self.facts: list[Fact] = []
-        self.values: dict[Fact, Any] = {}
-        self.steps: list[str] = []  # what was chosen, for explain()
         self.side_jobs: list[Callable[[], None]] = []
-
-    def add(self, facts: Sequence[Fact]) -> None:
-        for f in facts:
-            if f not in self.facts:
-                self.facts.append(f)
-
-    def explain(self) -> str:
-        """How the engine computed its facts (for tests and curious users)."""
-        return "\n".join(self.steps)
 
     # ---- execution
 
     def execute(self) -> dict[Fact, Any]:
-        exprs: dict[Fact, list[pl.Expr]] = {}
         self.side_jobs = []
         grouped = self._grouped_columns()
         for col, facts in grouped.items():
             self.side_jobs.append(lambda col=col, facts=facts: self._group_facts(col, facts))
-        for fact in self.facts:  # a builder may append facts: they are built too
-            if fact in self.values or any(fact in fs for fs in grouped.values()):
-                continue
-            try:
-                built = self.build(fact)
-            except Exception as exc:  # e.g. a reference frame that is not there
-                self.values[fact] = Unavailable(message_of(exc))
-                continue
-            if built is not None:
-                exprs[fact] = built
+        exprs = self.build_each(skip=lambda fact: any(fact in fs for fs in grouped.values()))
         if self.side_jobs:
             # Group-bys and bitmaps run beside the fused select (polars and numpy release the
             # GIL), so the pass uses every core instead of waiting for them in turn.
@@ -105,47 +78,18 @@ class StreamingEngine:
         self._refine_nan()
         return self.values
 
-    def build(self, fact: Fact) -> list[pl.Expr] | None:
-        builder = self.TABLE.get(type(fact))
-        if builder is None:
-            raise DataOpsError(
-                f"the {self.name} engine cannot compute {fact!r}: a metric asks for facts of "
-                "jupyter_dataops.checks.facts (e.g. facts.NullCount(column))"
-            )
-        return builder(self, fact)
-
     def collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
         return lf.collect(engine=self.collect_engine)  # type: ignore[arg-type]
 
     def _fused(self, exprs: dict[Fact, list[pl.Expr]]) -> None:
         """One select for every expression fact; on failure, isolate the culprit fact(s)."""
-        if not exprs:
-            return
-        named, owners = [], []
-        for fact, parts in exprs.items():
-            for e in parts:
-                named.append(e.alias(f"_{len(named)}"))
-                owners.append(fact)
-        self.steps.append(f"fused select: {len(named)} expressions for {len(exprs)} facts")
-        try:
-            row = self.collect(self.frame.lazy().select(named)).row(0)
-        except Exception:
-            row = None
-        if row is not None:
-            acc: dict[Fact, list] = {}
-            for fact, v in zip(owners, row, strict=True):
-                acc.setdefault(fact, []).append(v)
-            for fact, vs in acc.items():
-                self.values[fact] = _combine(vs)
-            return
-        for fact, parts in exprs.items():  # slow path, only when something is wrong
-            try:
-                r = self.collect(
-                    self.frame.lazy().select([e.alias(f"_{i}") for i, e in enumerate(parts)])
-                ).row(0)
-                self.values[fact] = _combine(list(r))
-            except Exception as exc:
-                self.values[fact] = Unavailable(first_line(exc))
+        self.one_row(
+            {fact: (parts, _combine) for fact, parts in exprs.items()},
+            label=lambda e, name: e.alias(name),
+            row_of=lambda named: self.collect(self.frame.lazy().select(named)).row(0),
+            failed=lambda exc: Unavailable(first_line(exc)),
+            step=lambda parts, facts: f"fused select: {parts} expressions for {facts} facts",
+        )
 
     # ---- low-cardinality columns: one group-by answers distinct and validity
 

@@ -1,15 +1,12 @@
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
-import { Widget } from '@lumino/widgets';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
-import { errorBox, formatValue, h, hint, loading, localTime, replaceChildren } from '../dom';
+import { errorBox, h, hint, loading, replaceChildren } from '../dom';
 import { errorText } from '../handler';
+import { localNumber, localTime } from '../locale';
 import { DataOpsModel, IChartSelection } from '../model';
 import { IMetricChart, IViolation } from '../types';
+import { ChartView, EMBED_INSET } from './chart_view';
 import { Section } from './section';
-import { fitSpec } from './fit';
-
-/** Room Lab's renderer and vega-embed's action menu ("…", 38 px) take beside the chart. */
-const EMBED_INSET = 48;
 
 /**
  * A metric's control chart (Vega-Lite, rendered by Lab's own renderer, so offline) fitted to the
@@ -17,8 +14,9 @@ const EMBED_INSET = 48;
  * resized or a new production value arrives.
  */
 export class ChartSection extends Section {
-  constructor(model: DataOpsModel, private readonly _rendermime: IRenderMimeRegistry) {
+  constructor(model: DataOpsModel, rendermime: IRenderMimeRegistry) {
     super(model, 'dataops-chart', 'jp-DataOps-chart');
+    this._view = new ChartView(rendermime);
     this.node.hidden = true;
     model.chartChanged.connect((_, selection) => {
       this.invalidate();
@@ -130,7 +128,7 @@ export class ChartSection extends Section {
         'div',
         { className: 'jp-DataOps-muted', 'data-testid': 'dataops-chart-limits' },
         `${data.points.length} production runs` +
-          (limits.length ? ' \u00b7 ' + limits.map(([k, v]) => `${k} ${formatValue(v)}`).join(' \u00b7 ') : '')
+          (limits.length ? ' \u00b7 ' + limits.map(([k, v]) => `${k} ${localNumber(v)}`).join(' \u00b7 ') : '')
       ),
       this._holder,
       h('div', { className: 'jp-DataOps-subtitle' }, 'Broken rules'),
@@ -158,17 +156,7 @@ export class ChartSection extends Section {
     this._renderedWidth = available;
     let width = available - EMBED_INSET;
     for (let attempt = 0; attempt < 2; attempt++) {
-      this._disposeChart();
-      const renderer = this._rendermime.createRenderer(data.mimetype);
-      this._chartWidget = renderer;
-      Widget.attach(renderer, holder);
-      await renderer.renderModel(
-        new MimeModel({
-          data: { [data.mimetype]: fitSpec(data.spec, width, data.points) as any },
-          trusted: true
-        })
-      );
-      if (renderer !== this._chartWidget) {
+      if (!(await this._view.draw(holder, data, width))) {
         return; // a newer render took over
       }
       const overflow = holder.scrollWidth - holder.clientWidth;
@@ -192,19 +180,11 @@ export class ChartSection extends Section {
     }, 150);
   }
 
-  /** Detach and dispose the chart renderer while its node is still in the document. */
   private _disposeChart(): void {
-    const widget = this._chartWidget;
-    this._chartWidget = null;
-    if (widget && !widget.isDisposed) {
-      if (widget.isAttached && widget.node.isConnected) {
-        Widget.detach(widget);
-      }
-      widget.dispose();
-    }
+    this._view.clear();
   }
 
-  private _chartWidget: Widget | null = null;
+  private readonly _view: ChartView;
   private _holder: HTMLElement | null = null;
   private _data: IMetricChart | null = null;
   private _drawnKey = '';
@@ -217,5 +197,5 @@ export class ChartSection extends Section {
 function formatViolation(v: IViolation): string {
   const when = v.time ? ` (${localTime(v.time)})` : '';
   const run = v.step_run_id !== null ? `run #${v.step_run_id}` : '';
-  return `${v.rule}: ${v.description} \u2014 ${run}${when}, value ${formatValue(v.value)}`;
+  return `${v.rule}: ${v.description} \u2014 ${run}${when}, value ${localNumber(v.value)}`;
 }

@@ -1,4 +1,4 @@
-import { localTime } from '../dom';
+import { localTime } from '../locale';
 import { IMetricPoint } from '../types';
 
 type Spec = Record<string, any>;

@@ -1,18 +1,16 @@
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
-import { Widget } from '@lumino/widgets';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
-import { errorBox, formatValue, h, hint, localTime } from '../dom';
+import { errorBox, h, hint } from '../dom';
 import { errorText } from '../handler';
+import { localNumber, localTime } from '../locale';
 import { DataOpsModel } from '../model';
 import { IMetricChart, IStepMetrics } from '../types';
-import { fitSpec } from './fit';
+import { ChartView, EMBED_INSET } from './chart_view';
 import { Section } from './section';
 
 /** The reserved metric keys every production run records (jupyter_dataops/pipeline/operations.py). */
 export const OPS_PREFIX = 'ops:';
 const FIRST = 'ops:duration';
-/** Room Lab's renderer and vega-embed's action menu take beside the chart. */
-const EMBED_INSET = 48;
 
 /** An ops: key in words, e.g. `ops:output_rows:out.csv` -> "rows of out.csv". */
 export function opsLabel(key: string): string {
@@ -42,8 +40,9 @@ export function opsLabel(key: string): string {
  * by SPC; the chosen metric's control chart is drawn here, its signals listed by run.
  */
 export class OperationsSection extends Section {
-  constructor(model: DataOpsModel, private readonly _rendermime: IRenderMimeRegistry) {
+  constructor(model: DataOpsModel, rendermime: IRenderMimeRegistry) {
     super(model, 'dataops-operations', 'jp-DataOps-operations');
+    this._view = new ChartView(rendermime);
     this.node.hidden = true;
     model.stepChanged.connect(() => {
       this._metric = FIRST;
@@ -158,7 +157,7 @@ export class OperationsSection extends Section {
             h(
               'span',
               { className: 'jp-DataOps-muted' },
-              ` ${formatValue(m.last_value)} \u00b7 ${m.points} run${m.points === 1 ? '' : 's'}`
+              ` ${localNumber(m.last_value)} \u00b7 ${m.points} run${m.points === 1 ? '' : 's'}`
             )
           )
         )
@@ -202,7 +201,7 @@ export class OperationsSection extends Section {
           { 'data-rule': v.rule, 'data-run-id': v.step_run_id ?? '' },
           `${v.rule}: ${v.description} \u2014 run #${v.step_run_id ?? '?'}` +
             (v.time ? ` (${localTime(v.time)})` : '') +
-            `, value ${formatValue(v.value)}`
+            `, value ${localNumber(v.value)}`
         )
       )
     );
@@ -213,33 +212,15 @@ export class OperationsSection extends Section {
     if (!holder || !holder.isConnected) {
       return;
     }
-    const renderer = this._rendermime.createRenderer(chart.mimetype);
-    this._chartWidget = renderer;
-    Widget.attach(renderer, holder);
-    await renderer.renderModel(
-      new MimeModel({
-        data: {
-          [chart.mimetype]: fitSpec(chart.spec, holder.clientWidth - EMBED_INSET, chart.points) as any
-        },
-        trusted: true
-      })
-    );
+    await this._view.draw(holder, chart, holder.clientWidth - EMBED_INSET);
   }
 
-  /** Detach and dispose the chart renderer while its node is still in the document. */
   private _disposeChart(): void {
-    const widget = this._chartWidget;
-    this._chartWidget = null;
-    if (widget && !widget.isDisposed) {
-      if (widget.isAttached && widget.node.isConnected) {
-        Widget.detach(widget);
-      }
-      widget.dispose();
-    }
+    this._view.clear();
   }
 
   private _metric = FIRST;
   private _drawnKey = '';
   private _holder: HTMLElement | null = null;
-  private _chartWidget: Widget | null = null;
+  private readonly _view: ChartView;
 }

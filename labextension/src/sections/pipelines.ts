@@ -1,4 +1,5 @@
-import { badge, errorBox, formatValue, h, hint, localTime, relativeTime, replaceChildren } from '../dom';
+import { badge, errorBox, h, hint, replaceChildren } from '../dom';
+import { localNumber, localTime, relativeTime } from '../locale';
 import { errorText } from '../handler';
 import { DataOpsModel } from '../model';
 import { IPipelineList, IStep, IStepMetrics } from '../types';
@@ -237,7 +238,7 @@ class StepMetricsList {
             h(
               'span',
               { className: 'jp-DataOps-muted' },
-              ` ${formatValue(m.last_value)} \u00b7 ${m.points} point${m.points === 1 ? '' : 's'}`
+              ` ${localNumber(m.last_value)} \u00b7 ${m.points} point${m.points === 1 ? '' : 's'}`
             )
           )
         )

@@ -1,4 +1,5 @@
-import { badge, duration, errorBox, formatValue, h, hint, loading, localTime, replaceChildren } from '../dom';
+import { badge, duration, errorBox, formatValue, h, hint, loading, replaceChildren } from '../dom';
+import { localNumber, localObserved, localTime } from '../locale';
 import { errorText } from '../handler';
 import { DataOpsModel } from '../model';
 import { ICheckResult, IRunDetail } from '../types';
@@ -147,7 +148,7 @@ export class RunDetailSection extends Section {
                   },
                   m.metric
                 ),
-                h('span', { className: 'jp-DataOps-muted' }, ` = ${formatValue(m.value)}`)
+                h('span', { className: 'jp-DataOps-muted' }, ` = ${localNumber(m.value)}`)
               )
             )
           )
@@ -156,9 +157,9 @@ export class RunDetailSection extends Section {
   }
 }
 
-/** One check line: its status, source, observed value (as the server formats it) and message. */
+/** One check line: its status, source, observed value (in the browser's locale) and message. */
 export function checkItem(check: ICheckResult): HTMLElement {
-  const observed = check.observed_display ?? formatValue(check.observed);
+  const observed = localObserved(check);
   // A line not judged yet, a warning or a failure always says why.
   const message = check.message && check.status !== 'pass' ? check.message : null;
   return h(

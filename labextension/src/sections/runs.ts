@@ -1,4 +1,5 @@
-import { badge, duration, errorBox, h, hint, localTime, relativeTime } from '../dom';
+import { badge, duration, errorBox, h, hint } from '../dom';
+import { localTime, relativeTime } from '../locale';
 import { errorText } from '../handler';
 import { DataOpsModel } from '../model';
 import { IRunList, IRunRow } from '../types';
@@ -93,7 +94,7 @@ export class RunsSection extends Section {
       h(
         'div',
         { className: 'jp-DataOps-run-meta' },
-        h('span', { title: localTime(when) }, relativeTime(when)),
+        h('span', { title: localTime(when), 'data-testid': 'dataops-run-when' }, relativeTime(when)),
         h('span', {}, `took ${duration(run.duration)}`),
         run.attempt > 1 ? h('span', {}, `attempt ${run.attempt}`) : null,
         h(

@@ -1,4 +1,5 @@
-import { badge, errorBox, h, hint, localTime, relativeTime } from '../dom';
+import { badge, errorBox, h, hint } from '../dom';
+import { localTime, relativeTime } from '../locale';
 import { errorText } from '../handler';
 import { DataOpsModel } from '../model';
 import { IStatus } from '../types';

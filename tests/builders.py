@@ -1,0 +1,181 @@
+"""Builders the test modules share: notebooks, promoted projects, the ``dataops`` command in a
+subprocess and a local webhook receiver. Fixtures (a run store on each backend) are in
+``tests/conftest.py``.
+
+Everything here is real: notebooks are written with nbformat for the ``python3`` kernel that
+papermill runs, promotion is the product's ``promote``, the webhook is an HTTP server on a free
+local port.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from jupyter_dataops.store import ENV_STORE_URL
+
+PYTHON3 = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
+    """A notebook for the ``python3`` kernel: a cell tagged ``parameters`` (papermill injects
+    after it), then one code cell per source. Creates the parent folder; returns ``path``."""
+    nb = new_notebook(
+        cells=[
+            new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+            *(new_code_cell(source) for source in cells),
+        ],
+        metadata={"kernelspec": dict(PYTHON3)},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def sleep_notebook(path: Path, seconds: str = "0.0") -> Path:
+    """A step that sleeps for its ``seconds`` parameter (a float literal by default)."""
+    return write_notebook(path, f"seconds = {seconds}", "import time\ntime.sleep(seconds)")
+
+
+def orders_notebook(path: Path, checks: str, amount: str = "float(i)") -> Path:
+    """A parameterized ``orders`` frame of ``n_rows`` amounts (``amount`` of ``i`` and ``n_rows``)
+    whose checks (``%%dataops_test orders --name orders_quality``) fail when ``null_every`` > 0:
+    every ``null_every``-th amount is then missing."""
+    return write_notebook(
+        path,
+        "n_rows = 50\nnull_every = 0\n",
+        "%load_ext jupyter_dataops\nimport polars as pl",
+        f"amount = [{amount} for i in range(n_rows)]\n"
+        "if null_every:\n"
+        "    amount = [None if i % null_every == 0 else a for i, a in enumerate(amount)]\n"
+        "orders = pl.DataFrame({'amount': amount})",
+        "%%dataops_test orders --name orders_quality\n" + checks,
+    )
+
+
+def promoted(root: Path, step: str, pipeline_yaml: str) -> Path:
+    """Promotes ``root/<step>.ipynb`` as step ``step`` of a project with no steps yet
+    (``pipeline_yaml``, then ``steps: {}``): the promoted snapshot a scheduler runs. Returns the
+    path of ``dataops.yaml``, which the caller then writes with the step's schedule."""
+    from jupyter_dataops.pipeline.promote import promote
+
+    path = root / "dataops.yaml"
+    path.write_text(pipeline_yaml + "steps: {}\n")
+    promote(root / f"{step}.ipynb", step, pipeline_file=path)
+    return path
+
+
+def dataops(*args: str, cwd: Path | None = None, env: dict | None = None):
+    """``python -m jupyter_dataops.cli ARGS`` in a subprocess (``env`` None: this environment);
+    the completed process, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_dataops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def dataops_process(*args: str, cwd: Path, stdout: int | None = None) -> subprocess.Popen:
+    """``python -m jupyter_dataops.cli ARGS`` started in ``cwd`` (a scheduler, a long run) for
+    the caller to signal and wait for; stderr is piped as text (stdout too with
+    ``stdout=subprocess.PIPE``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "jupyter_dataops.cli", *args],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def cli_env(monkeypatch) -> None:
+    """The environment of a ``dataops`` command run in this process (``invoke``): the store of
+    the project in the working directory (no ``DATAOPS_STORE_URL``), a 200-column terminal."""
+    monkeypatch.delenv(ENV_STORE_URL, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def invoke(*args: str):
+    """``dataops ARGS`` in this process through typer's CliRunner; the result."""
+    from typer.testing import CliRunner
+
+    from jupyter_dataops.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+class Hook:
+    """A local HTTP server that keeps every JSON body POSTed to it (``bodies``) and the path it
+    was POSTed to (``paths``); ``url`` is its address followed by ``path``."""
+
+    def __init__(self, path: str = "") -> None:
+        self.bodies: list[dict] = []
+        self.paths: list[str] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                hook.bodies.append(json.loads(self.rfile.read(length)))
+                hook.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}{path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def collecting_spc(chart: str) -> dict:
+    """The stored ``spc`` verdict of a line still collecting its default baseline of 20 runs
+    (qcc rules): not judged, no rule broken, no limits."""
+    return {
+        "chart": chart,
+        "rules": "qcc",
+        "baseline": 20,
+        "judged": False,
+        "broken": [],
+        "center": None,
+        "lcl": None,
+        "ucl": None,
+    }
+
+
+@contextmanager
+def dask_cluster(config: dict | None = None) -> Iterator[tuple]:
+    """A real ``dask.distributed`` LocalCluster of 2 single-threaded worker processes, made under
+    the dask ``config`` given; yields its scheduler address and a client (not the default one).
+    Needs ``distributed`` (the modules using it ``importorskip`` it first)."""
+    import dask
+    import distributed
+
+    with dask.config.set(config or {}):
+        local = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = distributed.Client(local, set_as_default=False)
+    try:
+        yield local.scheduler_address, client
+    finally:
+        client.close()
+        local.close()

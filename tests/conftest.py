@@ -1,0 +1,37 @@
+"""Fixtures shared by the test modules: a run store on each backend.
+
+Fixtures:
+  ``store_backend`` -> "sqlite" or "postgresql": every test that uses a store runs on both (the
+      PostgreSQL case needs DATAOPS_TEST_PG_URL; see ``jupyter_dataops.store.testing``).
+  ``store_url`` -> the URL of an empty run store on ``store_backend`` (a SQLite file in
+      ``tmp_path`` or a fresh PostgreSQL schema, dropped afterwards).
+  ``store`` -> that store opened with ``open_store``, closed after the test.
+
+A module that keeps its store on one file overrides ``store_url`` (the widget tests: SQLite only).
+Builders (notebooks, projects, a webhook receiver) live in ``tests/builders.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_dataops.store import open_store
+from jupyter_dataops.store.testing import store_url as make_store_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_backend(request):
+    return request.param
+
+
+@pytest.fixture
+def store_url(store_backend, tmp_path):
+    with make_store_url(store_backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(store_url):
+    s = open_store(store_url)
+    yield s
+    s.close()
