@@ -3,8 +3,9 @@
 openlineage-python ships no ``OpenLineage.json`` file: it ships the spec's JSON Schema as classes
 generated from it (``openlineage.client.generated``: attrs classes with the spec's fields, which
 of them are required, their types, the client's validators and each definition's schema URL in
-``_get_schema()``). The spec file cannot be fetched in CI and is not copied here, so this module
-checks a received event (the JSON an HTTP endpoint got) by rebuilding it into those classes:
+``_get_schema()``). This module checks a received event (the JSON an HTTP endpoint got) by
+rebuilding it into those classes (``openlineage_jsonschema`` checks it against the spec's JSON
+Schema files, copied into ``openlineage_spec/``):
 
 * the event becomes ``openlineage.client.event_v2.RunEvent``, every nested object the class its
   field's type hint names (``typing.get_type_hints`` on the generated modules);

@@ -6,8 +6,11 @@ OpenLineage spec as the client ships it: openlineage-python ships no ``OpenLinea
 the classes generated from the spec's JSON Schema (``openlineage.client.generated``), and
 ``openlineage_schema.validate_run_event`` rebuilds the event into them (unknown keys, missing
 required fields, wrong types, unknown facet schema URLs, the client's own validators) and checks
-that the client serialises the result back to the same JSON. ``test_the_validator_rejects...``
-proves it fails on mutated copies of a captured event.
+that the client serialises the result back to the same JSON. Each event is also validated with
+``jsonschema`` against the spec's JSON Schema files those classes are generated from, copied into
+``openlineage_spec/`` (``openlineage_jsonschema.validate_against_spec_files``; their ``$id`` are
+checked to be the installed client's schema URLs). ``test_the_validator(s)_reject...`` prove both
+fail on mutated copies of a captured event.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from jupyter_dataops.store import open_store
 
 pytest.importorskip("openlineage.client", reason="pip install 'jupyter-dataops[lineage]'")
 
-from openlineage_schema import InvalidEvent, validate_run_event  # noqa: E402 - needs the client
+from openlineage_jsonschema import spec_files, validate_against_spec_files  # noqa: E402
+from openlineage_schema import (  # noqa: E402 - needs the client
+    InvalidEvent,
+    facet_classes,
+    validate_run_event,
+)
 
 NOTEBOOKS = Path(__file__).parent / "notebooks" / "pipeline"
 
@@ -148,6 +156,7 @@ def test_each_step_run_sends_start_then_complete_or_fail_with_parent_datasets_an
     events = server
     for event in events:
         validate_run_event(event)
+        validate_against_spec_files(event)
     seen = [(e["job"]["name"], e["eventType"]) for e in events]
     assert seen[0] == ("shop", "START") and seen[-1] == ("shop", "FAIL")
     assert [s for s in seen if s[0] == "extract"] == [("extract", "START"), ("extract", "COMPLETE")]
@@ -370,6 +379,87 @@ def test_the_validator_rejects_a_mutated_event_naming_the_path(captured, mutatio
         validate_run_event(event)
     assert error.value.path == path, str(error.value)
     assert words in str(error.value)
+
+
+# The mutations the spec's JSON Schema files refuse too, with the path of their error; the others
+# it accepts, being looser than the generated classes: its objects are open to any key, it has no
+# formats the client validates beyond uuid/date-time, and it fixes no schemaURL value.
+SPEC_REJECTS = {  # jsonschema names the object that misses a required key
+    "missing runId": "$.run",
+    "runId not a UUID": "$.run.runId",
+    "eventTime without time": "$.eventTime",
+    "eventTime not a date": "$.eventTime",
+    "parent without its job": f"$.{PARENT}",
+    "assertion success a string": f"$.{ASSERTION}.success",
+    "assertion without success": f"$.{ASSERTION}",
+    "eventType DONE": "$.eventType",
+    "made-up facet _schemaURL": "$.run.facets.errorMessage._schemaURL",
+    "facet _schemaURL of another version": f"$.{PARENT}._schemaURL",
+    "job facet among run facets": "$.run.facets.jobType",
+    "input facet among output facets": "$.outputs[0].outputFacets.dataQualityAssertions",
+    "dataset name a number": "$.inputs[0].name",
+    "outputs not an array": "$.outputs",
+    "event schemaURL of another version": "$.schemaURL",
+    "facet without _producer": "$.job.facets.jobType",
+}
+SPEC_ONLY = {  # what only the spec files say: the key a facet sits under
+    "parent facet under another key": (
+        lambda e: e["run"]["facets"].update(parentRun=e["run"]["facets"].pop("parent")),
+        "$.run.facets.parentRun",
+        "ParentRunFacet sits under parent, not 'parentRun'",
+    ),
+    "assertions under another key": (
+        lambda e: e["outputs"][0]["facets"].update(
+            assertions=e["outputs"][0]["facets"].pop("dataQualityAssertions")
+        ),
+        "$.outputs[0].facets.assertions",
+        "sits under dataQualityAssertions, not 'assertions'",
+    ),
+}
+
+
+def test_the_spec_files_are_the_schema_of_the_installed_client(captured):
+    """Every schema URL the runner sends names a vendored file's definition and the client's
+    generated class of the same URL: the two validators judge the same spec version."""
+    from openlineage.client.event_v2 import RunEvent
+
+    sent = {captured["schemaURL"]} | {
+        facet["_schemaURL"]
+        for facets in (
+            captured["run"]["facets"],
+            captured["job"]["facets"],
+            *(d.get("facets", {}) for d in captured["inputs"] + captured["outputs"]),
+        )
+        for facet in facets.values()
+    }
+    assert len(sent) == 6  # RunEvent, parent, errorMessage, tags, jobType, dataQualityAssertions
+    for url in sent:
+        file_url, _, fragment = url.partition("#")
+        assert fragment.removeprefix("/$defs/") in spec_files()[file_url]["$defs"], url
+        assert url == RunEvent._get_schema() or url in facet_classes(), url
+
+
+def test_the_spec_files_accept_a_captured_event_and_what_they_leave_open(captured):
+    validate_against_spec_files(captured)
+    event = copy.deepcopy(captured)
+    event["run"]["facets"]["parent"]["namespace"] = "shop"  # facets are open objects
+    event["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"][0]["params"] = {"a": [1]}
+    validate_against_spec_files(event)
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS) + list(SPEC_ONLY))
+def test_the_spec_files_reject_what_they_declare_and_accept_the_rest(captured, mutation):
+    mutate, path, words = {**MUTATIONS, **SPEC_ONLY}[mutation]
+    event = copy.deepcopy(captured)
+    mutate(event)
+    if mutation not in SPEC_REJECTS and mutation not in SPEC_ONLY:
+        validate_against_spec_files(event)  # looser than the classes: accepted
+        return
+    with pytest.raises(InvalidEvent) as error:
+        validate_against_spec_files(event)
+    assert error.value.path == SPEC_REJECTS.get(mutation, path), str(error.value)
+    if mutation in SPEC_ONLY:
+        assert words in str(error.value)
 
 
 def _closed_port() -> int:
