@@ -4,7 +4,8 @@
 notebook widgets and the REST answers' display fields; ``unit_of(metric_key)`` recovers the unit
 from a stored metric key, for consumers that only have the key and a number. Units are those of
 ``Metric.unit``: ``count`` (``1,234``), ``percent`` (``1.05%``), ``seconds`` (``1d 0h 34m``,
-``7m``) and ``value`` (in the column's own unit, up to 6 significant digits).
+``7m``) and ``value`` (in the column's own unit, up to 6 significant digits; from a million on, whole units
+such as ``1,234,568``; from 1e15 on, ``2.5e+15``).
 """
 
 from __future__ import annotations
@@ -64,9 +65,13 @@ def format_value(value: Any, unit: str | None = None) -> str:
         return f"{value:.4g}%"
     if unit == "seconds":
         return duration(value)
+    if abs(value) >= 1e15:
+        return f"{value:.6g}"
     if isinstance(value, int) or (unit == "count" and float(value).is_integer()):
         return f"{int(value):,}"
-    return f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}"
+    if abs(value) >= 1e6:  # a million and more: whole units, grouped (not 1.23457e+06)
+        return f"{round(value):,}"
+    return f"{value:,.6g}"
 
 
 def duration(seconds: float) -> str:

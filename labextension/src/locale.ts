@@ -59,7 +59,7 @@ export function localNumber(value: unknown): string {
 
 /** Up to 6 significant digits with the locale's grouping ("12,345.6", "12.345,6"). */
 const VALUE = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 6 });
-/** Outside 1e-4 <= |x| < 1e6 (where Python's `.6g` turns to an exponent): "1.23457E7". */
+/** Below 1e-4 or from 1e15 on (as `format_value` on the server): "1.234E-5". */
 const VALUE_EXP = new Intl.NumberFormat(undefined, { notation: 'scientific', maximumSignificantDigits: 6 });
 /** A percentage of up to 4 significant digits, the locale's way ("1.05%", "1,05 %"). */
 const PERCENT = new Intl.NumberFormat(undefined, { style: 'percent', maximumSignificantDigits: 4 });
@@ -91,10 +91,11 @@ export function localObserved(check: IObserved): string {
     return shown;
   }
   const abs = Math.abs(value);
-  if (Number.isInteger(value) && abs < 1e15) {
-    return INTEGER.format(value);
+  if (abs >= 1e15 || (abs !== 0 && abs < 1e-4)) {
+    return VALUE_EXP.format(value);
   }
-  return abs !== 0 && (abs < 1e-4 || abs >= 1e6) ? VALUE_EXP.format(value) : VALUE.format(value);
+  // Whole numbers, and from a million on whole units, grouped ("1.234.568" in German).
+  return Number.isInteger(value) || abs >= 1e6 ? INTEGER.format(value) : VALUE.format(value);
 }
 
 /** A d3-format locale definition (what Vega's `config.locale.number` takes). */

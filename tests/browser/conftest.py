@@ -260,8 +260,10 @@ def write_project(root: Path) -> None:
         root / "steps" / "gate.ipynb",
         [
             "%load_ext jupyter_dataops\nimport polars as pl\n"
-            "orders = pl.DataFrame({'order_id': list(range(rows))})",
-            "%%dataops_test orders --name orders_gate\nrow_count >= 3\nmissing_count(order_id) = 0",
+            "orders = pl.DataFrame({'order_id': list(range(rows)),\n"
+            "                       'amount': [i * 1000.25 for i in range(rows)]})",
+            "%%dataops_test orders --name orders_gate\nrow_count >= 3\nmissing_count(order_id) = 0\n"
+            "sum(amount) >= 0",
         ],
         parameters="rows = 2",
     )

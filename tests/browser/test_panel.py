@@ -16,6 +16,7 @@ from datetime import datetime
 import nbformat
 import pytest
 
+from jupyter_dataops.checks.display import format_value
 from jupyter_dataops.store import open_store
 
 pytestmark = pytest.mark.browser
@@ -339,6 +340,8 @@ def test_times_follow_the_browsers_locale(
     # comma.
     shown = observed_of(panel, big_gate_run["id"])
     assert shown["row_count"] == ["observed 8.774"], shown
+    # A sum over a million reads in whole units, grouped the German way.
+    assert shown["sum(amount)"] == ["observed 38.496.772.788"], shown
     run = next(r for r in dataops_project.runs if r["step"] == "measure")
     avg = avg_observed(run["id"], dataops_project.store_url)
     german_avg = f"{avg:,.6g}".translate(str.maketrans(",.", ".,"))
@@ -377,7 +380,14 @@ def test_observed_values_read_the_english_way_in_an_english_browser(
     cdp = chromium_context.new_cdp_session(lab_page.page)
     cdp.send("Emulation.setLocaleOverride", {"locale": "en-US"})
     panel = open_panel(lab_page)
-    assert observed_of(panel, big_gate_run["id"])["row_count"] == ["observed 8,774"]
+    shown = observed_of(panel, big_gate_run["id"])
+    assert shown["row_count"] == ["observed 8,774"]
+    # Over a million: whole units, as the server's observed_display says it (not 3.84968e+10).
+    big = next(c for c in big_gate_run["check_results"] if c["metric"] == "sum(amount)")
+    assert big["observed"] == pytest.approx(8774 * 8773 / 2 * 1000.25)
+    assert shown["sum(amount)"] == ["observed 38,496,772,788"] == [
+        f"observed {format_value(big['observed'], 'value')}"
+    ], shown
     run = next(r for r in dataops_project.runs if r["step"] == "measure")
     avg = avg_observed(run["id"], dataops_project.store_url)
     shown = observed_of(panel, run["id"])["avg(x)"]
