@@ -69,7 +69,7 @@ def test_history_and_chart_widgets_render_and_respond_in_lab(lab_page, dataops_p
     text = detail.inner_text()
     assert f"Run #{failed['id']} — gate" in text and "row_count >= 3" in text
     assert detail.locator("tr.dataops-check-fail").count() == 1
-    assert detail.locator("tr.dataops-check-pass").count() == 1
+    assert detail.locator("tr.dataops-check-pass").count() == 2  # missing_count, sum
     assert (
         "row_count is 2, but it must be >= 3"
         in detail.locator("pre.dataops-run-error").inner_text()
