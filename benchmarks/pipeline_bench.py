@@ -67,8 +67,13 @@ def bench_overhead(tmp: Path, repeats: int) -> dict[str, float]:
     out = tmp / "direct.ipynb"
 
     def direct() -> None:
-        pm.execute_notebook(str(path.parent / "trivial.ipynb"), str(out), parameters={"x": 1},
-                            cwd=str(path.parent), progress_bar=False)
+        pm.execute_notebook(
+            str(path.parent / "trivial.ipynb"),
+            str(out),
+            parameters={"x": 1},
+            cwd=str(path.parent),
+            progress_bar=False,
+        )
 
     def runner() -> None:
         result = run_pipeline(pipeline, workers=1)
@@ -78,13 +83,27 @@ def bench_overhead(tmp: Path, repeats: int) -> dict[str, float]:
 
     def cli_papermill() -> None:
         subprocess.run(
-            ["papermill", "--no-progress-bar", "--cwd", str(path.parent), "trivial.ipynb", str(out), "-p", "x", "1"],
-            cwd=path.parent, env=env, check=True, capture_output=True,
+            [
+                "papermill",
+                "--no-progress-bar",
+                "--cwd",
+                str(path.parent),
+                "trivial.ipynb",
+                str(out),
+                "-p",
+                "x",
+                "1",
+            ],
+            cwd=path.parent,
+            env=env,
+            check=True,
+            capture_output=True,
         )
 
     def cli_dataops() -> None:
-        subprocess.run(["dataops", "run"], cwd=path.parent, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["dataops", "run"], cwd=path.parent, env=env, check=True, capture_output=True
+        )
 
     return {
         "papermill.execute_notebook": median_s(direct, repeats),
@@ -148,8 +167,9 @@ def bench_history(tmp: Path, runs: int, repeats: int) -> dict[str, Any]:
         cli_ms = 1000 * median_s(in_process, repeats * 4)
         env = {k: v for k, v in os.environ.items() if k != "DATAOPS_STORE_URL"}
         proc_ms = 1000 * median_s(
-            lambda: subprocess.run(["dataops", "runs", "--json"], env=env, check=True,
-                                   capture_output=True),
+            lambda: subprocess.run(
+                ["dataops", "runs", "--json"], env=env, check=True, capture_output=True
+            ),
             repeats,
         )
         started = time.perf_counter()
@@ -179,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runs", type=int, default=100_000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "parallel", "history"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["overhead", "parallel", "history"]
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ.pop("DATAOPS_STORE_URL", None)
@@ -207,11 +229,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{'per-step overhead (trivial notebook)':44} {'median s':>9}")
         for name, value in o.items():
             print(f"{name:44} {value:9.3f}")
-        for label, extra, base in (("in-process", api, o["papermill.execute_notebook"]),
-                                   ("CLI", cli, o["papermill CLI"])):
+        for label, extra, base in (
+            ("in-process", api, o["papermill.execute_notebook"]),
+            ("CLI", cli, o["papermill CLI"]),
+        ):
             verdict = "met" if extra <= OVERHEAD_TARGET_S else "MISSED"
-            print(f"  overhead {label:11} {extra:+.3f} s  (x{(base + extra) / base:.2f}); "
-                  f"target <= {OVERHEAD_TARGET_S} s: {verdict}")
+            print(
+                f"  overhead {label:11} {extra:+.3f} s  (x{(base + extra) / base:.2f}); "
+                f"target <= {OVERHEAD_TARGET_S} s: {verdict}"
+            )
     if "parallel_s" in results:
         p = results["parallel_s"]
         (seq_name, seq), (par_name, par) = p.items()
@@ -221,15 +247,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  speed-up x{seq / par:.2f} on {results['cpus']} CPUs")
     if "history_ms" in results:
         h = dict(results["history_ms"])
-        print(f"\n{'run history, ' + format(h.pop('seeded_runs'), ',') + ' step runs (SQLite)':44} "
-              f"{'median ms':>9}")
+        print(
+            f"\n{'run history, ' + format(h.pop('seeded_runs'), ',') + ' step runs (SQLite)':44} "
+            f"{'median ms':>9}"
+        )
         for name, value in h.items():
             print(f"{name:44} {value:9.1f}")
         q = h["Store.list_runs(limit=20)"]
         c = h["dataops runs --json (in-process)"]
-        print(f"  query target <= {QUERY_TARGET_MS:.0f} ms: {'met' if q <= QUERY_TARGET_MS else 'MISSED'}; "
-              f"command (in-process) {'met' if c <= QUERY_TARGET_MS else 'MISSED'}; "
-              f"a new process adds Python start-up and imports")
+        print(
+            f"  query target <= {QUERY_TARGET_MS:.0f} ms: {'met' if q <= QUERY_TARGET_MS else 'MISSED'}; "
+            f"command (in-process) {'met' if c <= QUERY_TARGET_MS else 'MISSED'}; "
+            f"a new process adds Python start-up and imports"
+        )
     return 0
 
 

@@ -96,7 +96,9 @@ def test_unknown_frame_is_a_clear_error(shell):
 
 def test_reference_frames_come_from_the_user_namespace(shell):
     shell.user_ns["customers"] = pl.DataFrame({"id": [1, 2]})
-    res = run(shell, "%%dataops_test orders\nreference_missing_count(order_id) = 0: in customers.id\n")
+    res = run(
+        shell, "%%dataops_test orders\nreference_missing_count(order_id) = 0: in customers.id\n"
+    )
     check = res.result.results[0]
     assert check.status == "fail" and check.observed == 2
 

@@ -83,8 +83,12 @@ def test_template_runs_before_start_execute_then_on_complete_or_on_failure(pipel
     assert (pipeline.project_dir / ".dataops" / ".gitignore").read_text().endswith("*\n")
     b_calls = [c for c in ScriptedExecutor.calls if c[1] == "b"]
     assert b_calls == [
-        ("before_start", "b", 1), ("execute", "b", 1), ("on_failure", "b", 1),
-        ("before_start", "b", 2), ("execute", "b", 2), ("on_complete", "b", 2),
+        ("before_start", "b", 1),
+        ("execute", "b", 1),
+        ("on_failure", "b", 1),
+        ("before_start", "b", 2),
+        ("execute", "b", 2),
+        ("on_complete", "b", 2),
     ]
     order = [c[1] for c in ScriptedExecutor.calls if c[0] == "execute"]
     assert order.index("a") < order.index("b") < order.index("c") < order.index("d")
@@ -101,8 +105,12 @@ def test_a_failure_skips_direct_and_indirect_downstream_but_not_siblings(pipelin
     with open_store(pipeline.project_dir) as store:
         rows = store.list_runs(pipeline_run_id=result.run_id)
         assert sorted((r["step"], r["attempt"], r["status"]) for r in rows) == [
-            ("a", 1, "success"), ("b", 1, "failed"), ("b", 2, "failed"), ("c", 1, "skipped"),
-            ("d", 1, "skipped"), ("e", 1, "success"),
+            ("a", 1, "success"),
+            ("b", 1, "failed"),
+            ("b", 2, "failed"),
+            ("c", 1, "skipped"),
+            ("d", 1, "skipped"),
+            ("e", 1, "success"),
         ]
 
 

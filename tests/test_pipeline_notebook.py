@@ -36,8 +36,14 @@ def params(tmp_path):
 
 def test_types_come_from_annotations_or_literal_defaults(params):
     assert {n: p.type for n, p in params.items()} == {
-        "rows": "int", "rate": "float", "region": "str", "dry_run": "bool", "days": "list",
-        "opts": "dict", "limit": "int", "when": "any",
+        "rows": "int",
+        "rate": "float",
+        "region": "str",
+        "dry_run": "bool",
+        "days": "list",
+        "opts": "dict",
+        "limit": "int",
+        "when": "any",
     }
     assert params["limit"].optional and not params["rows"].optional
     assert params["rows"].default == 10 and params["when"].source == 'pd.Timestamp("2024")'

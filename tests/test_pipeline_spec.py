@@ -99,8 +99,14 @@ def test_file_level_errors_are_named(tmp_path):
 
 
 def test_missing_dependencies_and_cycles_name_the_steps(tmp_path):
-    path = write(tmp_path, "steps:\n  a: {notebook: a.ipynb, depends_on: [lod]}\n  load: {notebook: l.ipynb}\n")
-    with pytest.raises(MissingDependencyError, match=r"step 'a', key 'depends_on': no step named 'lod'. Did you mean 'load'\?"):
+    path = write(
+        tmp_path,
+        "steps:\n  a: {notebook: a.ipynb, depends_on: [lod]}\n  load: {notebook: l.ipynb}\n",
+    )
+    with pytest.raises(
+        MissingDependencyError,
+        match=r"step 'a', key 'depends_on': no step named 'lod'. Did you mean 'load'\?",
+    ):
         load_pipeline(path)
     path = write(
         tmp_path,
@@ -144,8 +150,17 @@ def test_write_step_keeps_comments_order_and_other_steps(tmp_path):
             retries: 1
         """,
     )
-    write_step(path, StepSpec(name="second", notebook="second.ipynb", parameters={"n": 3},
-                              depends_on=("first",), schedule="0 6 * * *", timeout=90.0))
+    write_step(
+        path,
+        StepSpec(
+            name="second",
+            notebook="second.ipynb",
+            parameters={"n": 3},
+            depends_on=("first",),
+            schedule="0 6 * * *",
+            timeout=90.0,
+        ),
+    )
     text = path.read_text()
     assert "# owned by the data team" in text and "# keep me" in text and "# the name" in text
     assert text.index("first:") < text.index("second:")

@@ -38,7 +38,9 @@ def test_unknown_or_mistyped_parameters_are_refused_before_any_kernel_starts(pro
         promote(project / "notebooks" / "no_parameters.ipynb", "load")
     with pytest.raises(PipelineError, match="--schedule: 'every day' is not a valid cron"):
         promote(nb, "load", schedule="every day")
-    with pytest.raises(PipelineError, match="step 'load', key 'depends_on': no step named 'extract'"):
+    with pytest.raises(
+        PipelineError, match="step 'load', key 'depends_on': no step named 'extract'"
+    ):
         promote(nb, "load", depends_on=["extract"])
     with pytest.raises(PipelineError, match="does not exist"):
         promote(project / "notebooks" / "missing.ipynb", "load")
@@ -66,7 +68,9 @@ def test_a_failing_gate_refuses_promotion_with_what_failed(project):
 
 
 @pytest.mark.slow
-def test_promotion_writes_the_step_keeping_the_file_and_a_changed_notebook_is_a_new_version(project):
+def test_promotion_writes_the_step_keeping_the_file_and_a_changed_notebook_is_a_new_version(
+    project,
+):
     (project / "dataops.yaml").write_text(
         "# team pipeline: keep this comment\n"
         "pipeline: sales\n"
@@ -76,8 +80,9 @@ def test_promotion_writes_the_step_keeping_the_file_and_a_changed_notebook_is_a_
         "    retries: 3\n"
     )
     nb = project / "notebooks" / "failing_checks.ipynb"
-    first = promote(nb, "load", params=["rows=5"], schedule="0 6 * * *", depends_on=["other"],
-                    promoted_by="ana")
+    first = promote(
+        nb, "load", params=["rows=5"], schedule="0 6 * * *", depends_on=["other"], promoted_by="ana"
+    )
 
     text = (project / "dataops.yaml").read_text()
     assert "# team pipeline: keep this comment" in text and "# a step someone else owns" in text

@@ -194,7 +194,9 @@ def _annotate_stopped(output: Path, ename: str, evalue: str) -> int | None:
     # in: that cell is the last one with a start time.
     index = None
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and cell.get("metadata", {}).get("papermill", {}).get("start_time"):
+        if cell.cell_type == "code" and cell.get("metadata", {}).get("papermill", {}).get(
+            "start_time"
+        ):
             index = i
     if index is None:  # stopped while the kernel was starting: the first code cell says so
         index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
@@ -330,8 +332,14 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
             ename, reason, evalue = type(exc).__name__, "error", str(exc)
         cell = _annotate_stopped(output, ename, evalue) if output.exists() else None
         return AttemptResult(
-            "failed", str(output), duration, reason=reason, error=f"{ename}: {evalue}",
-            cell=cell, ename=ename, evalue=evalue,
+            "failed",
+            str(output),
+            duration,
+            reason=reason,
+            error=f"{ename}: {evalue}",
+            cell=cell,
+            ename=ename,
+            evalue=evalue,
         )
     except Exception as exc:  # papermill/jupyter_client errors before or around execution
         return AttemptResult(

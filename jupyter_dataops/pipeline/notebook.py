@@ -131,7 +131,7 @@ def notebook_parameters(
         raise ParameterError(
             f"{where}no parameters cell. Put the values a run may change (dates, paths, sizes) "
             "in one code cell and give it the tag 'parameters' (JupyterLab: right sidebar, "
-            "Property Inspector > Cell Tags), e.g.\n    run_date = \"2024-01-01\"\n    limit = 1000"
+            'Property Inspector > Cell Tags), e.g.\n    run_date = "2024-01-01"\n    limit = 1000'
         )
     found = {p.name: (p.inferred_type_name, p.default, p.help) for p in _infer_parameters(nb)}
     found.update(_python_assignments(nb, found))
@@ -181,8 +181,10 @@ def _python_assignments(
     for node in tree.body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
             name, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
-            node.targets[0], ast.Name
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
         ):
             name, annotation, value = node.targets[0].id, None, node.value
         else:
@@ -230,13 +232,17 @@ def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
         if kind in ("list", "dict"):
             value = yaml.safe_load(text)
             if _type_of(value) != kind:
-                raise ValueError(f"write it as YAML/JSON, e.g. {'[1, 2]' if kind == 'list' else '{a: 1}'}")
+                raise ValueError(
+                    f"write it as YAML/JSON, e.g. {'[1, 2]' if kind == 'list' else '{a: 1}'}"
+                )
             return value
     except ValueError as exc:
         hint = str(exc) if "use " in str(exc) or "write" in str(exc) else ""
         got = _shown(param, raw)
         prefix = f"{where}parameter {param.name!r} expects {_describe(param)}, got {got!r}"
-        raise ParameterError(f"{prefix}." + (f" {hint[0].upper()}{hint[1:]}." if hint else "")) from None
+        raise ParameterError(
+            f"{prefix}." + (f" {hint[0].upper()}{hint[1:]}." if hint else "")
+        ) from None
     # any: a Python/YAML literal when it is one, else the text itself.
     ok, value = _literal(text)
     if ok:
@@ -267,7 +273,9 @@ def check_value(value: Any, param: NotebookParameter, *, where: str = "") -> Any
     )
 
 
-def unknown_parameter(name: str, params: dict[str, NotebookParameter], *, where: str = "") -> ParameterError:
+def unknown_parameter(
+    name: str, params: dict[str, NotebookParameter], *, where: str = ""
+) -> ParameterError:
     """The error for a key that the parameters cell does not define (papermill would accept it
     silently and inject a variable nothing reads)."""
     import difflib

@@ -436,9 +436,7 @@ def _execute(
     for name in plans:
         store.upsert_step(pipeline.name, name, notebook=pipeline.steps[name].notebook)
     # The -p overrides by step (the store redacts secret-like names, nested ones too).
-    overrides = {
-        name: as_written(plan.overrides) for name, plan in plans.items() if plan.overrides
-    }
+    overrides = {name: as_written(plan.overrides) for name, plan in plans.items() if plan.overrides}
     run_id = store.create_pipeline_run(
         pipeline.name, mode="production", parameters=overrides or None, trigger=trigger
     )

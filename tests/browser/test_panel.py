@@ -385,9 +385,11 @@ def test_observed_values_read_the_english_way_in_an_english_browser(
     # Over a million: whole units, as the server's observed_display says it (not 3.84968e+10).
     big = next(c for c in big_gate_run["check_results"] if c["metric"] == "sum(amount)")
     assert big["observed"] == pytest.approx(8774 * 8773 / 2 * 1000.25)
-    assert shown["sum(amount)"] == ["observed 38,496,772,788"] == [
-        f"observed {format_value(big['observed'], 'value')}"
-    ], shown
+    assert (
+        shown["sum(amount)"]
+        == ["observed 38,496,772,788"]
+        == [f"observed {format_value(big['observed'], 'value')}"]
+    ), shown
     run = next(r for r in dataops_project.runs if r["step"] == "measure")
     avg = avg_observed(run["id"], dataops_project.store_url)
     shown = observed_of(panel, run["id"])["avg(x)"]
