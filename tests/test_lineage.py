@@ -469,6 +469,26 @@ def _closed_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("where", ["OPENLINEAGE_CONFIG", "working folder"])
+def test_an_openlineage_yml_configures_where_events_go(tmp_path, server, monkeypatch, where):
+    """The client's config file, named by OPENLINEAGE_CONFIG or found in the working folder,
+    is enough: with no OPENLINEAGE_URL the events still reach its HTTP transport."""
+    url = os.environ.pop("OPENLINEAGE_URL")
+    monkeypatch.delenv("OPENLINEAGE_URL", raising=False)
+    config = tmp_path / ("ol-config.yml" if where == "OPENLINEAGE_CONFIG" else "openlineage.yml")
+    config.write_text(f"transport:\n  type: http\n  url: {url}\n")
+    if where == "OPENLINEAGE_CONFIG":
+        monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    pipeline = _pipeline(tmp_path, "pipeline: shop\nsteps:\n  one: {notebook: trivial.ipynb}\n")
+    assert run_pipeline(pipeline, unpromoted=True).ok
+    seen = [(e["job"]["name"], e["eventType"]) for e in server]
+    assert seen == [("shop", "START"), ("one", "START"), ("one", "COMPLETE"), ("shop", "COMPLETE")]
+    for event in server:
+        validate_run_event(event)
+        validate_against_spec_files(event)
+
+
+@pytest.mark.slow
 def test_a_dead_endpoint_never_fails_or_stalls_a_run(tmp_path, clean_env, monkeypatch, caplog):
     monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.setattr(lineage, "FLUSH_SECONDS", 3.0)
