@@ -67,20 +67,22 @@ def _check(value: Any, url: str, path: str) -> None:
         raise InvalidEvent(where, f"{error.message} (JSON Schema {url})")
 
 
-def _facet_places(event: dict) -> Iterator[tuple[str, Any, tuple[str, ...]]]:
+def facet_places(event: dict) -> Iterator[tuple[str, Any, tuple[str, ...]]]:
     """(path, facets map, the kinds it takes) for every facets map of a run event."""
     for part, kind in (("run", "RunFacet"), ("job", "JobFacet")):
         if isinstance(event.get(part), dict) and "facets" in event[part]:
             yield f"$.{part}.facets", event[part]["facets"], (kind,)
-    for side, own in (("inputs", "InputDatasetFacet"), ("outputs", "OutputDatasetFacet")):
+    for side, own_field, own_kind in (
+        ("inputs", "inputFacets", "InputDatasetFacet"),
+        ("outputs", "outputFacets", "OutputDatasetFacet"),
+    ):
         for i, dataset in enumerate(event.get(side) or []):
             if not isinstance(dataset, dict):
                 continue
             if "facets" in dataset:
                 yield f"$.{side}[{i}].facets", dataset["facets"], DATASET_KINDS
-            field = "inputFacets" if side == "inputs" else "outputFacets"
-            if field in dataset:
-                yield f"$.{side}[{i}].{field}", dataset[field], (own,)
+            if own_field in dataset:
+                yield f"$.{side}[{i}].{own_field}", dataset[own_field], (own_kind,)
 
 
 def _check_facet(key: str, facet: Any, kinds: tuple[str, ...], path: str) -> None:
@@ -112,6 +114,6 @@ def validate_against_spec_files(event: Any) -> None:
     if url != f"{CORE}#/$defs/RunEvent":
         raise InvalidEvent("$.schemaURL", f"{url!r} is not the RunEvent of {CORE}")
     _check(event, url, "$")
-    for path, facets, kinds in _facet_places(event):
+    for path, facets, kinds in facet_places(event):
         for key, facet in facets.items():
             _check_facet(key, facet, kinds, f"{path}.{key}")

@@ -34,7 +34,11 @@ from jupyter_dataops.store import open_store
 
 pytest.importorskip("openlineage.client", reason="pip install 'jupyter-dataops[lineage]'")
 
-from openlineage_jsonschema import spec_files, validate_against_spec_files  # noqa: E402
+from openlineage_jsonschema import (  # noqa: E402
+    facet_places,
+    spec_files,
+    validate_against_spec_files,
+)
 from openlineage_schema import (  # noqa: E402 - needs the client
     InvalidEvent,
     facet_classes,
@@ -424,13 +428,7 @@ def test_the_spec_files_are_the_schema_of_the_installed_client(captured):
     from openlineage.client.event_v2 import RunEvent
 
     sent = {captured["schemaURL"]} | {
-        facet["_schemaURL"]
-        for facets in (
-            captured["run"]["facets"],
-            captured["job"]["facets"],
-            *(d.get("facets", {}) for d in captured["inputs"] + captured["outputs"]),
-        )
-        for facet in facets.values()
+        facet["_schemaURL"] for _, facets, _ in facet_places(captured) for facet in facets.values()
     }
     assert len(sent) == 6  # RunEvent, parent, errorMessage, tags, jobType, dataQualityAssertions
     for url in sent:

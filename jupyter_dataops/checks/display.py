@@ -4,8 +4,8 @@
 notebook widgets and the REST answers' display fields; ``unit_of(metric_key)`` recovers the unit
 from a stored metric key, for consumers that only have the key and a number. Units are those of
 ``Metric.unit``: ``count`` (``1,234``), ``percent`` (``1.05%``), ``seconds`` (``1d 0h 34m``,
-``7m``) and ``value`` (in the column's own unit, up to 6 significant digits; from a million on, whole units
-such as ``1,234,568``; from 1e15 on, ``2.5e+15``).
+``7m``) and ``value`` (in the column's own unit, up to 6 significant digits; from a million on,
+whole units such as ``1,234,568``; from 1e15 on, ``2.5e+15``).
 """
 
 from __future__ import annotations
