@@ -42,8 +42,8 @@ def make_project(root: Path, steps: int) -> Path:
 
 
 def timed_run(path: Path, workers: int, **options) -> float:
-    from jupyter_dataops.pipeline.runner import run_pipeline
-    from jupyter_dataops.pipeline.spec import load_pipeline
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
 
     start = time.perf_counter()
     result = run_pipeline(load_pipeline(path), workers=workers, unpromoted=True, **options)

@@ -59,8 +59,8 @@ def make_project(root: Path, steps: int) -> Path:
 def bench_overhead(tmp: Path, repeats: int) -> dict[str, float]:
     import papermill as pm
 
-    from jupyter_dataops.pipeline.runner import run_pipeline
-    from jupyter_dataops.pipeline.spec import load_pipeline
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
 
     path = make_project(tmp / "one", 1)
     pipeline = load_pipeline(path)
@@ -114,8 +114,8 @@ def bench_overhead(tmp: Path, repeats: int) -> dict[str, float]:
 
 
 def bench_parallel(tmp: Path, repeats: int, steps: int = 8) -> dict[str, float]:
-    from jupyter_dataops.pipeline.runner import run_pipeline
-    from jupyter_dataops.pipeline.spec import load_pipeline
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
 
     pipeline = load_pipeline(make_project(tmp / "eight", steps))
 

@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from jupyter_dataops.pipeline.promote import promote
+    from jupyter_dataops.pipeline.execution.promote import promote
     from jupyter_dataops.store import open_store
 
     root = Path(tempfile.mkdtemp(prefix="dataops-sched-bench-"))

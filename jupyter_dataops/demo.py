@@ -76,7 +76,7 @@ def raw_days(directory: Path) -> list[str]:
 def prepare(directory: Path) -> bool:
     """Copy the samples into ``directory``; False when it already holds the demo (kept as is)."""
     if (directory / "dataops.yaml").is_file():
-        from jupyter_dataops.pipeline.spec import load_pipeline
+        from jupyter_dataops.pipeline.definition.spec import load_pipeline
 
         if load_pipeline(directory / "dataops.yaml").name != PIPELINE:
             raise DemoError(
@@ -98,8 +98,8 @@ def prepare(directory: Path) -> bool:
 def promote_changed(directory: Path, store: Any, on_step: Callable[[str, str], None]) -> list[str]:
     """Promote each notebook whose content differs from its latest promoted version (all of
     them the first time); the gate run of each must pass. Returns the promoted steps."""
-    from jupyter_dataops.pipeline.notebook import content_hash
-    from jupyter_dataops.pipeline.promote import promote
+    from jupyter_dataops.pipeline.definition.notebook import content_hash
+    from jupyter_dataops.pipeline.execution.promote import promote
 
     done = []
     for step, notebook in STEPS:
@@ -191,8 +191,8 @@ class _Backfill:
 
 
 def _in_order_executor() -> type:
-    from jupyter_dataops.pipeline.execute import execute_notebook
-    from jupyter_dataops.pipeline.executors import Executor
+    from jupyter_dataops.pipeline.execution.execute import execute_notebook
+    from jupyter_dataops.pipeline.execution.executors import Executor
 
     class InOrderExecutor(Executor):
         """The local pool of the demo, started once; an attempt waits for its step's turn."""
@@ -246,9 +246,9 @@ def backfill(
     advance: Callable[[str, str], None] = lambda day, step: None,
 ) -> None:
     """Run the pipeline once per planned day, ``jobs`` days overlapping, in order per step."""
-    from jupyter_dataops.pipeline.executors import executors, worker_init
-    from jupyter_dataops.pipeline.runner import run_pipeline
-    from jupyter_dataops.pipeline.spec import load_pipeline
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.execution.executors import executors, worker_init
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
     from jupyter_dataops.store import open_store
 
     if not plans:
@@ -348,7 +348,7 @@ def summarize(store: Any) -> DemoSummary:
     """Every production run of the demo's pipeline, by day, with what its data tests and spc
     lines did not pass (the operations lines every run gets, ``pipeline.operations``, are not
     the demo's injected faults: the panel's Operations section shows them)."""
-    from jupyter_dataops.pipeline.operations import SUITE as OPS_SUITE
+    from jupyter_dataops.pipeline.observers.operations import SUITE as OPS_SUITE
 
     by_day: dict[str, list[dict]] = {}
     for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):

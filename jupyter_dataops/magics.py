@@ -58,7 +58,7 @@ class DataOpsMagics(Magics):
             warn: avg(amount) between 20 and 80
         """
         from jupyter_dataops.checks import parse_spec, run_checks
-        from jupyter_dataops.pipeline import context
+        from jupyter_dataops.pipeline.execution import context
 
         args = parse_argstring(self.dataops_test, line)
         ns = self.shell.user_ns

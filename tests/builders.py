@@ -66,7 +66,7 @@ def promoted(root: Path, step: str, pipeline_yaml: str) -> Path:
     """Promotes ``root/<step>.ipynb`` as step ``step`` of a project with no steps yet
     (``pipeline_yaml``, then ``steps: {}``): the promoted snapshot a scheduler runs. Returns the
     path of ``dataops.yaml``, which the caller then writes with the step's schedule."""
-    from jupyter_dataops.pipeline.promote import promote
+    from jupyter_dataops.pipeline.execution.promote import promote
 
     path = root / "dataops.yaml"
     path.write_text(pipeline_yaml + "steps: {}\n")

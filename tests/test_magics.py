@@ -7,7 +7,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_dataops import DataOpsError, DataOpsSyntaxError, DataOpsTestFailure
-from jupyter_dataops.pipeline import context
+from jupyter_dataops.pipeline.execution import context
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import papermill as pm
 import pytest
 from builders import write_notebook
 
-from jupyter_dataops.pipeline import context
+from jupyter_dataops.pipeline.execution import context
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ import nbformat
 import polars as pl
 import pytest
 
-from jupyter_dataops.pipeline.notebook import notebook_parameters
-from jupyter_dataops.pipeline.spec import load_pipeline
+from jupyter_dataops.pipeline.definition.notebook import notebook_parameters
+from jupyter_dataops.pipeline.definition.spec import load_pipeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_notebooks"
 RAW = SAMPLES / "data" / "raw"

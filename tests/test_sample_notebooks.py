@@ -1,6 +1,6 @@
 """The sample notebooks an analyst meets first run as the README says, on real kernels.
 
-The shop factory (00_getting_started .. 04_report) runs in tests/test_demo.py."""
+The shop factory (00_getting_started .. 04_report) runs in tests/cli/test_demo.py."""
 
 from __future__ import annotations
 

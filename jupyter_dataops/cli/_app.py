@@ -123,8 +123,8 @@ ParamOption = Annotated[
 def _read_only_store():  # noqa: ANN202
     """The store of the project here, for commands that only read: never created by looking
     (no ``dataops.yaml`` or no store yet is an error, exit 2)."""
-    from jupyter_dataops.pipeline import history
-    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.views import history
 
     project = Project.require()
     store = history.open_project_store(url=project.store_url, create=False)

@@ -36,9 +36,9 @@ def promote(
     ] = None,
 ) -> None:
     """Promote a notebook to a pipeline step, after a gate run whose data tests all pass."""
-    from jupyter_dataops.pipeline.notebook import read_notebook
-    from jupyter_dataops.pipeline.promote import PromotionRefused
-    from jupyter_dataops.pipeline.promote import promote as do_promote
+    from jupyter_dataops.pipeline.definition.notebook import read_notebook
+    from jupyter_dataops.pipeline.execution.promote import PromotionRefused
+    from jupyter_dataops.pipeline.execution.promote import promote as do_promote
 
     try:
         read_notebook(notebook)  # a missing or unreadable file is said before any gate run
@@ -101,11 +101,11 @@ def run(
     ] = False,
 ) -> None:
     """Run the promoted pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
-    from jupyter_dataops.pipeline import history
-    from jupyter_dataops.pipeline.alerts import with_alerts
-    from jupyter_dataops.pipeline.project import Project
-    from jupyter_dataops.pipeline.report import RichReporter, verdict_lines
-    from jupyter_dataops.pipeline.runner import run_pipeline
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
+    from jupyter_dataops.pipeline.observers.alerts import with_alerts
+    from jupyter_dataops.pipeline.views import history
+    from jupyter_dataops.pipeline.views.report import RichReporter, verdict_lines
 
     try:
         project = Project.require()
@@ -183,8 +183,8 @@ def test_command(
 
     Writes no run history: this is the innovation pipeline's check before promotion.
     """
-    from jupyter_dataops.pipeline import history
-    from jupyter_dataops.pipeline.promote import test_notebook
+    from jupyter_dataops.pipeline.execution.promote import test_notebook
+    from jupyter_dataops.pipeline.views import history
 
     try:
         store = history.open_project_store(notebook.resolve().parent, create=False)
@@ -219,10 +219,10 @@ def status(
 ) -> None:
     """Per step: schedule, next run, last run, promoted version, edited since promotion; and
     whether a scheduler is running (heartbeat, host, pid), each schedule's next and last tick."""
-    from jupyter_dataops.pipeline.project import Project
-    from jupyter_dataops.pipeline.report import status_table
-    from jupyter_dataops.pipeline.scheduler import schedule_status
-    from jupyter_dataops.pipeline.status import pipeline_status
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.scheduling.scheduler import schedule_status
+    from jupyter_dataops.pipeline.views.report import status_table
+    from jupyter_dataops.pipeline.views.status import pipeline_status
 
     try:
         project = Project.require()
@@ -289,8 +289,8 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List recent step runs, newest first."""
-    from jupyter_dataops.pipeline import history
-    from jupyter_dataops.pipeline.report import runs_table
+    from jupyter_dataops.pipeline.views import history
+    from jupyter_dataops.pipeline.views.report import runs_table
 
     rows = read_store(lambda store: history.list_runs(store, step=step, limit=limit))
     print_answer(rows, as_json, runs_table)
@@ -302,8 +302,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Show one step run: parameters, error, checks, metrics, lineage, executed notebook."""
-    from jupyter_dataops.pipeline import history
-    from jupyter_dataops.pipeline.report import run_detail
+    from jupyter_dataops.pipeline.views import history
+    from jupyter_dataops.pipeline.views.report import run_detail
 
     detail = read_store(lambda store: history.show_run(store, run_id))
     print_answer(detail, as_json, run_detail)

@@ -48,8 +48,8 @@ def scheduler(
 ) -> None:
     """Run the schedules of dataops.yaml unattended (foreground; structured log lines on
     stderr). Several schedulers may share one store: each tick runs exactly once."""
-    from jupyter_dataops.pipeline.project import Project
-    from jupyter_dataops.pipeline.scheduler import Scheduler, schedules, setup_logging
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.scheduling.scheduler import Scheduler, schedules, setup_logging
 
     setup_logging()
     try:
@@ -81,8 +81,8 @@ def gc(
 ) -> None:
     """Apply `retention:`: delete old executed notebooks and logs (runs are marked pruned;
     check results and metrics stay for SPC). Never touches a running run."""
-    from jupyter_dataops.pipeline.project import Project
-    from jupyter_dataops.pipeline.retention import apply_retention
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.scheduling.retention import apply_retention
 
     try:
         project = Project.require()
@@ -149,9 +149,9 @@ def export_airflow(
 ) -> None:
     """Write an Airflow DAG file: one task per step (our runner, so a failed data test fails the
     task), the same order, schedule, retries and timeouts."""
-    from jupyter_dataops.pipeline.airflow_export import dag_ids
-    from jupyter_dataops.pipeline.airflow_export import export_airflow as export
-    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.scheduling.airflow_export import dag_ids
+    from jupyter_dataops.pipeline.scheduling.airflow_export import export_airflow as export
 
     try:
         pipeline = Project.require().pipeline

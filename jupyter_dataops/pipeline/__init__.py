@@ -1,6 +1,6 @@
 """Governed production: the pipeline file, promotion, the papermill runner and its executors.
 
-Names are imported lazily so that ``from jupyter_dataops.pipeline import context`` (done by the
+Names are imported lazily so that ``from jupyter_dataops.pipeline.execution import context`` (done by the
 magic in every kernel) stays cheap.
 """
 
@@ -20,19 +20,19 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Pipeline": "jupyter_dataops.pipeline.spec",
-    "StepSpec": "jupyter_dataops.pipeline.spec",
-    "load_pipeline": "jupyter_dataops.pipeline.spec",
-    "run_pipeline": "jupyter_dataops.pipeline.runner",
-    "promote": "jupyter_dataops.pipeline.promote",
-    "test_notebook": "jupyter_dataops.pipeline.promote",
-    "PromotionRefused": "jupyter_dataops.pipeline.promote",
+    "Pipeline": "jupyter_dataops.pipeline.definition.spec",
+    "StepSpec": "jupyter_dataops.pipeline.definition.spec",
+    "load_pipeline": "jupyter_dataops.pipeline.definition.spec",
+    "run_pipeline": "jupyter_dataops.pipeline.execution.runner",
+    "promote": "jupyter_dataops.pipeline.execution.promote",
+    "test_notebook": "jupyter_dataops.pipeline.execution.promote",
+    "PromotionRefused": "jupyter_dataops.pipeline.execution.promote",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.pipeline.promote import PromotionRefused, promote, test_notebook
-    from jupyter_dataops.pipeline.runner import run_pipeline
-    from jupyter_dataops.pipeline.spec import Pipeline, StepSpec, load_pipeline
+    from jupyter_dataops.pipeline.definition.spec import Pipeline, StepSpec, load_pipeline
+    from jupyter_dataops.pipeline.execution.promote import PromotionRefused, promote, test_notebook
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
 
 
 def __getattr__(name: str) -> Any:

@@ -32,9 +32,9 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
     state = locator.state()
     if state.pipeline is None:
         return _empty(state, "pipelines", pipeline_file=None)
-    from jupyter_dataops.pipeline.secret_params import shown_parameters
-    from jupyter_dataops.pipeline.status import stored_steps
-    from jupyter_dataops.pipeline.versions import state_of
+    from jupyter_dataops.pipeline.definition.secret_params import shown_parameters
+    from jupyter_dataops.pipeline.definition.versions import state_of
+    from jupyter_dataops.pipeline.views.status import stored_steps
 
     pipe = state.pipeline
     known = stored_steps(locator.store(state), pipe.name)
@@ -71,7 +71,7 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
 def status(locator: ProjectLocator) -> dict[str, Any]:
     """Whether a scheduler is running for the project (heartbeat, host, pid) and each
     schedule's next and last tick: ``dataops status``'s scheduling part."""
-    from jupyter_dataops.pipeline.scheduler import schedule_status, scheduler_state
+    from jupyter_dataops.pipeline.scheduling.scheduler import schedule_status, scheduler_state
 
     state = locator.state()
     if state.pipeline is None:
@@ -245,7 +245,7 @@ def metric_chart(
 ) -> dict[str, Any]:
     """A metric's chart as its spc line judged it (``pipeline.charts.metric_chart``): options,
     points with their stored verdicts, limits, violations and a Vega-Lite v5 spec."""
-    from jupyter_dataops.pipeline.charts import metric_chart as build_chart
+    from jupyter_dataops.pipeline.views.charts import metric_chart as build_chart
 
     state = locator.state()
     if state.pipeline is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
-from jupyter_dataops.pipeline.status import next_scheduled  # noqa: F401 - the REST routes use it
+from jupyter_dataops.pipeline.views.status import next_scheduled  # noqa: F401 - the REST routes use it
 
 PIPELINE_FILE = "dataops.yaml"
 
@@ -33,7 +33,7 @@ class ProjectState:
 
     root_dir: Path
     project_dir: Path
-    pipeline: Any | None  # jupyter_dataops.pipeline.spec.Pipeline
+    pipeline: Any | None  # jupyter_dataops.pipeline.definition.spec.Pipeline
     error: str | None = None
 
     @property
@@ -90,7 +90,7 @@ def resolve_in_root(root_dir: Path, relative_path: str) -> Path:
 class ProjectLocator:
     """The server's project (``Project`` at a fixed folder), re-read on each request.
 
-    Stores come from the process-wide cache of ``jupyter_dataops.pipeline.project``; read-only
+    Stores come from the process-wide cache of ``jupyter_dataops.pipeline.definition.project``; read-only
     routes ask with ``create=False`` so that looking never creates a SQLite file.
     """
 
@@ -103,7 +103,7 @@ class ProjectLocator:
 
     def state(self) -> ProjectState:
         """Load the pipeline file now (it may have been created or edited since the last call)."""
-        from jupyter_dataops.pipeline.project import Project
+        from jupyter_dataops.pipeline.definition.project import Project
 
         project = Project(self.project_dir)
         if not project.exists:
@@ -115,7 +115,7 @@ class ProjectLocator:
 
     def store(self, state: ProjectState, *, create: bool = False) -> Any:
         """The project's open run store; None when it does not exist yet and not ``create``."""
-        from jupyter_dataops.pipeline.project import Project, cached_store
+        from jupyter_dataops.pipeline.definition.project import Project, cached_store
         from jupyter_dataops.store import resolve_store_url
 
         if state.pipeline is not None:

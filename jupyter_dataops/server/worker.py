@@ -31,8 +31,8 @@ def _say(payload: dict[str, Any]) -> None:
 
 def run_step(project_dir: str, step: str, params: list[str]) -> int:
     """Run one step; exit 0 when it succeeded, 1 when it failed, 2 when it could not start."""
-    from jupyter_dataops.pipeline.project import Project
-    from jupyter_dataops.pipeline.runner import NullReporter, run_pipeline
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
 
     class Announce(NullReporter):
         def run_started(self, run_id: int, plans: dict) -> None:  # noqa: ARG002
@@ -55,8 +55,8 @@ def _gate_run(store: Any, step: str) -> dict[str, Any] | None:
 
 def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[str, Any]) -> int:
     """Promote ``notebook`` to ``step``; print ``{"promoted": bool, ...}`` with the gate's checks."""
-    from jupyter_dataops.pipeline.promote import PromotionRefused, promote
-    from jupyter_dataops.pipeline.spec import PIPELINE_FILE
+    from jupyter_dataops.pipeline.definition.spec import PIPELINE_FILE
+    from jupyter_dataops.pipeline.execution.promote import PromotionRefused, promote
 
     pipeline_file = Path(project_dir) / PIPELINE_FILE
     params = [
@@ -94,7 +94,7 @@ def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[s
             "executed_notebook": result.gate.output,
             "duration": result.gate.duration,
         }
-    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.definition.project import Project
 
     with Project(project_dir).open_store() as store:
         gate = _gate_run(store, step)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from alembic.script import ScriptDirectory
 
 # The newest revision in migrations/versions. A new migration must update it:
-# tests/test_store_engine.py checks it against Alembic's ScriptDirectory head.
+# tests/store/test_store_engine.py checks it against Alembic's ScriptDirectory head.
 HEAD_REVISION = "0006"
 
 ENV_STORE_URL = "DATAOPS_STORE_URL"

@@ -85,7 +85,7 @@ class MetricChart(widgets.VBox):
 
     def refresh(self) -> None:
         """Read the run store again and redraw the chart."""
-        from jupyter_dataops.pipeline.charts import metric_chart
+        from jupyter_dataops.pipeline.views.charts import metric_chart
 
         self.title.value = (
             f"<b>{esc(self.metric)}</b> of step <b>{esc(self.step)}</b> over production runs"

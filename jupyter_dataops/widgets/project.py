@@ -28,7 +28,7 @@ def open_project_store(start: str | os.PathLike | None = None) -> ProjectStore:
     ``NoStoreError`` instead of creating one. Each call marks runs whose runner died as
     interrupted, as every CLI command does.
     """
-    from jupyter_dataops.pipeline.project import Project
+    from jupyter_dataops.pipeline.definition.project import Project
 
     here = Path(start) if start is not None else Path.cwd()
     project = Project.find(here)

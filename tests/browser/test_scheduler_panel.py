@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jupyter_dataops.pipeline.promote import promote
+from jupyter_dataops.pipeline.execution.promote import promote
 
 from .conftest import KERNELSPEC, LabPage, LabServer, start_lab, stop_lab
 from .test_panel import describe_page_error, open_panel

@@ -1,0 +1,230 @@
+"""Executors: where step attempts run. A registry, like papermill's engines.
+
+Every executor follows one template: ``before_start`` (the step run becomes ``running`` in the
+store) -> ``execute`` (start the attempt somewhere, return a future) -> ``on_failure`` or
+``on_complete`` (record how it ended). Subclasses only say *where* it runs: ``local`` runs each
+attempt in a local process pool; a distributed engine (e.g. dask) is one more subclass and one
+``register`` line.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from abc import ABC, abstractmethod
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jupyter_dataops.errors import PipelineError
+from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob, execute_notebook
+
+
+@dataclass
+class StepJob:
+    """One attempt of one step: the notebook job plus what the store needs to record it."""
+
+    step: str
+    attempt: int
+    step_run_id: int
+    notebook_job: NotebookJob
+    retries_left: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Executor(ABC):
+    """Runs step attempts; subclasses implement ``execute`` (and may open/close resources)."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, store: Any, *, workers: int | None = None) -> None:
+        self.store = store
+        self.workers = max(1, workers or 1)
+
+    # -- resources -------------------------------------------------------------------------
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Acquire workers before the first attempt (called once per run)."""
+
+    def close(self, *, cancel: bool = False) -> None:  # noqa: B027 - optional hook
+        """Release workers; with ``cancel`` stop attempts still running (Ctrl-C)."""
+
+    def __enter__(self) -> Executor:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(cancel=exc_type is not None)
+
+    # -- the template ----------------------------------------------------------------------
+    def start(self, job: StepJob) -> Future:
+        """``before_start`` then ``execute``: the attempt is running when this returns."""
+        self.before_start(job)
+        return self.execute(job)
+
+    def finish(self, job: StepJob, future: Future) -> AttemptResult:
+        """Collect an attempt's result and dispatch to ``on_failure`` or ``on_complete``."""
+        try:
+            result = future.result()
+        except Exception as exc:  # the worker itself broke (not the notebook)
+            result = AttemptResult(
+                "failed",
+                job.notebook_job.output,
+                0.0,
+                reason="setup",
+                error=f"the executor could not run the step: {type(exc).__name__}: {exc}",
+                ename=type(exc).__name__,
+                evalue=str(exc),
+            )
+        if result.ok:
+            self.on_complete(job, result)
+        else:
+            self.on_failure(job, result)
+        return result
+
+    def before_start(self, job: StepJob) -> None:
+        """Mark the step run ``running`` with its executed-notebook path."""
+        self.store.start_step_run(job.step_run_id, notebook_path=job.notebook_job.output)
+
+    @abstractmethod
+    def execute(self, job: StepJob) -> Future:
+        """Start the attempt and return a future of its ``AttemptResult``."""
+
+    def on_complete(self, job: StepJob, result: AttemptResult) -> None:
+        """Record success."""
+        self.store.finish_step_run(job.step_run_id, "success", notebook_path=result.output)
+
+    def on_failure(self, job: StepJob, result: AttemptResult) -> None:
+        """Record failure; an attempt that will be retried keeps its notebook under its own name."""
+        output = Path(result.output)
+        if job.retries_left > 0 and output.exists():
+            kept = output.with_name(f"{output.stem}.attempt-{job.attempt}{output.suffix}")
+            os.replace(output, kept)
+            result.output = str(kept)
+        self.store.finish_step_run(
+            job.step_run_id,
+            "failed",
+            error=result.error,
+            notebook_path=result.output if Path(result.output).exists() else None,
+        )
+
+
+def worker_init() -> None:
+    """In each pool worker: die with the runner, so a killed runner leaves no orphan kernels.
+
+    The initializer of every process pool that runs step attempts (the local executor's, the
+    demo's backfill)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the runner's handler, inherited by fork
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        except OSError:  # pragma: no cover - no libc: the kernel's own parent poller still acts
+            pass
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+def _run_job(job: NotebookJob) -> AttemptResult:
+    return execute_notebook(job)
+
+
+class LocalExecutor(Executor):
+    """Attempts run in a pool of local processes (``workers`` at a time).
+
+    Workers are forked where the platform allows (they start in milliseconds, with papermill
+    already imported) and spawned elsewhere.
+    """
+
+    name = "local"
+
+    def __init__(self, store: Any, *, workers: int | None = None) -> None:
+        super().__init__(store, workers=workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def open(self) -> None:
+        import papermill  # noqa: F401  - imported once here, inherited by forked workers
+
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=worker_init,
+        )
+        # Start every worker now, before the progress display starts its thread.
+        for f in [self._pool.submit(_noop) for _ in range(self.workers)]:
+            f.result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if cancel:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                if proc.is_alive():
+                    proc.terminate()
+        else:
+            pool.shutdown(wait=True)
+
+    def execute(self, job: StepJob) -> Future:
+        if self._pool is None:
+            raise PipelineError("the local executor is not open")
+        try:
+            return self._pool.submit(_run_job, job.notebook_job)
+        except BrokenProcessPool:
+            # A worker was killed (e.g. out of memory): its step already failed; start a new pool
+            # so the remaining steps still run.
+            self.close(cancel=True)
+            self.open()
+            return self._pool.submit(_run_job, job.notebook_job)
+
+
+class ExecutorRegistry:
+    """Executor classes by name; ``register`` adds one (also from the ``jupyter_dataops.executor``
+    entry-point group, so another package can ship an executor)."""
+
+    def __init__(self) -> None:
+        self._executors: dict[str, type[Executor]] = {}
+        self._loaded_entry_points = False
+
+    def register(self, name: str, executor: type[Executor]) -> None:
+        self._executors[name] = executor
+
+    def _load_entry_points(self) -> None:
+        if self._loaded_entry_points:
+            return
+        self._loaded_entry_points = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="jupyter_dataops.executor"):
+            if ep.name not in self._executors:
+                self._executors[ep.name] = ep.load()
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._executors)
+
+    def get(self, name: str) -> type[Executor]:
+        if name not in self._executors:
+            self._load_entry_points()
+        try:
+            return self._executors[name]
+        except KeyError:
+            raise PipelineError(
+                f"unknown executor {name!r}. Available: {', '.join(self.names())}."
+            ) from None
+
+
+executors = ExecutorRegistry()
+executors.register("local", LocalExecutor)

@@ -1,0 +1,1 @@
+"""The read side the front doors draw from: charts, run history, status and the terminal report."""
