@@ -8,7 +8,7 @@ import { IMetricChart, IStepMetrics } from '../types';
 import { ChartView, EMBED_INSET } from './chart_view';
 import { Section } from './section';
 
-/** The reserved metric keys every production run records (jupyter_dataops/pipeline/operations.py). */
+/** The reserved metric keys every production run records (jupyter_dataops/pipeline/observers/operations.py). */
 export const OPS_PREFIX = 'ops:';
 const FIRST = 'ops:duration';
 
