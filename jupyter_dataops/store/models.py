@@ -148,6 +148,8 @@ class PipelineRun(Base):
     pid_started: Mapped[float | None] = mapped_column(Float)  # tells a reused pid apart
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the period this run is for (an ISO key: 2026-09-01, 2026-W36, ...); None: no partitions
+    partition: Mapped[str | None] = mapped_column(String(32))
 
 
 class StepRun(Base):
@@ -158,6 +160,7 @@ class StepRun(Base):
         Index(None, "step_id", "id"),
         Index(None, "status", "id"),
         Index(None, "pipeline_run_id"),
+        Index(None, "step_id", "partition"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
@@ -180,6 +183,7 @@ class StepRun(Base):
     pid_started: Mapped[float | None] = mapped_column(Float)
     host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    partition: Mapped[str | None] = mapped_column(String(32))  # ISO key; None: no partitions
 
 
 class CheckResultRow(Base):

@@ -44,6 +44,7 @@ class QueriesMixin(StoreBase):
         pipeline: str | None,
         pipeline_run_id: int | str | None,
         mode: str | None,
+        partition: str | None = None,
     ) -> list:
         where = []
         if step is not None:
@@ -63,6 +64,8 @@ class QueriesMixin(StoreBase):
             where.append(_SR.c.pipeline_run_id == _as_id(pipeline_run_id, "pipeline run id"))
         if mode is not None:
             where.append(_SR.c.mode == _check_status(mode, MODES, "run mode"))
+        if partition is not None:
+            where.append(_SR.c.partition == partition)
         return where
 
     def list_runs(
@@ -75,11 +78,13 @@ class QueriesMixin(StoreBase):
         pipeline: str | None = None,
         pipeline_run_id: int | str | None = None,
         mode: str | None = None,
+        partition: str | None = None,
     ) -> list[RunRow]:
-        """Step runs, newest first, each with its check counts (one query for the whole page)."""
+        """Step runs, newest first, each with its check counts (one query for the whole page);
+        ``partition`` keeps the runs for one period."""
         if limit is not None and limit < 0 or offset < 0:
             raise StoreError("limit and offset must not be negative.")
-        where = self._run_filters(step, status, pipeline, pipeline_run_id, mode)
+        where = self._run_filters(step, status, pipeline, pipeline_run_id, mode, partition)
         page = (
             select(_SR)
             .where(and_(True, *where))
@@ -100,9 +105,10 @@ class QueriesMixin(StoreBase):
         pipeline: str | None = None,
         pipeline_run_id: int | str | None = None,
         mode: str | None = None,
+        partition: str | None = None,
     ) -> int:
         """How many step runs ``list_runs`` would page through with these filters."""
-        where = self._run_filters(step, status, pipeline, pipeline_run_id, mode)
+        where = self._run_filters(step, status, pipeline, pipeline_run_id, mode, partition)
         with self._read() as conn:
             return int(conn.scalar(select(func.count()).select_from(_SR).where(and_(True, *where))))
 

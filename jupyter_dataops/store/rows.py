@@ -41,6 +41,7 @@ class RunRow(TypedDict):
     duration: float | None
     checks: dict[str, int]
     unpromoted: bool
+    partition: str | None
 
 
 class CheckResultDetail(TypedDict):
@@ -135,6 +136,7 @@ class PipelineRunRow(TypedDict):
     duration: float | None
     pid: int | None
     host: str | None
+    partition: str | None
 
 
 class PipelineRunDetail(PipelineRunRow):
@@ -177,6 +179,7 @@ def _run_dict(r: Mapping[str, Any]) -> RunRow:
         "checks": {s: int(r[f"n_{s}"]) for s in CHECK_STATUSES},
         # a production run of a working copy (`dataops run --unpromoted`): no promoted version
         "unpromoted": r["mode"] == "production" and r["step_version_id"] is None,
+        "partition": r["partition"],
     }
 
 
@@ -195,6 +198,7 @@ def _pipeline_run_dict(r: Mapping[str, Any]) -> PipelineRunRow:
         "duration": r["duration"],
         "pid": r["pid"],
         "host": r["host"],
+        "partition": r["partition"],
     }
 
 

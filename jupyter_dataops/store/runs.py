@@ -34,11 +34,12 @@ class RunsMixin(StoreBase):
         trigger: str | None = "manual",
         pid: int | None = None,
         host: str | None = None,
+        partition: str | None = None,
     ) -> int:
         """Start recording a pipeline run (status ``running``); returns the pipeline run id.
 
         ``pid``/``host`` name the runner process (default: this one) so that ``mark_interrupted``
-        can tell when it died.
+        can tell when it died. ``partition``: the period the run is for (its step runs inherit it).
         """
         _check_status(mode, MODES, "run mode")
         now = _now()
@@ -55,6 +56,7 @@ class RunsMixin(StoreBase):
                     created_at=now,
                     started_at=now,
                     heartbeat_at=now,
+                    partition=partition,
                     **self._runner(pid, host),
                 )
                 .returning(PipelineRun.id)
@@ -91,7 +93,12 @@ class RunsMixin(StoreBase):
         def run(conn: Connection) -> int:
             prun = conn.execute(
                 select(
-                    _PR.c.pipeline_id, _PR.c.mode, _PR.c.pid, _PR.c.host, _PR.c.pid_started
+                    _PR.c.pipeline_id,
+                    _PR.c.mode,
+                    _PR.c.pid,
+                    _PR.c.host,
+                    _PR.c.pid_started,
+                    _PR.c.partition,
                 ).where(_PR.c.id == prid)
             ).first()
             if prun is None:
@@ -124,6 +131,7 @@ class RunsMixin(StoreBase):
                     created_at=now,
                     started_at=started,
                     updated_at=now,
+                    partition=prun.partition,
                     **(
                         dict(pid=prun.pid, host=prun.host, pid_started=prun.pid_started)
                         if pid is None

@@ -68,6 +68,7 @@ class ScheduledRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)  # the process running the tick
+    partition: Mapped[str | None] = mapped_column(String(32))  # the tick's partition key
 
 
 class SchedulerProcess(Base):
