@@ -36,7 +36,11 @@ _SECRET_WORDS = frozenset(
 _SECRET_FRAGMENTS = ("password", "passwd", "secret", "token", "credential", "apikey", "passphrase")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _ASSIGNMENT = re.compile(r"^\s*(?P<name>[\w.\-]+)\s*=(?P<value>.*)$", re.DOTALL)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]+:)(?P<pw>[^@/\s]+)(?=@)")
+# Pieces of ``scheme://user:password@host``, each matched once from a known position (no
+# backtracking over the whole text): masking runs in time linear in the value's length.
+_USER = re.compile(r"[^:/@\s]+")
+_PASSWORD = re.compile(r"[^@/\s]+")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def is_secret_name(name: str) -> bool:
@@ -70,5 +74,42 @@ def _redact_value(key: str, value: Any) -> Any:
         assignment = _ASSIGNMENT.match(value)
         if assignment and is_secret_name(assignment.group("name").rsplit(".", 1)[-1]):
             return f"{assignment.group('name')}={REDACTED}"
-        return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, value)
+        return mask_url_passwords(value)
     return value
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` as ``***``.
+
+    A hand-rolled scan from each ``://`` (a backtracking pattern took 15 s on 40,000
+    characters): every character is looked at a bounded number of times.
+    """
+    out: list[str] = []
+    done = 0  # text[:done] is copied to out
+    start = 0
+    while (sep := text.find("://", start)) >= 0:
+        start = sep + 3
+        if not _has_scheme(text, sep):
+            continue
+        user = _USER.match(text, start)
+        if user is None or text[user.end() : user.end() + 1] != ":":
+            continue
+        password = _PASSWORD.match(text, user.end() + 1)
+        if password is None or text[password.end() : password.end() + 1] != "@":
+            continue
+        out.append(text[done : password.start()])
+        out.append(REDACTED)
+        done = start = password.end()
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _has_scheme(text: str, sep: int) -> bool:
+    """Whether the characters before ``://`` at ``sep`` hold a scheme (a letter, then letters,
+    digits, ``+``, ``.``, ``-``); the walk back stops at the first other character."""
+    i = sep - 1
+    found = False
+    while i >= 0 and (text[i].isalnum() or text[i] in "_+.-"):
+        found = found or text[i] in _LETTERS
+        i -= 1
+    return found

@@ -1,7 +1,8 @@
 """What the pipeline needs to know about a notebook before any kernel starts.
 
 Its parameters cell (papermill's ``parameters`` tag, read with papermill's own inspector), the
-type of each parameter, typed ``key=value`` overrides, and a content hash for versions.
+type of each parameter, how a ``key=value`` text is split and typed, and a content hash for
+versions.
 """
 
 from __future__ import annotations
@@ -203,10 +204,16 @@ def _describe(param: NotebookParameter) -> str:
 
 
 def _shown(param: NotebookParameter, value: Any) -> Any:
-    """``value`` as an error may quote it: ``***`` for a secret (the run store's rule)."""
-    from jupyter_dataops.store.redact import redact_parameters
+    """``value`` as an error may quote it: ``***`` for a secret (the run store's rule) or a
+    ``${NAME}`` reference, a long text cut short."""
+    from jupyter_dataops.store.redact import REDACTED, redact_parameters
 
-    return redact_parameters({param.name: value})[param.name]
+    if isinstance(value, str) and value.strip().startswith("${"):
+        return REDACTED
+    shown = redact_parameters({param.name: value})[param.name]
+    if isinstance(shown, str) and len(shown) > 80:
+        return f"{shown[:80]}… ({len(shown):,} characters)"
+    return shown
 
 
 def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
@@ -292,8 +299,9 @@ def unknown_parameter(
 def split_assignment(item: str) -> tuple[str | None, str, str]:
     """``"key=value"`` -> ``(None, key, value)``; ``"step.key=value"`` -> ``(step, key, value)``."""
     if "=" not in item:
+        shown = item if len(item) <= 80 else f"{item[:80]}…"
         raise ParameterError(
-            f"-p {item!r}: expected key=value (or step.key=value for one step), e.g. -p limit=100."
+            f"-p {shown!r}: expected key=value (or step.key=value for one step), e.g. -p limit=100."
         )
     key, value = item.split("=", 1)
     key = key.strip()
@@ -302,25 +310,8 @@ def split_assignment(item: str) -> tuple[str | None, str, str]:
         step, key = key.split(".", 1)
         step = step.strip()
     if not key.isidentifier():
-        raise ParameterError(f"-p {item!r}: {key!r} is not a valid parameter name.")
+        shown = key if len(key) <= 80 else f"{key[:80]}…"
+        raise ParameterError(
+            f"-p {shown}=...: {shown!r} is not a valid parameter name (letters, digits and '_')."
+        )
     return step, key, value
-
-
-def resolve_overrides(
-    items: list[str] | tuple[str, ...],
-    params: dict[str, NotebookParameter],
-    *,
-    where: str = "",
-) -> dict[str, Any]:
-    """Typed values for ``-p key=value`` items of one notebook; unknown keys are refused."""
-    out: dict[str, Any] = {}
-    for item in items:
-        step, key, raw = split_assignment(item)
-        if step is not None:
-            raise ParameterError(
-                f"-p {item!r}: a step prefix is only meaningful for `dataops run`; use -p {key}=..."
-            )
-        if key not in params:
-            raise unknown_parameter(key, params, where=where)
-        out[key] = parse_value(raw, params[key], where=where)
-    return out

@@ -1,11 +1,14 @@
 """Secret parameters: ``${NAME}`` references to the environment, values that never land on disk.
 
 A parameter's value in ``dataops.yaml`` or ``-p`` may be ``${NAME}``: the environment variable
-``NAME``, read when the step runs (typed like any ``-p`` text). A parameter is *secret* when the
-run store would hide its value (``store.redact``: a secret-looking name such as ``db_password``
-or ``api_token``, or a URL with a password): such a value reaches the kernel through its
-environment (``DATAOPS_SECRET_<NAME>``) and the injected parameters cell reads it by name, so the
-executed notebook, its log and everything built from them hold no value. Promotion refuses to
+``NAME``, read when the step runs (typed like any ``-p`` text). A parameter is *secret* when it is
+a ``${NAME}`` reference (whatever it is called) or when the run store would hide its value
+(``store.redact``: a secret-looking name such as ``db_password`` or ``api_token``, or a URL with
+a password); this is judged once, when the value is parsed into a ``Parameter``. A secret value
+reaches the kernel through its environment (``DATAOPS_SECRET_<NAME>``) and the injected
+parameters cell reads it by name, so the executed notebook, its log and everything built from
+them hold no value; no message ever quotes it. A value longer than ``MAX_VALUE_CHARS`` is
+refused before anything else looks at it. Promotion refuses to
 write a literal secret into ``dataops.yaml``; ``$${...}`` is a literal text starting with ``${``.
 """
 
@@ -14,8 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jupyter_dataops.pipeline.definition.notebook import (
@@ -30,6 +33,7 @@ from jupyter_dataops.store.redact import REDACTED, redact_parameters
 
 _REFERENCE = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
 KERNEL_PREFIX = "DATAOPS_SECRET_"
+MAX_VALUE_CHARS = 100_000  # one parameter's text (-p, dataops.yaml, REST); docs/SECURITY.md
 
 
 class UnsetVariable(ParameterError):
@@ -82,9 +86,12 @@ def _unescape(value: Any) -> Any:
 
 
 def is_secret(name: str, value: Any) -> bool:
-    """Whether the run store would hide (part of) this value: the one rule for secrets."""
+    """The one rule for secrets: a ``${NAME}`` reference (whatever the parameter is called), or
+    a value the run store would hide (a secret-looking name, a URL with a password)."""
     if isinstance(value, EnvReference):
-        value = str(value)
+        return True
+    if isinstance(value, str) and _REFERENCE.match(value.strip()):
+        return True
     return (redact_parameters({name: value}) or {}).get(name) != value
 
 
@@ -105,10 +112,71 @@ def shown_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def shown_item(item: str) -> str:
-    """A ``-p key=value`` item as messages may quote it (a secret value as ``***``)."""
-    key, sep, value = item.partition("=")
-    return f"{key}{sep}{shown(key.rsplit('.', 1)[-1].strip(), value)}" if sep else item
+class ValueTooLong(ParameterError):
+    """A parameter value longer than ``MAX_VALUE_CHARS``: refused before it is looked at."""
+
+    def __init__(self, name: str, length: int, where: str = "") -> None:
+        super().__init__(
+            f"{where}parameter {name!r}: its value is {length:,} characters long, more than the "
+            f"limit of {MAX_VALUE_CHARS:,}. Pass large data as a file path or a table name and "
+            "read it in the notebook."
+        )
+
+
+def check_length(name: str, raw: Any, *, where: str = "") -> None:
+    """Refuse (``ValueTooLong``) a text value over ``MAX_VALUE_CHARS``."""
+    if isinstance(raw, str) and len(raw) > MAX_VALUE_CHARS:
+        raise ValueTooLong(name, len(raw), where)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter value as given, parsed once.
+
+    ``raw`` is the ``-p`` text (``text``) or the value ``dataops.yaml`` or a REST body holds;
+    ``value`` is ``raw`` typed for the notebook's parameter, or an ``EnvReference`` (set by
+    ``typed``); ``secret`` is the one judgement of ``is_secret``, made when it was parsed.
+    """
+
+    name: str
+    step: str | None
+    raw: Any
+    value: Any = None
+    secret: bool = False
+    origin: str = "dataops.yaml"
+    text: bool = False
+
+    @property
+    def quoted(self) -> str:
+        """The item as messages may quote it (``***`` for a secret, a long text cut short)."""
+        prefix = f"{self.step}." if self.step else ""
+        raw = self.raw if isinstance(self.raw, str) else json.dumps(self.raw, default=str)
+        return f"{prefix}{self.name}={REDACTED if self.secret else clipped(raw)}"
+
+    def typed(self, param: NotebookParameter, *, where: str = "") -> Parameter:
+        """This value typed for ``param`` (a ``${NAME}`` stays an ``EnvReference``)."""
+        value = step_value(self.raw, param, where=where, origin=self.origin, text=self.text)
+        return replace(self, value=value)
+
+
+def clipped(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters for a message, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def parse_item(item: str) -> Parameter:
+    """A ``-p key=value`` / ``step.key=value`` item, split and judged once (not yet typed)."""
+    if len(item) > MAX_VALUE_CHARS + 200:  # before any other work on it
+        raise ValueTooLong(clipped(item.partition("=")[0], 60), len(item.partition("=")[2]))
+    step, key, raw = split_assignment(item)
+    check_length(key, raw, where=f"-p {key}: ")
+    return Parameter(key, step, raw, secret=is_secret(key, raw), origin=f"-p {key}", text=True)
+
+
+def from_file(name: str, value: Any) -> Parameter:
+    """A value ``dataops.yaml`` holds for ``name``, judged once (not yet typed)."""
+    check_length(name, value, where="dataops.yaml: ")
+    return Parameter(name, None, value, secret=is_secret(name, value))
 
 
 def step_value(
@@ -130,20 +198,30 @@ def step_value(
 
 def parse_overrides(
     items: list[str] | tuple[str, ...], params: dict[str, NotebookParameter], *, where: str = ""
-) -> dict[str, Any]:
+) -> dict[str, Parameter]:
     """``-p key=value`` items of one notebook, typed, ``${NAME}`` kept as ``EnvReference``."""
-    out: dict[str, Any] = {}
+    out: dict[str, Parameter] = {}
     for item in items:
-        step, key, raw = split_assignment(item)
-        if step is not None:
+        given = parse_item(item)
+        if given.step is not None:
             raise ParameterError(
-                f"-p {shown_item(item)!r}: a step prefix is only meaningful for `dataops run`; "
-                f"use -p {key}=..."
+                f"-p {given.quoted!r}: a step prefix is only meaningful for `dataops run`; "
+                f"use -p {given.name}=..."
             )
-        if key not in params:
-            raise unknown_parameter(key, params, where=where)
-        out[key] = step_value(raw, params[key], where=where, origin=f"-p {key}", text=True)
+        if given.name not in params:
+            raise unknown_parameter(given.name, params, where=where)
+        out[given.name] = given.typed(params[given.name], where=where)
     return out
+
+
+def values_of(parameters: Mapping[str, Parameter]) -> dict[str, Any]:
+    """The typed values (``EnvReference`` for a reference) by name."""
+    return {name: p.value for name, p in parameters.items()}
+
+
+def secret_names(parameters: Mapping[str, Parameter]) -> frozenset[str]:
+    """The names judged secret."""
+    return frozenset(name for name, p in parameters.items() if p.secret)
 
 
 def as_written(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +241,8 @@ def resolve(
     values: Mapping[str, Any], environ: Mapping[str, str] | None = None, *, where: str = ""
 ) -> dict[str, Any]:
     """``values`` with every reference read from ``environ`` (default: this process) and typed;
-    an unset variable raises ``UnsetVariable`` naming it. A secret value is never quoted."""
+    an unset variable raises ``UnsetVariable`` naming it. The value read is never quoted: an
+    error names the variable and the type expected."""
     env = os.environ if environ is None else environ
     out: dict[str, Any] = {}
     for key, value in values.items():
@@ -173,40 +252,59 @@ def resolve(
         if value.variable not in env:
             raise UnsetVariable(value.variable, key, where)
         raw = env[value.variable]
-        try:
-            out[key] = parse_value(raw, value.parameter, where=where)
-        except ParameterError:
-            param = value.parameter
+        param = value.parameter
+        if len(raw) > MAX_VALUE_CHARS:
             raise ParameterError(
-                f"{where}parameter {key!r} expects {param.type} (its default in the parameters "
-                f"cell is {param.source}), but environment variable {value.variable} holds "
-                f"{shown(key, raw)!r}."
+                f"{where}parameter {key!r}: the value of ${{{value.variable}}} (environment "
+                f"variable {value.variable}) is {len(raw):,} characters long, more than the "
+                f"limit of {MAX_VALUE_CHARS:,}."
+            )
+        try:
+            out[key] = parse_value(raw, param, where=where)
+        except ParameterError:
+            kind = f"{param.type} or None" if param.optional and param.type != "any" else param.type
+            raise ParameterError(
+                f"{where}parameter {key!r} expects {kind} (its default in the parameters cell "
+                f"is {param.source}), but the value of ${{{value.variable}}} (environment "
+                f"variable {value.variable}) is not {_article(kind)}. Set {value.variable} to "
+                f"{_article(kind)} and run again."
             ) from None
     return out
 
 
-def split_secrets(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Resolved values as ``(public, secret)``: secret ones go to the kernel's environment."""
-    public: dict[str, Any] = {}
-    secret: dict[str, Any] = {}
-    for key, value in values.items():
-        (secret if is_secret(key, value) else public)[key] = value
-    return public, secret
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
-def literal_secrets(values: Mapping[str, Any]) -> list[str]:
+def kernel_values(
+    values: Mapping[str, Any],
+    secret: Collection[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    where: str = "",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Values read (``resolve``) and split as ``(public, secret)`` by the names judged secret:
+    the secret ones go to the kernel's environment, never into the notebook."""
+    resolved = resolve(values, environ, where=where)
+    public = {k: v for k, v in resolved.items() if k not in secret}
+    return public, {k: v for k, v in resolved.items() if k in secret}
+
+
+def literal_secrets(parameters: Mapping[str, Parameter]) -> list[str]:
     """Names of secret parameters given as values rather than ``${NAME}`` references."""
-    return [k for k, v in values.items() if not isinstance(v, EnvReference) and is_secret(k, v)]
+    return [
+        name for name, p in parameters.items() if p.secret and not isinstance(p.value, EnvReference)
+    ]
 
 
 def suggested_variable(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
 
 
-def refuse_literal_secrets(values: Mapping[str, Any], *, where: str = "") -> None:
+def refuse_literal_secrets(parameters: Mapping[str, Parameter], *, where: str = "") -> None:
     """Refuse (``ParameterError``) to write secret values into ``dataops.yaml``, saying the
     reference form to use instead. The message never holds the value."""
-    names = literal_secrets(values)
+    names = literal_secrets(parameters)
     if not names:
         return
     forms = ", ".join(f"-p '{n}=${{{suggested_variable(n)}}}'" for n in names)
@@ -329,21 +427,27 @@ def check_kernel_language(notebook: str, kernel: str | None) -> None:
 
 __all__ = [
     "KERNEL_PREFIX",
+    "MAX_VALUE_CHARS",
     "EnvReference",
     "FromEnvironment",
+    "Parameter",
     "UnsetVariable",
+    "ValueTooLong",
     "as_written",
+    "check_length",
+    "from_file",
     "is_secret",
     "kernel_parameters",
+    "kernel_values",
     "kernel_variable",
     "literal_secrets",
+    "parse_item",
     "parse_overrides",
     "reference",
     "refuse_literal_secrets",
     "resolve",
+    "secret_names",
     "shown",
-    "shown_item",
     "shown_parameters",
-    "split_secrets",
-    "step_value",
+    "values_of",
 ]

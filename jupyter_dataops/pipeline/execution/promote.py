@@ -22,12 +22,14 @@ from jupyter_dataops.pipeline.definition.notebook import (
     read_notebook,
 )
 from jupyter_dataops.pipeline.definition.secret_params import (
+    Parameter,
     as_written,
+    from_file,
+    kernel_values,
     parse_overrides,
     refuse_literal_secrets,
-    resolve,
-    split_secrets,
-    step_value,
+    secret_names,
+    values_of,
 )
 from jupyter_dataops.pipeline.definition.spec import (
     PIPELINE_FILE,
@@ -175,18 +177,18 @@ def promote(
     path = _pipeline_file(nb_path, pipeline_file)
     pipeline = load_pipeline(path) if path.exists() else Pipeline(path, path.parent.name, {})
     old = pipeline.steps.get(step)
-    parameters: dict[str, Any] = {}
+    parameters: dict[str, Parameter] = {}
     if old is not None:  # keep earlier defaults the notebook still defines
         for key, value in old.parameters.items():
             if key in params_cell:
-                parameters[key] = step_value(
-                    value, params_cell[key], where=f"step {step!r}: ", origin="dataops.yaml"
-                )
+                given = from_file(key, value)
+                parameters[key] = given.typed(params_cell[key], where=f"step {step!r}: ")
     parameters.update(overrides)
     # dataops.yaml is kept in git: secrets go in as ${NAME} references, never as values.
     refuse_literal_secrets(parameters, where=f"step {step!r}: ")
-    gate_values = split_secrets(resolve(parameters, where=f"step {step!r}: "))
-    written = as_written(parameters)
+    values = values_of(parameters)
+    gate_values = kernel_values(values, secret_names(parameters), where=f"step {step!r}: ")
+    written = as_written(values)
     rel = os.path.relpath(nb_path, pipeline.project_dir)
     spec = (
         replace(old, notebook=rel, parameters=written)
@@ -310,9 +312,7 @@ def test_notebook(
             home = pipeline.project_dir
             kernel, timeout = spec.kernel, spec.timeout
             defaults = {
-                k: step_value(
-                    v, params_cell[k], where=f"step {spec.name!r}: ", origin="dataops.yaml"
-                )
+                k: from_file(k, v).typed(params_cell[k], where=f"step {spec.name!r}: ")
                 for k, v in spec.parameters.items()
                 if k in params_cell
             }
@@ -325,7 +325,9 @@ def test_notebook(
                 pipeline=pipeline.name,
             )
     out = Path(output) if output else home / STATE_DIR / "tests" / nb_path.name
-    public, secret = split_secrets(resolve(values, where=f"{nb_path.name}: "))
+    public, secret = kernel_values(
+        values_of(values), secret_names(values), where=f"{nb_path.name}: "
+    )
     attempt = execute_notebook(
         NotebookJob(
             notebook=str(nb_path),

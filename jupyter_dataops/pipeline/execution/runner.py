@@ -24,18 +24,19 @@ from jupyter_dataops.pipeline.definition import dag
 from jupyter_dataops.pipeline.definition.notebook import (
     ParameterError,
     notebook_parameters,
-    split_assignment,
     unknown_parameter,
 )
 from jupyter_dataops.pipeline.definition.project import Project
 from jupyter_dataops.pipeline.definition.secret_params import (
+    Parameter,
     as_written,
+    from_file,
+    kernel_values,
     literal_secret_warning,
     literal_secrets,
-    resolve,
-    shown_item,
-    split_secrets,
-    step_value,
+    parse_item,
+    secret_names,
+    values_of,
 )
 from jupyter_dataops.pipeline.definition.spec import Pipeline, ensure_state_dir
 from jupyter_dataops.pipeline.definition.versions import StepState, promoted_notebook, step_state
@@ -50,7 +51,9 @@ from jupyter_dataops.pipeline.observers.lineage import with_lineage
 class StepPlan:
     """A step ready to run: its notebook, typed parameters and limits, all checked.
 
-    A ``${NAME}`` parameter is a ``secret_params.EnvReference``, read when the step runs.
+    A ``${NAME}`` parameter is a ``secret_params.EnvReference``, read when the step runs;
+    ``secret`` names the parameters judged secret when they were parsed (they reach the kernel
+    through its environment).
     """
 
     name: str
@@ -69,6 +72,7 @@ class StepPlan:
     unpromoted: bool = False  # `--unpromoted`: the working copy runs on purpose
     warning: str | None = None  # e.g. "notebook edited since promotion"
     secret_warnings: tuple[str, ...] = ()  # literal secrets given with -p or in dataops.yaml
+    secret: frozenset[str] = frozenset()
 
     @property
     def cwd(self) -> Path:
@@ -172,8 +176,8 @@ def plan_run(
     deps = dag.select(pipeline, steps)
     sources = _sources(pipeline, list(deps), store, promoted)
     nb_params = {}
-    values: dict[str, dict[str, Any]] = {}
-    overrides: dict[str, dict[str, Any]] = {name: {} for name in deps}
+    values: dict[str, dict[str, Parameter]] = {}
+    overrides: dict[str, dict[str, Parameter]] = {name: {} for name in deps}
     for name in deps:
         spec = pipeline.steps[name]
         path = sources[name][0]
@@ -188,12 +192,9 @@ def plan_run(
         for key, value in spec.parameters.items():
             if key not in nb_params[name]:
                 raise unknown_parameter(key, nb_params[name], where=f"{where}dataops.yaml ")
-            values[name][key] = step_value(
-                value, nb_params[name][key], where=where, origin="dataops.yaml"
-            )
-    for item in params:
-        target, key, raw = split_assignment(item)
-        quoted = shown_item(item)  # a secret value is never quoted
+            values[name][key] = from_file(key, value).typed(nb_params[name][key], where=where)
+    for given in map(parse_item, params):
+        target, key, quoted = given.step, given.name, given.quoted  # a secret is never quoted
         if target is not None:
             if target not in deps:
                 known = ", ".join(deps)
@@ -204,10 +205,8 @@ def plan_run(
                 raise unknown_parameter(
                     key, nb_params[target], where=f"-p {quoted!r}: step {target!r}: "
                 )
-            values[target][key] = step_value(
-                raw, nb_params[target][key], where=f"-p {quoted!r}: ", origin=f"-p {key}", text=True
-            )
-            overrides[target][key] = values[target][key]
+            typed = given.typed(nb_params[target][key], where=f"-p {quoted!r}: ")
+            values[target][key] = overrides[target][key] = typed
             continue
         takers = [n for n in deps if key in nb_params[n]]
         if not takers:
@@ -216,14 +215,8 @@ def plan_run(
                 f"cell ({', '.join(deps)}). Check the name, or use step.key=value."
             )
         for name in takers:
-            values[name][key] = step_value(
-                raw,
-                nb_params[name][key],
-                where=f"-p {quoted!r}: step {name!r}: ",
-                origin=f"-p {key}",
-                text=True,
-            )
-            overrides[name][key] = values[name][key]
+            typed = given.typed(nb_params[name][key], where=f"-p {quoted!r}: step {name!r}: ")
+            values[name][key] = overrides[name][key] = typed
     plans = {}
     for name in deps:
         state = sources[name][1]
@@ -234,7 +227,7 @@ def plan_run(
         plans[name] = StepPlan(
             name=name,
             notebook=sources[name][0],
-            parameters=values[name],
+            parameters=values_of(values[name]),
             depends_on=deps[name],
             kernel=pipeline.steps[name].kernel,
             timeout=pipeline.steps[name].timeout,
@@ -242,12 +235,13 @@ def plan_run(
             retry_delay=pipeline.steps[name].retry_delay,
             inputs=pipeline.steps[name].inputs,
             outputs=pipeline.steps[name].outputs,
-            overrides=overrides[name],
+            overrides=values_of(overrides[name]),
             source=pipeline.notebook_path(name),
             version=state.promoted_version if promoted and state else None,
             unpromoted=not promoted,
             warning=state.warning if promoted and state else None,
             secret_warnings=tuple(notes),
+            secret=secret_names(values[name]),
         )
     return plans
 
@@ -319,8 +313,7 @@ class _Run:
         unset variable raises ``UnsetVariable`` before any kernel starts)."""
         plan = self.plans[name]
         srid = self.queued_ids[name]
-        values = resolve(plan.parameters, where=f"step {name!r}: ")
-        public, secret = split_secrets(values)
+        public, secret = kernel_values(plan.parameters, plan.secret, where=f"step {name!r}: ")
         ctx = RunContext(
             mode="production",
             step=name,
@@ -412,7 +405,7 @@ def run_pipeline(
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
-        return _execute(pipeline, plans, store, executor_cls, workers, reporter, params, trigger)
+        return _execute(pipeline, plans, store, executor_cls, workers, reporter, trigger)
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
@@ -427,7 +420,6 @@ def _execute(
     executor_cls: Any,
     workers: int | None,
     reporter: Reporter,
-    params: Sequence[str],
     trigger: str,
 ) -> RunResult:
     # The executor first: one that refuses (e.g. a SQLite store for remote Dask workers)

@@ -12,9 +12,9 @@ from jupyter_dataops.pipeline.definition.notebook import (
     check_value,
     notebook_parameters,
     parse_value,
-    resolve_overrides,
     split_assignment,
 )
+from jupyter_dataops.pipeline.definition.secret_params import parse_overrides, values_of
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks" / "pipeline"
 
@@ -88,11 +88,15 @@ def test_yaml_values_are_checked_and_ints_widen_to_float(params):
 
 
 def test_overrides_refuse_unknown_names_with_a_suggestion(params):
-    assert resolve_overrides(["rows=3", "region=east"], params) == {"rows": 3, "region": "east"}
+    typed = parse_overrides(["rows=3", "region=east"], params)
+    assert values_of(typed) == {"rows": 3, "region": "east"}
+    assert typed["rows"].raw == "3" and typed["rows"].step is None and not typed["rows"].secret
     with pytest.raises(ParameterError, match=r"unknown parameter 'row'.*Did you mean 'rows'\?"):
-        resolve_overrides(["row=3"], params)
+        parse_overrides(["row=3"], params)
     with pytest.raises(ParameterError, match="expected key=value"):
-        resolve_overrides(["rows"], params)
+        parse_overrides(["rows"], params)
+    with pytest.raises(ParameterError, match="only meaningful for `dataops run`"):
+        parse_overrides(["load.rows=3"], params)
     assert split_assignment("load.rows=1=2") == ("load", "rows", "1=2")
 
 

@@ -34,10 +34,12 @@ from jupyter_dataops.pipeline.definition.secret_params import (
     EnvReference,
     as_written,
     kernel_parameters,
+    kernel_values,
     parse_overrides,
     reference,
     resolve,
-    split_secrets,
+    secret_names,
+    values_of,
 )
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
 from jupyter_dataops.pipeline.execution.promote import promote
@@ -330,16 +332,17 @@ def test_the_injected_cell_reads_secrets_by_name_and_holds_no_value(tmp_path):
 def test_references_are_read_when_the_step_runs_and_typed(tmp_path):
     notebook = tiny_notebook(tmp_path / "n.ipynb", "db_port = 5432\nnote = ''\ndb_url = ''")
     params = notebook_parameters(notebook)
-    values = parse_overrides(["db_port=${PORT}", "note=$${NOT_A_REF}", "db_url=${URL}"], params)
+    given = parse_overrides(["db_port=${PORT}", "note=$${NOT_A_REF}", "db_url=${URL}"], params)
+    values = values_of(given)
     assert isinstance(values["db_port"], EnvReference) and str(values["db_port"]) == "${PORT}"
     assert values["note"] == "${NOT_A_REF}"
     assert as_written(values) == {"db_port": "${PORT}", "note": "$${NOT_A_REF}", "db_url": "${URL}"}
     env = {"PORT": "6543", "URL": "postgresql://app:pw-xyz@db/sales"}
-    resolved = resolve(values, env)
-    assert resolved["db_port"] == 6543
-    public, secret = split_secrets(resolved)
-    assert secret == {"db_url": env["URL"]}  # a URL with a password is secret whatever its name
-    assert set(public) == {"db_port", "note"}
+    assert resolve(values, env)["db_port"] == 6543
+    # a ${NAME} reference is secret whatever the parameter is called; $${...} is a literal
+    assert secret_names(given) == {"db_port", "db_url"}
+    public, secret = kernel_values(values, secret_names(given), env)
+    assert secret == {"db_port": 6543, "db_url": env["URL"]} and public == {"note": "${NOT_A_REF}"}
     with pytest.raises(PipelineError, match="environment variable URL is not set"):
         resolve(values, {"PORT": "1"})
     with pytest.raises(ParameterError, match=r"write \$\{NAME\}"):
