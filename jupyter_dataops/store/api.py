@@ -8,6 +8,7 @@
 - ``results``     check results and metric points; metric history/series for SPC and charts
 - ``queries``     run history: list/count/get runs and pipeline runs, the pipelines overview
 - ``maintenance`` liveness: runs whose runner died become ``interrupted``
+- ``grid``        partitions × steps: each partition's latest run of each step (the panel's grid)
 - ``profiles``    column profiles of drift lines (``against last``), migration ``0006``
 - ``scheduling``  (next) leases, scheduler heartbeats and alerts: a ``SchedulingMixin`` here,
                   its tables in ``models.py`` and migration ``0005``
@@ -23,6 +24,7 @@ import os
 
 from jupyter_dataops.store.catalogue import CatalogueMixin
 from jupyter_dataops.store.engine import resolve_store_url
+from jupyter_dataops.store.grid import GridMixin
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
 from jupyter_dataops.store.processes import pid_alive, process_started
@@ -41,6 +43,7 @@ class Store(
     QueriesMixin,
     MaintenanceMixin,
     SchedulingMixin,
+    GridMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 

@@ -1,0 +1,178 @@
+"""The factory's calendar: partitions (rows, newest first) × steps (columns) of a pipeline.
+
+Each cell is the latest production step run of that partition and step (a re-run of a day
+replaces the cell; the replaced run stays in the record), with its status and check counts. The
+REST grid route (``server/actions.py``) and the panel's "Grid" section show this page; which
+partitions are *due* (expected by the pipeline's ``partitions:`` but never run) and which are late
+is the pipeline room's knowledge: the caller passes those keys in, the store answers from runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypedDict
+
+from sqlalchemy import and_, func, select
+
+from jupyter_dataops.errors import StoreError
+from jupyter_dataops.store.base import _SR, StoreBase, _iso
+from jupyter_dataops.store.models import CHECK_STATUSES, Pipeline, Step
+from jupyter_dataops.store.queries import _rows_with_counts
+
+
+class GridCell(TypedDict):
+    """The latest production run of one step for one partition."""
+
+    run_id: int
+    pipeline_run_id: int
+    status: str
+    attempt: int
+    checks: dict[str, int]
+    started_at: str | None
+    ended_at: str | None
+    late: bool
+
+
+class GridRow(TypedDict):
+    """One partition: a cell per step in the page's ``steps`` order (None: the step never ran
+    for it) and its late steps."""
+
+    partition: str
+    cells: list[GridCell | None]
+    late: list[str]
+
+
+class GridPage(TypedDict):
+    pipeline: str
+    steps: list[str]
+    partitions: list[GridRow]
+    total: int
+    limit: int
+    offset: int
+
+
+def _page_args(limit: int, offset: int) -> None:
+    if limit < 1 or offset < 0:
+        raise StoreError(
+            f"the grid needs limit >= 1 and offset >= 0 (got limit={limit}, offset={offset})."
+        )
+
+
+class GridMixin(StoreBase):
+    """Partitions × steps: what ran for which period, what failed, what is missing."""
+
+    def _pipeline_step_ids(self, conn, pipeline: str) -> dict[int, str]:  # noqa: ANN001
+        rows = conn.execute(
+            select(Step.id, Step.name)
+            .join(Pipeline, Pipeline.id == Step.pipeline_id)
+            .where(Pipeline.name == pipeline)
+            .order_by(Step.id)
+        ).all()
+        return {r.id: r.name for r in rows}
+
+    def list_partitions(
+        self, pipeline: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[str]:
+        """The partition keys the pipeline's production step runs recorded, newest first.
+
+        ISO keys of one period length sort as text in time order (``2026-09-01``,
+        ``2026-W36``, ``2026-09``, ``2026-09-01T06``)."""
+        with self._read() as conn:
+            ids = list(self._pipeline_step_ids(conn, pipeline))
+            if not ids:
+                return []
+            q = (
+                select(_SR.c.partition)
+                .where(
+                    _SR.c.step_id.in_(ids),
+                    _SR.c.partition.is_not(None),
+                    _SR.c.mode == "production",
+                )
+                .group_by(_SR.c.partition)
+                .order_by(_SR.c.partition.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return list(conn.scalars(q).all())
+
+    def partition_grid(
+        self,
+        pipeline: str,
+        *,
+        limit: int = 14,
+        offset: int = 0,
+        steps: Sequence[str] | None = None,
+        partitions: Iterable[str] | None = None,
+        late: Mapping[str, Iterable[str]] | None = None,
+    ) -> GridPage:
+        """One page of the grid: partitions newest first (``limit`` rows from ``offset``).
+
+        ``steps`` orders the columns (the pipeline's steps in file order; stored steps not named
+        there follow). ``partitions`` adds the keys the pipeline expects (due but maybe never
+        run) to those recorded. ``late`` maps a late partition to its late steps; their cells
+        (and the row) say ``late``.
+        """
+        _page_args(limit, offset)
+        late_steps = {str(k): set(v) for k, v in (late or {}).items()}
+        with self._read() as conn:
+            by_id = self._pipeline_step_ids(conn, pipeline)
+            columns = list(steps or [])
+            columns += [n for n in by_id.values() if n not in columns]
+            keys: set[str] = set(partitions or ()) | set(late_steps)
+            if by_id:
+                keys |= set(
+                    conn.scalars(
+                        select(_SR.c.partition)
+                        .where(
+                            _SR.c.step_id.in_(list(by_id)),
+                            _SR.c.partition.is_not(None),
+                            _SR.c.mode == "production",
+                        )
+                        .group_by(_SR.c.partition)
+                    ).all()
+                )
+            ordered = sorted(keys, reverse=True)
+            page_keys = ordered[offset : offset + limit]
+            cells: dict[tuple[str, str], GridCell] = {}
+            if by_id and page_keys:
+                latest = (
+                    select(func.max(_SR.c.id))
+                    .where(
+                        _SR.c.step_id.in_(list(by_id)),
+                        _SR.c.partition.in_(page_keys),
+                        _SR.c.mode == "production",
+                    )
+                    .group_by(_SR.c.partition, _SR.c.step_id)
+                )
+                page = select(_SR).where(and_(_SR.c.id.in_(latest))).cte("page")
+                for r in conn.execute(_rows_with_counts(page)).mappings().all():
+                    cells[(r["partition"], r["step"])] = {
+                        "run_id": r["id"],
+                        "pipeline_run_id": r["pipeline_run_id"],
+                        "status": r["status"],
+                        "attempt": r["attempt"],
+                        "checks": {s: int(r[f"n_{s}"]) for s in CHECK_STATUSES},
+                        "started_at": _iso(r["started_at"]),
+                        "ended_at": _iso(r["ended_at"]),
+                        "late": r["step"] in late_steps.get(r["partition"], ()),
+                    }
+        rows: list[GridRow] = []
+        for key in page_keys:
+            rows.append(
+                {
+                    "partition": key,
+                    "cells": [cells.get((key, name)) for name in columns],
+                    "late": [n for n in columns if n in late_steps.get(key, ())],
+                }
+            )
+        return {
+            "pipeline": pipeline,
+            "steps": columns,
+            "partitions": rows,
+            "total": len(ordered),
+            "limit": limit,
+            "offset": offset,
+        }
+
+
+__all__ = ["GridCell", "GridMixin", "GridPage", "GridRow"]

@@ -1,0 +1,118 @@
+"""The grid query: partitions × steps, each cell the partition's latest production run of the
+step, on a real SQLite file and a real PostgreSQL (DATAOPS_TEST_PG_URL)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from jupyter_dataops.errors import StoreError
+
+
+def _check(line: int, status: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        line=line,
+        source=f"line {line}",
+        status=status,
+        observed=None,
+        threshold=None,
+        metric=None,
+        message="m",
+    )
+
+
+def run_partition(store, partition, outcomes, *, pipeline="factory", mode="production"):
+    """One pipeline run for ``partition``: ``outcomes`` maps step -> (status, check statuses).
+    Returns step -> step run id."""
+    pr = store.create_pipeline_run(pipeline, mode=mode, partition=partition)
+    ids = {}
+    for step, (status, checks) in outcomes.items():
+        sr = store.create_step_run(pr, step)
+        store.start_step_run(sr)
+        if checks:
+            results = [_check(i + 1, s) for i, s in enumerate(checks)]
+            store.record_suite(sr, SimpleNamespace(name="s", results=results, metrics={}))
+        if status != "running":
+            store.finish_step_run(sr, status, error=None if status == "success" else "broke")
+        ids[step] = sr
+    store.finish_pipeline_run(pr)
+    return ids
+
+
+def test_cells_hold_each_partitions_latest_run_newest_partition_first(store):
+    day1 = run_partition(
+        store,
+        "2026-09-01",
+        {"ingest": ("success", ["pass", "pass"]), "report": ("success", ["pass", "warn"])},
+    )
+    first2 = run_partition(
+        store,
+        "2026-09-02",
+        {"ingest": ("failed", ["pass", "fail", "error"]), "report": ("skipped", [])},
+    )
+    rerun2 = run_partition(
+        store, "2026-09-02", {"ingest": ("success", ["pass", "pass", "baseline"])}
+    )
+    run_partition(store, "2026-09-03", {"ingest": ("success", [])}, mode="test")  # never shown
+    run_partition(store, None, {"ingest": ("success", [])})  # an unpartitioned run: no row
+
+    page = store.partition_grid("factory", steps=["ingest", "clean", "report"])
+
+    assert page["steps"] == ["ingest", "clean", "report"]
+    assert [r["partition"] for r in page["partitions"]] == ["2026-09-02", "2026-09-01"]
+    assert page["total"] == 2
+    day2, day1_row = page["partitions"]
+    ingest, clean, report = day2["cells"]
+    # the re-run replaced the failed ingest; report kept its (skipped) run of the first attempt
+    assert ingest["run_id"] == rerun2["ingest"] != first2["ingest"]
+    assert ingest["status"] == "success"
+    assert ingest["checks"] == {"pass": 2, "warn": 0, "fail": 0, "error": 0, "baseline": 1}
+    assert clean is None
+    assert (report["run_id"], report["status"]) == (first2["report"], "skipped")
+    assert day1_row["cells"][0]["run_id"] == day1["ingest"]
+    assert day1_row["cells"][2]["checks"]["warn"] == 1
+    assert day1_row["cells"][0]["ended_at"] and day2["late"] == []
+
+
+def test_due_partitions_without_runs_and_late_steps_are_rows_paged_newest_first(store):
+    run_partition(store, "2026-09-01", {"ingest": ("success", ["pass"])})
+    run_partition(store, "2026-09-03", {"ingest": ("failed", ["fail"])})
+    due = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04"]
+
+    page = store.partition_grid(
+        "factory",
+        steps=["ingest"],
+        partitions=due,
+        late={"2026-09-04": ["ingest"], "2026-09-03": ["ingest"]},
+        limit=3,
+    )
+    assert page["total"] == 4 and (page["limit"], page["offset"]) == (3, 0)
+    rows = page["partitions"]
+    assert [r["partition"] for r in rows] == ["2026-09-04", "2026-09-03", "2026-09-02"]
+    assert rows[0]["cells"] == [None] and rows[0]["late"] == ["ingest"]
+    assert rows[1]["cells"][0]["late"] is True and rows[1]["cells"][0]["status"] == "failed"
+    assert rows[2]["cells"] == [None] and rows[2]["late"] == []
+
+    older = store.partition_grid("factory", steps=["ingest"], partitions=due, limit=3, offset=3)
+    assert [r["partition"] for r in older["partitions"]] == ["2026-09-01"]
+    assert older["partitions"][0]["cells"][0]["checks"]["pass"] == 1
+    assert store.list_partitions("factory") == ["2026-09-03", "2026-09-01"]
+    assert store.list_partitions("factory", limit=1, offset=1) == ["2026-09-01"]
+
+
+def test_other_pipelines_and_unknown_pipelines_stay_apart(store):
+    run_partition(store, "2026-09-01", {"ingest": ("success", [])}, pipeline="other")
+    run_partition(store, "2026-W36", {"load": ("success", [])}, pipeline="weekly")
+    empty = store.partition_grid("factory")
+    assert (empty["partitions"], empty["steps"], empty["total"]) == ([], [], 0)
+    weekly = store.partition_grid("weekly")
+    assert weekly["steps"] == ["load"]
+    assert [r["partition"] for r in weekly["partitions"]] == ["2026-W36"]
+    assert store.list_partitions("nope") == []
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (5, -1)])
+def test_a_bad_page_is_refused_with_a_message(store, limit, offset):
+    with pytest.raises(StoreError, match="limit >= 1 and offset >= 0"):
+        store.partition_grid("factory", limit=limit, offset=offset)
