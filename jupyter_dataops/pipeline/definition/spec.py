@@ -38,6 +38,7 @@ STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 TOP_KEYS = ("pipeline", "store", "steps", "schedule", "timezone", "catchup", "max_catchup")
 TOP_KEYS += ("alerts", "retention")
 TOP_KEYS += ("executor", "dask_address")  # where `dataops run` runs steps
+TOP_KEYS += ("partitions", "expect_by")  # the period each run is for; when it should be done
 SCHEDULING_KEYS = ("timezone", "catchup", "max_catchup", "retention")
 CATCHUP = ("skip", "latest", "all")
 STEP_KEYS = (
@@ -52,6 +53,7 @@ STEP_KEYS = (
     "inputs",
     "outputs",
     "operations",
+    "expect_by",
     *SCHEDULING_KEYS,
 )
 
@@ -109,6 +111,7 @@ class StepSpec:
     max_catchup: int | None = None
     retention: Any = None  # retention.Retention
     operations: Any = None  # operations.OperationsOptions; None = judged with the defaults
+    expect_by: str | None = None  # "07:00": a partition not successful by then is late
 
     def to_yaml(self) -> dict[str, Any]:
         """The mapping written under ``steps.<name>``: only keys that differ from the defaults."""
@@ -131,7 +134,7 @@ class StepSpec:
             out["inputs"] = list(self.inputs)
         if self.outputs:
             out["outputs"] = list(self.outputs)
-        for key in ("timezone", "catchup", "max_catchup"):
+        for key in ("timezone", "catchup", "max_catchup", "expect_by"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.retention is not None:
@@ -157,6 +160,8 @@ class Pipeline:
     retention: Any = None  # retention.Retention
     executor: str | None = None  # `dataops run` / the scheduler without --executor
     dask_address: str | None = None  # the dask executor's scheduler (none: a local cluster)
+    partitions: Any = None  # partitions.Partitions; None: runs are for no period
+    expect_by: str | None = None  # "07:00": each step's default deadline after its partition
 
     def executor_options(self, name: str) -> dict[str, Any]:
         """What this file says to executor ``name`` (``dask_address`` for ``dask``)."""
@@ -308,6 +313,15 @@ def _scheduling(node: Any, bad: Any) -> dict[str, Any]:
     return out
 
 
+def _expect_by(value: Any, bad: Any) -> str:
+    from jupyter_dataops.pipeline.definition.partitions import parse_expect_by
+
+    try:
+        return parse_expect_by(value)
+    except ValueError as exc:
+        raise bad("expect_by", str(exc)) from None
+
+
 def _alerts(path: Path, node: Any) -> tuple[Any, ...]:
     from jupyter_dataops.pipeline.observers.alerts import AlertConfigError, parse_alert
 
@@ -418,6 +432,8 @@ def _parse_step(path: Path, name: Any, node: Any, steps_node: Any) -> StepSpec:
             raise bad("kernel", f"expected a kernel name such as 'python3', got {plain(kernel)!r}")
         kwargs["kernel"] = kernel.strip()
     kwargs.update(_scheduling(node, bad))
+    if node.get("expect_by") is not None:
+        kwargs["expect_by"] = _expect_by(node["expect_by"], bad)
     if "operations" in node:
         from jupyter_dataops.pipeline.observers.operations import parse_options
 
@@ -499,6 +515,19 @@ def _build(path: Path, data: Any) -> Pipeline:
             raise bad("schedule", str(exc)) from None
     if data.get("alerts") is not None:
         extra["alerts"] = _alerts(path, data["alerts"])
+    if data.get("partitions") is not None:
+        from jupyter_dataops.pipeline.definition.partitions import parse_partitions
+
+        try:
+            extra["partitions"] = parse_partitions(data["partitions"])
+        except ValueError as exc:
+            raise bad("partitions", str(exc)) from None
+    if data.get("expect_by") is not None:
+        extra["expect_by"] = _expect_by(data["expect_by"], bad)
+    if (extra.get("expect_by") or any(s.expect_by for s in steps.values())) and not extra.get(
+        "partitions"
+    ):
+        raise bad("expect_by", "`expect_by:` needs `partitions:` (a deadline is per period).")
     for key, example in (
         ("executor", "'local' or 'dask'"),
         ("dask_address", "'tcp://10.0.0.5:8786'"),
