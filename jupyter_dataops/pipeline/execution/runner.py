@@ -160,6 +160,7 @@ def plan_run(
     store: Any = None,
     unpromoted: bool = False,
     promoted: bool | None = None,
+    partition: str | None = None,
 ) -> dict[str, StepPlan]:
     """Check everything a run needs, before anything runs, and return one plan per step.
 
@@ -170,6 +171,9 @@ def plan_run(
     ``promoted`` (the default when a ``store`` is given, unless ``unpromoted``): each step runs
     its promoted notebook (``.dataops/versions/``, the version read from ``store``) and a step
     never promoted is refused. Otherwise the working files are planned.
+
+    ``partition`` (a key of ``partitions:``) goes to every step whose parameters cell has the
+    partition parameter (``-p`` still wins).
     """
     if promoted is None:
         promoted = store is not None and not unpromoted
@@ -193,6 +197,11 @@ def plan_run(
             if key not in nb_params[name]:
                 raise unknown_parameter(key, nb_params[name], where=f"{where}dataops.yaml ")
             values[name][key] = from_file(key, value).typed(nb_params[name][key], where=where)
+        by_partition = pipeline.partitions.parameter if partition and pipeline.partitions else None
+        if by_partition in nb_params[name]:
+            values[name][by_partition] = from_file(by_partition, partition).typed(
+                nb_params[name][by_partition], where=f"{where}partition {partition!r}: "
+            )
     for given in map(parse_item, params):
         target, key, quoted = given.step, given.name, given.quoted  # a secret is never quoted
         if target is not None:
@@ -244,6 +253,22 @@ def plan_run(
             secret=secret_names(values[name]),
         )
     return plans
+
+
+def check_partition(pipeline: Pipeline, partition: str | None) -> str | None:
+    """``partition`` in its canonical form; PipelineError when the pipeline has no
+    ``partitions:`` or the key is not one of its periods."""
+    if partition is None:
+        return None
+    if pipeline.partitions is None:
+        raise PipelineError(
+            f"{pipeline.path}: --partition {partition!r} needs `partitions:` in dataops.yaml "
+            "(e.g. `partitions: {every: day, parameter: run_date, start: 2026-09-01}`)."
+        )
+    try:
+        return pipeline.partitions.check(partition)
+    except ValueError as exc:
+        raise PipelineError(f"{pipeline.path}: --partition: {exc}") from None
 
 
 def open_pipeline_store(pipeline: Pipeline) -> Any:
@@ -377,6 +402,7 @@ def run_pipeline(
     trigger: str = "manual",
     unpromoted: bool = False,
     executor_options: dict[str, Any] | None = None,
+    partition: str | None = None,
 ) -> RunResult:
     """Run the selected steps (all by default) of ``pipeline`` and return how each ended.
 
@@ -391,7 +417,11 @@ def run_pipeline(
     ``executor`` (default: ``executor:`` of dataops.yaml, else ``local``) is built with
     ``executor_options`` (default: what dataops.yaml says to it, e.g. ``dask_address``)
     before anything is recorded. With OpenLineage configured, events go out too.
+
+    ``partition``: the period the run is for (a key of ``partitions:``, e.g. ``2026-09-01``),
+    given to each step's partition parameter and recorded on every step run.
     """
+    partition = check_partition(pipeline, partition)
     reporter = reporter or NullReporter()
     name = executor or pipeline.executor or "local"
     options = pipeline.executor_options(name) if executor_options is None else executor_options
@@ -399,13 +429,15 @@ def run_pipeline(
     own_store = store is None
     if own_store:  # planning only reads: a refused plan creates no store
         store = Project.of(pipeline).open_store(create=False)
-    plans = plan_run(pipeline, steps, params, store=store, promoted=not unpromoted)
+    plans = plan_run(
+        pipeline, steps, params, store=store, promoted=not unpromoted, partition=partition
+    )
     store = store or open_pipeline_store(pipeline)
     reporter = with_lineage(reporter, pipeline, store)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
-        return _execute(pipeline, plans, store, executor_cls, workers, reporter, trigger)
+        return _execute(pipeline, plans, store, executor_cls, workers, reporter, trigger, partition)
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
@@ -421,6 +453,7 @@ def _execute(
     workers: int | None,
     reporter: Reporter,
     trigger: str,
+    partition: str | None = None,
 ) -> RunResult:
     # The executor first: one that refuses (e.g. a SQLite store for remote Dask workers)
     # refuses before the run is recorded.
@@ -431,7 +464,11 @@ def _execute(
     # The -p overrides by step (the store redacts secret-like names, nested ones too).
     overrides = {name: as_written(plan.overrides) for name, plan in plans.items() if plan.overrides}
     run_id = store.create_pipeline_run(
-        pipeline.name, mode="production", parameters=overrides or None, trigger=trigger
+        pipeline.name,
+        mode="production",
+        parameters=overrides or None,
+        trigger=trigger,
+        partition=partition,
     )
     run = _Run(pipeline, plans, store, run_id, reporter)
     ensure_state_dir(pipeline.project_dir)
