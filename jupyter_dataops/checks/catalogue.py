@@ -112,13 +112,13 @@ CATALOGUE: Catalogue = Catalogue(Metric)
 
 def register(cls: type[Metric]) -> type[Metric]:
     """Add a metric class to the catalogue under ``cls.name`` (usable as a decorator)."""
-    dict.__setitem__(CATALOGUE, cls.name, cls)
+    CATALOGUE.register(cls.name, cls)
     return cls
 
 
 def lookup(name: str) -> type[Metric] | None:
     """The metric class called ``name`` (plug-ins included), or None."""
-    return CATALOGUE.get(name)
+    return CATALOGUE.get(name, None)
 
 
 def _missing_column(col: str, schema: Schema) -> str:

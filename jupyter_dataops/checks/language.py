@@ -158,7 +158,7 @@ def _parse_metric(cur: _Line, spec: CheckSpec):
     name = cur.word(_IDENT)
     if name is None:
         raise cur.error(f"expected a metric name here, found {cur._found()}", hint=_metric_hint(""))
-    cls = CATALOGUE.get(name.lower())
+    cls = CATALOGUE.get(name.lower(), None)
     if cls is None:
         raise cur.error(f"unknown metric {name!r}", start, hint=_metric_hint(name))
     spec.metric = cls.name

@@ -69,7 +69,7 @@ def size_key(metric_key: str) -> str:
 def chart_misfit(chart: str, metric: str) -> str | None:
     """Why ``chart`` cannot judge ``metric`` (None when it can): p/np/u fit only some metrics."""
     what = SIZED_CHARTS.get(chart)
-    cls = CATALOGUE.get(metric)
+    cls = CATALOGUE.get(metric, None)
     if what is None or (cls is not None and cls.kind == what):
         return None
     fits = [name for name, c in CATALOGUE.items() if c.kind == what]
