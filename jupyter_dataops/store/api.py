@@ -27,6 +27,7 @@ from jupyter_dataops.store.engine import resolve_store_url
 from jupyter_dataops.store.grid import GridMixin
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
+from jupyter_dataops.store.partitions import PartitionsMixin
 from jupyter_dataops.store.processes import pid_alive, process_started
 from jupyter_dataops.store.profiles import ProfilesMixin
 from jupyter_dataops.store.queries import QueriesMixin
@@ -44,6 +45,7 @@ class Store(
     MaintenanceMixin,
     SchedulingMixin,
     GridMixin,
+    PartitionsMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 
