@@ -8,10 +8,13 @@
 - ``results``     check results and metric points; metric history/series for SPC and charts
 - ``queries``     run history: list/count/get runs and pipeline runs, the pipelines overview
 - ``maintenance`` liveness: runs whose runner died become ``interrupted``
-- ``grid``        partitions × steps: each partition's latest run of each step (the panel's grid)
 - ``profiles``    column profiles of drift lines (``against last``), migration ``0006``
-- ``scheduling``  (next) leases, scheduler heartbeats and alerts: a ``SchedulingMixin`` here,
-                  its tables in ``models.py`` and migration ``0005``
+- ``scheduling``  exactly-once claims of a schedule's ticks and scheduler heartbeats (``0005``)
+- ``alert_log``   every alert delivery, sent or failed (``0005``)
+- ``pruning``     retention: which step runs may be pruned, which were (``0005``)
+
+Every table is in ``models.py``; the "successful production run" condition SPC baselines and
+drift references read is ``base._successful_production``.
 
 Row shapes are in ``rows``; process helpers (``pid_alive``) in ``processes``. Every method
 returns plain JSON-ready values (dicts, lists, ints, ISO-8601 UTC strings), so a front door can
@@ -22,14 +25,14 @@ from __future__ import annotations
 
 import os
 
+from jupyter_dataops.store.alert_log import AlertLogMixin
 from jupyter_dataops.store.catalogue import CatalogueMixin
 from jupyter_dataops.store.engine import resolve_store_url
-from jupyter_dataops.store.grid import GridMixin
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
-from jupyter_dataops.store.partitions import PartitionsMixin
 from jupyter_dataops.store.processes import pid_alive, process_started
 from jupyter_dataops.store.profiles import ProfilesMixin
+from jupyter_dataops.store.pruning import PruningMixin
 from jupyter_dataops.store.queries import QueriesMixin
 from jupyter_dataops.store.results import ResultsMixin
 from jupyter_dataops.store.runs import RunsMixin
@@ -44,8 +47,8 @@ class Store(
     QueriesMixin,
     MaintenanceMixin,
     SchedulingMixin,
-    GridMixin,
-    PartitionsMixin,
+    AlertLogMixin,
+    PruningMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 

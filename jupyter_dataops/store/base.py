@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Exists, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jupyter_dataops.errors import StoreError
@@ -93,6 +93,19 @@ def _statuses(status: str | Iterable[str] | None) -> list[str] | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _successful_production(step_run_id: ColumnElement[int]) -> Exists:
+    """EXISTS: the step run ``step_run_id`` (a column) succeeded in production, the only runs
+    an SPC baseline or a drift reference reads (failed runs and test-mode gate runs never do).
+
+    EXISTS (not a join) keeps the planner on the (step_id, key, step_run_id) index instead of
+    walking every successful run."""
+    return (
+        select(_SR.c.id)
+        .where(_SR.c.id == step_run_id, _SR.c.status == "success", _SR.c.mode == "production")
+        .exists()
+    )
 
 
 def _step_ids(step: str, pipeline: str | None):  # noqa: ANN202

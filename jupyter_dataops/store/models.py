@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the run store.
+"""SQLAlchemy 2 models of the run store: every table is defined here.
 
 The schema changes only through Alembic revisions in ``store/migrations/versions``; a test checks
 that these models and the migrations agree.
@@ -38,6 +38,8 @@ FINAL_STATUSES: tuple[str, ...] = ("success", "failed", "skipped", "interrupted"
 MODES: tuple[str, ...] = ("production", "test")
 # "baseline": an spc line still collecting its baseline (not judged; never fails a suite).
 CHECK_STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "error", "baseline")
+# What became of a schedule's tick (``scheduled_runs.status``).
+CLAIM_STATUSES: tuple[str, ...] = ("claimed", "started", "skipped", "failed", "interrupted")
 
 
 class UTCDateTime(TypeDecorator):
@@ -148,8 +150,6 @@ class PipelineRun(Base):
     pid_started: Mapped[float | None] = mapped_column(Float)  # tells a reused pid apart
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # the period this run is for (an ISO key: 2026-09-01, 2026-W36, ...); None: no partitions
-    partition: Mapped[str | None] = mapped_column(String(32))
 
 
 class StepRun(Base):
@@ -160,7 +160,6 @@ class StepRun(Base):
         Index(None, "step_id", "id"),
         Index(None, "status", "id"),
         Index(None, "pipeline_run_id"),
-        Index(None, "step_id", "partition"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
@@ -183,7 +182,6 @@ class StepRun(Base):
     pid_started: Mapped[float | None] = mapped_column(Float)
     host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    partition: Mapped[str | None] = mapped_column(String(32))  # ISO key; None: no partitions
 
 
 class CheckResultRow(Base):
@@ -232,3 +230,94 @@ class Lineage(Base):
     step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(Text)
+
+
+# -- drift references (migration 0006) --
+
+
+class ColumnProfile(Base):
+    """The profile of one checked column in one step run (a drift line's reference)."""
+
+    __tablename__ = "column_profiles"
+    __table_args__ = (Index(None, "step_id", "column", "step_run_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
+    suite: Mapped[str | None] = mapped_column(String(200))
+    column: Mapped[str] = mapped_column(String(300))
+    profile: Mapped[dict] = mapped_column(JSONType())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- scheduling, alert log and retention (migration 0005) --
+
+
+class ScheduledRun(Base):
+    """One tick of a schedule, claimed by exactly one scheduler."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (
+        UniqueConstraint("pipeline", "step", "scheduled_for"),
+        Index(None, "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(200))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    scheduler_id: Mapped[int | None] = mapped_column(Integer)
+    pipeline_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="SET NULL")
+    )
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)  # the process running the tick
+
+
+class SchedulerProcess(Base):
+    """A running (or stopped) ``dataops scheduler`` and its heartbeat."""
+
+    __tablename__ = "schedulers"
+    __table_args__ = (Index(None, "pipeline", "heartbeat_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    project_dir: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AlertLog(Base):
+    """One alert sent (or that could not be sent) to one channel."""
+
+    __tablename__ = "alert_log"
+    __table_args__ = (Index(None, "pipeline", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str | None] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(50))
+    channel: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(Text)  # secrets removed
+    pipeline_run_id: Mapped[int | None] = mapped_column(Integer)
+    step_run_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PrunedRun(Base):
+    """A step run whose executed notebook and log were deleted by retention (its check results
+    and metrics stay: they feed SPC)."""
+
+    __tablename__ = "pruned_runs"
+    step_run_id: Mapped[int] = mapped_column(
+        ForeignKey("step_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    pruned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    files: Mapped[list | None] = mapped_column(JSONType)

@@ -9,29 +9,12 @@ run of the step (failed runs, test-mode gate runs and the current run never coun
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, ForeignKey, Index, Integer, String, insert, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Connection, insert, select
 
-from jupyter_dataops.store.base import _SR, StoreBase, _as_id, _field
-from jupyter_dataops.store.models import Base, JSONType, UTCDateTime, utcnow
-
-
-class ColumnProfile(Base):
-    """The profile of one checked column in one step run (a drift line's reference)."""
-
-    __tablename__ = "column_profiles"
-    __table_args__ = (Index(None, "step_id", "column", "step_run_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
-    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"))
-    suite: Mapped[str | None] = mapped_column(String(200))
-    column: Mapped[str] = mapped_column(String(300))
-    profile: Mapped[dict] = mapped_column(JSONType())
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
+from jupyter_dataops.store.base import StoreBase, _as_id, _field, _successful_production
+from jupyter_dataops.store.models import ColumnProfile, utcnow
 
 _P = ColumnProfile.__table__
 
@@ -80,12 +63,10 @@ class ProfilesMixin(StoreBase):
             return None
         q = (
             select(_P.c.profile)
-            .join(_SR, _SR.c.id == _P.c.step_run_id)
             .where(
                 _P.c.step_id.in_(ids),
                 _P.c.column == column,
-                _SR.c.status == "success",
-                _SR.c.mode == "production",
+                _successful_production(_P.c.step_run_id),
             )
             .order_by(_P.c.step_run_id.desc(), _P.c.id.desc())
             .limit(1)

@@ -18,6 +18,7 @@ from jupyter_dataops.store.base import (
     _iso,
     _now,
     _number,
+    _successful_production,
     _text,
 )
 from jupyter_dataops.store.models import CHECK_STATUSES, CheckResultRow, Metric
@@ -109,38 +110,20 @@ class ResultsMixin(StoreBase):
     ) -> list[float]:
         """The SPC baseline: a metric's values in earlier successful production runs of a step,
         oldest first. Unfinished and failed runs (so the current run) never count; ``limit``
-        keeps the newest points. Of a partition only its latest successful run counts (and
-        none while ``exclude_step_run`` re-runs it)."""
+        keeps the newest points."""
         ids = self._resolve_steps(step, pipeline)
         if not ids:
             return []
-        from jupyter_dataops.store.partitions import not_replaced, other_partition, partition_of
-
-        # EXISTS (not a join) keeps the planner on the (step_id, key, step_run_id) index instead
-        # of walking every successful run.
-        successful = (
-            select(_SR.c.id)
-            .where(
-                _SR.c.id == _M.c.step_run_id, _SR.c.status == "success", _SR.c.mode == "production"
-            )
-            .exists()
-        )
-        # one point per partition (its latest successful run), in partition order
-        successful = and_(successful, not_replaced(_M.c.step_run_id))
+        successful = _successful_production(_M.c.step_run_id)
         q = (
             select(_M.c.value)
             .where(_M.c.step_id.in_(ids), _M.c.key == metric_key, successful)
-            .order_by(
-                partition_of(_M.c.step_run_id).desc().nulls_last(),
-                _M.c.step_run_id.desc(),
-                _M.c.id.desc(),
-            )
+            .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
         )
         if suite is not None:
             q = q.where(_M.c.suite == suite)
         if exclude_step_run is not None:
             q = q.where(_M.c.step_run_id != _as_id(exclude_step_run, "step run id"))
-            q = q.where(other_partition(_M.c.step_run_id, exclude_step_run))
         if limit is not None:
             q = q.limit(limit)
         with self._read() as conn:
@@ -316,13 +299,7 @@ class ResultsMixin(StoreBase):
         ids = self._resolve_steps(step, pipeline)
         if not ids or size <= 0:
             return []
-        successful = (
-            select(_SR.c.id)
-            .where(
-                _SR.c.id == _M.c.step_run_id, _SR.c.status == "success", _SR.c.mode == "production"
-            )
-            .exists()
-        )
+        successful = _successful_production(_M.c.step_run_id)
         q = select(_M.c.step_run_id, _M.c.value).where(
             _M.c.step_id.in_(ids), _M.c.key == metric_key, successful
         )

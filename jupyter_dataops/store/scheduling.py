@@ -1,11 +1,11 @@
-"""Scheduling: exactly-once claims of scheduled runs, scheduler heartbeats, the alert log and
-retention marks.
+"""Scheduling: exactly-once claims of scheduled runs (a schedule's ticks) and scheduler heartbeats.
 
 A scheduled run is claimed by inserting its key (pipeline, step, scheduled time) under a unique
 constraint: of several schedulers on one store, exactly one insert succeeds (SQLite serialises
 writers with BEGIN IMMEDIATE; PostgreSQL's unique index refuses the second). The claim row then
 tells what became of that tick: ``started`` (with its pipeline run), ``skipped`` (and why),
 ``failed`` (the run could not start) or ``interrupted`` (its scheduler died before starting it).
+The tables (``scheduled_runs``, ``schedulers``) are in ``models.py``.
 """
 
 from __future__ import annotations
@@ -13,115 +13,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import _PR, _SR, StoreBase, _as_id, _iso, _now
 from jupyter_dataops.store.models import (
     ACTIVE_STATUSES,
-    FINAL_STATUSES,
-    Base,
-    JSONType,
     Pipeline,
+    ScheduledRun,
+    SchedulerProcess,
     Step,
-    UTCDateTime,
-    utcnow,
 )
 from jupyter_dataops.store.processes import pid_alive, process_started
 
-CLAIM_STATUSES: tuple[str, ...] = ("claimed", "started", "skipped", "failed", "interrupted")
-
-
-class ScheduledRun(Base):
-    """One tick of a schedule, claimed by exactly one scheduler."""
-
-    __tablename__ = "scheduled_runs"
-    __table_args__ = (
-        UniqueConstraint("pipeline", "step", "scheduled_for"),
-        Index(None, "status"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pipeline: Mapped[str] = mapped_column(String(200))
-    step: Mapped[str] = mapped_column(String(200))
-    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(Text)
-    scheduler_id: Mapped[int | None] = mapped_column(Integer)
-    pipeline_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("pipeline_runs.id", ondelete="SET NULL")
-    )
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    host: Mapped[str | None] = mapped_column(String(255))
-    pid: Mapped[int | None] = mapped_column(Integer)  # the process running the tick
-    partition: Mapped[str | None] = mapped_column(String(32))  # the tick's partition key
-
-
-class SchedulerProcess(Base):
-    """A running (or stopped) ``dataops scheduler`` and its heartbeat."""
-
-    __tablename__ = "schedulers"
-    __table_args__ = (Index(None, "pipeline", "heartbeat_at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pipeline: Mapped[str] = mapped_column(String(200))
-    project_dir: Mapped[str | None] = mapped_column(Text)
-    host: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    pid_started: Mapped[float | None] = mapped_column(Float)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class AlertLog(Base):
-    """One alert sent (or that could not be sent) to one channel."""
-
-    __tablename__ = "alert_log"
-    __table_args__ = (Index(None, "pipeline", "id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pipeline: Mapped[str] = mapped_column(String(200))
-    step: Mapped[str | None] = mapped_column(String(200))
-    event: Mapped[str] = mapped_column(String(50))
-    channel: Mapped[str] = mapped_column(String(50))
-    target: Mapped[str | None] = mapped_column(Text)  # secrets removed
-    pipeline_run_id: Mapped[int | None] = mapped_column(Integer)
-    step_run_id: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))  # sent | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class PrunedRun(Base):
-    """A step run whose executed notebook and log were deleted by retention (its check results
-    and metrics stay: they feed SPC)."""
-
-    __tablename__ = "pruned_runs"
-    step_run_id: Mapped[int] = mapped_column(
-        ForeignKey("step_runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    pruned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    files: Mapped[list | None] = mapped_column(JSONType)
-
-
 _CL = ScheduledRun.__table__
 _SCH = SchedulerProcess.__table__
-_AL = AlertLog.__table__
-_PRN = PrunedRun.__table__
 
 
 def _claim_dict(r: Any) -> dict[str, Any]:
@@ -142,7 +49,7 @@ def _claim_dict(r: Any) -> dict[str, Any]:
 
 
 class SchedulingMixin(StoreBase):
-    """Claims of scheduled runs, scheduler liveness, the alert log and retention marks."""
+    """Claims of scheduled runs and scheduler liveness."""
 
     # -- exactly-once claims ------------------------------------------------------------------
 
@@ -382,158 +289,3 @@ class SchedulingMixin(StoreBase):
                 if res.rowcount:
                     marked.append(r[0])
         return marked
-
-    # -- alert log ----------------------------------------------------------------------------
-
-    def record_alert(
-        self,
-        *,
-        pipeline: str,
-        event: str,
-        channel: str,
-        target: str | None,
-        status: str,
-        attempts: int = 1,
-        error: str | None = None,
-        step: str | None = None,
-        pipeline_run_id: int | None = None,
-        step_run_id: int | None = None,
-    ) -> int:
-        """Log one alert delivery (``status`` ``sent`` or ``failed``); ``target`` has no secrets."""
-        with self._write() as conn:
-            return conn.scalar(
-                insert(_AL)
-                .values(
-                    pipeline=pipeline,
-                    step=step,
-                    event=event,
-                    channel=channel,
-                    target=target,
-                    pipeline_run_id=pipeline_run_id,
-                    step_run_id=step_run_id,
-                    status=status,
-                    attempts=attempts,
-                    error=error,
-                    created_at=_now(),
-                )
-                .returning(_AL.c.id)
-            )
-
-    def list_alerts(self, *, pipeline: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Alert deliveries, newest first."""
-        q = select(_AL)
-        if pipeline is not None:
-            q = q.where(_AL.c.pipeline == pipeline)
-        with self._read() as conn:
-            rows = conn.execute(q.order_by(_AL.c.id.desc()).limit(limit)).all()
-        return [
-            {
-                "id": r.id,
-                "pipeline": r.pipeline,
-                "step": r.step,
-                "event": r.event,
-                "channel": r.channel,
-                "target": r.target,
-                "pipeline_run_id": r.pipeline_run_id,
-                "step_run_id": r.step_run_id,
-                "status": r.status,
-                "attempts": r.attempts,
-                "error": r.error,
-                "created_at": _iso(r.created_at),
-            }
-            for r in rows
-        ]
-
-    # -- retention ----------------------------------------------------------------------------
-
-    def retention_candidates(
-        self,
-        pipeline: str,
-        step: str,
-        *,
-        keep_runs: int | None = None,
-        keep_days: float | None = None,
-        now: datetime | None = None,
-    ) -> list[dict[str, Any]]:
-        """Finished, not yet pruned step runs of a step that retention may prune, newest first:
-        ``{id, pipeline_run_id, attempt, status, notebook_path, created_at}``.
-
-        A run is kept while it is among the newest ``keep_runs`` runs of its step, or younger
-        than ``keep_days``; with neither set nothing is pruned. Runs whose step run or pipeline
-        run is still queued/running are never returned.
-        """
-        if keep_runs is None and keep_days is None:
-            return []
-        now = now or _now()
-        q = (
-            select(
-                _SR.c.id,
-                _SR.c.pipeline_run_id,
-                _SR.c.attempt,
-                _SR.c.status,
-                _SR.c.notebook_path,
-                _SR.c.created_at,
-            )
-            .join(Step, Step.id == _SR.c.step_id)
-            .join(Pipeline, Pipeline.id == Step.pipeline_id)
-            .join(_PR, _PR.c.id == _SR.c.pipeline_run_id)
-            .where(
-                Pipeline.name == pipeline,
-                Step.name == step,
-                _SR.c.status.in_(FINAL_STATUSES),
-                _PR.c.status.in_(FINAL_STATUSES),
-            )
-            .order_by(_SR.c.id.desc())
-        )
-        with self._read() as conn:
-            rows = conn.execute(q).all()
-            pruned = (
-                set(
-                    conn.scalars(
-                        select(_PRN.c.step_run_id).where(
-                            _PRN.c.step_run_id.in_([r.id for r in rows])
-                        )
-                    ).all()
-                )
-                if rows
-                else set()
-            )
-        cutoff = now - timedelta(days=keep_days) if keep_days is not None else None
-        out = []
-        for i, r in enumerate(rows):
-            kept_by_count = keep_runs is not None and i < keep_runs
-            kept_by_age = cutoff is not None and r.created_at >= cutoff
-            if kept_by_count or kept_by_age or r.id in pruned:
-                continue
-            out.append(
-                {
-                    "id": r.id,
-                    "pipeline_run_id": r.pipeline_run_id,
-                    "attempt": r.attempt,
-                    "status": r.status,
-                    "notebook_path": r.notebook_path,
-                    "created_at": _iso(r.created_at),
-                }
-            )
-        return out
-
-    def mark_pruned(self, step_run_id: int, files: list[str]) -> None:
-        """Record that a step run's files were deleted (its checks and metrics stay)."""
-        srid = _as_id(step_run_id, "step run id")
-        try:
-            with self._write() as conn:
-                conn.execute(insert(_PRN).values(step_run_id=srid, pruned_at=_now(), files=files))
-        except IntegrityError:  # pruned by another process at the same time
-            pass
-
-    def pruned_runs(self, step_run_ids: list[int]) -> dict[int, str]:
-        """Of these step runs, those pruned: id -> ISO time of pruning."""
-        if not step_run_ids:
-            return {}
-        with self._read() as conn:
-            rows = conn.execute(
-                select(_PRN.c.step_run_id, _PRN.c.pruned_at).where(
-                    _PRN.c.step_run_id.in_([int(i) for i in step_run_ids])
-                )
-            ).all()
-        return {r.step_run_id: _iso(r.pruned_at) for r in rows}

@@ -86,7 +86,7 @@ def test_scheduler_liveness_and_claims_it_left(url):
         dead = store.register_scheduler("p")
         from sqlalchemy import update
 
-        from jupyter_dataops.store.scheduling import SchedulerProcess
+        from jupyter_dataops.store.models import SchedulerProcess
 
         with store._write() as conn:
             conn.execute(
