@@ -285,7 +285,9 @@ def _print_scheduling(sched: dict) -> None:
 @app.command()
 def runs(
     step: Annotated[str | None, typer.Option("--step", help="Only runs of this step.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="How many runs (1 to 10,000).")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List recent step runs, newest first."""

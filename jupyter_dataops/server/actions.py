@@ -8,6 +8,7 @@ open them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
@@ -149,8 +150,10 @@ def executed_notebook(
 ) -> dict[str, Any]:
     """The executed notebook a run kept, as a read-only Jupyter contents model.
 
-    Executed notebooks live in ``.dataops/runs/`` (hidden from Jupyter's file API) or may sit
-    outside the Jupyter root; only the file recorded for this run is served, never another path.
+    Executed notebooks live in ``.dataops/runs/`` (hidden from Jupyter's file API): only the
+    file recorded for this run is served, and only when it is a regular ``.ipynb`` file inside
+    the project's ``.dataops/runs/`` once symlinks are resolved; anything else is 404 without
+    reading it.
     """
     import nbformat
 
@@ -161,15 +164,9 @@ def executed_notebook(
     run = store.get_run(run_id) if store is not None else None
     if run is None:
         raise NotFound(f"run {run_id} not found in the run store of {state.project_dir}.")
-    link = _notebook_link(state, run.get("notebook_path"))
-    if not run.get("notebook_path") or not link["exists"]:
-        raise NotFound(f"run {run_id}: {link['message']}")
     from datetime import datetime, timezone
-    from pathlib import Path
 
-    absolute = Path(run["notebook_path"])
-    if not absolute.is_absolute():
-        absolute = state.project_dir / absolute
+    absolute = _kept_notebook(state, run_id, run.get("notebook_path"))
     stat = absolute.stat()
     modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat()
     model: dict[str, Any] = {
@@ -188,10 +185,33 @@ def executed_notebook(
         try:
             nb = nbformat.read(absolute, as_version=4)
         except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not raised
-            raise DataOpsError(f"run {run_id}: cannot read {absolute}: {exc}") from None
+            # the reason only: a parser's message may quote the file's bytes
+            raise DataOpsError(
+                f"run {run_id}: its executed notebook {absolute.name!r} is not a readable "
+                f"notebook ({type(exc).__name__}); open the run folder to look at it."
+            ) from None
         model["content"] = nb
         model["format"] = "json"
     return model
+
+
+def _kept_notebook(state: ProjectState, run_id: int, path: str | None) -> Path:
+    """The real path of a run's executed notebook when it may be served, else ``NotFound``."""
+    if not path:
+        raise NotFound(f"run {run_id}: this run kept no executed notebook.")
+    absolute = Path(path)
+    if not absolute.is_absolute():
+        absolute = state.project_dir / absolute
+    runs = (state.pipeline.state_dir / "runs").resolve()
+    real = absolute.resolve()
+    if real.suffix != ".ipynb" or not real.is_relative_to(runs):
+        raise NotFound(
+            f"run {run_id}: its executed notebook is not served: only notebooks kept in "
+            f"{state.relative(runs) or '.dataops/runs'} are."
+        )
+    if not real.is_file():
+        raise NotFound(f"run {run_id}: its executed notebook {absolute.name!r} no longer exists.")
+    return real
 
 
 def _notebook_link(state: ProjectState, path: str | None) -> dict[str, Any]:
@@ -274,9 +294,20 @@ def start_step_run(
     if step not in state.pipeline.steps:
         known = ", ".join(state.pipeline.steps) or "none"
         raise NotFound(f"no step {step!r} in {state.pipeline_file}; steps: {known}.")
+    check_parameters(parameters)
     return launcher.start(
         state, step, parameters=parameters, store=locator.store(state, create=True)
     )
+
+
+def check_parameters(parameters: dict[str, Any]) -> None:
+    """Refuse at once (``ParameterError``, HTTP 400) a parameter the run would refuse for its
+    form or size, before a worker process starts: the same ``parse_item`` as ``-p``."""
+    from jupyter_dataops.pipeline.definition.secret_params import parse_item
+    from jupyter_dataops.server.launcher import parameter_args
+
+    for item in parameter_args(parameters):
+        parse_item(item)
 
 
 def promote_notebook(
@@ -301,6 +332,7 @@ def promote_notebook(
         raise DataOpsError(
             f"{notebook!r} is not a notebook (.ipynb); only notebooks can be promoted."
         )
+    check_parameters(parameters)
     result = launcher.promote(
         locator.project_dir,
         path,
@@ -315,3 +347,4 @@ def promote_notebook(
     for check in result.get("checks") or []:
         with_display(check)
     return result
+

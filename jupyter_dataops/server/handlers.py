@@ -25,6 +25,8 @@ API = "/dataops/api"
 MAX_LIMIT = 500
 STEP_NAME = r"(?P<step>[A-Za-z_][A-Za-z0-9_\-]*)"
 RUN_ID = r"(?P<run_id>[0-9]+)"
+MAX_BODY_BYTES = 1_048_576  # a request body (docs/SECURITY.md); a parameter: MAX_VALUE_CHARS
+MAX_ID = 2**63 - 1  # the largest id a store column holds; a larger one names no run
 
 
 class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
@@ -33,6 +35,15 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def locator(self) -> ProjectLocator:
         return self.extensionapp.locator  # type: ignore[attr-defined]
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user and len(self.request.body or b"") > MAX_BODY_BYTES:
+            raise tornado.web.HTTPError(
+                413,
+                f"the request body is {len(self.request.body):,} bytes, more than the limit of "
+                f"{MAX_BODY_BYTES:,}. Pass large data as a file path or a table name.",
+            )
 
     def send(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -45,13 +56,16 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
         if raw is None or raw == "":
             return default
         try:
-            value = int(raw)
+            value = int(raw) if len(raw) <= 40 else None
         except ValueError:
+            value = None
+        if value is None:
+            shown = raw if len(raw) <= 40 else f"{raw[:40]}…"
             raise tornado.web.HTTPError(
-                400, f"query parameter {name!r} must be a whole number, not {raw!r}."
-            ) from None
-        if value < minimum or (maximum is not None and value > maximum):
-            top = f" and at most {maximum}" if maximum is not None else ""
+                400, f"query parameter {name!r} must be a whole number, not {shown!r}."
+            )
+        if value < minimum or value > (MAX_ID if maximum is None else maximum):
+            top = f" and at most {MAX_ID if maximum is None else maximum}"
             raise tornado.web.HTTPError(
                 400, f"query parameter {name!r} must be at least {minimum}{top}, not {value}."
             )
@@ -71,9 +85,19 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
                 400,
                 f"the request body is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}.",
             ) from None
+        except (RecursionError, ValueError):  # nested too deep; a number too long to read
+            raise tornado.web.HTTPError(
+                400, "the request body is JSON nested too deeply or with a number too long to read."
+            ) from None
         if not isinstance(body, dict):
             raise tornado.web.HTTPError(400, "the request body must be a JSON object.")
         return body
+
+    def run_id(self, raw: str) -> int:
+        """A run id from the path; one larger than any stored id is 404, not an overflow."""
+        if len(raw) > len(str(MAX_ID)) or int(raw) > MAX_ID:
+            raise tornado.web.HTTPError(404, "run not found: no run has an id that large.")
+        return int(raw)
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking room function in a worker thread; turn its errors into HTTP errors."""
@@ -117,7 +141,7 @@ class RunsHandler(DataOpsHandler):
 class RunHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        self.send(await self.call(actions.run_detail, self.locator, int(run_id)))
+        self.send(await self.call(actions.run_detail, self.locator, self.run_id(run_id)))
 
 
 class RunNotebookHandler(DataOpsHandler):
@@ -125,7 +149,9 @@ class RunNotebookHandler(DataOpsHandler):
     async def get(self, run_id: str) -> None:
         content = self.get_query_argument("content", "1") not in ("0", "false")
         self.send(
-            await self.call(actions.executed_notebook, self.locator, int(run_id), content=content)
+            await self.call(
+                actions.executed_notebook, self.locator, self.run_id(run_id), content=content
+            )
         )
 
 

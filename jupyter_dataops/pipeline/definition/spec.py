@@ -247,7 +247,7 @@ def _yaml() -> YAML:
 
 def _read(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path, path.read_bytes())
     except FileNotFoundError:
         raise PipelineFileError(
             "file not found. Promote a notebook (`dataops promote NOTEBOOK --step NAME`) to "
@@ -263,6 +263,22 @@ def _read(path: Path) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise PipelineFileError(f"not valid YAML: {problem}", path=path, line=line) from None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The file's text; a byte that is not UTF-8 is refused with its line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise PipelineFileError(
+            f"byte 0x{data[exc.start]:02x} at column {column} is not UTF-8 text. Save the file "
+            "as UTF-8 (most editors: File > Save with Encoding > UTF-8) and run again.",
+            path=path,
+            line=line,
+        ) from None
 
 
 def _line(node: Any, key: Any = None) -> int | None:

@@ -115,6 +115,8 @@ class AttemptResult:
 def failure_summary(result: AttemptResult) -> str:
     """The error text of a failed attempt that came without one (e.g. from another executor):
     the exception it carries, or else where to look."""
+    if result.ename in WHOLE_MESSAGE and result.evalue:
+        return f"{result.ename}: {result.evalue.strip()}"
     if result.ename:
         text = (result.evalue or "").strip().splitlines()
         return f"{result.ename}: {text[-1]}" if text else result.ename
@@ -217,10 +219,16 @@ def _annotate_stopped(output: Path, ename: str, evalue: str) -> int | None:
     return index
 
 
+#: errors recorded with their whole message, as the notebook shows it (others: its last line)
+WHOLE_MESSAGE = frozenset({"DataOpsSyntaxError"})
+
+
 def _summary(ename: str, evalue: str, exec_count: Any) -> tuple[str, str]:
     cell = f"cell [{exec_count}]" if exec_count is not None else "a cell"
     if ename == "DataOpsTestFailure":
         return "checks", f"data tests failed in {cell}: {evalue.strip()}"
+    if ename in WHOLE_MESSAGE:  # line, column, the line quoted, the caret, did-you-mean
+        return "error", f"{ename} in {cell}: {evalue.strip()}"
     text = evalue.strip().splitlines()[-1] if evalue.strip() else ""
     return "error", f"{ename} in {cell}: {text}".rstrip(": ")
 

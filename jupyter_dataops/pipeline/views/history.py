@@ -33,15 +33,25 @@ def open_project_store(
     return store
 
 
+MAX_RUN_ID = 2**63 - 1  # the largest id a store column holds
+MAX_LIST = 10_000  # runs one listing shows (`dataops runs --limit`)
+
+
 def list_runs(store: Any, *, step: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """The newest step runs (optionally of one step), newest first: the rows of ``dataops runs``."""
-    if limit < 1:
-        raise PipelineError(f"--limit must be 1 or more, got {limit}.")
+    if not 1 <= limit <= MAX_LIST:
+        raise PipelineError(f"--limit must be from 1 to {MAX_LIST:,}, got {limit}.")
     return store.list_runs(step=step, limit=limit)
 
 
 def show_run(store: Any, run_id: int | str) -> dict[str, Any]:
     """One step run with parameters, checks, metrics, lineage and its executed notebook."""
+    text = str(run_id).strip()
+    if text.isdigit() and (len(text) > 19 or int(text) > MAX_RUN_ID):  # past any stored id
+        raise PipelineError(
+            f"no run with id {text[:30]}{'…' if len(text) > 30 else ''}: ids go up to "
+            f"{MAX_RUN_ID}. List recent runs with `dataops runs`."
+        )
     run = store.get_run(run_id)  # StoreError says so when the id is not a number
     if run is None:
         raise PipelineError(f"no run with id {run_id!r}. List recent runs with `dataops runs`.")
