@@ -348,3 +348,45 @@ def promote_notebook(
         with_display(check)
     return result
 
+
+def grid(
+    locator: ProjectLocator,
+    *,
+    pipeline: str | None = None,
+    limit: int = 14,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One page of the pipeline's grid: partitions (newest first) × steps, each cell the latest
+    production run of that step for that partition, late partitions marked."""
+    from jupyter_dataops.pipeline.views.grid import grid_page
+
+    state = locator.state()
+    if state.pipeline is None:
+        return _empty(
+            state,
+            "partitions",
+            pipeline=None,
+            steps=[],
+            total=0,
+            limit=limit,
+            offset=offset,
+            every=None,
+        )
+    if pipeline is not None and pipeline != state.pipeline.name:
+        raise NotFound(
+            f"no pipeline {pipeline!r} here; this project's pipeline is {state.pipeline.name!r}."
+        )
+    page = grid_page(state.pipeline, locator.store(state), limit=limit, offset=offset)
+    return {**page, "hint": page.get("hint") or state.hint}
+
+
+def rerun_partition(locator: ProjectLocator, partition: str, *, launcher: Any) -> dict[str, Any]:
+    """Start ``dataops run --partition KEY`` (every step of the pipeline for that period) in the
+    background; return its pipeline run id at once."""
+    state = locator.state()
+    if state.pipeline is None:
+        raise NotFound(f"cannot re-run {partition!r}: {state.hint}")
+    from jupyter_dataops.pipeline.views.grid import check_partition
+
+    key = check_partition(state.pipeline, partition)
+    return launcher.start_partition(state, key, store=locator.store(state, create=True))

@@ -27,6 +27,8 @@ STEP_NAME = r"(?P<step>[A-Za-z_][A-Za-z0-9_\-]*)"
 RUN_ID = r"(?P<run_id>[0-9]+)"
 MAX_BODY_BYTES = 1_048_576  # a request body (docs/SECURITY.md); a parameter: MAX_VALUE_CHARS
 MAX_ID = 2**63 - 1  # the largest id a store column holds; a larger one names no run
+#: an ISO partition key: 2026-09-01T06 (hour), 2026-09-01 (day), 2026-W36 (week), 2026-09 (month)
+PARTITION = r"(?P<partition>[0-9]{4}-(?:W[0-9]{2}|[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2})?)?))"
 
 
 class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
@@ -234,6 +236,31 @@ class PromoteHandler(DataOpsHandler):
         self.send(payload)
 
 
+class GridHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        payload = await self.call(
+            actions.grid,
+            self.locator,
+            pipeline=self.str_arg("pipeline"),
+            limit=self.int_arg("limit", 14, minimum=1, maximum=MAX_LIMIT),
+            offset=self.int_arg("offset", 0),
+        )
+        self.send(payload)
+
+
+class PartitionRunHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def post(self, partition: str) -> None:
+        payload = await self.call(
+            actions.rerun_partition,
+            self.locator,
+            partition,
+            launcher=self.extensionapp.launcher,  # type: ignore[attr-defined]
+        )
+        self.send(payload, status=202)
+
+
 ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (f"{API}/pipelines", PipelinesHandler),
     (f"{API}/status", StatusHandler),
@@ -244,4 +271,6 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (f"{API}/steps/{STEP_NAME}/metrics", StepMetricsHandler),
     (f"{API}/steps/{STEP_NAME}/run", StepRunHandler),
     (f"{API}/promote", PromoteHandler),
+    (f"{API}/grid", GridHandler),
+    (f"{API}/partitions/{PARTITION}/run", PartitionRunHandler),
 ]

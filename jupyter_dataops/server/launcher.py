@@ -64,9 +64,59 @@ class RunLauncher:
             "-",  # the parameters come on stdin: a secret value is never in a process listing
         ]
         proc = self._spawn(cmd, state.project_dir)
+        run_id = self._announced_run(
+            proc,
+            json.dumps(parameter_args(parameters)),
+            f"step {step!r}",
+            f"dataops run --step {step}",
+            state.project_dir,
+        )
+        pipeline_run = store.get_pipeline_run(run_id) or {}
+        step_runs = [r for r in pipeline_run.get("steps", []) if r.get("step") == step]
+        self.log.info("jupyter-dataops: started run %s of step %s (pid %s)", run_id, step, proc.pid)
+        return {
+            "pipeline_run_id": run_id,
+            "step_run_id": step_runs[0]["id"] if step_runs else None,
+            "step": step,
+            "status": step_runs[0]["status"] if step_runs else "queued",
+        }
+
+    def start_partition(self, state: Any, partition: str, *, store: Any) -> dict[str, Any]:
+        """Start every step of the pipeline for ``partition`` (``dataops run --partition KEY``);
+        return its pipeline run id and step runs as soon as the run is recorded."""
+        cmd = [sys.executable, "-m", WORKER, "run-partition", str(state.project_dir), partition]
+        proc = self._spawn(cmd, state.project_dir)
+        run_id = self._announced_run(
+            proc,
+            "",
+            f"partition {partition}",
+            f"dataops run --partition {partition}",
+            state.project_dir,
+        )
+        pipeline_run = store.get_pipeline_run(run_id) or {}
+        self.log.info(
+            "jupyter-dataops: started run %s of partition %s (pid %s)", run_id, partition, proc.pid
+        )
+        return {
+            "pipeline_run_id": run_id,
+            "partition": partition,
+            "step_runs": [
+                {"step": r["step"], "step_run_id": r["id"], "status": r["status"]}
+                for r in pipeline_run.get("steps", [])
+            ],
+        }
+
+    def _announced_run(
+        self, proc: subprocess.Popen, stdin: str, what: str, command: str, folder: Any
+    ) -> int:
+        """Feed the worker its stdin and wait for the pipeline run id it prints first.
+
+        Raises ``PipelineError`` with the runner's message when the run cannot start (a bad
+        parameter, a missing notebook): nothing runs in that case.
+        """
         assert proc.stdin is not None
         try:
-            proc.stdin.write(json.dumps(parameter_args(parameters)))
+            proc.stdin.write(stdin)
             proc.stdin.close()
         except BrokenPipeError:  # the worker died at once: its stderr says why, below
             pass
@@ -84,7 +134,7 @@ class RunLauncher:
                         continue
                     except json.JSONDecodeError:
                         pass
-                self.log.debug("dataops run %s: %s", step, line.rstrip())
+                self.log.debug("%s: %s", command, line.rstrip())
             announced.set()
 
         def read_stderr() -> None:
@@ -97,28 +147,17 @@ class RunLauncher:
         threading.Thread(target=read_stderr, daemon=True).start()
         if not announced.wait(START_TIMEOUT):
             raise PipelineError(
-                f"step {step!r} did not start within {START_TIMEOUT:.0f} s; it may still start. "
-                "Refresh the run list, or run `dataops run --step "
-                f"{step}` in {state.project_dir} to see what it is waiting for."
+                f"{what} did not start within {START_TIMEOUT:.0f} s; it may still start. "
+                f"Refresh the run list, or run `{command}` in {folder} to see what it is "
+                "waiting for."
             )
         if "error" in first:
             raise PipelineError(first["error"])
         if "pipeline_run_id" not in first:
             proc.wait(timeout=5)
             tail = "".join(stderr_tail).strip()[-2000:]
-            raise PipelineError(
-                f"step {step!r} could not start (exit code {proc.returncode}). {tail}"
-            )
-        run_id = int(first["pipeline_run_id"])
-        pipeline_run = store.get_pipeline_run(run_id) or {}
-        step_runs = [r for r in pipeline_run.get("steps", []) if r.get("step") == step]
-        self.log.info("jupyter-dataops: started run %s of step %s (pid %s)", run_id, step, proc.pid)
-        return {
-            "pipeline_run_id": run_id,
-            "step_run_id": step_runs[0]["id"] if step_runs else None,
-            "step": step,
-            "status": step_runs[0]["status"] if step_runs else "queued",
-        }
+            raise PipelineError(f"{what} could not start (exit code {proc.returncode}). {tail}")
+        return int(first["pipeline_run_id"])
 
     def promote(
         self, project_dir: Any, notebook: Any, step: str, options: dict[str, Any]

@@ -5,6 +5,9 @@
 the pipeline run id as soon as the run exists, so the REST call answers at once while the step
 runs on.
 
+``python -m jupyter_dataops.server.worker run-partition PROJECT_DIR KEY`` runs every step of the
+pipeline for one partition (``dataops run --partition KEY``: the grid's "Re-run this day").
+
 ``python -m jupyter_dataops.server.worker promote PROJECT_DIR NOTEBOOK STEP JSON`` calls
 ``promote`` (the function behind ``dataops promote``) and prints the gate's result as JSON.
 
@@ -41,6 +44,30 @@ def run_step(project_dir: str, step: str, params: list[str]) -> int:
     try:
         result = run_pipeline(
             Project(project_dir).pipeline, [step], params, reporter=Announce(), trigger="jupyter"
+        )
+    except DataOpsError as exc:
+        _say({"error": str(exc)})
+        return 2
+    return 0 if result.ok else 1
+
+
+def run_partition(project_dir: str, partition: str) -> int:
+    """Run every step for one partition; exit codes as ``run_step``."""
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
+
+    class Announce(NullReporter):
+        def run_started(self, run_id: int, plans: dict) -> None:  # noqa: ARG002
+            _say({"pipeline_run_id": run_id})
+
+    try:
+        result = run_pipeline(
+            Project(project_dir).pipeline,
+            None,
+            [],
+            reporter=Announce(),
+            trigger="jupyter",
+            partition=partition,
         )
     except DataOpsError as exc:
         _say({"error": str(exc)})
@@ -105,11 +132,13 @@ def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``run`` / ``promote`` (see the module docstring)."""
+    """Dispatch ``run`` / ``run-partition`` / ``promote`` (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) >= 3 and args[0] == "run":
         params = json.loads(sys.stdin.read() or "[]") if args[3:] == ["-"] else args[3:]
         return run_step(args[1], args[2], params)
+    if len(args) == 3 and args[0] == "run-partition":
+        return run_partition(args[1], args[2])
     if len(args) == 5 and args[0] == "promote":
         options = json.loads(sys.stdin.read() if args[4] == "-" else args[4])
         return promote_notebook(args[1], args[2], args[3], options)

@@ -191,6 +191,7 @@ async def test_empty_project_answers_match_the_spec(jp_fetch):
     await call(jp_fetch, "GET", "/dataops/api/pipelines")
     await call(jp_fetch, "GET", "/dataops/api/status")
     await call(jp_fetch, "GET", "/dataops/api/runs")
+    await call(jp_fetch, "GET", "/dataops/api/grid")
     await call(jp_fetch, "GET", "/dataops/api/steps/{step}/metrics", step="orders")
     code, _ = await call(jp_fetch, "GET", "/dataops/api/runs/{run_id}", run_id=7)
     assert code == 404
@@ -257,6 +258,14 @@ async def test_live_answers_of_a_project_with_real_runs_match_the_spec(jp_fetch,
             params={"step": "orders", "metric": metric},
         )
         assert code == 200 and chart["points"], chart
+
+    # The grid of a pipeline without partitions: no rows, a hint; "Re-run this day" refused.
+    code, grid = await call(jp_fetch, "GET", "/dataops/api/grid", params={"limit": "7"})
+    assert code == 200 and grid["partitions"] == [] and grid["every"] is None and grid["hint"]
+    code, _ = await call(
+        jp_fetch, "POST", "/dataops/api/partitions/{partition}/run", partition="2026-09-01", body={}
+    )
+    assert code == 400
 
     described = {(m.upper(), path) for path, item in SPEC["paths"].items() for m in item}
     assert described <= CALLED, f"routes this test does not check: {described - CALLED}"

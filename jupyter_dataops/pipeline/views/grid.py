@@ -1,0 +1,87 @@
+"""The factory's calendar as the panel's "Grid" shows it: partitions × steps of the pipeline.
+
+The store answers what ran (``Store.partition_grid``: each partition's latest production run of
+each step); this module adds what the pipeline file knows: the column order (the steps as
+``dataops.yaml`` lists them), the partitions that are due but never ran, and which are late
+(``expect_by``). The REST route ``GET /dataops/api/grid`` serves ``grid_page``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_dataops.errors import DataOpsError
+
+NOT_PARTITIONED = (
+    "This pipeline has no `partitions:` in dataops.yaml, so its runs are for no particular "
+    "period and the grid stays empty. Add e.g. `partitions: {every: day, parameter: run_date, "
+    "start: 2026-09-01}` to run, backfill and re-run it day by day."
+)
+NO_RUNS = (
+    "No partition has run yet. Run one with `dataops run --partition KEY`, catch up with "
+    "`dataops backfill --from KEY --to KEY`, or let `dataops scheduler` run the ticks."
+)
+
+
+def _partitions(pipeline: Any) -> Any:
+    return getattr(pipeline, "partitions", None)
+
+
+def _due_keys(pipeline: Any) -> list[str]:
+    """Every partition the pipeline expects by now (from ``start`` to the newest due)."""
+    from datetime import datetime, timezone
+
+    zone = getattr(pipeline, "timezone", None) or "UTC"
+    return list(_partitions(pipeline).due(datetime.now(timezone.utc), zone))
+
+
+def _late(pipeline: Any, store: Any) -> dict[str, list[str]]:
+    """Late partition -> its late steps (``expect_by`` passed, not successful)."""
+    from jupyter_dataops.pipeline.definition import partitions as parts
+
+    finder = getattr(parts, "late_partitions", None)
+    if finder is None:  # lateness not available yet: no partition is shown late
+        return {}
+    return finder(pipeline, store)
+
+
+def grid_page(pipeline: Any, store: Any, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
+    """One page of the grid (newest partition first) with ``every`` (hour/day/week/month or
+    None) and a ``hint`` when there is nothing to show."""
+    steps = list(pipeline.steps)
+    spec = _partitions(pipeline)
+    every = getattr(spec, "every", None) if spec is not None else None
+    empty = {
+        "pipeline": pipeline.name,
+        "every": every,
+        "steps": steps,
+        "partitions": [],
+        "total": 0,
+        "limit": limit,
+        "offset": offset,
+    }
+    if store is None:
+        return {**empty, "hint": NOT_PARTITIONED if spec is None else NO_RUNS}
+    due = _due_keys(pipeline) if spec is not None else []
+    late = _late(pipeline, store) if spec is not None else {}
+    page = store.partition_grid(
+        pipeline.name, limit=limit, offset=offset, steps=steps, partitions=due, late=late
+    )
+    hint = NOT_PARTITIONED if spec is None else None if page["total"] else NO_RUNS
+    return {**page, "every": every, "hint": hint}
+
+
+def check_partition(pipeline: Any, key: str) -> str:
+    """``key`` if it names a partition of the pipeline; else a ``DataOpsError`` saying why."""
+    if _partitions(pipeline) is None:
+        raise DataOpsError(
+            f"cannot re-run partition {key!r}: pipeline {pipeline.name!r} has no `partitions:` "
+            'in dataops.yaml. Use "Run now" on a step instead.'
+        )
+    try:
+        return _partitions(pipeline).check(key)
+    except ValueError as exc:
+        raise DataOpsError(f"cannot re-run partition {key!r}: {exc}") from None
+
+
+__all__ = ["check_partition", "grid_page"]
