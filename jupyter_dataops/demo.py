@@ -13,14 +13,10 @@ Re-running on the same folder keeps its history and runs only the days not yet r
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 import shutil
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +41,6 @@ _NOT_COPIED = (
     ".ipynb_checkpoints",
     "__pycache__",
 )
-_FINISHED = ("success", "failed")
 
 
 class DemoError(DataOpsError):
@@ -113,201 +108,17 @@ def promote_changed(directory: Path, store: Any, on_step: Callable[[str, str], N
     return done
 
 
-@dataclass
-class DayPlan:
-    """A day to run and which steps (None: all of them)."""
-
-    day: str
-    steps: list[str] | None = None
-
-
-def plan_days(store: Any, days: Sequence[str]) -> list[DayPlan]:
-    """The days of ``days`` not yet backfilled, oldest first. A day whose run finished is done;
-    a day stopped half-way runs again from its first step that did not succeed."""
-    runs: dict[str, list[dict]] = {}
-    for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):
-        day = _run_day(run)
-        if run["mode"] == "production" and day is not None:
-            runs.setdefault(day, []).append(run)
-    plans = []
-    for day in days:
-        mine = sorted(runs.get(day, []), key=lambda r: r["id"])
-        if any(r["status"] in _FINISHED for r in mine):
-            continue
-        if not mine:
-            plans.append(DayPlan(day))
-            continue
-        succeeded = {
-            s["step"]
-            for r in mine
-            for s in store.get_pipeline_run(r["id"])["steps"]
-            if s["status"] == "success"
-        }
-        todo = [step for step, _ in STEPS if step not in succeeded]
-        if todo:
-            plans.append(DayPlan(day, todo if len(todo) < len(STEPS) else None))
-    return plans
-
-
-def _run_day(run: dict) -> str | None:
-    for values in (run.get("parameters") or {}).values():
-        if isinstance(values, dict) and "run_date" in values:
-            return str(values["run_date"])
-    return None
-
-
-# -- overlapping days, in order per step --------------------------------------------------------
-
-
-class _Turns:
-    """Step S of day i may start once step S of day i-1 has finished or been skipped."""
-
-    def __init__(self, plans: Sequence[DayPlan]) -> None:
-        self.index = {p.day: i for i, p in enumerate(plans)}
-        self._done = {(s, i): threading.Event() for i in range(len(plans)) for s, _ in STEPS}
-        for i, p in enumerate(plans):
-            for step, _ in STEPS:
-                if p.steps is not None and step not in p.steps:
-                    self._done[(step, i)].set()  # not part of this day's run
-
-    def wait(self, step: str, day: str) -> None:
-        i = self.index[day]
-        if i > 0:
-            self._done[(step, i - 1)].wait()
-
-    def done(self, step: str, day: str) -> None:
-        self._done[(step, self.index[day])].set()
-
-    def day_done(self, day: str) -> None:
-        for step, _ in STEPS:
-            self.done(step, day)
-
-
-class _Backfill:
-    """Shared by every day's run: the process pool and the turns (set while a demo runs)."""
-
-    pool: ProcessPoolExecutor | None = None
-    turns: _Turns | None = None
-
-
-def _in_order_executor() -> type:
-    from jupyter_dataops.pipeline.execution.execute import execute_notebook
-    from jupyter_dataops.pipeline.execution.executors import Executor
-
-    class InOrderExecutor(Executor):
-        """The local pool of the demo, started once; an attempt waits for its step's turn."""
-
-        name = "demo-backfill"
-
-        def start(self, job: Any) -> Future:
-            assert _Backfill.turns is not None
-            _Backfill.turns.wait(job.step, str(job.notebook_job.parameters["run_date"]))
-            return super().start(job)
-
-        def execute(self, job: Any) -> Future:
-            assert _Backfill.pool is not None
-            return _Backfill.pool.submit(execute_notebook, job.notebook_job)
-
-    return InOrderExecutor
-
-
-class _DayReporter:
-    """Runner events of one day: release turns, advance the progress bar."""
-
-    def __init__(self, day: str, turns: _Turns, advance: Callable[[str, str], None]) -> None:
-        self.day = day
-        self.turns = turns
-        self.advance = advance
-        self.created = threading.Event()
-
-    def run_started(self, run_id: int, plans: dict) -> None:
-        self.created.set()
-
-    def step_started(self, step: str, attempt: int) -> None:
-        pass
-
-    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
-        pass
-
-    def step_finished(self, outcome: Any) -> None:
-        self.turns.done(outcome.step, self.day)
-        self.advance(self.day, outcome.step)
-
-    def run_finished(self, result: Any) -> None:
-        self.turns.day_done(self.day)
-
-
-def backfill(
-    directory: Path,
-    plans: Sequence[DayPlan],
-    *,
-    store_url: str,
-    jobs: int = 2,
-    advance: Callable[[str, str], None] = lambda day, step: None,
-) -> None:
-    """Run the pipeline once per planned day, ``jobs`` days overlapping, in order per step."""
+def plan_days(store: Any, days: Sequence[str], directory: Path | None = None) -> list[Any]:
+    """The days of ``days`` not yet backfilled, oldest first (``PartitionPlan``s). A day whose
+    run finished (success or failure) is done; a day stopped half-way runs again from its first
+    step that did not succeed."""
     from jupyter_dataops.pipeline.definition.spec import load_pipeline
-    from jupyter_dataops.pipeline.execution.executors import executors, worker_init
-    from jupyter_dataops.pipeline.execution.runner import run_pipeline
-    from jupyter_dataops.store import open_store
+    from jupyter_dataops.pipeline.execution.backfill import plan_backfill
 
-    if not plans:
-        return
-    pipeline = load_pipeline(directory / "dataops.yaml")
-    turns = _Turns(plans)
-    executor = _in_order_executor()
-    executors.register(executor.name, executor)
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    # Started before any thread, so no worker is forked while another thread holds a lock.
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context(method), initializer=worker_init
-    )
-    for f in [pool.submit(time.sleep, 0) for _ in range(jobs)]:
-        f.result()
-    _Backfill.pool, _Backfill.turns = pool, turns
-    errors: list[BaseException] = []
-
-    def run_day(plan: DayPlan, reporter: _DayReporter) -> None:
-        try:
-            with open_store(store_url) as store:
-                run_pipeline(
-                    pipeline,
-                    plan.steps,
-                    [f"run_date={plan.day}"],
-                    executor=executor.name,
-                    workers=1,
-                    store=store,
-                    reporter=reporter,
-                )
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            errors.append(exc)
-        finally:
-            reporter.created.set()
-            turns.day_done(plan.day)
-
-    threads: list[threading.Thread] = []
-    try:
-        for plan in plans:
-            while sum(t.is_alive() for t in threads) >= jobs:
-                next(t for t in threads if t.is_alive()).join(0.2)
-            if errors:
-                break
-            reporter = _DayReporter(plan.day, turns, advance)
-            thread = threading.Thread(
-                target=run_day, args=(plan, reporter), daemon=True, name=f"demo {plan.day}"
-            )
-            thread.start()
-            threads.append(thread)
-            while not reporter.created.wait(0.2):  # day D's runs exist before day D+1's
-                pass
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    finally:
-        _Backfill.pool = _Backfill.turns = None
-        pool.shutdown(wait=not any(t.is_alive() for t in threads), cancel_futures=True)
-    if errors:
-        raise errors[0]
+    if not days:
+        return []
+    pipeline = load_pipeline((directory or samples_dir()) / "dataops.yaml")
+    return plan_backfill(pipeline, store, days[0], days[-1], rerun="finished")
 
 
 # -- what the tests and SPC lines caught ---------------------------------------------------------
@@ -352,7 +163,7 @@ def summarize(store: Any) -> DemoSummary:
 
     by_day: dict[str, list[dict]] = {}
     for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):
-        day = _run_day(run)
+        day = run.get("partition")
         if run["mode"] == "production" and day is not None:
             by_day.setdefault(day, []).append(run)
     summary = DemoSummary(days=sorted(by_day))
@@ -456,11 +267,11 @@ def run_demo(
             store,
             lambda step, nb: console.print(f"Promoting {nb} as step [bold]{step}[/] (gate run)"),
         )
-        plans = plan_days(store, wanted)
+        plans = plan_days(store, wanted, directory)
     if plans:
         steps = sum(len(p.steps or STEPS) for p in plans)
         console.print(
-            f"Backfilling {len(plans)} day(s), {plans[0].day} .. {plans[-1].day}: "
+            f"Backfilling {len(plans)} day(s), {plans[0].partition} .. {plans[-1].partition}: "
             f"{steps} step runs, {jobs} at a time"
         )
         progress = Progress(
@@ -476,8 +287,12 @@ def run_demo(
         def advance(day: str, step: str) -> None:
             progress.update(task, advance=1, description=f"{day} {step}")
 
+        from jupyter_dataops.pipeline.definition.spec import load_pipeline
+        from jupyter_dataops.pipeline.execution.backfill import backfill
+
+        pipeline = load_pipeline(directory / "dataops.yaml")
         with progress:
-            backfill(directory, plans, store_url=url, jobs=jobs, advance=advance)
+            backfill(pipeline, plans, store_url=url, jobs=jobs, advance=advance, trigger="demo")
     else:
         console.print(f"Every day up to {wanted[-1]} is already backfilled.")
     with open_store(url) as store:

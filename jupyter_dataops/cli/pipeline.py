@@ -99,6 +99,14 @@ def run(
             "recorded as unpromoted.",
         ),
     ] = False,
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            "--partition",
+            help="The period to run for, e.g. 2026-09-01 (day), 2026-W36, 2026-09, "
+            "2026-09-01T06: given to each step's partition parameter (`partitions:`).",
+        ),
+    ] = None,
 ) -> None:
     """Run the promoted pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
     from jupyter_dataops.pipeline.definition.project import Project
@@ -132,6 +140,7 @@ def run(
             workers=workers,
             reporter=reporter,
             unpromoted=unpromoted,
+            partition=partition,
         )
         store = project.open_store()
         verdicts = {
@@ -289,12 +298,17 @@ def runs(
         int, typer.Option("--limit", min=1, max=10_000, help="How many runs (1 to 10,000).")
     ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+    partition: Annotated[
+        str | None, typer.Option("--partition", help="Only runs for this partition.")
+    ] = None,
 ) -> None:
     """List recent step runs, newest first."""
     from jupyter_dataops.pipeline.views import history
     from jupyter_dataops.pipeline.views.report import runs_table
 
-    rows = read_store(lambda store: history.list_runs(store, step=step, limit=limit))
+    rows = read_store(
+        lambda store: history.list_runs(store, step=step, limit=limit, partition=partition)
+    )
     print_answer(rows, as_json, runs_table)
 
 

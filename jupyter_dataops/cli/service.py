@@ -129,6 +129,88 @@ def demo(
         ) from None
 
 
+@app.command()
+def backfill(
+    first: Annotated[str, typer.Option("--from", help="The first partition, e.g. 2026-09-01.")],
+    last: Annotated[str, typer.Option("--to", help="The last partition (included).")],
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", min=1, help="Partitions in flight at once (steps stay in order)."),
+    ] = 1,
+    rerun: Annotated[
+        str | None,
+        typer.Option(
+            "--rerun",
+            help="failed: the partitions not yet successful (the default); all: every one.",
+        ),
+    ] = None,
+) -> None:
+    """Run the pipeline once per partition from --from to --to, oldest first: the partitions
+    not yet successful (every one with --rerun all); exit 1 if a partition failed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.execution import backfill as bf
+    from jupyter_dataops.pipeline.execution.runner import NullReporter
+    from jupyter_dataops.pipeline.observers.alerts import with_alerts
+
+    try:
+        project = Project.require()
+        pipeline = project.pipeline
+        store = project.open_store()
+        store.mark_interrupted()
+        plans = bf.plan_backfill(pipeline, store, first, last, rerun=rerun)
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    if not plans:
+        console.print(f"Nothing to run: every partition from {first} to {last} succeeded.")
+        raise typer.Exit(0)
+    total = sum(len(p.steps or pipeline.steps) for p in plans)
+    console.print(
+        f"Backfilling {len(plans)} partition(s), {plans[0].partition} .. "
+        f"{plans[-1].partition}: {total} step runs, {jobs} partition(s) at a time"
+    )
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("backfill", total=total)
+
+    def advance(partition: str, step: str) -> None:
+        progress.update(task, advance=1, description=f"{partition} {step}")
+
+    def reporter(partition: str) -> object:
+        return with_alerts(NullReporter(), pipeline, open_store=project.open_store)
+
+    try:
+        with progress:
+            results = bf.backfill(
+                pipeline,
+                plans,
+                store_url=project.store_url,
+                jobs=jobs,
+                advance=advance,
+                reporter=reporter,
+            )
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail(
+            "stopped; finished partitions are kept. Run the same command again to go on.",
+            code=130,
+        ) from None
+    failed = [key for key, result in results.items() if not result.ok]
+    console.print(f"{len(results) - len(failed)} partition(s) succeeded, {len(failed)} failed.")
+    for key in failed:
+        steps = results[key].steps.items()
+        bad = [f"{n}: {o.error or o.status}" for n, o in steps if o.status != "success"]
+        err_console.print(f"{key}: " + "; ".join(line.splitlines()[0] for line in bad))
+    raise typer.Exit(1 if failed else 0)
+
+
 export_app = typer.Typer(help="Write the pipeline for another tool.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 

@@ -37,11 +37,14 @@ MAX_RUN_ID = 2**63 - 1  # the largest id a store column holds
 MAX_LIST = 10_000  # runs one listing shows (`dataops runs --limit`)
 
 
-def list_runs(store: Any, *, step: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest step runs (optionally of one step), newest first: the rows of ``dataops runs``."""
+def list_runs(
+    store: Any, *, step: str | None = None, limit: int = 50, partition: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest step runs (optionally of one step, of one partition), newest first: the rows
+    of ``dataops runs``."""
     if not 1 <= limit <= MAX_LIST:
         raise PipelineError(f"--limit must be from 1 to {MAX_LIST:,}, got {limit}.")
-    return store.list_runs(step=step, limit=limit)
+    return store.list_runs(step=step, limit=limit, partition=partition)
 
 
 def show_run(store: Any, run_id: int | str) -> dict[str, Any]:

@@ -148,7 +148,9 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         caption="checks: ✓ pass  ⚠ warn  ✗ fail  ! error  ○ not judged" if rows else None,
         caption_justify="left",
     )
+    partitioned = any(r.get("partition") for r in rows)
     cols = ["id", "run"] + (["pipeline"] if many_pipelines else []) + ["step"]
+    cols += ["partition"] if partitioned else []
     cols += (["mode"] if any_test else []) + ["status"] + (["try"] if retried else [])
     cols += ["started", "time", "checks"]
     wraps = {"step": 8, "pipeline": 8, "checks": 8, "started": 5, "time": 4, "mode": 4}
@@ -163,6 +165,8 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         if many_pipelines:
             cells.append(r["pipeline"])
         cells.append(r["step"])
+        if partitioned:
+            cells.append(r.get("partition") or "")
         if any_test:
             cells.append(r["mode"])
         started = r.get("started_at") or r.get("created_at") or ""
@@ -187,6 +191,7 @@ def run_detail(run: dict[str, Any]) -> Group:
     fields = [
         ("run", f"{run['id']} (pipeline run {run['pipeline_run_id']})"),
         ("step", f"{run['pipeline']} / {run['step']}"),
+        *([("partition", run["partition"])] if run.get("partition") else []),
         ("status", _status(run["status"])),
         ("mode", run["mode"]),
         ("attempt", str(run["attempt"])),
