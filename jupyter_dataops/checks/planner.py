@@ -28,16 +28,16 @@ from jupyter_dataops.checks.catalogue import (
 )
 from jupyter_dataops.checks.display import format_value, threshold_of
 from jupyter_dataops.checks.dtypes import DTYPE_ALIASES
+from jupyter_dataops.checks.engines import choose
 from jupyter_dataops.checks.engines.batched import BatchedEngine
 from jupyter_dataops.checks.engines.polars import PolarsEngine
 from jupyter_dataops.checks.engines.streaming import StreamingEngine, nan_as_null
 from jupyter_dataops.checks.facts import Fact, Unavailable
-from jupyter_dataops.checks.inputs import HistoryProvider, RunContext, parse_as_of, to_polars
+from jupyter_dataops.checks.inputs import CheckInputs, HistoryProvider, parse_as_of, to_polars
 from jupyter_dataops.checks.language import parse_spec
 from jupyter_dataops.checks.results import CheckResult, SuiteResult
 from jupyter_dataops.checks.spc_check import is_sized, judge_spc, size_key
 from jupyter_dataops.checks.spec import CheckSpec, Condition, Suite
-from jupyter_dataops.errors import DataOpsError
 
 #: most offending rows shown under a failing row-level check
 SAMPLE_SIZE = 5
@@ -97,39 +97,16 @@ def materialize(lf: pl.LazyFrame, columns: Sequence[str], schema) -> pl.DataFram
     return lf.select([pl.col(c) for c in columns]).collect(engine="in-memory")
 
 
-def native_engine(data: Any, table: str | None, ctx: RunContext) -> Any:
-    """The engine that runs the suite where ``data`` lives, or None for the polars engines:
-    a database (URL, SQLAlchemy engine or connection, with ``table``) gets the SQL engine, a lazy
-    frame of another library (DuckDB, Dask, Ibis, SQLFrame/PySpark) the narwhals lazy engine."""
-    mod = type(data).__module__.split(".")[0]
-    if isinstance(data, str) or mod == "sqlalchemy":
-        from jupyter_dataops.checks.engines.sql import SqlEngine, SqlSource
-
-        if isinstance(data, str) and "://" not in data:
-            raise DataOpsError(
-                f"{data!r} is not a database URL: pass a SQLAlchemy URL such as "
-                "postgresql+psycopg://user@host/db or sqlite:///file.db (with table=), or a frame"
-            )
-        if not table:
-            raise DataOpsError(
-                "checking a database needs the table: run_checks(url, spec, table='orders') "
-                "(dataops check URL --table orders SPEC)"
-            )
-        return SqlEngine(SqlSource(data, table), ctx)
-    if table is not None:
-        raise DataOpsError(
-            f"table={table!r} is for a database (a SQLAlchemy URL, Engine or Connection), not "
-            f"for data of type {type(data).__name__}"
-        )
-    if mod in LAZY_MODULES:
-        from jupyter_dataops.checks.engines.narwhals_lazy import NarwhalsEngine
-
-        return NarwhalsEngine.of(data, ctx)
-    return None
-
-
-#: libraries whose frames run where they live, through the narwhals lazy engine
-LAZY_MODULES = ("duckdb", "dask", "dask_expr", "ibis", "sqlframe", "pyspark")
+def native_engine(data: Any, table: str | None, ctx: CheckInputs) -> Any:
+    """The engine that runs the suite where ``data`` lives, or None for the polars engines
+    (the planner routes those by size once it knows the columns needed). Which engine takes
+    which input is the engines' own say (``engines.choose``): a database (URL, SQLAlchemy engine
+    or connection, with ``table``) gets the SQL engine, a lazy frame of another library (DuckDB,
+    Dask, Ibis, SQLFrame/PySpark) the narwhals lazy engine."""
+    cls = choose(data, table)
+    if cls is PolarsEngine:
+        return None
+    return cls.for_input(data, table, ctx)
 
 
 # running a suite ---------------------------------------------------------------------------
@@ -155,7 +132,7 @@ def run_checks(
     """
     suite = spec if isinstance(spec, Suite) else parse_spec(spec, name=name)
     name = name if name is not None else suite.name
-    ctx = RunContext(namespace, parse_as_of(as_of), history)
+    ctx = CheckInputs(namespace, parse_as_of(as_of), history)
     plan: Any = native_engine(data, table, ctx)
     frame = None
     if plan is None:
@@ -244,7 +221,7 @@ def _result(cs: CheckSpec, metric: Metric | None, status: str, **kw: Any) -> Che
 
 
 def _evaluate(
-    cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict, ctx: RunContext
+    cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict, ctx: CheckInputs
 ) -> CheckResult:
     try:
         observed = _observe(metric, facts, values, ctx)
@@ -298,7 +275,7 @@ class _Incomparable(Exception):
     pass
 
 
-def _observe(metric: Metric, facts: list[Fact], values: dict, ctx: RunContext) -> Any:
+def _observe(metric: Metric, facts: list[Fact], values: dict, ctx: CheckInputs) -> Any:
     for f in facts:
         v = values.get(f)
         if isinstance(v, Unavailable):
@@ -395,7 +372,7 @@ def dtype_matches(actual: pl.DataType, wanted: str) -> bool:
 
 
 def _failing_rows(
-    frame, schema, metric: Metric, ctx: RunContext
+    frame, schema, metric: Metric, ctx: CheckInputs
 ) -> tuple[pl.DataFrame | None, int | None]:
     """Up to ``SAMPLE_SIZE`` offending rows and how many rows offend in all; (None, None) if
     they cannot be computed (the status already says why)."""

@@ -15,7 +15,7 @@ from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.errors import DataOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.inputs import RunContext
+    from jupyter_dataops.checks.inputs import CheckInputs
 
 #: one fact -> (the parts of the one-row pass, how their values make the fact's value)
 Compiled = tuple[Sequence[Any], Callable[[list], Any]]
@@ -37,8 +37,26 @@ class Engine:
     TABLE: ClassVar[Mapping[type, Callable[[Any, Any], Any]]]
     #: what the user can do when ``TABLE`` has no builder for a fact's type
     elsewhere: ClassVar[str] = "run this check on a polars frame"
+    #: engines that accept an input are asked highest first (``engines.choose``)
+    priority: ClassVar[int] = 0
 
-    def __init__(self, ctx: RunContext) -> None:
+    @classmethod
+    def accepts(cls, data: Any, table: str | None) -> bool:
+        """Whether this engine runs checks on ``data`` (``table``: a database table name).
+        Engines chosen another way (e.g. by size, after the planner saw the facts) say no."""
+        return False
+
+    @classmethod
+    def for_input(cls, data: Any, table: str | None, ctx: CheckInputs) -> Engine:
+        """The engine over an input it ``accepts`` (a clear ``DataOpsError`` when the input is
+        close but wrong, e.g. a database without its table)."""
+        raise DataOpsError(f"{cls.who_class()} is not chosen by input; it has no for_input")
+
+    @classmethod
+    def who_class(cls) -> str:
+        return f"the {getattr(cls, 'name', cls.__name__)} engine"
+
+    def __init__(self, ctx: CheckInputs) -> None:
         self.ctx = ctx
         self.facts: list[Fact] = []
         self.values: dict[Fact, Any] = {}

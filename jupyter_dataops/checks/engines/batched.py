@@ -50,7 +50,7 @@ from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.errors import DataOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.inputs import RunContext
+    from jupyter_dataops.checks.inputs import CheckInputs
 
 #: rows per batch read from the file
 BATCH_ROWS = 1_000_000
@@ -108,7 +108,7 @@ class BatchedEngine(Engine):
         self,
         frame: pl.LazyFrame,
         schema: Mapping[str, pl.DataType],
-        ctx: RunContext,
+        ctx: CheckInputs,
         batch_rows: int | None = None,
     ) -> None:
         super().__init__(ctx)

@@ -30,7 +30,7 @@ from jupyter_dataops.checks.formats import FORMAT_PATTERNS
 from jupyter_dataops.errors import DataOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.inputs import RunContext
+    from jupyter_dataops.checks.inputs import CheckInputs
 
 #: a reference frame is sent to the backend as an ``is_in`` list of at most this many values
 MAX_INLINE_VALUES = 100_000
@@ -90,8 +90,25 @@ class NarwhalsEngine(Engine):
 
     name: ClassVar[str] = "narwhals"
     TABLE: ClassVar[Mapping[type, Builder]]
+    priority: ClassVar[int] = 20
+    #: libraries whose lazy frames run where they live
+    MODULES: ClassVar[tuple[str, ...]] = ("duckdb", "dask", "dask_expr", "ibis", "sqlframe", "pyspark")
 
-    def __init__(self, native: Any, frame: nw.LazyFrame, ctx: RunContext) -> None:
+    @classmethod
+    def accepts(cls, data: Any, table: str | None) -> bool:
+        """A lazy frame of one of ``MODULES`` that narwhals reads as a ``LazyFrame``."""
+        if table is not None or type(data).__module__.split(".")[0] not in cls.MODULES:
+            return False
+        try:
+            return isinstance(nw.from_native(data), nw.LazyFrame)
+        except TypeError:
+            return False
+
+    @classmethod
+    def for_input(cls, data: Any, table: str | None, ctx: CheckInputs) -> NarwhalsEngine:
+        return cls(data, nw.from_native(data), ctx)
+
+    def __init__(self, native: Any, frame: nw.LazyFrame, ctx: CheckInputs) -> None:
         super().__init__(ctx)
         self.native = native
         self.frame = frame
@@ -107,7 +124,7 @@ class NarwhalsEngine(Engine):
         return f"the {self.backend} backend"
 
     @classmethod
-    def of(cls, data: Any, ctx: RunContext) -> NarwhalsEngine | None:
+    def of(cls, data: Any, ctx: CheckInputs) -> NarwhalsEngine | None:
         """The engine over ``data`` when narwhals sees a lazy frame in it, else None."""
         try:
             frame = nw.from_native(data)

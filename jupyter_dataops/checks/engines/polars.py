@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -32,6 +32,9 @@ from jupyter_dataops.checks.engines.streaming import distinct as plain_distinct
 from jupyter_dataops.checks.engines.streaming import invalid as plain_invalid
 from jupyter_dataops.checks.facts import Unavailable
 
+if TYPE_CHECKING:  # pragma: no cover
+    from jupyter_dataops.checks.inputs import CheckInputs
+
 #: a column is "low-cardinality" when a sample of this many rows has at most this share distinct
 SAMPLE_ROWS = 20_000
 LOW_CARDINALITY = 0.01
@@ -45,6 +48,23 @@ class PolarsEngine(StreamingEngine):
     name: ClassVar[str] = "polars"
     collect_engine: ClassVar[str] = "in-memory"
     frame: pl.DataFrame
+    priority: ClassVar[int] = 10
+    #: libraries whose frames polars reads directly (anything else narwhals may convert)
+    MODULES: ClassVar[tuple[str, ...]] = ("polars", "pandas", "pyarrow")
+
+    @classmethod
+    def accepts(cls, data: Any, table: str | None) -> bool:
+        return table is None and type(data).__module__.split(".")[0] in cls.MODULES
+
+    @classmethod
+    def for_input(cls, data: Any, table: str | None, ctx: CheckInputs) -> StreamingEngine:
+        """A ``DataFrame`` in memory; a ``LazyFrame`` as one streaming pass (the planner may
+        still read it into memory or in batches once it knows the columns needed)."""
+        from jupyter_dataops.checks.inputs import to_polars
+
+        frame = to_polars(data)
+        schema = dict(frame.collect_schema())
+        return (cls if isinstance(frame, pl.DataFrame) else StreamingEngine)(frame, schema, ctx)
 
     def low_cardinality(self, col: str) -> bool:
         n = self.frame.height

@@ -48,7 +48,7 @@ from jupyter_dataops.checks.formats import FORMAT_PATTERNS
 from jupyter_dataops.errors import DataOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.inputs import RunContext
+    from jupyter_dataops.checks.inputs import CheckInputs
 
 #: a reference frame from Python is sent as an IN list of at most this many values
 MAX_INLINE_VALUES = 10_000
@@ -158,8 +158,28 @@ class SqlEngine(Engine):
 
     name: ClassVar[str] = "sql"
     TABLE: ClassVar[Mapping[type, Builder]]
+    priority: ClassVar[int] = 30
 
-    def __init__(self, source: SqlSource, ctx: RunContext) -> None:
+    @classmethod
+    def accepts(cls, data: Any, table: str | None) -> bool:
+        """A SQLAlchemy URL (text), ``Engine`` or ``Connection``."""
+        return isinstance(data, str) or type(data).__module__.split(".")[0] == "sqlalchemy"
+
+    @classmethod
+    def for_input(cls, data: Any, table: str | None, ctx: CheckInputs) -> SqlEngine:
+        if isinstance(data, str) and "://" not in data:
+            raise DataOpsError(
+                f"{data!r} is not a database URL: pass a SQLAlchemy URL such as "
+                "postgresql+psycopg://user@host/db or sqlite:///file.db (with table=), or a frame"
+            )
+        if not table:
+            raise DataOpsError(
+                "checking a database needs the table: run_checks(url, spec, table='orders') "
+                "(dataops check URL --table orders SPEC)"
+            )
+        return cls(SqlSource(data, table), ctx)
+
+    def __init__(self, source: SqlSource, ctx: CheckInputs) -> None:
         super().__init__(ctx)
         self.source = source
         self.table = source.table

@@ -24,7 +24,7 @@ from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.errors import DataOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.checks.inputs import RunContext
+    from jupyter_dataops.checks.inputs import CheckInputs
 
 #: how one fact type is computed: expressions for the fused select, or None when the builder
 #: stored the value itself (or queued a side job that will)
@@ -47,7 +47,7 @@ class StreamingEngine(Engine):
         self,
         frame: pl.DataFrame | pl.LazyFrame,
         schema: Mapping[str, pl.DataType],
-        ctx: RunContext,
+        ctx: CheckInputs,
     ) -> None:
         super().__init__(ctx)
         self.frame = frame
