@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob, execute_notebook
+from jupyter_dataops.plugins import Registry
 
 
 @dataclass
@@ -190,41 +191,7 @@ class LocalExecutor(Executor):
             return self._pool.submit(_run_job, job.notebook_job)
 
 
-class ExecutorRegistry:
-    """Executor classes by name; ``register`` adds one (also from the ``jupyter_dataops.executor``
-    entry-point group, so another package can ship an executor)."""
-
-    def __init__(self) -> None:
-        self._executors: dict[str, type[Executor]] = {}
-        self._loaded_entry_points = False
-
-    def register(self, name: str, executor: type[Executor]) -> None:
-        self._executors[name] = executor
-
-    def _load_entry_points(self) -> None:
-        if self._loaded_entry_points:
-            return
-        self._loaded_entry_points = True
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="jupyter_dataops.executor"):
-            if ep.name not in self._executors:
-                self._executors[ep.name] = ep.load()
-
-    def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._executors)
-
-    def get(self, name: str) -> type[Executor]:
-        if name not in self._executors:
-            self._load_entry_points()
-        try:
-            return self._executors[name]
-        except KeyError:
-            raise PipelineError(
-                f"unknown executor {name!r}. Available: {', '.join(self.names())}."
-            ) from None
-
-
-executors = ExecutorRegistry()
+#: executor classes by name; another package adds one through the entry-point group
+#: ``jupyter_dataops.executor`` (an unknown name: ``UnknownPluginError`` listing the known ones)
+executors = Registry("executor", "jupyter_dataops.executor", base=Executor)
 executors.register("local", LocalExecutor)

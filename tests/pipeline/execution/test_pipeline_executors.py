@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
 from jupyter_dataops.pipeline.execution.execute import AttemptResult
 from jupyter_dataops.pipeline.execution.executors import Executor, StepJob, executors
 from jupyter_dataops.pipeline.execution.runner import run_pipeline
+from jupyter_dataops.plugins import UnknownPluginError
 from jupyter_dataops.store import open_store
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks" / "pipeline"
@@ -127,6 +127,6 @@ def test_a_failed_step_always_carries_an_error_summary_even_when_the_executor_ga
 
 
 def test_unknown_executors_are_refused_with_the_available_names(pipeline):
-    with pytest.raises(PipelineError, match="unknown executor 'spark'. Available: .*local"):
+    with pytest.raises(UnknownPluginError, match="unknown executor 'spark'. Available: .*local"):
         run_pipeline(pipeline, executor="spark", unpromoted=True)  # dask is one now (issue 10)
     assert "local" in executors.names()
