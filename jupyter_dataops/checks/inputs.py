@@ -57,7 +57,7 @@ def parse_as_of(as_of: Any) -> dt.datetime | None:
     raise DataOpsError(f"as_of must be a datetime or an ISO string, not {type(as_of).__name__}")
 
 
-class RunContext:
+class CheckInputs:
     """What checks may need beyond the frame: other frames by name, the clock, SPC history."""
 
     def __init__(

@@ -50,7 +50,7 @@ from jupyter_dataops.checks.engines.polars import PolarsEngine
 from jupyter_dataops.checks.engines.streaming import StreamingEngine
 from jupyter_dataops.checks.facts import Fact, Unavailable
 from jupyter_dataops.checks.formats import FORMATS
-from jupyter_dataops.checks.inputs import RunContext, parse_as_of, to_polars
+from jupyter_dataops.checks.inputs import CheckInputs, parse_as_of, to_polars
 from jupyter_dataops.checks.planner import materialize, native_engine
 from jupyter_dataops.checks.spec import ValidRule
 
@@ -126,7 +126,7 @@ class Suggestion:
 # profiling ---------------------------------------------------------------------------------
 
 
-def _engine(data: Any, table: str | None, ctx: RunContext) -> tuple[Any, pl.LazyFrame | None]:
+def _engine(data: Any, table: str | None, ctx: CheckInputs) -> tuple[Any, pl.LazyFrame | None]:
     """The engine ``run_checks`` would use for ``data`` (a lazy file scan is read later)."""
     native = native_engine(data, table, ctx)
     if native is not None:
@@ -181,7 +181,7 @@ def profile_facts(
 ) -> tuple[dict[str, pl.DataType], dict[Fact, Any], str]:
     """Schema, fact values (``Unavailable`` where the engine could not) and the engine's plan,
     computed in one planned pass over ``data`` (any input ``run_checks`` takes)."""
-    ctx = RunContext(None, None, None)
+    ctx = CheckInputs(None, None, None)
     engine, lazy = _engine(data, table, ctx)
     schema = dict(engine.schema)
     facts = _profile_facts(schema)

@@ -403,7 +403,7 @@ def test_most_frequent_values_come_from_every_engine(backend, tmp_path, monkeypa
     offer it (yet): it says so."""
     from jupyter_dataops.checks import facts, planner
     from jupyter_dataops.checks.engines.streaming import StreamingEngine
-    from jupyter_dataops.checks.inputs import RunContext
+    from jupyter_dataops.checks.inputs import CheckInputs
 
     frame = pl.DataFrame(
         {
@@ -412,7 +412,7 @@ def test_most_frequent_values_come_from_every_engine(backend, tmp_path, monkeypa
         }
     )
     wanted = [facts.TopValues("tag", 2), facts.TopValues("x", 5)]
-    ctx = RunContext(None, None, None)
+    ctx = CheckInputs(None, None, None)
     if backend in ("sqlite", "postgresql"):
         with store_url(backend, tmp_path) as url:
             md = sa.MetaData()

@@ -8,10 +8,13 @@ record its results. This module is the only place that reads them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the kernel imports this module: no polars or SQLAlchemy at run time
+    from jupyter_dataops.checks.inputs import HistoryProvider
+    from jupyter_dataops.store.api import Store
 
 ENV_MODE = "DATAOPS_MODE"
 ENV_STORE_URL = "DATAOPS_STORE_URL"
@@ -54,7 +57,7 @@ class RunContext:
         return record_suite(self, suite_result)
 
     @property
-    def history(self) -> Callable[[str], Sequence[float]] | None:
+    def history(self) -> HistoryProvider | None:
         """The step's production metric history (see ``history_provider``)."""
         return history_provider(self)
 
@@ -75,10 +78,7 @@ def current(environ: dict[str, str] | None = None) -> RunContext | None:
     )
 
 
-HistoryProvider = Callable[[str], Sequence[float]]
-
-
-def _store(url: str) -> Any:
+def _store(url: str) -> Store:
     """The process-wide open store at ``url`` (opening migrates, so it is done once)."""
     from jupyter_dataops.pipeline.definition.project import cached_store
 
@@ -104,7 +104,7 @@ class StepHistory:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         step: str,
         pipeline: str | None,
         exclude: str | None = None,
@@ -115,7 +115,7 @@ class StepHistory:
         # --name, else the frame's name) keeps its own SPC series
         self.suite = suite
 
-    def __call__(self, metric_key: str) -> Sequence[float]:
+    def __call__(self, metric_key: str) -> list[float]:
         return self.store.metric_history(
             self.step,
             metric_key,
