@@ -37,7 +37,7 @@ from jupyter_dataops.store.models import (
     Base,
     CheckResultRow,
     Metric,
-    Pipeline,
+    PipelineRecord,
     PipelineRun,
     Step,
     StepRun,
@@ -74,7 +74,9 @@ def seed_store(
         start = datetime.now(timezone.utc) - timedelta(minutes=runs + 10)
         with store.engine.begin() as conn:
             pid = conn.scalar(
-                insert(Pipeline).values(name=pipeline, created_at=start).returning(Pipeline.id)
+                insert(PipelineRecord)
+                .values(name=pipeline, created_at=start)
+                .returning(PipelineRecord.id)
             )
             step_ids = [
                 conn.scalar(

@@ -25,7 +25,7 @@ from jupyter_dataops.store.models import (
     STATUSES,
     CheckResultRow,
     Metric,
-    Pipeline,
+    PipelineRecord,
     PipelineRun,
     Step,
     StepRun,
@@ -111,7 +111,9 @@ def _successful_production(step_run_id: ColumnElement[int]) -> Exists:
 def _step_ids(step: str, pipeline: str | None):  # noqa: ANN202
     q = select(Step.id).where(Step.name == step)
     if pipeline is not None:
-        q = q.join(Pipeline, Pipeline.id == Step.pipeline_id).where(Pipeline.name == pipeline)
+        q = q.join(PipelineRecord, PipelineRecord.id == Step.pipeline_id).where(
+            PipelineRecord.name == pipeline
+        )
     return q
 
 
@@ -210,17 +212,20 @@ class StoreBase:
     # -- ids shared by every concern ------------------------------------------------------------
 
     def _pipeline_id(self, conn: Connection, pipeline: str, project_dir: str | None) -> int:
-        pid = conn.scalar(select(Pipeline.id).where(Pipeline.name == pipeline))
+        pid = conn.scalar(select(PipelineRecord.id).where(PipelineRecord.name == pipeline))
         if pid is None:
             pid = conn.scalar(
-                insert(Pipeline)
+                insert(PipelineRecord)
                 .values(name=pipeline, project_dir=project_dir, created_at=_now())
-                .returning(Pipeline.id)
+                .returning(PipelineRecord.id)
             )
         elif project_dir is not None:
             conn.execute(
-                update(Pipeline)
-                .where(Pipeline.id == pid, Pipeline.project_dir.is_distinct_from(project_dir))
+                update(PipelineRecord)
+                .where(
+                    PipelineRecord.id == pid,
+                    PipelineRecord.project_dir.is_distinct_from(project_dir),
+                )
                 .values(project_dir=project_dir)
             )
         return pid

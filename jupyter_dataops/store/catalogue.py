@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from jupyter_dataops.store.base import StoreBase, _now, _step_ids
-from jupyter_dataops.store.models import Pipeline, Step, StepVersion
+from jupyter_dataops.store.models import PipelineRecord, Step, StepVersion
 from jupyter_dataops.store.redact import redact_parameters
 from jupyter_dataops.store.rows import VersionRow, _version_dict
 
@@ -92,8 +92,8 @@ class CatalogueMixin(StoreBase):
                 conn.execute(
                     select(StepVersion)
                     .join(Step, Step.id == StepVersion.step_id)
-                    .join(Pipeline, Pipeline.id == Step.pipeline_id)
-                    .where(Pipeline.name == pipeline, Step.name == step)
+                    .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
+                    .where(PipelineRecord.name == pipeline, Step.name == step)
                     .order_by(StepVersion.version.desc())
                     .limit(1)
                 )

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import _SR, StoreBase, _iso
-from jupyter_dataops.store.models import CHECK_STATUSES, Pipeline, Step
+from jupyter_dataops.store.models import CHECK_STATUSES, PipelineRecord, Step
 from jupyter_dataops.store.queries import _rows_with_counts
 
 
@@ -64,8 +64,8 @@ class GridMixin(StoreBase):
     def _pipeline_step_ids(self, conn, pipeline: str) -> dict[int, str]:  # noqa: ANN001
         rows = conn.execute(
             select(Step.id, Step.name)
-            .join(Pipeline, Pipeline.id == Step.pipeline_id)
-            .where(Pipeline.name == pipeline)
+            .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
+            .where(PipelineRecord.name == pipeline)
             .order_by(Step.id)
         ).all()
         return {r.id: r.name for r in rows}

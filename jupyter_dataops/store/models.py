@@ -93,7 +93,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Pipeline(Base):
+class PipelineRecord(Base):
     """A pipeline (one ``dataops.yaml``)."""
 
     __tablename__ = "pipelines"

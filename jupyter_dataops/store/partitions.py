@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import aliased
 
 from jupyter_dataops.store.base import _SR, StoreBase, _as_id
-from jupyter_dataops.store.models import Pipeline, Step, StepRun
+from jupyter_dataops.store.models import PipelineRecord, Step, StepRun
 
 
 def not_replaced(step_run_id: ColumnElement[int]) -> ColumnElement[bool]:
@@ -62,8 +62,8 @@ class PartitionsMixin(StoreBase):
             return {}
         out: dict[str, dict[str, str]] = {}
         with self._read() as conn:
-            step_ids = select(Step.id).join(Pipeline, Pipeline.id == Step.pipeline_id)
-            step_ids = step_ids.where(Pipeline.name == pipeline)
+            step_ids = select(Step.id).join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
+            step_ids = step_ids.where(PipelineRecord.name == pipeline)
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 latest = (

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from jupyter_dataops.store.base import _PR, _SR, StoreBase, _as_id, _iso, _now
-from jupyter_dataops.store.models import FINAL_STATUSES, Pipeline, PrunedRun, Step
+from jupyter_dataops.store.models import FINAL_STATUSES, PipelineRecord, PrunedRun, Step
 
 _PRN = PrunedRun.__table__
 
@@ -47,10 +47,10 @@ class PruningMixin(StoreBase):
                 _SR.c.created_at,
             )
             .join(Step, Step.id == _SR.c.step_id)
-            .join(Pipeline, Pipeline.id == Step.pipeline_id)
+            .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
             .join(_PR, _PR.c.id == _SR.c.pipeline_run_id)
             .where(
-                Pipeline.name == pipeline,
+                PipelineRecord.name == pipeline,
                 Step.name == step,
                 _SR.c.status.in_(FINAL_STATUSES),
                 _PR.c.status.in_(FINAL_STATUSES),

@@ -21,7 +21,14 @@ from jupyter_dataops.store.base import (
     _statuses,
     _step_ids,
 )
-from jupyter_dataops.store.models import CHECK_STATUSES, MODES, Lineage, Pipeline, Step, StepVersion
+from jupyter_dataops.store.models import (
+    CHECK_STATUSES,
+    MODES,
+    Lineage,
+    PipelineRecord,
+    Step,
+    StepVersion,
+)
 from jupyter_dataops.store.rows import (
     PipelineRow,
     PipelineRunDetail,
@@ -53,8 +60,8 @@ class QueriesMixin(StoreBase):
             where.append(
                 _SR.c.step_id.in_(
                     select(Step.id)
-                    .join(Pipeline, Pipeline.id == Step.pipeline_id)
-                    .where(Pipeline.name == pipeline)
+                    .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
+                    .where(PipelineRecord.name == pipeline)
                 )
             )
         statuses = _statuses(status)
@@ -197,7 +204,7 @@ class QueriesMixin(StoreBase):
         """Pipeline runs, newest first (without their step runs)."""
         q = _pipeline_run_query().order_by(_PR.c.id.desc()).limit(limit).offset(offset)
         if pipeline is not None:
-            q = q.where(Pipeline.name == pipeline)
+            q = q.where(PipelineRecord.name == pipeline)
         with self._read() as conn:
             rows = conn.execute(q).mappings().all()
         return [_pipeline_run_dict(r) for r in rows]
@@ -210,7 +217,9 @@ class QueriesMixin(StoreBase):
         )
         last_run = select(func.max(_SR.c.id)).where(_SR.c.step_id == Step.id).scalar_subquery()
         with self._read() as conn:
-            pipes = conn.execute(select(Pipeline).order_by(Pipeline.name)).mappings().all()
+            pipes = (
+                conn.execute(select(PipelineRecord).order_by(PipelineRecord.name)).mappings().all()
+            )
             steps = (
                 conn.execute(
                     select(Step, latest_v.label("latest_v"), last_run.label("last_run")).order_by(
@@ -284,16 +293,16 @@ def _rows_with_counts(page):  # noqa: ANN001, ANN202
         select(
             page,
             Step.name.label("step"),
-            Pipeline.name.label("pipeline"),
+            PipelineRecord.name.label("pipeline"),
             *[func.coalesce(counts.c[f"n_{s}"], 0).label(f"n_{s}") for s in CHECK_STATUSES],
         )
         .join(Step, Step.id == page.c.step_id)
-        .join(Pipeline, Pipeline.id == Step.pipeline_id)
+        .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
         .outerjoin(counts, counts.c.step_run_id == page.c.id)
     )
 
 
 def _pipeline_run_query():  # noqa: ANN202
-    return select(_PR, Pipeline.name.label("pipeline")).join(
-        Pipeline, Pipeline.id == _PR.c.pipeline_id
+    return select(_PR, PipelineRecord.name.label("pipeline")).join(
+        PipelineRecord, PipelineRecord.id == _PR.c.pipeline_id
     )

@@ -20,7 +20,7 @@ from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import _PR, _SR, StoreBase, _as_id, _iso, _now
 from jupyter_dataops.store.models import (
     ACTIVE_STATUSES,
-    Pipeline,
+    PipelineRecord,
     ScheduledRun,
     SchedulerProcess,
     Step,
@@ -170,9 +170,9 @@ class SchedulingMixin(StoreBase):
         q = (
             select(_SR.c.id)
             .join(Step, Step.id == _SR.c.step_id)
-            .join(Pipeline, Pipeline.id == Step.pipeline_id)
+            .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)
             .where(
-                Pipeline.name == pipeline,
+                PipelineRecord.name == pipeline,
                 Step.name == step,
                 _SR.c.status.in_(ACTIVE_STATUSES),
                 _SR.c.mode == "production",
