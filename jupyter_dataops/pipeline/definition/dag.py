@@ -18,7 +18,7 @@ class _Step(Protocol):
     depends_on: tuple[str, ...]
 
 
-class Pipeline(Protocol):
+class StepGraph(Protocol):
     """What the graph needs of a pipeline (``spec.Pipeline`` is one): this module imports no
     other pipeline module, so ``spec`` can import it and the arrow points one way."""
 
@@ -59,12 +59,12 @@ class MissingDependencyError(PipelineError):
         )
 
 
-def graph(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
+def graph(pipeline: StepGraph) -> dict[str, tuple[str, ...]]:
     """Each step name mapped to the steps it depends on."""
     return {name: step.depends_on for name, step in pipeline.steps.items()}
 
 
-def check_graph(pipeline: Pipeline) -> None:
+def check_graph(pipeline: StepGraph) -> None:
     """Raise if a ``depends_on`` names a missing step or the steps form a cycle."""
     deps = graph(pipeline)
     for name, upstream in deps.items():
@@ -80,7 +80,7 @@ def check_graph(pipeline: Pipeline) -> None:
         raise CycleError(cycle, path=str(pipeline.path)) from None
 
 
-def select(pipeline: Pipeline, names: Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
+def select(pipeline: StepGraph, names: Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
     """The sub-graph of the named steps (all steps when ``names`` is empty).
 
     Dependencies on steps outside the selection are dropped: running ``dataops run report``
