@@ -58,6 +58,19 @@ class _WatchedKernelManager(AsyncKernelManager):
         with _STARTED_LOCK:
             _STARTED.append(self)
 
+    async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+        # The warm provisioner forks this interpreter's python3 kernel from a preloaded template
+        # (``warm``); for any other kernel it starts it plainly, as LocalProvisioner does.
+        spec = self.kernel_spec
+        if self.provisioner is None and spec and "kernel_provisioner" not in spec.metadata:
+            from jupyter_dataops.pipeline.execution.warm import WarmProvisioner
+
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = WarmProvisioner(
+                kernel_id=self.kernel_id, kernel_spec=spec, parent=self
+            )
+        return await super()._async_pre_start_kernel(**kw)
+
 
 @dataclass
 class NotebookJob:
