@@ -152,6 +152,7 @@ def _run_claimed(
     executor: str,
     workers: int | None,
     parent: int,
+    partition: str | None = None,
 ) -> None:
     """In the child: run ``steps`` through the runner; exit 0 (success), 1 (failed), 130
     (stopped: steps recorded ``interrupted``) or 2 (the run could not start)."""
@@ -160,12 +161,10 @@ def _run_claimed(
     os.setsid()  # the terminal's Ctrl-C is the scheduler's to handle, not the run's
     _die_with_parent(parent)
     from jupyter_dataops.pipeline.execution.runner import run_pipeline
-    from jupyter_dataops.pipeline.observers.alerts import with_alerts
     from jupyter_dataops.store import open_store
 
     store = open_store(store_url)
-    claims = _ClaimReporter(store, claim_ids)
-    reporter = with_alerts(claims, pipeline, store)
+    reporter = _ClaimReporter(store, claim_ids)  # the runner adds alerts and lineage
     code = 0
     try:
         result = run_pipeline(
@@ -177,12 +176,11 @@ def _run_claimed(
             store=store,
             reporter=reporter,
             trigger="schedule",
+            partition=partition,
         )
         code = 0 if result.ok else 1
     except KeyboardInterrupt:  # RunnerStopped (SIGTERM) too: steps are recorded interrupted
-        code = 130
-        if hasattr(reporter, "run_interrupted"):
-            reporter.run_interrupted()
+        code = 130  # the runner alerted the interrupted steps before raising
     except DataOpsError as exc:
         code = 2
         for cid in claim_ids:
@@ -388,6 +386,13 @@ class Scheduler:
                     last=due.missed[-1],
                     catchup=sched.catchup,
                 )
+            for t in due.missed:  # a row per tick not run, not only a log line
+                claim = self.store.claim_scheduled_run(
+                    self.pipeline.name, key, t, scheduler_id=self.id
+                )
+                if claim is not None:
+                    why = f"missed while no scheduler ran (catchup: {sched.catchup})"
+                    self.store.close_scheduled_run(claim, "skipped", why)
             for t in due.run:
                 claim = self.store.claim_scheduled_run(
                     self.pipeline.name, key, t, scheduler_id=self.id
@@ -450,6 +455,13 @@ class Scheduler:
     def _running(self, step: str) -> bool:
         return any(step in c.steps for c in self.children if c.process.is_alive())
 
+    def partition_of(self, key: str, tick: datetime) -> str | None:
+        """The partition a tick of schedule ``key`` processes (None: no ``partitions:``)."""
+        parts = self.pipeline.partitions
+        if parts is None:
+            return None
+        return parts.key_of_tick(tick, schedules(self.pipeline)[key].timezone)
+
     def launch(
         self, scheduled_for: datetime, claims: list[tuple[str, int]], now: datetime | None = None
     ) -> _Child:
@@ -462,6 +474,7 @@ class Scheduler:
                     steps.append(s)
         steps = [s for s in dag.order(dag.select(self.pipeline, steps)) if s in steps]
         claim_ids = [c for _, c in claims]
+        partition = self.partition_of(keys[0], scheduled_for)
         ctx = multiprocessing.get_context("fork")
         process = ctx.Process(
             target=_run_claimed,
@@ -473,6 +486,7 @@ class Scheduler:
                 self.executor,
                 self.workers,
                 os.getpid(),
+                partition,
             ),
             name=f"dataops-run-{'+'.join(keys)}",
         )

@@ -31,10 +31,21 @@ class Schedule:
     max_catchup: int = DEFAULT_MAX_CATCHUP
 
     def steps(self, pipeline: Pipeline) -> list[str]:
-        """The steps a tick runs: the scheduled step and everything upstream of it."""
+        """The steps a tick runs: the scheduled step, every step downstream of it (as an Airflow
+        DAG runs), and everything those depend on."""
         if self.key == WHOLE_PIPELINE:
             return list(pipeline.steps)
-        return upstream_closure(pipeline, self.key)
+        deps = dag.graph(pipeline)
+        chain = {self.key}
+        grew = True
+        while grew:
+            more = {n for n, ups in deps.items() if n not in chain and chain & set(ups)}
+            chain |= more
+            grew = bool(more)
+        found: set[str] = set()
+        for step in chain:
+            found.update(upstream_closure(pipeline, step))
+        return [n for n in dag.order(deps) if n in found]
 
 
 def upstream_closure(pipeline: Pipeline, step: str) -> list[str]:
