@@ -58,7 +58,7 @@ def test_a_day_stopped_half_way_goes_on_from_its_first_step_that_did_not_succeed
             ("2026-09-03", ["success", "interrupted", "interrupted", "interrupted"]),
         ):
             params = {s: {"run_date": day} for s in STEPS}
-            run = store.create_pipeline_run("shop", parameters=params)
+            run = store.create_pipeline_run("shop", parameters=params, partition=day)
             for step, status in zip(STEPS, statuses, strict=True):
                 srid = store.create_step_run(run, step)
                 if status == "skipped":
@@ -70,7 +70,7 @@ def test_a_day_stopped_half_way_goes_on_from_its_first_step_that_did_not_succeed
             store.finish_pipeline_run(run, "interrupted" if "interrupted" in statuses else None)
         days = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04"]
         plans = demo.plan_days(store, days)
-    assert [(p.day, p.steps) for p in plans] == [
+    assert [(p.partition, p.steps) for p in plans] == [
         ("2026-09-03", ["clean", "daily_metrics", "report"]),
         ("2026-09-04", None),
     ]

@@ -1,0 +1,58 @@
+"""Partition keys per period: parse/format round trip, neighbours, the key of a tick."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jupyter_dataops.pipeline.definition.partitions import (
+    PERIODS,
+    PartitionKeyError,
+    Partitions,
+    deadline,
+    parse_partitions,
+)
+
+
+@given(
+    every=st.sampled_from(PERIODS),
+    moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 1, 1)),
+)
+def test_a_key_round_trips_and_its_neighbours_are_one_period_away(every, moment):
+    p = Partitions(every)
+    key = p.format(moment)
+    assert p.format(p.parse(key)) == key
+    assert p.parse(key) <= moment < p.end(key)
+    assert p.previous(p.next(key)) == key
+    assert p.range(key, p.next(key)) == [key, p.next(key)]
+
+
+@pytest.mark.parametrize(
+    ("every", "key"),
+    [("hour", "2026-09-01T06"), ("day", "2026-09-01"), ("week", "2026-W36"), ("month", "2026-09")],
+)
+def test_iso_keys_per_period(every, key):
+    assert Partitions(every).check(key) == key
+    with pytest.raises(PartitionKeyError, match="not a .* partition key"):
+        Partitions(every).check("yesterday")
+
+
+def test_a_daily_tick_processes_the_day_before_in_the_pipeline_time_zone():
+    p = Partitions("day")
+    tick = datetime(2026, 9, 7, 4, 0, tzinfo=timezone.utc)  # 06:00 in Paris
+    assert p.key_of_tick(tick, "Europe/Paris") == "2026-09-06"
+    assert Partitions("day", offset=0).key_of_tick(tick, "Europe/Paris") == "2026-09-07"
+    assert Partitions("hour").key_of_tick(tick, "UTC") == "2026-09-07T03"
+    assert deadline(p, "2026-09-06", "07:00", "UTC") == datetime(
+        2026, 9, 7, 7, tzinfo=timezone.utc
+    ) - timedelta(0)
+
+
+def test_bad_partitions_say_what_to_write():
+    with pytest.raises(ValueError, match="every"):
+        parse_partitions({"every": "fortnight"})
+    with pytest.raises(ValueError, match="start"):
+        parse_partitions({"every": "day", "start": "Sept 1"})
+    with pytest.raises(ValueError, match="offset"):
+        parse_partitions({"every": "day", "offset": -1})
