@@ -30,7 +30,7 @@ from store_bench import seed_store  # noqa: E402
 
 from jupyter_dataops.store import open_store  # noqa: E402
 from jupyter_dataops.widgets._format import badge, check_counts, esc, when  # noqa: E402
-from jupyter_dataops.widgets.chart import MetricChart  # noqa: E402
+from jupyter_dataops.widgets.chart import MetricChartWidget  # noqa: E402
 from jupyter_dataops.widgets.history import RunHistory  # noqa: E402
 
 
@@ -81,11 +81,12 @@ def measure(url: str, repeat: int, naive: bool) -> dict[str, float]:
         run_id = widget.rows[0]["id"]
         out["open one run's detail"] = median_ms(lambda: widget.show_run(run_id), repeat)
         out["chart: newest 500 points, I chart"] = median_ms(
-            lambda: MetricChart(store, "step1", "row_count", last=500), repeat
+            lambda: MetricChartWidget(store, "step1", "row_count", last=500), repeat
         )
         if naive:
             out["alt: chart over all points (last=None)"] = median_ms(
-                lambda: MetricChart(store, "step1", "row_count", last=None), max(1, repeat // 2)
+                lambda: MetricChartWidget(store, "step1", "row_count", last=None),
+                max(1, repeat // 2),
             )
             out["alt: naive table of every run"] = median_ms(
                 lambda: naive_table(store), max(1, repeat // 3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from jupyter_dataops.widgets.project import ProjectStore, open_project_store
 
 __all__ = [
-    "MetricChart",
+    "MetricChartWidget",
     "ProjectStore",
     "RunHistory",
     "chart_widget",
@@ -25,10 +25,10 @@ def __getattr__(name: str):  # noqa: ANN202
         from jupyter_dataops.widgets.history import RunHistory
 
         return RunHistory
-    if name == "MetricChart":
-        from jupyter_dataops.widgets.chart import MetricChart
+    if name == "MetricChartWidget":
+        from jupyter_dataops.widgets.chart import MetricChartWidget
 
-        return MetricChart
+        return MetricChartWidget
     raise AttributeError(f"module 'jupyter_dataops.widgets' has no attribute {name!r}")
 
 
@@ -62,10 +62,10 @@ def chart_widget(
 ):  # noqa: ANN201
     """The control-chart widget of ``metric`` of ``step`` over the project's production runs,
     drawn as its spc line judged it (chart type, rules and baseline are the line's)."""
-    from jupyter_dataops.widgets.chart import MetricChart
+    from jupyter_dataops.widgets.chart import MetricChartWidget
 
     project = open_project_store(start)
-    return MetricChart(
+    return MetricChartWidget(
         project.store,
         step,
         metric,

@@ -28,7 +28,7 @@ LAST_CHOICES: tuple[tuple[str, int | None], ...] = (
 VEGALITE = "application/vnd.vegalite.v5+json"
 
 
-class MetricChart(widgets.VBox):
+class MetricChartWidget(widgets.VBox):
     """The control chart of ``metric`` over the production runs of ``step``, with controls.
 
     Controls: how many recent runs to plot, and Refresh. The chart type, rules and baseline are

@@ -15,7 +15,7 @@ import pytest
 from jupyter_dataops import run_checks
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.store import open_store
-from jupyter_dataops.widgets.chart import MetricChart
+from jupyter_dataops.widgets.chart import MetricChartWidget
 
 METRIC = "avg(x)"
 STABLE = [10.0, 10.2, 9.8, 10.1, 9.9, 10.0, 10.3, 9.7, 10.1, 9.9, 10.2, 9.8]
@@ -46,13 +46,13 @@ def store_url(tmp_path):  # the widgets' store: one SQLite file (``store``: test
     return f"sqlite:///{tmp_path / 'runs.db'}"
 
 
-def spec_of(widget: MetricChart) -> dict:
+def spec_of(widget: MetricChartWidget) -> dict:
     (output,) = widget.output.outputs
     assert output["output_type"] == "display_data"
     return output["data"]["application/vnd.vegalite.v5+json"]
 
 
-def plotted(widget: MetricChart) -> list[float]:
+def plotted(widget: MetricChartWidget) -> list[float]:
     spec = spec_of(widget)
     return [row["statistic"] for row in spec["data"]["values"]]
 
@@ -60,7 +60,7 @@ def plotted(widget: MetricChart) -> list[float]:
 def test_chart_is_an_offline_vegalite_v5_bundle_of_the_production_series(store):
     record(store, STABLE)
     record(store, [55.0], mode="test")  # a promotion gate run is never part of the chart
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     spec = spec_of(widget)
     assert spec["$schema"].endswith("/vega-lite/v5.json")
     assert plotted(widget) == pytest.approx(STABLE)
@@ -71,7 +71,7 @@ def test_chart_is_an_offline_vegalite_v5_bundle_of_the_production_series(store):
 
 def test_broken_rules_name_the_run_that_broke_them(store):
     ids = record(store, [*STABLE, 30.0])
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert widget.broken["WE1"] == [len(STABLE)]
     item = widget.rules_list.value.split('data-rule="WE1">')[1].split("</li>")[0]
     assert "1 point beyond the control limits" in item
@@ -83,7 +83,7 @@ def test_the_rules_are_the_spc_lines(store):
     # 8 points above the centre after a low start: a run of 7 (qcc) and of 8 (Western Electric)
     values = [8.0, 8.2, 7.9, 8.1, 7.8, 8.0, 10.5, 10.6, 10.4, 10.7, 10.5, 10.6, 10.4, 10.5]
     ids = record(store, values, spec="spc avg(x): rules western_electric, baseline 6")
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert "chart i, rules western_electric, baseline 6" in widget.title.value
     assert widget.chart.note is None and widget.chart.line.startswith("spc avg(x)")
     assert "WE4" in widget.broken and "SHIFT7" not in widget.broken
@@ -95,7 +95,7 @@ def test_the_rules_are_the_spc_lines(store):
 def test_ewma_and_cusum_lines_list_their_signals(store):
     shifted = [*STABLE, 11.5, 11.6, 11.4, 11.7, 11.5, 11.6]
     ids = record(store, shifted, spec="spc avg(x): chart ewma, baseline 12")
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert "EWMA" in str(spec_of(widget)["title"])
     assert list(widget.broken) == ["ewma"]
     first = widget.broken["ewma"][0]
@@ -108,7 +108,7 @@ def test_a_cusum_line_is_drawn_as_a_cusum_chart(store):
     ids = record(
         store, [*STABLE, 11.5, 11.6, 11.4, 11.7], spec="spc avg(x): chart cusum, baseline 12"
     )
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert "CUSUM" in str(spec_of(widget)["title"])
     assert set(widget.broken) == {"cusum"}
     assert all(i >= len(STABLE) for i in widget.broken["cusum"])
@@ -119,7 +119,7 @@ def test_a_cusum_line_is_drawn_as_a_cusum_chart(store):
 def test_moving_range_line_points_are_runs(store):
     values = [10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 10.1, 25.0, 10.0]
     ids = record(store, values, spec="spc avg(x): chart mr, baseline 6")
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert len(plotted(widget)) == len(values)
     assert widget.point_run(8)["step_run_id"] == ids[8]
     assert "WE1" in widget.broken
@@ -130,7 +130,7 @@ def test_moving_range_line_points_are_runs(store):
 
 def test_chart_tooltips_name_the_run_of_each_point(store):
     ids = record(store, STABLE[:5])
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     spec = spec_of(widget)
     assert [r["run"] for r in spec["data"]["values"]] == [f"#{i}" for i in ids]
     assert all(r["run_time"].endswith("UTC") for r in spec["data"]["values"])
@@ -145,7 +145,7 @@ def test_chart_tooltips_name_the_run_of_each_point(store):
 def test_points_control_reads_only_the_newest_runs(store):
     values = [10.0 + (i % 5) * 0.1 for i in range(60)]
     record(store, values)
-    widget = MetricChart(store, "load", METRIC, last=50)
+    widget = MetricChartWidget(store, "load", METRIC, last=50)
     assert plotted(widget) == pytest.approx(values[-50:])
     widget.last.value = None
     assert plotted(widget) == pytest.approx(values)
@@ -155,7 +155,7 @@ def test_points_control_reads_only_the_newest_runs(store):
 
 def test_refresh_draws_runs_recorded_after_the_widget_was_built(store):
     record(store, STABLE)
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     ids = record(store, [40.0])
     assert len(plotted(widget)) == len(STABLE)
     widget.refresh_button.click()
@@ -165,7 +165,7 @@ def test_refresh_draws_runs_recorded_after_the_widget_was_built(store):
 
 def test_unknown_metric_lists_the_metrics_recorded_for_the_step(store):
     record(store, STABLE[:3])
-    widget = MetricChart(store, "load", "avg(y)")
+    widget = MetricChartWidget(store, "load", "avg(y)")
     assert widget.output.outputs == ()
     assert "No production values of &#x27;avg(y)&#x27; for step &#x27;load&#x27;" in (
         widget.message.value
@@ -175,7 +175,7 @@ def test_unknown_metric_lists_the_metrics_recorded_for_the_step(store):
 
 def test_a_single_run_is_not_enough_for_a_chart(store):
     record(store, [10.0])
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert widget.output.outputs == ()
     assert "Only 1 production run" in widget.message.value
     assert "at least 2" in widget.message.value
@@ -183,7 +183,7 @@ def test_a_single_run_is_not_enough_for_a_chart(store):
 
 def test_a_flat_series_is_explained_for_cusum(store):
     record(store, [10.0] * 5, spec="spc avg(x): chart cusum, baseline 3")
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert widget.output.outputs == ()
     assert "cannot draw the cusum chart" in widget.message.value
     assert "no variation" in widget.message.value
@@ -191,12 +191,12 @@ def test_a_flat_series_is_explained_for_cusum(store):
 
 def test_bad_arguments_are_refused(store):
     with pytest.raises(DataOpsError, match=r"last must be at least 2 runs"):
-        MetricChart(store, "load", METRIC, last=1)
+        MetricChartWidget(store, "load", METRIC, last=1)
 
 
 def test_an_unwatched_metric_says_no_spc_line_judged_it(store):
     record(store, STABLE)
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     assert "No spc line watches avg(x)" in widget.message.value
     assert "no spc line" in widget.title.value
 
@@ -216,7 +216,7 @@ def test_chart_widget_reads_the_project_store(tmp_path, monkeypatch):
 
 def test_a_broken_store_is_reported_in_the_widget_on_refresh(store):
     record(store, STABLE)
-    widget = MetricChart(store, "load", METRIC)
+    widget = MetricChartWidget(store, "load", METRIC)
     with store.engine.begin() as conn:  # a damaged database file / half-migrated schema
         conn.exec_driver_sql("DROP TABLE metrics")
     widget.refresh_button.click()

@@ -15,7 +15,7 @@ from builders import write_notebook
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_dataops.store import open_store
-from jupyter_dataops.widgets.chart import MetricChart
+from jupyter_dataops.widgets.chart import MetricChartWidget
 from jupyter_dataops.widgets.history import RunHistory
 
 
@@ -72,7 +72,7 @@ def test_chart_magic_shows_the_metric_as_its_spc_line_judged_it(shell, project):
     res = run(shell, "%dataops_chart measure avg(x) --last 50")
     assert res.error_in_exec is None
     widget = res.result
-    assert isinstance(widget, MetricChart)
+    assert isinstance(widget, MetricChartWidget)
     assert widget.chart.chart == "i" and widget.chart.rules == "qcc"  # no spc line: the defaults
     assert widget.last.value == 50
     assert len(widget.output.outputs) == 1

@@ -21,7 +21,7 @@ from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.views.charts import metric_chart
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.testing import store_url as make_store_url
-from jupyter_dataops.widgets.chart import MetricChart
+from jupyter_dataops.widgets.chart import MetricChartWidget
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -119,7 +119,7 @@ def test_the_widget_flags_exactly_what_the_check_flagged(recorded, key, chart, r
     statuses = {row["status"] for row in verdicts.values()}
     assert expected and {"baseline", "pass"} <= statuses  # the series has all three stories
 
-    widget = MetricChart(recorded, STEP, key, pipeline=PIPELINE)
+    widget = MetricChartWidget(recorded, STEP, key, pipeline=PIPELINE)
     assert (widget.chart.chart, widget.chart.rules, widget.chart.baseline) == (chart, rules, 5)
     drawn = {
         (widget.point_run(i)["step_run_id"], rule)
@@ -181,7 +181,7 @@ def test_a_line_still_collecting_its_baseline_draws_no_limits_and_flags_nothing(
         assert chart.violations == [] and chart.limits == {"center": None, "lcl": None, "ucl": None}
         assert {p.check_status for p in chart.points} == {"baseline"}
         assert "collecting baseline 3/8" in chart.title
-        widget = MetricChart(store, STEP, I_KEY, pipeline=PIPELINE)
+        widget = MetricChartWidget(store, STEP, I_KEY, pipeline=PIPELINE)
         assert "not judged: collecting baseline 3/8" in widget.message.value
         assert "nothing judged yet" in widget.rules_list.value
         with pytest.raises(DataOpsError, match="last must be at least 1"):
