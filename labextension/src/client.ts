@@ -1,6 +1,8 @@
 import { requestAPI } from './handler';
 import {
+  IGrid,
   IMetricChart,
+  IPartitionRunStarted,
   INotebookModel,
   IPipelineList,
   IPromoteRequest,
@@ -91,6 +93,19 @@ export class DataOpsClient {
     return requestAPI<IRunStarted>(
       `steps/${encodeURIComponent(step)}/run`,
       post({ parameters })
+    );
+  }
+
+  /** GET grid: one page of partitions (newest first) × steps. */
+  grid(query: { pipeline?: string | null; limit?: number; offset?: number } = {}): Promise<IGrid> {
+    return requestAPI<IGrid>(withQuery('grid', { ...query }));
+  }
+
+  /** POST partitions/{key}/run: re-run every step for one partition (`dataops run --partition`). */
+  rerunPartition(partition: string): Promise<IPartitionRunStarted> {
+    return requestAPI<IPartitionRunStarted>(
+      `partitions/${encodeURIComponent(partition)}/run`,
+      post({})
     );
   }
 

@@ -307,3 +307,47 @@ export interface IStatus {
   }[];
   hint: string | null;
 }
+
+/** GridCell: the latest production run of one step for one partition. */
+export interface IGridCell {
+  /** the step run (GET runs/{run_id}) */
+  run_id: number;
+  pipeline_run_id: number;
+  status: RunStatus;
+  attempt: number;
+  checks: ICheckCounts;
+  started_at: string | null;
+  ended_at: string | null;
+  /** not successful by the step's expect_by */
+  late: boolean;
+}
+
+/** One partition of the grid: a cell per step, in the order of `IGrid.steps`. */
+export interface IGridRow {
+  partition: string;
+  /** null: the step never ran for this partition */
+  cells: (IGridCell | null)[];
+  /** the steps late for this partition */
+  late: string[];
+}
+
+/** Grid: one page of partitions (newest first) × steps. */
+export interface IGrid {
+  pipeline: string | null;
+  /** the partition length; null: the pipeline has no partitions */
+  every: 'hour' | 'day' | 'week' | 'month' | null;
+  steps: string[];
+  partitions: IGridRow[];
+  total: number;
+  limit: number;
+  offset: number;
+  hint: string | null;
+  project_dir?: string | null;
+}
+
+/** PartitionRunStarted: "Re-run this day" started a run of every step for the partition. */
+export interface IPartitionRunStarted {
+  pipeline_run_id: number;
+  partition: string;
+  step_runs: { step: string; step_run_id: number; status: string }[];
+}

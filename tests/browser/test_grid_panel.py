@@ -1,0 +1,231 @@
+"""The panel's grid in a real JupyterLab, driven by headless chromium.
+
+A project of its own: a daily-partitioned pipeline ``factory`` (starting three days ago) with two
+promoted steps (``ingest`` then ``report``), served by its own ``jupyter lab``. Its store holds
+two days: DAY1 fully successful, DAY2 with ``ingest`` failed and ``report`` skipped; yesterday is
+due and never ran. The grid shows the days × steps with their statuses and check counts; a click
+on a cell opens that run; "Re-run this day", once confirmed in the dialog, starts a real
+``dataops run --partition DAY2`` (papermill kernels), which the store records and the grid then
+shows as successful. The panel's picture is kept as ``tests/artifacts/grid.png`` (the README's
+``docs/images/grid.png``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from jupyter_dataops.pipeline.definition.project import Project
+from jupyter_dataops.pipeline.execution.promote import promote
+
+from .conftest import ARTIFACTS, KERNELSPEC, LabPage, LabServer, start_lab, stop_lab
+from .test_panel import describe_page_error, open_panel
+
+pytestmark = pytest.mark.browser
+
+GRID = '[data-testid="dataops-grid"]'
+_TODAY = datetime.now(timezone.utc).date()
+DAY1, DAY2, YESTERDAY = (str(_TODAY - timedelta(days=n)) for n in (3, 2, 1))
+HEAD = f"pipeline: factory\npartitions: {{every: day, parameter: run_date, start: {DAY1}}}\n"
+STEPS = (
+    "steps:\n"
+    "  ingest: {notebook: ingest.ipynb}\n"
+    "  report: {notebook: report.ipynb, depends_on: [ingest]}\n"
+)
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.cells = [
+        nbformat.v4.new_code_cell('run_date = "2000-01-01"', metadata={"tags": ["parameters"]}),
+        *(nbformat.v4.new_code_cell(c) for c in cells),
+    ]
+    nbformat.write(nb, path)
+
+
+def _record(store, partition: str, outcomes: dict[str, tuple[str, list[str]]]) -> dict[str, int]:
+    """A pipeline run for ``partition`` as the runner records one: step -> (status, checks)."""
+    pr = store.create_pipeline_run("factory", partition=partition)
+    ids = {}
+    for step, (status, checks) in outcomes.items():
+        sr = store.create_step_run(pr, step)
+        store.start_step_run(sr)
+        results = [
+            SimpleNamespace(
+                line=i + 1,
+                source=f"check {i + 1}",
+                status=s,
+                observed=None,
+                threshold=None,
+                metric=None,
+                message=s,
+            )
+            for i, s in enumerate(checks)
+        ]
+        if results:
+            store.record_suite(sr, SimpleNamespace(name="q", results=results, metrics={}))
+        error = None if status in ("success", "skipped") else "the raw file is missing"
+        store.finish_step_run(
+            sr, status, error=error, skip_reason="ingest failed" if status == "skipped" else None
+        )
+        ids[step] = sr
+    store.finish_pipeline_run(pr)
+    return ids
+
+
+def write_grid_project(root: Path) -> dict[str, dict[str, int]]:
+    """The partitioned project, both steps promoted, two days recorded; returns their run ids."""
+    checks = "%%dataops_test frame\nrow_count between 5 and 100\nmissing_count(day) = 0\n"
+    load = "%load_ext jupyter_dataops\nimport polars as pl\n"
+    _notebook(
+        root / "ingest.ipynb", load + "frame = pl.DataFrame({'day': [run_date] * 10})", checks
+    )
+    _notebook(root / "report.ipynb", load + "frame = pl.DataFrame({'day': [run_date] * 6})", checks)
+    (root / "dataops.yaml").write_text(HEAD + "steps: {}\n")
+    promote(root / "ingest.ipynb", "ingest", pipeline_file=root / "dataops.yaml")
+    promote(root / "report.ipynb", "report", pipeline_file=root / "dataops.yaml")
+    (root / "dataops.yaml").write_text(HEAD + STEPS)
+    with Project(root).open_store() as store:
+        day1 = _record(
+            store,
+            DAY1,
+            {"ingest": ("success", ["pass", "pass"]), "report": ("success", ["pass", "warn"])},
+        )
+        day2 = _record(
+            store,
+            DAY2,
+            {"ingest": ("failed", ["pass", "fail"]), "report": ("skipped", [])},
+        )
+    return {DAY1: day1, DAY2: day2}
+
+
+@pytest.fixture(scope="module")
+def grid_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    root = tmp_path_factory.mktemp("grid_root")
+    runs = write_grid_project(root)
+    server = start_lab(root, tmp_path_factory.mktemp("grid_lab_state"))
+    try:
+        yield SimpleNamespace(root=root, runs=runs, server=server)
+    finally:
+        stop_lab(server)
+
+
+@pytest.fixture
+def grid_page(chromium_context, grid_project) -> Iterator[LabPage]:
+    """A tab on the grid project's lab; fails the test if the page threw."""
+    server: LabServer = grid_project.server
+    lab = LabPage(page=None, server=server)
+    errors: list = []
+    listener = lambda request: lab.requests.append(request.url)  # noqa: E731
+    chromium_context.on("request", listener)
+    lab.page = chromium_context.new_page()
+    lab.page.on("pageerror", lambda error: errors.append(error))
+    try:
+        yield lab
+    finally:
+        lab.page.close()
+        chromium_context.remove_listener("request", listener)
+    assert not errors, "the page threw:\n" + "\n\n".join(describe_page_error(e) for e in errors)
+    assert not lab.external_requests(), lab.external_requests()
+
+
+def cell(grid, partition: str, step: str):
+    return grid.locator(
+        f'[data-testid="dataops-grid-row"][data-partition="{partition}"] '
+        f'[data-testid="dataops-grid-cell"][data-step="{step}"]'
+    )
+
+
+def cells_of(grid, partition: str) -> list:
+    row = grid.locator(f'[data-testid="dataops-grid-row"][data-partition="{partition}"]')
+    return row.locator('[data-testid="dataops-grid-cell"]').all()
+
+
+def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, grid_project):
+    panel = open_panel(grid_page, width=720)
+    page = grid_page.page
+    grid = panel.locator(GRID)
+    cell(grid, DAY2, "ingest").wait_for(timeout=30_000)
+
+    heads = grid.locator("thead th[data-step]").evaluate_all("els => els.map(e => e.dataset.step)")
+    assert heads == ["ingest", "report"]
+    keys = grid.locator('[data-testid="dataops-grid-row"]').evaluate_all(
+        "els => els.map(e => e.dataset.partition)"
+    )
+    assert keys == [YESTERDAY, DAY2, DAY1]  # newest first; every due day is a row
+    assert [c.get_attribute("data-status") for c in cells_of(grid, YESTERDAY)] == ["missing"] * 2
+
+    runs = grid_project.runs
+    expected = {
+        (DAY1, "ingest"): ("success", "2\u2713"),
+        (DAY1, "report"): ("success", "1\u2713 1\u26a0"),
+        (DAY2, "ingest"): ("failed", "1\u2713 1\u2717"),
+        (DAY2, "report"): ("skipped", "skipped"),
+    }
+    for (day, step), (status, counts) in expected.items():
+        c = cell(grid, day, step)
+        assert c.get_attribute("data-status") == status
+        assert c.get_attribute("data-run-id") == str(runs[day][step])
+        assert c.inner_text().strip() == counts
+    # coloured by status: a failed cell is not painted like a successful one
+    colour = "el => getComputedStyle(el).backgroundColor"
+    assert cell(grid, DAY2, "ingest").evaluate(colour) != cell(grid, DAY1, "ingest").evaluate(
+        colour
+    )
+
+    # a click on a cell opens that run in the run detail section
+    cell(grid, DAY2, "ingest").click()
+    detail = panel.locator('[data-testid="dataops-run-detail"]')
+    detail.locator("h3", has_text=f"Run #{runs[DAY2]['ingest']} \u00b7 ingest").wait_for()
+    detail.get_by_text("the raw file is missing").first.wait_for()
+
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    grid.screenshot(path=str(ARTIFACTS / "grid.png"))
+
+    # "Re-run this day": cancelling starts nothing, confirming starts dataops run --partition
+    row = grid.locator(f'[data-testid="dataops-grid-row"][data-partition="{DAY2}"]')
+    row.locator('[data-testid="dataops-grid-rerun"]').click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    assert f"Re-run {DAY2}?" in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    dialog.wait_for(state="detached")
+    with Project(grid_project.root).open_store() as store:
+        assert len(store.list_runs(pipeline="factory", partition=DAY2)) == 2
+
+    row.locator('[data-testid="dataops-grid-rerun"]').click()
+    dialog.get_by_role("button", name=f"Re-run {DAY2}").click()
+    deadline = time.monotonic() + 240
+    new: list = []
+    while time.monotonic() < deadline:
+        with Project(grid_project.root).open_store() as store:
+            new = [
+                r
+                for r in store.list_runs(pipeline="factory", partition=DAY2)
+                if r["id"] not in runs[DAY2].values()
+            ]
+        if len(new) == 2 and all(r["status"] not in ("queued", "running") for r in new):
+            break
+        time.sleep(1)
+    assert sorted((r["step"], r["status"]) for r in new) == [
+        ("ingest", "success"),
+        ("report", "success"),
+    ], new
+    fresh = {r["step"]: r["id"] for r in new}
+    c = cell(grid, DAY2, "ingest")
+    page.wait_for_function(
+        "([el, id]) => el.dataset.runId === id",
+        arg=[c.element_handle(), str(fresh["ingest"])],
+        timeout=30_000,
+    )
+    assert c.get_attribute("data-status") == "success"
+    assert cell(grid, DAY2, "report").get_attribute("data-run-id") == str(fresh["report"])
+    assert cell(grid, DAY1, "ingest").get_attribute("data-run-id") == str(runs[DAY1]["ingest"])
