@@ -315,9 +315,10 @@ class WarmProvisioner(LocalProvisioner):
             _say_once(why)
         if tmpl is None:
             return await super().launch_kernel(cmd, **kwargs)
-        cwd = kwargs.get("cwd")
+        # papermill chdirs this process to the notebook's folder; a Popen'd kernel inherits it
+        cwd = str(kwargs.get("cwd") or os.getcwd())
         try:
-            kernel = tmpl.fork_kernel(cmd, env, str(cwd) if cwd else None)
+            kernel = tmpl.fork_kernel(cmd, env, cwd)
         except OSError as exc:
             with _lock:
                 tmpl.failed = str(exc)
@@ -325,7 +326,7 @@ class WarmProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         self.process = kernel
         self.pid = self.pgid = kernel.pid  # the child leads its own session
-        self.cwd = cwd or os.getcwd()
+        self.cwd = cwd
         return self.connection_info
 
 

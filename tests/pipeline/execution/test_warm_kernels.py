@@ -1,0 +1,199 @@
+"""Warm kernels: each step's kernel is forked from a preloaded template, on real kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from builders import write_notebook
+
+from jupyter_dataops.pipeline.execution import warm
+from jupyter_dataops.pipeline.execution.execute import NotebookJob, execute_notebook
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.name != "posix" or not hasattr(os, "fork"), reason="forks kernels"),
+]
+
+WHO = "import os, json\nprint(json.dumps({'pid': os.getpid(), 'ppid': os.getppid()}))"
+
+
+@pytest.fixture(autouse=True)
+def warm_on(monkeypatch):
+    monkeypatch.delenv(warm.ENV_WARM, raising=False)
+    monkeypatch.setattr(warm, "_said", set())
+
+
+def run(path: Path, out: str, **kw) -> tuple:
+    result = execute_notebook(
+        NotebookJob(str(path), str(path.parent / out), cwd=str(path.parent), **kw)
+    )
+    return result, nbformat.read(result.output, as_version=4)
+
+
+def who(nb, index: int = 1) -> dict:
+    return json.loads(nb.cells[index].outputs[0]["text"])
+
+
+def gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_each_step_is_a_fresh_forked_process_that_sees_nothing_of_the_step_before(tmp_path):
+    first = write_notebook(
+        tmp_path / "first.ipynb",
+        "x = 1",
+        WHO,
+        "import json, polars\nLEAK = 'step 1'\njson.LEAK = polars.LEAK = 'step 1'",
+    )
+    second = write_notebook(
+        tmp_path / "second.ipynb",
+        "x = 2",
+        WHO,
+        "import json, polars\nprint(json.dumps({'global': 'LEAK' in globals(),\n"
+        "    'json': hasattr(json, 'LEAK'), 'polars': hasattr(polars, 'LEAK')}))",
+    )
+    one, nb1 = run(first, "out1.ipynb", env={"DATAOPS_MODE": "test"})
+    two, nb2 = run(second, "out2.ipynb")
+
+    assert one.ok and two.ok, (one.error, two.error)
+    template = warm.template()
+    assert template is not None
+    k1, k2 = who(nb1), who(nb2)
+    assert k1["ppid"] == k2["ppid"] == template.pid  # forked from the template, not started
+    assert k1["pid"] != k2["pid"] and gone(k1["pid"]) and gone(k2["pid"])
+    assert json.loads(nb2.cells[-1].outputs[0]["text"]) == {
+        "global": False,
+        "json": False,
+        "polars": False,
+    }
+
+
+def test_the_kernel_runs_in_the_step_folder_with_the_step_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATAOPS_MODE", "not this")  # the job's env wins, as with a plain start
+    src = write_notebook(
+        tmp_path / "step" / "env.ipynb",
+        "x = 1",
+        "import os, sys\nprint(os.getcwd(), os.environ['DATAOPS_MODE'], sys.path[0] == os.getcwd())",
+    )
+    result, nb = run(src, "out.ipynb", env={"DATAOPS_MODE": "production"})
+    assert result.ok, result.error
+    assert nb.cells[1].outputs[0]["text"].split() == [str(src.parent), "production", "True"]
+
+
+def test_the_executed_notebook_is_what_papermill_writes(tmp_path, monkeypatch):
+    import papermill as pm
+
+    src = write_notebook(tmp_path / "nb.ipynb", "x = 1", "y = x * 2\nprint(y)", "y")
+    warm_result, warm_nb = run(src, "warm.ipynb", parameters={"x": 21})
+    pm.execute_notebook(
+        str(src),
+        str(tmp_path / "plain.ipynb"),
+        parameters={"x": 21},
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    plain_nb = nbformat.read(tmp_path / "plain.ipynb", as_version=4)
+
+    assert warm_result.ok
+    assert set(warm_nb.metadata) == set(plain_nb.metadata)
+    assert set(warm_nb.metadata.papermill) == set(plain_nb.metadata.papermill)
+    assert warm_nb.metadata.papermill["parameters"] == {"x": 21}
+    assert [c.metadata.get("tags") for c in warm_nb.cells] == [
+        c.metadata.get("tags") for c in plain_nb.cells
+    ]
+    assert "injected-parameters" in warm_nb.cells[1].metadata.tags
+    strip = ("execution_count",)
+    for ours, theirs in zip(warm_nb.cells, plain_nb.cells, strict=True):
+        assert ours.source == theirs.source
+        assert [
+            {k: v for k, v in o.items() if k not in strip} for o in ours.get("outputs", [])
+        ] == [{k: v for k, v in o.items() if k not in strip} for o in theirs.get("outputs", [])]
+        assert set(ours.metadata.papermill) == set(theirs.metadata.papermill)
+    assert warm_nb.cells[2].outputs[0]["text"] == "42\n"
+
+
+def test_a_warm_kernel_over_the_step_timeout_is_killed_and_reaped(tmp_path):
+    src = write_notebook(tmp_path / "slow.ipynb", "x = 1", WHO, "import time\ntime.sleep(120)")
+    start = time.monotonic()
+    result, nb = run(src, "out.ipynb", timeout=8)
+
+    assert result.reason == "timeout" and "timeout of 8 s" in result.error
+    assert time.monotonic() - start < 60
+    kernel = who(nb)["pid"]
+    deadline = time.monotonic() + 10
+    while not gone(kernel) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not psutil.pid_exists(kernel)  # killed, and reaped by the template (no zombie)
+
+
+def test_killing_a_forked_kernel_through_its_manager(tmp_path):
+    from jupyter_dataops.pipeline.execution.execute import _WatchedKernelManager
+
+    async def start_and_kill() -> tuple[int, int | None]:
+        km = _WatchedKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(tmp_path))
+        pid = km.provisioner.pid
+        assert psutil.Process(pid).ppid() == warm.template().pid
+        await km.shutdown_kernel(now=True)  # kill by pid; the template reaps it
+        return pid, await km.provisioner.poll()
+
+    pid, code = asyncio.run(start_and_kill())
+    assert not psutil.pid_exists(pid)
+    assert code is not None
+
+
+def test_a_kernel_crash_is_kernel_died_and_the_template_survives_it(tmp_path):
+    crash = write_notebook(tmp_path / "crash.ipynb", "x = 1", WHO, "import os\nos._exit(3)")
+    result, nb = run(crash, "out.ipynb")
+    assert result.reason == "kernel_died" and result.ename == "DeadKernelError"
+    assert nb.cells[2].outputs[-1]["ename"] == "DeadKernelError"
+
+    template = warm.template()
+    assert template is not None and who(nb)["ppid"] == template.pid
+    assert psutil.Process(template.pid).is_running()
+    after, nb_after = run(write_notebook(tmp_path / "ok.ipynb", "x = 1", WHO), "ok-out.ipynb")
+    assert after.ok and who(nb_after)["ppid"] == template.pid
+
+
+def test_no_forked_kernel_outlives_its_step_nor_the_template_its_process(tmp_path):
+    src = write_notebook(tmp_path / "nb.ipynb", "x = 1", WHO)
+    pids = [who(run(src, f"out{i}.ipynb")[1])["pid"] for i in range(2)]
+    template = warm.template()
+    assert template is not None
+    assert psutil.Process(template.pid).children() == []
+    assert all(not psutil.pid_exists(pid) for pid in pids)
+
+    warm.shutdown()
+    assert not psutil.pid_exists(template.pid)
+    assert not Path(template.path).exists()
+
+
+def test_with_warm_kernels_off_kernels_start_plainly_and_one_line_says_so(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv(warm.ENV_WARM, "0")
+    src = write_notebook(tmp_path / "nb.ipynb", "x = 1", WHO)
+    with caplog.at_level(logging.INFO, logger=warm.__name__):
+        results = [run(src, f"out{i}.ipynb") for i in range(2)]
+
+    assert all(result.ok for result, _ in results)
+    assert all(who(nb)["ppid"] == os.getpid() for _, nb in results)  # our own child: Popen
+    lines = [r.getMessage() for r in caplog.records if r.name == warm.__name__]
+    assert lines == ["warm kernels off: DATAOPS_WARM_KERNELS=0; kernels start plainly"]
+
+
+def test_only_this_interpreters_python3_kernel_is_forked():
+    python = [os.sys.executable, "-m", "ipykernel_launcher", "-f", "k.json"]
+    assert warm.why_not_warm(python, {}) is None
+    assert warm.why_not_warm([*python, "--HistoryManager.hist_file=:memory:"], {}) is None
+    assert "not this interpreter" in warm.why_not_warm(["/usr/bin/R", "--slave", "-f", "x"], {})
+    assert "not this interpreter" in warm.why_not_warm([*python, "extra"], {})
+    assert warm.why_not_warm(python, {warm.ENV_WARM: "0"}) == "DATAOPS_WARM_KERNELS=0"
