@@ -237,7 +237,10 @@ def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
                 return False
             raise ValueError("use true or false")
         if kind in ("list", "dict"):
-            value = yaml.safe_load(text)
+            try:
+                value = yaml.safe_load(text)
+            except (yaml.YAMLError, RecursionError):
+                value = None  # refused below with the form to write
             if _type_of(value) != kind:
                 raise ValueError(
                     f"write it as YAML/JSON, e.g. {'[1, 2]' if kind == 'list' else '{a: 1}'}"
@@ -256,7 +259,7 @@ def parse_value(raw: str, param: NotebookParameter, *, where: str = "") -> Any:
         return value
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return raw
 
 
