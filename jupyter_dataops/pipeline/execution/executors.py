@@ -155,6 +155,10 @@ class LocalExecutor(Executor):
     def open(self) -> None:
         import papermill  # noqa: F401  - imported once here, inherited by forked workers
 
+        from jupyter_dataops.pipeline.execution import warm
+
+        warm.prestart()  # one kernel template for the run, shared by the forked workers
+
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
