@@ -111,7 +111,6 @@ def run(
     """Run the promoted pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
     from jupyter_dataops.pipeline.definition.project import Project
     from jupyter_dataops.pipeline.execution.runner import run_pipeline
-    from jupyter_dataops.pipeline.observers.alerts import with_alerts
     from jupyter_dataops.pipeline.views import history
     from jupyter_dataops.pipeline.views.report import RichReporter, verdict_lines
 
@@ -127,8 +126,7 @@ def run(
             "--address is the address of a Dask scheduler: use it with --executor dask (or "
             "`executor: dask` in dataops.yaml)."
         )
-    # alerts go out once a step is recorded, through the project's (cached) store
-    reporter = with_alerts(RichReporter(console), pipeline, open_store=project.open_store)
+    reporter = RichReporter(console)  # the runner adds the pipeline's alerts and lineage
     store = None
     try:
         result = run_pipeline(
@@ -151,9 +149,7 @@ def run(
     except DataOpsError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        reporter.stop()
-        if hasattr(reporter, "run_interrupted"):  # the pipeline has alerts
-            reporter.run_interrupted()
+        reporter.stop()  # the runner recorded and alerted the interrupted steps
         raise fail("stopped; unfinished steps are recorded as interrupted.", code=130) from None
     finally:
         if store is not None:
@@ -283,7 +279,10 @@ def _print_scheduling(sched: dict) -> None:
             f"next {item['next_run'][:19].replace('T', ' ')} UTC"
         )
         if last:
-            text += f"; last tick {last['scheduled_for'][:19].replace('T', ' ')} {last['status']}"
+            text += f"; last tick {last['scheduled_for'][:19].replace('T', ' ')}"
+            if last.get("partition"):
+                text += f" for {last['partition']}"
+            text += f" {last['status']}"
             if last["run_status"]:
                 text += f" (run {last['pipeline_run_id']} {last['run_status']})"
             elif last["reason"]:

@@ -43,8 +43,8 @@ from jupyter_dataops.pipeline.definition.versions import StepState, promoted_not
 from jupyter_dataops.pipeline.execution.context import RunContext
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob
 from jupyter_dataops.pipeline.execution.executors import StepJob, executors
-from jupyter_dataops.pipeline.observers import operations
-from jupyter_dataops.pipeline.observers.lineage import with_lineage
+from jupyter_dataops.pipeline.observers.attach import WAIT_SECONDS, watch
+from jupyter_dataops.pipeline.observers.base import Watched
 
 
 @dataclass(frozen=True)
@@ -416,7 +416,9 @@ def run_pipeline(
 
     ``executor`` (default: ``executor:`` of dataops.yaml, else ``local``) is built with
     ``executor_options`` (default: what dataops.yaml says to it, e.g. ``dask_address``)
-    before anything is recorded. With OpenLineage configured, events go out too.
+    before anything is recorded. Every run is watched by its observers (operations SPC, the
+    pipeline's ``alerts:``, OpenLineage when configured: ``observers.attach``); pending alerts
+    are delivered (at most ``attach.WAIT_SECONDS``) before this returns or raises.
 
     ``partition``: the period the run is for (a key of ``partitions:``, e.g. ``2026-09-01``),
     given to each step's partition parameter and recorded on every step run.
@@ -433,16 +435,24 @@ def run_pipeline(
         pipeline, steps, params, store=store, promoted=not unpromoted, partition=partition
     )
     store = store or open_pipeline_store(pipeline)
-    reporter = with_lineage(reporter, pipeline, store)
+    # The run's observers (operations SPC, alerts, lineage) hang on it here, for every door.
+    watched = watch(reporter, pipeline, store)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
-        return _execute(pipeline, plans, store, executor_cls, workers, reporter, trigger, partition)
+        return _execute(pipeline, plans, store, executor_cls, workers, watched, trigger, partition)
     finally:
+        # Pending alerts and lineage events go out before the process may exit (bounded; a
+        # repeated stop signal does not cut them short).
         if main:
-            signal.signal(signal.SIGTERM, previous)
-        if own_store:
-            store.close()
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            watched.close(WAIT_SECONDS)
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
+            if own_store:
+                store.close()
 
 
 def _execute(
@@ -451,7 +461,7 @@ def _execute(
     store: Any,
     executor_cls: Any,
     workers: int | None,
-    reporter: Reporter,
+    reporter: Watched,
     trigger: str,
     partition: str | None = None,
 ) -> RunResult:
@@ -519,7 +529,7 @@ def _execute(
                 for future in done:
                     job = running.pop(future)
                     result: AttemptResult = pool.finish(job, future)
-                    operations.observe(store, pipeline, plans[job.step], job.step_run_id, result)
+                    reporter.attempt_finished(plans[job.step], job.step_run_id, result)
                     outcome = run.outcomes[job.step]
                     outcome.notebook = result.output
                     if result.ok:
@@ -553,6 +563,7 @@ def _execute(
         try:
             run.interrupt("the runner was stopped (Ctrl-C or a signal) before the step finished")
             store.finish_pipeline_run(run_id, "interrupted")
+            reporter.run_interrupted(run_id)
         finally:
             if main:
                 signal.signal(signal.SIGTERM, previous)

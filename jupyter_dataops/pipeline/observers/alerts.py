@@ -17,7 +17,7 @@ import smtplib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
@@ -25,16 +25,19 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.pipeline.observers.base import RunObserver
+from jupyter_dataops.plugins import Registry
 
 log = logging.getLogger("jupyter_dataops.alerts")
 
 # In the order a message names them when one step raises several.
-EVENTS: tuple[str, ...] = ("failure", "check_failed", "spc_signal", "interrupted")
+EVENTS: tuple[str, ...] = ("failure", "check_failed", "spc_signal", "interrupted", "late")
 EVENT_WORDS = {
     "failure": "step failed",
     "check_failed": "data test failed",
     "spc_signal": "SPC signal",
     "interrupted": "run interrupted",
+    "late": "partition late",
 }
 RETRIES = 3
 RETRY_DELAY = 1.0
@@ -73,6 +76,7 @@ class AlertEvent:
     spc: list[str] = field(default_factory=list)  # rules broken, in words
     notebook: str | None = None
     time: str | None = None
+    partition: str | None = None  # the period the event is about (``late``)
 
     @property
     def event(self) -> str:
@@ -81,6 +85,8 @@ class AlertEvent:
     def title(self) -> str:
         what = ", ".join(EVENT_WORDS.get(e, e) for e in self.events)
         where = f"{self.pipeline}/{self.step}" if self.step else self.pipeline
+        if self.partition:
+            where += f" [{self.partition}]"
         run = f" (run {self.step_run_id})" if self.step_run_id else ""
         return f"[dataops] {where}{run}: {what}"
 
@@ -93,6 +99,8 @@ class AlertEvent:
             lines.append(f"step run: {self.step_run_id} (dataops show {self.step_run_id})")
         if self.pipeline_run_id:
             lines.append(f"pipeline run: {self.pipeline_run_id}")
+        if self.partition:
+            lines.append(f"partition: {self.partition}")
         if self.status:
             lines.append(f"status: {self.status}")
         if self.error:
@@ -270,36 +278,8 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class ChannelRegistry:
-    """Alert channel classes by key (``webhook:``, ``email:``...)."""
-
-    def __init__(self) -> None:
-        self._channels: dict[str, type[Channel]] = {}
-        self._loaded = False
-
-    def register(self, name: str, channel: type[Channel]) -> None:
-        self._channels[name] = channel
-
-    def _load_entry_points(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="jupyter_dataops.alert_channel"):
-            self._channels.setdefault(ep.name, ep.load())
-
-    def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._channels)
-
-    def get(self, name: str) -> type[Channel] | None:
-        if name not in self._channels:
-            self._load_entry_points()
-        return self._channels.get(name)
-
-
-channels = ChannelRegistry()
+#: alert channel classes by ``alerts:`` key; also the ``jupyter_dataops.alert_channel`` group
+channels = Registry("alert channel", "jupyter_dataops.alert_channel", base=Channel)
 channels.register("webhook", WebhookChannel)
 channels.register("email", EmailChannel)
 
@@ -310,15 +290,14 @@ def parse_alert(entry: Any) -> AlertSpec:
         raise AlertConfigError(
             "an alert is a mapping such as `{webhook: https://..., on: [failure]}`"
         )
-    kinds = [k for k in entry if channels.get(str(k)) is not None]
+    kinds = [k for k in entry if str(k) in channels]
     if len(kinds) != 1:
         raise AlertConfigError(
             f"an alert names exactly one channel ({', '.join(channels.names())}); got "
             f"{', '.join(map(str, kinds)) or 'none'}"
         )
     kind = str(kinds[0])
-    cls = channels.get(kind)
-    assert cls is not None
+    cls = channels[kind]
     events = entry.get("on")
     if events is None:
         raise AlertConfigError(f"missing `on:` (events: {', '.join(EVENTS)})", "on")
@@ -402,8 +381,10 @@ def deliver(
         wanted = [e for e in event.events if e in spec.events]
         if not wanted:
             continue
-        cls = channels.get(spec.channel)
-        if cls is None:
+        try:
+            cls = channels[spec.channel]
+        except DataOpsError as exc:  # parse_alert checked it; a plug-in gone since then
+            log.warning("alert not delivered: %s", exc)
             continue
         channel = cls(spec)
         try:
@@ -484,56 +465,41 @@ def alert_step_runs(
     return out
 
 
-class AlertingReporter:
-    """Wraps a runner ``Reporter``: after each step's record is committed, its alerts go out
-    on a background thread (a slow channel never holds up the run); ``run_finished`` waits
-    for them."""
+class AlertObserver(RunObserver):
+    """Sends a run's alerts: after each step's record is committed, on a background thread (a
+    slow channel never holds up the run); ``close`` waits for them (bounded), so a short-lived
+    process (``dataops run``, an Airflow task, the server's worker) delivers before it exits."""
 
-    def __init__(
-        self,
-        inner: Any,
-        alerts: Sequence[AlertSpec],
-        store: Any,
-        open_store: Callable[[], Any] | None = None,
-    ) -> None:
-        self.inner = inner
-        self.alerts = list(alerts)
-        self.store = store
-        # opens the pipeline's store on the first alert when ``store`` is None (the caller owns
-        # what it returns, e.g. the project's store cache: never closed here)
-        self._open_store = open_store
-        self.run_id: int | None = None
+    def __init__(self, pipeline: Any, store: Any) -> None:
+        super().__init__(pipeline, store)
+        self.alerts = list(getattr(pipeline, "alerts", ()) or ())
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-alerts")
         self._futures: list[Any] = []
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @classmethod
+    def enabled(cls, pipeline: Any) -> bool:
+        return bool(getattr(pipeline, "alerts", ()))
 
-    def run_started(self, run_id: int, plans: Any) -> None:
-        self.run_id = run_id
-        self.inner.run_started(run_id, plans)
-
-    def step_started(self, step: str, attempt: int) -> None:
-        self.inner.step_started(step, attempt)
-
-    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
-        self.inner.step_retrying(step, attempt, error, delay)
+    def _submit(self, step_run_ids: list[int]) -> None:
+        with self._lock:
+            self._futures.append(
+                self._pool.submit(alert_step_runs, self.alerts, self.store, step_run_ids)
+            )
 
     def step_finished(self, outcome: Any) -> None:
-        self.inner.step_finished(outcome)
-        if self.alerts and outcome.status in ("failed", "success") and outcome.step_run_ids:
-            srid = outcome.step_run_ids[-1]
-            with self._lock:
-                self._futures.append(self._pool.submit(self._send, srid))
+        if outcome.status in ("failed", "success") and outcome.step_run_ids:
+            self._submit([outcome.step_run_ids[-1]])
 
-    def _send(self, step_run_id: int) -> None:
-        if self.store is None:
-            self.store = self._store()
-        alert_step_runs(self.alerts, self.store, [step_run_id])
+    def run_interrupted(self, run_id: int) -> None:
+        """Alerts for the steps the runner recorded ``interrupted``."""
+        run = self.store.get_pipeline_run(run_id) or {}
+        stopped = [s["id"] for s in run.get("steps", []) if s["status"] == "interrupted"]
+        if stopped:
+            self._submit(stopped)
 
-    def wait(self, timeout: float = 120.0) -> None:
-        """Let queued alerts go out (bounded), then stop the sender thread."""
+    def close(self, timeout: float) -> None:
+        """Let queued alerts go out (at most ``timeout`` seconds), then stop the sender."""
         deadline = time.monotonic() + timeout
         with self._lock:
             futures = list(self._futures)
@@ -541,40 +507,5 @@ class AlertingReporter:
             try:
                 f.result(timeout=max(0.0, deadline - time.monotonic()))
             except Exception as exc:  # noqa: BLE001
-                log.warning("alert sender: %s", exc)
+                log.warning("alert sender: %s: %s", type(exc).__name__, exc)
         self._pool.shutdown(wait=False)
-
-    def _store(self) -> Any:
-        if self._open_store is None:
-            raise DataOpsError("alerts need the run store: pass store= or open_store=")
-        return self._open_store()
-
-    def run_finished(self, result: Any) -> None:
-        self.wait()
-        self.inner.run_finished(result)
-
-    def run_interrupted(self) -> None:
-        """After Ctrl-C or SIGTERM stopped the run: alerts for its interrupted steps (once the
-        runner recorded them), then the queued ones."""
-        if self.run_id is not None:
-            if self.store is None:
-                self.store = self._store()
-            try:
-                run = self.store.get_pipeline_run(self.run_id) or {}
-            except Exception as exc:  # noqa: BLE001 - alerts never fail the caller
-                log.warning("interrupted alerts skipped: %s", exc)
-                run = {}
-            stopped = [s["id"] for s in run.get("steps", []) if s["status"] == "interrupted"]
-            self._futures.append(
-                self._pool.submit(alert_step_runs, self.alerts, self.store, stopped)
-            )
-        self.wait()
-
-
-def with_alerts(
-    reporter: Any, pipeline: Any, store: Any = None, *, open_store: Callable[[], Any] | None = None
-) -> Any:
-    """``reporter`` wrapped to send the pipeline's alerts (unchanged when it has none). Without
-    ``store``, ``open_store()`` gives the pipeline's store when the first alert goes out."""
-    alerts = getattr(pipeline, "alerts", ())
-    return AlertingReporter(reporter, alerts, store, open_store) if alerts else reporter

@@ -29,6 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jupyter_dataops.pipeline.observers.base import RunObserver
+from jupyter_dataops.plugins import Registry
+
 log = logging.getLogger("jupyter_dataops.lineage")
 
 FLUSH_SECONDS = 10.0
@@ -205,14 +208,14 @@ class _Sender:
                 self._client.close(1.0)
 
 
-class LineageReporter:
-    """A runner ``Reporter`` that emits OpenLineage events, then passes every event on to
-    ``inner`` (the terminal display, a server's reporter, ...)."""
+class OpenLineageEmitter(RunObserver):
+    """A lineage emitter (``emitters["openlineage"]``): OpenLineage events of a run's
+    lifecycle, sent by one background thread; ``close`` flushes them (bounded)."""
 
-    def __init__(self, inner: Any, pipeline: Any, store: Any) -> None:
-        self.inner = inner
-        self.pipeline = pipeline
-        self.store = store
+    name = "openlineage"
+
+    def __init__(self, pipeline: Any, store: Any) -> None:
+        super().__init__(pipeline, store)
         self.namespace = pipeline.name
         self.sender = _Sender()
         self.run_id: int | None = None
@@ -220,23 +223,35 @@ class LineageReporter:
         self.plans: dict[str, Any] = {}
         self.started: set[tuple[str, int]] = set()  # attempts that sent START
 
-    # -- reporter events ------------------------------------------------------------------
+    @classmethod
+    def enabled(cls, pipeline: Any) -> bool:
+        """Configured the standard OpenLineage way, and the client installed."""
+        if not configured():
+            return False
+        try:
+            import openlineage.client  # noqa: F401
+        except ImportError:
+            log.warning(
+                "OpenLineage is configured (OPENLINEAGE_URL or openlineage.yml) but "
+                'openlineage-python is not installed: pip install "jupyter-dataops[lineage]". '
+                "No events are sent."
+            )
+            return False
+        return True
+
+    # -- run events -----------------------------------------------------------------------
     def run_started(self, run_id: int, plans: dict[str, Any]) -> None:
-        self.inner.run_started(run_id, plans)
         self._safely(self._run_started, run_id, plans)
 
     def step_started(self, step: str, attempt: int) -> None:
-        self.inner.step_started(step, attempt)
         self.started.add((step, attempt))
         self._safely(self._step_event, step, attempt, "START", None)
 
     def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
-        self.inner.step_retrying(step, attempt, error, delay)
         if (step, attempt) in self.started:
             self._safely(self._step_event, step, attempt, "FAIL", error)
 
     def step_finished(self, outcome: Any) -> None:
-        self.inner.step_finished(outcome)
         # A step skipped, or refused before its kernel started, never ran: no run to end.
         if (
             outcome.status in ("success", "failed")
@@ -246,14 +261,10 @@ class LineageReporter:
             self._safely(self._step_event, outcome.step, outcome.attempts, state, outcome.error)
 
     def run_finished(self, result: Any) -> None:
-        try:
-            self._safely(self._run_finished, result)
-            self.sender.close()
-        finally:
-            self.inner.run_finished(result)
+        self._safely(self._run_finished, result)
 
-    def __getattr__(self, name: str) -> Any:  # e.g. RichReporter.stop()
-        return getattr(self.inner, name)
+    def close(self, timeout: float) -> None:
+        self.sender.close(min(timeout, FLUSH_SECONDS))
 
     # -- events ---------------------------------------------------------------------------
     def _safely(self, fn: Any, *args: Any) -> None:
@@ -400,30 +411,20 @@ class LineageReporter:
         )
 
 
-def with_lineage(reporter: Any, pipeline: Any, store: Any) -> Any:
-    """``reporter`` wrapped to also emit OpenLineage events when OpenLineage is configured;
-    ``reporter`` itself otherwise (nothing is imported, nothing is sent)."""
-    if not configured():
-        return reporter
-    try:
-        import openlineage.client  # noqa: F401
-    except ImportError:
-        log.warning(
-            "OpenLineage is configured (OPENLINEAGE_URL or openlineage.yml) but openlineage-python "
-            'is not installed: pip install "jupyter-dataops[lineage]". No events are sent.'
-        )
-        return reporter
-    return LineageReporter(reporter, pipeline, store)
+#: lineage emitters by name: run observers built when their ``enabled(pipeline)`` says so;
+#: another package adds one through the ``jupyter_dataops.lineage_emitter`` group
+emitters = Registry("lineage emitter", "jupyter_dataops.lineage_emitter", base=RunObserver)
+emitters.register("openlineage", OpenLineageEmitter)
 
 
 __all__ = [
     "FLUSH_SECONDS",
-    "LineageReporter",
+    "OpenLineageEmitter",
     "assertion",
     "assertions_by_dataset",
     "config_file",
     "configured",
     "dataset_id",
+    "emitters",
     "run_uuid",
-    "with_lineage",
 ]

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.checks.spec import CheckSpec, SpcOptions
+from jupyter_dataops.pipeline.observers.base import RunObserver
 
 log = logging.getLogger("jupyter_dataops.operations")
 
@@ -367,6 +368,14 @@ def observe(store: Any, pipeline: Any, plan: Any, step_run_id: int, result: Any 
         log.warning("ops: step run %s not recorded: %s: %s", step_run_id, type(exc).__name__, exc)
 
 
+class OperationsObserver(RunObserver):
+    """Operations SPC on every attempt, as soon as its step run is finished in the store (so
+    the alerts of ``step_finished`` read its verdicts)."""
+
+    def attempt_finished(self, plan: Any, step_run_id: int, result: Any) -> None:
+        observe(self.store, self.pipeline, plan, step_run_id, result)
+
+
 __all__ = [
     "CHECKS_FAILING",
     "DURATION",
@@ -377,6 +386,7 @@ __all__ = [
     "QUEUE_DELAY",
     "SUITE",
     "UPWARD",
+    "OperationsObserver",
     "OperationsOptions",
     "collect",
     "judge",

@@ -44,8 +44,6 @@ from jupyter_dataops.pipeline.definition.secret_params import (
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
 from jupyter_dataops.pipeline.execution.promote import promote
 from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
-from jupyter_dataops.pipeline.observers.alerts import with_alerts
-from jupyter_dataops.pipeline.observers.lineage import with_lineage
 from jupyter_dataops.store.testing import BACKENDS, store_url
 from jupyter_dataops.widgets.history import RunHistory
 
@@ -217,7 +215,7 @@ async def test_secrets_passed_each_way_are_usable_and_found_nowhere(
         pipeline = load_pipeline(project / "dataops.yaml")
         store = Project.of(pipeline).open_store()
         try:
-            reporter = with_lineage(with_alerts(NullReporter(), pipeline, store), pipeline, store)
+            reporter = NullReporter()  # the runner adds the alerts and lineage itself
             result = await off_loop(
                 run_pipeline,
                 pipeline,

@@ -30,6 +30,7 @@ import pytest
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
 from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
 from jupyter_dataops.pipeline.observers import lineage
+from jupyter_dataops.pipeline.observers.attach import observers_for
 from jupyter_dataops.store import open_store
 
 pytest.importorskip("openlineage.client", reason="pip install 'jupyter-dataops[lineage]'")
@@ -100,9 +101,9 @@ def _pipeline(tmp_path: Path, yaml: str):
 def test_nothing_is_sent_without_configuration_and_the_reporter_is_unchanged(
     tmp_path, clean_env, monkeypatch
 ):
-    reporter = NullReporter()
     assert not lineage.configured()
-    assert lineage.with_lineage(reporter, None, None) is reporter
+    assert not lineage.OpenLineageEmitter.enabled(None)
+    assert not any(isinstance(o, lineage.OpenLineageEmitter) for o in observers_for(None, None))
     monkeypatch.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9")
     assert lineage.configured()
     monkeypatch.setenv("OPENLINEAGE_DISABLED", "true")
@@ -230,7 +231,7 @@ def captured(tmp_path, server) -> dict:
     """One step-attempt FAIL event as the HTTP server received it: parent, job type, error
     message, an input and an output dataset, two assertions (one failed) on the output."""
     pipeline = _pipeline(tmp_path, "pipeline: shop\nsteps:\n  one: {notebook: trivial.ipynb}\n")
-    reporter = lineage.LineageReporter(NullReporter(), pipeline, store=None)
+    reporter = lineage.OpenLineageEmitter(pipeline, store=None)
     reporter.run_uuid = "01890a5d-ac96-774b-bcce-b302099a8057"
     reporter.sender.put(
         reporter._event(

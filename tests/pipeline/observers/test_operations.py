@@ -16,7 +16,6 @@ import pytest
 from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
 from jupyter_dataops.pipeline.observers import operations
-from jupyter_dataops.pipeline.observers.alerts import with_alerts
 from jupyter_dataops.pipeline.views.charts import metric_chart
 from jupyter_dataops.pipeline.views.report import verdict_lines
 from jupyter_dataops.store import open_store
@@ -98,7 +97,7 @@ def test_a_slow_down_after_a_20_run_baseline_is_a_warn_an_alert_and_the_flagged_
         first = run_pipeline(
             pipeline,
             store=store,
-            reporter=with_alerts(NullReporter(), pipeline, store),
+            reporter=NullReporter(),
             unpromoted=True,
         )
         assert first.ok
@@ -135,7 +134,7 @@ def test_a_slow_down_after_a_20_run_baseline_is_a_warn_an_alert_and_the_flagged_
             pipeline,
             params=["sleep=8"],
             store=store,
-            reporter=with_alerts(NullReporter(), pipeline, store),
+            reporter=NullReporter(),
             unpromoted=True,
         )
         assert slow.ok  # a signal warns, it never fails the run
