@@ -8,6 +8,8 @@
 - ``results``     check results and metric points; metric history/series for SPC and charts
 - ``queries``     run history: list/count/get runs and pipeline runs, the pipelines overview
 - ``maintenance`` liveness: runs whose runner died become ``interrupted``
+- ``partitions``  which periods ran; one SPC point per partition (migration ``0007``)
+- ``grid``        partitions × steps: each partition's latest run of each step (the panel's grid)
 - ``profiles``    column profiles of drift lines (``against last``), migration ``0006``
 - ``scheduling``  exactly-once claims of a schedule's ticks and scheduler heartbeats (``0005``)
 - ``alert_log``   every alert delivery, sent or failed (``0005``)
@@ -28,8 +30,10 @@ import os
 from jupyter_dataops.store.alert_log import AlertLogMixin
 from jupyter_dataops.store.catalogue import CatalogueMixin
 from jupyter_dataops.store.engine import resolve_store_url
+from jupyter_dataops.store.grid import GridMixin
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
+from jupyter_dataops.store.partitions import PartitionsMixin
 from jupyter_dataops.store.processes import pid_alive, process_started
 from jupyter_dataops.store.profiles import ProfilesMixin
 from jupyter_dataops.store.pruning import PruningMixin
@@ -49,6 +53,8 @@ class Store(
     SchedulingMixin,
     AlertLogMixin,
     PruningMixin,
+    GridMixin,
+    PartitionsMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 

@@ -150,6 +150,8 @@ class PipelineRun(Base):
     pid_started: Mapped[float | None] = mapped_column(Float)  # tells a reused pid apart
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the period this run is for (an ISO key: 2026-09-01, 2026-W36, ...); None: no partitions
+    partition: Mapped[str | None] = mapped_column(String(32))
 
 
 class StepRun(Base):
@@ -160,6 +162,7 @@ class StepRun(Base):
         Index(None, "step_id", "id"),
         Index(None, "status", "id"),
         Index(None, "pipeline_run_id"),
+        Index(None, "step_id", "partition"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
@@ -182,6 +185,7 @@ class StepRun(Base):
     pid_started: Mapped[float | None] = mapped_column(Float)
     host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    partition: Mapped[str | None] = mapped_column(String(32))  # ISO key; None: no partitions
 
 
 class CheckResultRow(Base):
@@ -274,6 +278,7 @@ class ScheduledRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)  # the process running the tick
+    partition: Mapped[str | None] = mapped_column(String(32))  # the tick's partition key
 
 
 class SchedulerProcess(Base):
@@ -296,7 +301,7 @@ class AlertLog(Base):
     """One alert sent (or that could not be sent) to one channel."""
 
     __tablename__ = "alert_log"
-    __table_args__ = (Index(None, "pipeline", "id"),)
+    __table_args__ = (Index(None, "pipeline", "id"), Index(None, "dedupe_key", unique=True))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline: Mapped[str] = mapped_column(String(200))
     step: Mapped[str | None] = mapped_column(String(200))
@@ -309,6 +314,9 @@ class AlertLog(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    partition: Mapped[str | None] = mapped_column(String(32))  # the period of a `late` alert
+    # a `late` alert's claim (one per partition and channel); None: not deduplicated
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class PrunedRun(Base):

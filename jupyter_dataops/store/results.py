@@ -110,20 +110,31 @@ class ResultsMixin(StoreBase):
     ) -> list[float]:
         """The SPC baseline: a metric's values in earlier successful production runs of a step,
         oldest first. Unfinished and failed runs (so the current run) never count; ``limit``
-        keeps the newest points."""
+        keeps the newest points. Of a partition only its latest successful run counts (and
+        none while ``exclude_step_run`` re-runs it)."""
         ids = self._resolve_steps(step, pipeline)
         if not ids:
             return []
-        successful = _successful_production(_M.c.step_run_id)
+        from jupyter_dataops.store.partitions import not_replaced, other_partition, partition_of
+
+        # one point per partition (its latest successful run), in partition order
+        successful = and_(
+            _successful_production(_M.c.step_run_id), not_replaced(_M.c.step_run_id)
+        )
         q = (
             select(_M.c.value)
             .where(_M.c.step_id.in_(ids), _M.c.key == metric_key, successful)
-            .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
+            .order_by(
+                partition_of(_M.c.step_run_id).desc().nulls_last(),
+                _M.c.step_run_id.desc(),
+                _M.c.id.desc(),
+            )
         )
         if suite is not None:
             q = q.where(_M.c.suite == suite)
         if exclude_step_run is not None:
             q = q.where(_M.c.step_run_id != _as_id(exclude_step_run, "step run id"))
+            q = q.where(other_partition(_M.c.step_run_id, exclude_step_run))
         if limit is not None:
             q = q.limit(limit)
         with self._read() as conn:
