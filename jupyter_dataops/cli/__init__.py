@@ -1,12 +1,12 @@
 """The ``dataops`` command line. Thin: every command calls a function of the rooms.
 
-One module per group of commands (``checks``, ``pipeline``, ``service``), all on one Typer
+One module per group of commands (``checks``, ``history``, ``pipeline``, ``service``), all on one Typer
 ``app`` (``_app``); a new command is a function in the module of its group.
 """
 
 from __future__ import annotations
 
-from jupyter_dataops.cli import checks, pipeline, service  # noqa: F401  (register commands)
+from jupyter_dataops.cli import checks, history, pipeline, service  # noqa: F401  (commands)
 from jupyter_dataops.cli._app import app, fail, main
 
 __all__ = ["app", "fail", "main"]

@@ -100,14 +100,52 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: commands after which lateness is noticed (a partition past its `expect_by`): the late
+#: alert goes out even when no scheduler runs, once per partition (observers/lateness.py)
+NOTICES_LATENESS = frozenset({"run", "status", "runs", "backfill", "history"})
+
+
+def notice_late() -> None:
+    """Send the ``late`` alerts of the project here that nobody sent yet; never fails a command
+    (a missing project, file or store is the command's to report)."""
+    from jupyter_dataops.errors import DataOpsError
+    from jupyter_dataops.pipeline.definition.project import Project
+
+    try:
+        project = Project.find()
+        if project is None:
+            return
+        pipeline = project.pipeline
+        if pipeline.partitions is None or not any("late" in a.events for a in pipeline.alerts):
+            return
+        from jupyter_dataops.pipeline.observers.lateness import notice_late as notice
+        from jupyter_dataops.pipeline.views import history
+
+        store = history.open_project_store(url=project.store_url, create=False)
+        sent = notice(pipeline, store)
+    except DataOpsError:
+        return
+    for line in sent:
+        err_console.print(
+            Text(
+                f"late: partition {line['partition']} of {line['pipeline']}; 'late' alert "
+                f"{line['event'].removeprefix('alert_')} ({line['channel']} {line['target']})"
+            ),
+            highlight=False,
+        )
+
+
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Jupyter-native DataOps: data tests, SPC checks and governed notebook pipelines."""
+    if ctx.invoked_subcommand in NOTICES_LATENESS:
+        notice_late()
 
 
 ParamOption = Annotated[

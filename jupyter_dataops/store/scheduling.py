@@ -45,6 +45,7 @@ def _claim_dict(r: Any) -> dict[str, Any]:
         "started_at": _iso(r.started_at),
         "host": r.host,
         "pid": r.pid,
+        "partition": r.partition,
     }
 
 
@@ -54,10 +55,17 @@ class SchedulingMixin(StoreBase):
     # -- exactly-once claims ------------------------------------------------------------------
 
     def claim_scheduled_run(
-        self, pipeline: str, step: str, scheduled_for: datetime, *, scheduler_id: int | None = None
+        self,
+        pipeline: str,
+        step: str,
+        scheduled_for: datetime,
+        *,
+        scheduler_id: int | None = None,
+        partition: str | None = None,
     ) -> int | None:
-        """Take the tick ``scheduled_for`` of ``pipeline``/``step``; returns the claim id, or
-        None when another scheduler (or an earlier life of this one) already took it."""
+        """Take the tick ``scheduled_for`` of ``pipeline``/``step`` (for ``partition``, the period
+        it processes); returns the claim id, or None when another scheduler (or an earlier life
+        of this one) already took it."""
         if scheduled_for.tzinfo is None:
             raise StoreError("scheduled_for must be a timezone-aware datetime.")
         try:
@@ -72,6 +80,7 @@ class SchedulingMixin(StoreBase):
                         scheduler_id=scheduler_id,
                         claimed_at=_now(),
                         host=self.host,  # pid: the run's process, set when it starts
+                        partition=partition,
                     )
                     .returning(_CL.c.id)
                 )

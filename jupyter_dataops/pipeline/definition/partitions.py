@@ -207,3 +207,76 @@ def parse_partitions(node: Any) -> Partitions:
         except PartitionKeyError as exc:
             raise ValueError(f"`start:` {exc}") from None
     return Partitions(every=every, parameter=parameter, start=start, offset=offset)
+
+
+# -- on time, or late (``expect_by``) ---------------------------------------------------------------
+
+LOOKBACK = 1000  # the newest due partitions looked at for lateness (bounds one look)
+
+
+@dataclass(frozen=True)
+class Late:
+    """A partition past a deadline with steps not successful: the late steps (pipeline order)
+    and the earliest of their deadlines (aware, the pipeline's time zone)."""
+
+    partition: str
+    steps: tuple[str, ...]
+    deadline: datetime
+    expect_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "steps": list(self.steps),
+            "deadline": self.deadline.isoformat(),
+            "expect_by": self.expect_by,
+        }
+
+
+def lateness(pipeline: Any, store: Any, now: datetime | None = None) -> list[Late]:
+    """The late partitions of ``pipeline``, oldest first: a step with an ``expect_by`` (its own,
+    else the pipeline's) whose latest production run for the partition is not ``success`` once
+    the deadline passed. Partitions looked at: from ``start:`` to the newest a tick at ``now``
+    processes (the newest ``LOOKBACK``); without ``start:`` the ones that ran, and that newest."""
+    parts = getattr(pipeline, "partitions", None)
+    if parts is None:
+        return []
+    deadlines = {
+        name: spec.expect_by or pipeline.expect_by
+        for name, spec in pipeline.steps.items()
+        if spec.expect_by or pipeline.expect_by
+    }
+    if not deadlines:
+        return []
+    from datetime import timezone as tz
+
+    now = now or datetime.now(tz.utc)
+    zone = getattr(pipeline, "timezone", None) or "UTC"
+    newest = parts.key_of_tick(now, zone)
+    if parts.start is not None:
+        first = parts.parse(parts.start)
+        if parts.parse(newest) < first:
+            return []
+        oldest = max(first, shift_start(parts.every, parts.parse(newest), 1 - LOOKBACK))
+        keys = parts.range(parts.format(oldest), newest)
+    else:
+        ran = store.partition_keys(pipeline.name) if store is not None else []
+        keys = sorted({k for k in ran if k <= newest} | {newest})[-LOOKBACK:]
+    statuses = store.partition_statuses(pipeline.name, keys) if store is not None else {}
+    out = []
+    for key in keys:
+        late = [
+            (step, deadline(parts, key, expect, zone), expect)
+            for step, expect in deadlines.items()
+            if statuses.get(key, {}).get(step) != "success"
+        ]
+        late = [item for item in late if item[1] <= now]
+        if late:
+            first_late = min(late, key=lambda item: item[1])
+            out.append(Late(key, tuple(s for s, _, _ in late), first_late[1], first_late[2]))
+    return out
+
+
+def late_partitions(pipeline: Any, store: Any, now: datetime | None = None) -> dict[str, list[str]]:
+    """Late partition -> its late steps (``lateness`` as the grid reads it)."""
+    return {item.partition: list(item.steps) for item in lateness(pipeline, store, now)}

@@ -42,7 +42,7 @@ def schedule_status(pipeline: Pipeline, store: Any, now: datetime | None = None)
     out: dict[str, Any] = {"scheduler": scheduler_state(store, pipeline.name), "schedules": []}
     for key, s in schedules(pipeline).items():
         last = store.list_scheduled_runs(pipeline=pipeline.name, step=key, limit=1) if store else []
-        fields = ("scheduled_for", "status", "reason", "pipeline_run_id", "run_status")
+        fields = ("scheduled_for", "partition", "status", "reason", "pipeline_run_id", "run_status")
         out["schedules"].append(
             {
                 "key": key,

@@ -5,9 +5,12 @@ with its file and line; the last good version keeps running), computes each sche
 (cron in the schedule's time zone; ``catchup`` decides what runs after downtime), claims each
 tick in the run store (a unique key on pipeline + step + scheduled time: of several schedulers
 on one store exactly one wins), and starts the claimed steps through the same runner as
-``dataops run``, in a child process per run. The rule for upstream steps: a scheduled step runs
-after all the steps it depends on, directly or not, in one pipeline run; steps downstream of it
-run only if they have a schedule of their own (or the pipeline's ``schedule:`` runs them all).
+``dataops run``, in a child process per run, for the tick's partition (``partitions:``: the
+period that ended ``offset`` periods before the tick). A scheduled step runs with the steps
+downstream of it (as an Airflow DAG does) after all the steps they depend on, in one pipeline
+run; the pipeline's ``schedule:`` runs them all. Every tick is a row in the store with its
+partition: run, skipped (and why) or missed while no scheduler ran. Partitions past their
+``expect_by`` are noticed at start and every maintenance pass (one ``late`` alert each).
 
 Stopping (SIGTERM or Ctrl-C) stops claiming, lets running steps finish for ``stop_timeout``
 seconds, then stops them (they are recorded ``interrupted``). A scheduler killed outright takes
@@ -260,7 +263,15 @@ class Scheduler:
             store=self.store.display_url,
             schedules=self._describe(),
         )
+        self.notice_late()
         return self.id
+
+    def notice_late(self) -> None:
+        """``late`` alerts for partitions past their ``expect_by`` (once per partition)."""
+        from jupyter_dataops.pipeline.observers.lateness import notice_late
+
+        for line in notice_late(self.pipeline, self.store):
+            _log(logging.WARNING, "late", **line)
 
     def _describe(self) -> dict[str, str]:
         return {
@@ -388,14 +399,22 @@ class Scheduler:
                 )
             for t in due.missed:  # a row per tick not run, not only a log line
                 claim = self.store.claim_scheduled_run(
-                    self.pipeline.name, key, t, scheduler_id=self.id
+                    self.pipeline.name,
+                    key,
+                    t,
+                    scheduler_id=self.id,
+                    partition=self.partition_of(key, t),
                 )
                 if claim is not None:
                     why = f"missed while no scheduler ran (catchup: {sched.catchup})"
                     self.store.close_scheduled_run(claim, "skipped", why)
             for t in due.run:
                 claim = self.store.claim_scheduled_run(
-                    self.pipeline.name, key, t, scheduler_id=self.id
+                    self.pipeline.name,
+                    key,
+                    t,
+                    scheduler_id=self.id,
+                    partition=self.partition_of(key, t),
                 )
                 if claim is None:
                     continue  # another scheduler has it
@@ -546,6 +565,7 @@ class Scheduler:
             from jupyter_dataops.pipeline.observers.alerts import alert_step_runs
 
             alert_step_runs(self.pipeline.alerts, self.store, mine)
+        self.notice_late()
 
     def retention(self) -> None:
         if self.pipeline.retention is None and not any(

@@ -299,4 +299,19 @@ def status_table(rows: list[dict[str, Any]]) -> Group:
         for r in rows
         if not r.get("promoted_version")
     ]
+    notes += [
+        Text.assemble(
+            ("late: ", "bold red"),
+            f"step {r['step']} not successful by its expect_by for partition(s) "
+            f"{_keys(r['late'])} — `dataops runs --partition KEY` shows why",
+        )
+        for r in rows
+        if r.get("late")
+    ]
     return Group(table, *notes)
+
+
+def _keys(keys: list[str], shown: int = 5) -> str:
+    """``a, b, c`` (the newest ``shown``, and how many more)."""
+    more = f" and {len(keys) - shown} older" if len(keys) > shown else ""
+    return ", ".join(keys[-shown:]) + more

@@ -1,5 +1,6 @@
-"""``dataops status``: per step its schedule, next run, last run, promoted version and whether
-the working notebook was edited since promotion. Reads only: never creates a store."""
+"""``dataops status``: per step its schedule, next run, last run, promoted version, whether
+the working notebook was edited since promotion, and the partitions it is late for (past its
+``expect_by`` without success). Reads only: never creates a store."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def pipeline_status(project: Project, store: Any = None) -> list[dict[str, Any]]
     if store is None:
         store = project.open_store(create=False)
     known = stored_steps(store, pipeline.name)
+    from jupyter_dataops.pipeline.definition.partitions import late_partitions
+
+    late = late_partitions(pipeline, store)  # partition -> late steps, oldest first
     rows = []
     for name, spec in pipeline.steps.items():
         stored = known.get(name, {})
@@ -53,6 +57,8 @@ def pipeline_status(project: Project, store: Any = None) -> list[dict[str, Any]]
                 "promoted_version": state.promoted_version,
                 "edited_since_promotion": state.edited_since_promotion,
                 "warning": state.warning,
+                "expect_by": spec.expect_by or pipeline.expect_by,
+                "late": [key for key, steps in late.items() if name in steps],
             }
         )
     return rows

@@ -1,0 +1,125 @@
+"""``dataops history STEP METRIC``: a metric's series as its spc line judged it, point by point.
+
+The points, verdicts and limits are those of ``charts.metric_chart`` (one judgement, one
+picture: the chart and this table never disagree); this module adds each run's partition and
+whether the point counts in the SPC history (the latest successful production run of its
+partition does; a re-run day replaces its earlier point, which stays in the record).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_dataops.errors import DataOpsError
+
+
+def judged_series(
+    store: Any, step: str, metric: str, *, pipeline: str | None = None, last: int | None = None
+) -> dict[str, Any]:
+    """``{step, metric, pipeline, chart, rules, baseline, collected, judged, line, note, title,
+    points}``; each point ``{partition, value, status, rules, center, lcl, ucl, run_id,
+    pipeline_run_id, run_status, time, counted, baseline}`` oldest first. ``status`` is the spc
+    line's stored verdict on that run (None: no spc line checked it)."""
+    from jupyter_dataops.pipeline.views.charts import metric_chart
+
+    chart = metric_chart(store, step, metric, pipeline=pipeline, last=last)
+    if not chart.points:
+        known = sorted({m["metric"] for m in store.list_metrics(step, pipeline=pipeline)})
+        if not known:
+            raise DataOpsError(
+                f"step {step!r} has no metrics recorded in production runs yet. Run it "
+                "(`dataops run`), or check the step name with `dataops status`."
+            )
+        raise DataOpsError(
+            f"step {step!r} has no metric {metric!r}; its metrics: {', '.join(known)}. Quote "
+            "the name, e.g. dataops history STEP 'avg(amount)'."
+        )
+    partitions = store.partitions_of(p.step_run_id for p in chart.points)
+    # the point that counts for a partition: its latest successful production run
+    counting: dict[str, int] = {}
+    for p in chart.points:
+        key = partitions.get(p.step_run_id)
+        if key is not None and p.status == "success":
+            counting[key] = max(counting.get(key, 0), p.step_run_id)
+    points = []
+    for p in chart.points:
+        key = partitions.get(p.step_run_id)
+        counted = p.status == "success" and (key is None or counting.get(key) == p.step_run_id)
+        points.append(
+            {
+                "partition": key,
+                "value": p.value,
+                "statistic": p.statistic,
+                "status": p.check_status,
+                "rules": list(p.rules),
+                "center": p.center,
+                "lcl": p.lcl,
+                "ucl": p.ucl,
+                "run_id": p.step_run_id,
+                "pipeline_run_id": p.pipeline_run_id,
+                "run_status": p.status,
+                "time": p.time,
+                "counted": counted,
+                "baseline": p.baseline,
+            }
+        )
+    return {
+        "step": chart.step,
+        "metric": chart.metric,
+        "pipeline": chart.pipeline,
+        "chart": chart.chart,
+        "rules": chart.rules,
+        "baseline": chart.baseline,
+        "collected": chart.collected,
+        "judged": chart.judged,
+        "line": chart.line,
+        "note": chart.note,
+        "title": chart.title,
+        "points": points,
+    }
+
+
+def history_table(answer: dict[str, Any]) -> Any:
+    """The rich table of ``dataops history``: one line per run, then the line that judged it."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from jupyter_dataops.checks.display import format_value, unit_of
+
+    unit = unit_of(answer["metric"])
+    styles = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
+    table = Table(title=f"{answer['step']} · {answer['metric']}", title_justify="left")
+    for col in ("partition", "value", "status", "lcl", "center", "ucl", "rules", "run", "counted"):
+        table.add_column(col, overflow="fold")
+
+    def num(v: Any) -> str:
+        return "" if v is None else format_value(v, unit)
+
+    for p in answer["points"]:
+        status = p["status"] or "not checked"
+        run = f"#{p['run_id']}" + ("" if p["run_status"] == "success" else f" {p['run_status']}")
+        table.add_row(
+            p["partition"] or "",
+            num(p["value"]),
+            Text(status, style=styles.get(status, "blue")),
+            num(p["lcl"]),
+            num(p["center"]),
+            num(p["ucl"]),
+            ", ".join(p["rules"]),
+            run,
+            "yes" if p["counted"] else Text("no", "dim"),
+        )
+    judged = f"judged by `{answer['line']}`" if answer["line"] else "no spc line judges this metric"
+    state = (
+        "limits from the baseline"
+        if answer["judged"]
+        else f"collecting baseline {answer['collected']}/{answer['baseline']}"
+    )
+    notes = [Text(f"{judged}: chart {answer['chart']}, {state}.")]
+    if answer["note"]:
+        notes.append(Text(answer["note"], style="dim"))
+    return Group(table, *notes)
+
+
+__all__ = ["history_table", "judged_series"]
