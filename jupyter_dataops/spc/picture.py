@@ -8,6 +8,7 @@ under the v5 mimetype by ``chart_mimebundle`` (also the results' ``_repr_mimebun
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -18,7 +19,13 @@ from .rules import RULES
 # The results (ControlChart, EwmaResult, CusumResult) import this module to draw themselves, so it
 # takes them by their attributes and imports none of them: the arrows go results -> picture only.
 
-__all__ = ["VEGALITE_V5_MIMETYPE", "OfflineChart", "chart_mimebundle", "display_chart"]
+__all__ = [
+    "VEGALITE_V5_MIMETYPE",
+    "OfflineChart",
+    "chart_mimebundle",
+    "display_chart",
+    "label_samples",
+]
 
 VEGALITE_V5_MIMETYPE = "application/vnd.vegalite.v5+json"
 VEGALITE_V5_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -352,6 +359,33 @@ def series_picture(
     ]
     props = {"width": 600, "height": 300, "title": title} | properties
     return OfflineChart(data=alt.Data(values=rows), layer=layers).properties(**props)
+
+
+def label_samples(
+    spec: dict[str, Any], labels: list[str], *, title: str = "sample", field: str = "label"
+) -> dict[str, Any]:
+    """Name the samples of a chart's spec: sample ``k`` (1-based) is ``labels[k - 1]`` on the
+    x-axis (e.g. the day each point is for), in the data as ``field`` and first in the tooltips.
+
+    The x scale stays the sample number, so limits, zones and the phase II marker keep their
+    places; only what the axis says changes. Changes ``spec`` in place and returns it."""
+    table = json.dumps([""] + [str(x) for x in labels])
+    expr = f"{table}[datum.value] || ''"
+    for row in spec.get("data", {}).get("values", []):
+        k = row.get("sample")
+        if isinstance(k, int) and 1 <= k <= len(labels):
+            row[field] = str(labels[k - 1])
+    for layer in spec.get("layer", []):
+        enc = layer.get("encoding", {})
+        x = enc.get("x")
+        if isinstance(x, dict) and x.get("field") == "sample":
+            x["title"] = title
+            axis = x.setdefault("axis", {})
+            axis.update(labelExpr=expr, labelOverlap=True, labelAngle=-40, tickMinStep=1)
+        tooltip = enc.get("tooltip")
+        if isinstance(tooltip, list):
+            enc["tooltip"] = [{"field": field, "type": "nominal", "title": title}] + tooltip
+    return spec
 
 
 def _palette(n: int) -> list[str]:

@@ -95,6 +95,15 @@ class GridMixin(StoreBase):
             )
             return list(conn.scalars(q).all())
 
+    def partitions_of(self, step_run_ids: Iterable[int]) -> dict[int, str | None]:
+        """Step run id -> the partition it ran for (None: no partition); unknown ids are left out."""
+        ids = [int(i) for i in step_run_ids]
+        if not ids:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(select(_SR.c.id, _SR.c.partition).where(_SR.c.id.in_(ids))).all()
+        return {r.id: r.partition for r in rows}
+
     def partition_grid(
         self,
         pipeline: str,

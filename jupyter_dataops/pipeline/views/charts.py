@@ -55,6 +55,7 @@ class ChartPoint:
     center: float | None = None
     lcl: float | None = None
     ucl: float | None = None
+    partition: str | None = None  # the period the run was for (a partitioned pipeline)
 
 
 @dataclass
@@ -137,6 +138,11 @@ class MetricChart:
 
         bundle = chart_mimebundle(self.picture(**properties), text=repr(self))
         _name_runs(bundle[VEGALITE_V5], self.points)
+        if any(p.partition for p in self.points):  # a partitioned pipeline: charted by period
+            from jupyter_dataops.spc.picture import label_samples
+
+            labels = [p.partition or f"run #{p.step_run_id}" for p in self.points]
+            label_samples(bundle[VEGALITE_V5], labels, title="partition", field="partition")
         return bundle
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -220,7 +226,9 @@ def metric_chart(
         )
     sized = chart in spc.SIZED_CHARTS
     nkey = size_key(metric) if sized else None
-    series = store.metric_series(step, metric, pipeline=pipeline, suite=suite, limit=last)
+    series = _by_partition(
+        store, store.metric_series(step, metric, pipeline=pipeline, suite=suite, limit=last)
+    )
     sizes: dict[int, float] = {}
     if nkey is not None:
         for p in store.metric_series(step, nkey, pipeline=pipeline, suite=suite, limit=last):
@@ -257,6 +265,7 @@ def metric_chart(
                 suite=p["suite"],
                 check_status=v["status"] if v else None,
                 rules=list(v["spc"].get("broken") or []) if v and latest else [],
+                partition=p.get("partition"),
             )
         )
     if dropped:
@@ -292,6 +301,24 @@ def metric_chart(
         if latest and (latest[0]["spc"] or {}).get("window") == "rolling":
             _recorded_limits(out._result, points, verdicts)
     return out
+
+
+def _by_partition(store: Any, series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A partitioned step's series as its SPC judges it: one point per partition (its latest
+    run; a re-run replaces the day's point), in partition order after any runs without one.
+    A step whose runs have no partition keeps its series as it is (run order)."""
+    parts = store.partitions_of(p["step_run_id"] for p in series) if series else {}
+    if not any(parts.values()):
+        return series
+    latest: dict[str, dict[str, Any]] = {}
+    plain = []
+    for p in series:  # oldest first: a later run of a partition replaces the earlier one
+        key = parts.get(p["step_run_id"])
+        if key is None:
+            plain.append(p)
+        else:
+            latest[key] = {**p, "partition": key}
+    return plain + [latest[k] for k in sorted(latest)]
 
 
 def _recorded_limits(
