@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
-from jupyter_dataops.server.project import (
+from jupyter_dataops.server.locator import (
     ProjectLocator,
     ProjectState,
     next_scheduled,

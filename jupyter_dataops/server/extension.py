@@ -7,7 +7,7 @@ from traitlets import Type, Unicode
 
 from jupyter_dataops.server.handlers import ROUTES
 from jupyter_dataops.server.launcher import RunLauncher
-from jupyter_dataops.server.project import ProjectLocator
+from jupyter_dataops.server.locator import ProjectLocator
 
 
 class DataOpsExtension(ExtensionApp):

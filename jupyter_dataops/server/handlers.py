@@ -19,7 +19,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.server import actions
-from jupyter_dataops.server.project import OutsideRootError, ProjectLocator
+from jupyter_dataops.server.locator import OutsideRootError, ProjectLocator
 
 API = "/dataops/api"
 MAX_LIMIT = 500
