@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tornado.httpclient
 import yaml
-from builders import promoted, write_notebook
+from builders import write_notebook
 
 from jupyter_dataops.pipeline.definition.project import Project
 
@@ -62,6 +62,7 @@ async def test_the_grid_pages_partitions_newest_first_with_a_cell_per_step(jp_fe
 
     (root / "dataops.yaml").write_text(
         PIPELINE
+        + "expect_by: '07:00'\n"
         + yaml.safe_dump(
             {
                 "steps": {
@@ -88,6 +89,11 @@ async def test_the_grid_pages_partitions_newest_first_with_a_cell_per_step(jp_fe
     assert [c["run_id"] for c in rows["2026-09-01"]["cells"]] == [first["ingest"], first["report"]]
     assert [c["status"] for c in rows["2026-09-02"]["cells"]] == ["failed", "skipped"]
     assert rows["2026-09-02"]["cells"][0]["run_id"] == second["ingest"]
+    # expect_by 07:00: every past day not successful by 07:00 the next day is late
+    assert rows["2026-09-01"]["late"] == [] and not rows["2026-09-01"]["cells"][0]["late"]
+    assert rows["2026-09-02"]["late"] == ["ingest", "report"]
+    assert all(c["late"] for c in rows["2026-09-02"]["cells"])
+    assert rows[keys[1]]["late"] == ["ingest", "report"] and rows[keys[1]]["cells"] == [None, None]
 
     code, message = await failing(
         jp_fetch, "dataops", "api", "partitions", "2026-13-01", "run", method="POST"
@@ -117,8 +123,16 @@ async def test_rerun_this_day_runs_every_step_for_that_day_and_replaces_its_cell
         "orders = pl.DataFrame({'day': [run_date] * 12})",
         "%%dataops_test orders\nrow_count between 10 and 100\nmissing_count(day) = 0\n",
     )
-    path = promoted(root, "ingest", PIPELINE)
-    path.write_text(PIPELINE + "steps:\n  ingest: {notebook: ingest.ipynb}\n")
+    (root / "dataops.yaml").write_text(PIPELINE + "steps: {}\n")
+    response = await jp_fetch(
+        "dataops",
+        "api",
+        "promote",
+        method="POST",
+        body=json.dumps({"notebook": "ingest.ipynb", "step": "ingest"}),
+        request_timeout=300,
+    )
+    assert json.loads(response.body)["promoted"] is True
     failed = seed(root, "2026-09-02", {"ingest": "failed"})
 
     response = await jp_fetch(

@@ -37,12 +37,9 @@ def _due_keys(pipeline: Any) -> list[str]:
 
 def _late(pipeline: Any, store: Any) -> dict[str, list[str]]:
     """Late partition -> its late steps (``expect_by`` passed, not successful)."""
-    from jupyter_dataops.pipeline.definition import partitions as parts
+    from jupyter_dataops.pipeline.definition.partitions import late_partitions
 
-    finder = getattr(parts, "late_partitions", None)
-    if finder is None:  # lateness not available yet: no partition is shown late
-        return {}
-    return finder(pipeline, store)
+    return late_partitions(pipeline, store)
 
 
 def grid_page(pipeline: Any, store: Any, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
