@@ -7,15 +7,11 @@ its store with the same URL resolution as the pipeline runner.
 
 from __future__ import annotations
 
-from jupyter_dataops.widgets.project import ProjectStore, open_project_store
-
 __all__ = [
     "MetricChartWidget",
-    "ProjectStore",
     "RunHistory",
     "chart_widget",
     "history_widget",
-    "open_project_store",
 ]
 
 
@@ -40,9 +36,10 @@ def history_widget(
     start: str | None = None,
 ):  # noqa: ANN201
     """The run-history widget of the project found from ``start`` (default: the cwd)."""
+    from jupyter_dataops.pipeline.views.history import find_project_store
     from jupyter_dataops.widgets.history import RunHistory
 
-    project = open_project_store(start)
+    project = find_project_store(start)
     return RunHistory(
         project.store,
         step=step,
@@ -62,9 +59,10 @@ def chart_widget(
 ):  # noqa: ANN201
     """The control-chart widget of ``metric`` of ``step`` over the project's production runs,
     drawn as its spc line judged it (chart type, rules and baseline are the line's)."""
+    from jupyter_dataops.pipeline.views.history import find_project_store
     from jupyter_dataops.widgets.chart import MetricChartWidget
 
-    project = open_project_store(start)
+    project = find_project_store(start)
     return MetricChartWidget(
         project.store,
         step,

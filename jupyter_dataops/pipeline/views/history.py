@@ -6,16 +6,21 @@ marks runs whose runner died (SIGKILL, power loss) as ``interrupted``.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition.project import Project
 
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
+
 
 def open_project_store(
     start: Path | str | None = None, *, url: str | None = None, create: bool = True
-) -> Any:
+) -> Store | None:
     """Open the project's run store and mark runs left by a dead runner ``interrupted``.
 
     The project is the nearest ``dataops.yaml`` from ``start`` (default: the cwd); without one
@@ -31,6 +36,34 @@ def open_project_store(
     if store is not None:
         store.mark_interrupted()
     return store
+
+
+@dataclass(frozen=True)
+class ProjectStore:
+    """A project folder, its pipeline name and its open run store (what the widgets read)."""
+
+    project_dir: Path
+    pipeline_name: str | None
+    store: Store
+
+
+def find_project_store(start: str | os.PathLike | None = None) -> ProjectStore:
+    """The project holding the nearest ``dataops.yaml`` from ``start`` (cwd) up, with its store
+    opened by ``open_project_store``, so the widgets read what ``dataops run`` wrote.
+
+    Widgets only read: a project with no store yet raises ``NoStoreError`` instead of creating
+    one; no ``dataops.yaml`` at all raises ``PipelineError`` saying what to do.
+    """
+    here = Path(start) if start is not None else Path.cwd()
+    project = Project.find(here)
+    if project is None:
+        raise PipelineError(
+            f"No dataops.yaml in {here} or its parent folders, so there is no run history to "
+            "show. Open this notebook inside your project folder, or promote a notebook first "
+            "(`dataops promote NOTEBOOK --step NAME`)."
+        )
+    store = open_project_store(url=project.store_url, create=False) or project.require_store()
+    return ProjectStore(project.root, project.pipeline.name, store)
 
 
 MAX_RUN_ID = 2**63 - 1  # the largest id a store column holds
