@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from jupyter_dataops.checks.display import duration as format_duration
 from jupyter_dataops.checks.display import format_value, status_label, unit_of
 from jupyter_dataops.errors import DataOpsError
 
@@ -61,18 +62,9 @@ def when(iso: str | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """Seconds as ``850 ms``, ``12.3 s``, ``4 min 05 s`` or ``2 h 03 min``."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    """Seconds as every front door shows them (``checks.display.duration``: ``12.3s``,
+    ``4m 5s``, ``2h 3m``); an em dash when absent."""
+    return "—" if seconds is None else format_duration(seconds)
 
 
 def number(value: Any, unit: str | None = None) -> str:

@@ -43,12 +43,7 @@ def _status(status: str) -> Text:
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value < 60:
-        return f"{value:.1f} s"
-    minutes, seconds = divmod(int(value), 60)
-    return f"{minutes} min {seconds:02d} s"
+    return "" if value is None else duration(value)
 
 
 class RichReporter:
