@@ -44,6 +44,8 @@ export interface IRunRow {
   checks: ICheckCounts;
   /** a production run of the working notebook, not of the promoted version */
   unpromoted?: boolean;
+  /** the period the run is for (2026-09-01, 2026-W36, ...); null without partitions */
+  partition?: string | null;
 }
 
 /** RunList: one page of runs. */
@@ -232,6 +234,8 @@ export interface IMetricPoint {
   center: number | null;
   lcl: number | null;
   ucl: number | null;
+  /** the period the run was for (a partitioned pipeline) */
+  partition?: string | null;
 }
 
 /** Violation: one point breaking one rule. */
@@ -299,6 +303,8 @@ export interface IStatus {
     next_run: string;
     last_scheduled: {
       scheduled_for: string;
+      /** the period the tick processes (`partitions:`), e.g. 2026-09-01 */
+      partition: string | null;
       status: 'claimed' | 'started' | 'skipped' | 'failed' | 'interrupted';
       reason: string | null;
       pipeline_run_id: number | null;

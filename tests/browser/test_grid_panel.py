@@ -32,7 +32,10 @@ pytestmark = pytest.mark.browser
 GRID = '[data-testid="dataops-grid"]'
 _TODAY = datetime.now(timezone.utc).date()
 DAY1, DAY2, YESTERDAY = (str(_TODAY - timedelta(days=n)) for n in (3, 2, 1))
-HEAD = f"pipeline: factory\npartitions: {{every: day, parameter: run_date, start: {DAY1}}}\n"
+HEAD = (
+    f"pipeline: factory\npartitions: {{every: day, parameter: run_date, start: {DAY1}}}\n"
+    "expect_by: '07:00'\n"
+)
 STEPS = (
     "steps:\n"
     "  ingest: {notebook: ingest.ipynb}\n"
@@ -160,7 +163,9 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
         "els => els.map(e => e.dataset.partition)"
     )
     assert keys == [YESTERDAY, DAY2, DAY1]  # newest first; every due day is a row
-    assert [c.get_attribute("data-status") for c in cells_of(grid, YESTERDAY)] == ["missing"] * 2
+    # yesterday never ran: empty cells, late once its deadline (today 07:00 UTC) passed
+    yesterday = [c.get_attribute("data-status") for c in cells_of(grid, YESTERDAY)]
+    assert yesterday in (["missing"] * 2, ["late"] * 2)
 
     runs = grid_project.runs
     expected = {
@@ -173,7 +178,11 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
         c = cell(grid, day, step)
         assert c.get_attribute("data-status") == status
         assert c.get_attribute("data-run-id") == str(runs[day][step])
-        assert c.inner_text().strip() == counts
+        assert c.locator('[data-testid="dataops-grid-counts"]').inner_text().strip() == counts
+    # expect_by 07:00: DAY2 (due yesterday 07:00) is late where it did not succeed; DAY1 is not
+    assert [c.get_attribute("data-late") for c in cells_of(grid, DAY2)] == ["true", "true"]
+    assert [c.get_attribute("data-late") for c in cells_of(grid, DAY1)] == ["false", "false"]
+    assert "late" in cell(grid, DAY2, "ingest").get_attribute("title")
     # coloured by status: a failed cell is not painted like a successful one
     colour = "el => getComputedStyle(el).backgroundColor"
     assert cell(grid, DAY2, "ingest").evaluate(colour) != cell(grid, DAY1, "ingest").evaluate(
@@ -185,6 +194,7 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
     detail = panel.locator('[data-testid="dataops-run-detail"]')
     detail.locator("h3", has_text=f"Run #{runs[DAY2]['ingest']} \u00b7 ingest").wait_for()
     detail.get_by_text("the raw file is missing").first.wait_for()
+    assert detail.locator('[data-testid="dataops-run-partition"]').inner_text() == f"for {DAY2}"
 
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -227,5 +237,6 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
         timeout=30_000,
     )
     assert c.get_attribute("data-status") == "success"
+    assert c.get_attribute("data-late") == "false"  # done now: no longer late
     assert cell(grid, DAY2, "report").get_attribute("data-run-id") == str(fresh["report"])
     assert cell(grid, DAY1, "ingest").get_attribute("data-run-id") == str(runs[DAY1]["ingest"])

@@ -53,6 +53,9 @@ export class RunDetailSection extends Section {
         'div',
         { className: 'jp-DataOps-detail-head' },
         h('h3', {}, `Run #${run.id} \u00b7 ${run.step}`),
+        run.partition
+          ? h('span', { className: 'jp-DataOps-muted', 'data-testid': 'dataops-run-partition' }, `for ${run.partition}`)
+          : null,
         run.unpromoted ? unpromotedLabel() : null,
         badge(run.status),
         h(

@@ -87,6 +87,13 @@ export class RunsSection extends Section {
         { className: 'jp-DataOps-run-head' },
         h('span', { className: 'jp-DataOps-run-id' }, `#${run.id}`),
         h('span', { className: 'jp-DataOps-run-step' }, run.step),
+        run.partition
+          ? h(
+              'span',
+              { className: 'jp-DataOps-muted', 'data-testid': 'dataops-run-partition', title: 'the period this run is for' },
+              `for ${run.partition}`
+            )
+          : null,
         run.mode !== 'production' ? h('span', { className: 'jp-DataOps-muted' }, run.mode) : null,
         run.unpromoted ? unpromotedLabel() : null,
         badge(run.status)
