@@ -460,11 +460,13 @@ def _parse_step(path: Path, name: Any, node: Any, steps_node: Any) -> StepSpec:
     return StepSpec(**kwargs)
 
 
-def load_pipeline(path: Path | str | None = None) -> Pipeline:
+def load_pipeline(path: Path | str | None = None, *, allow_no_steps: bool = False) -> Pipeline:
     """Load and validate a pipeline file (default: the nearest ``dataops.yaml``).
 
     Checks every key and value, and that ``depends_on`` names existing steps and has no cycle,
-    so that a broken file is refused before anything runs.
+    so that a broken file is refused before anything runs. A file without steps (empty, no
+    ``steps:`` or ``steps: {}``) is refused too, unless ``allow_no_steps`` (promotion, which
+    adds the first step).
     """
     if path is None:
         found = find_pipeline_file()
@@ -477,10 +479,10 @@ def load_pipeline(path: Path | str | None = None) -> Pipeline:
     path = Path(path).resolve()
     if path.is_dir():
         path = path / PIPELINE_FILE
-    return _build(path, _read(path))
+    return _build(path, _read(path), allow_no_steps=allow_no_steps)
 
 
-def _build(path: Path, data: Any) -> Pipeline:
+def _build(path: Path, data: Any, *, allow_no_steps: bool = False) -> Pipeline:
     """Validate a loaded file (``data``) that lives, or will live, at ``path``."""
     if data is None:
         data = {}
@@ -553,6 +555,16 @@ def _build(path: Path, data: Any) -> Pipeline:
             if not isinstance(value, str) or not value.strip():
                 raise bad(key, f"`{key}:` must be text such as {example}, got {plain(value)!r}.")
             extra[key] = value.strip()
+    if not steps and not allow_no_steps:
+        raise PipelineFileError(
+            ("`steps:` is empty" if "steps" in data else "the file has no `steps:`")
+            + ", so there is nothing to run. A step is a notebook: add one with "
+            "`dataops promote NOTEBOOK --step NAME` in this folder (or \"Promote this notebook\" "
+            "in JupyterLab), which gates the notebook and writes it under `steps:`.",
+            path=path,
+            key="steps" if "steps" in data else None,
+            line=_line(data, "steps") if "steps" in data else None,
+        )
     pipeline = Pipeline(
         path=path, name=str(name), steps=steps, store=store.strip() if store else None, **extra
     )

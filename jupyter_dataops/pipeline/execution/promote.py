@@ -175,7 +175,11 @@ def promote(
     params_cell = notebook_parameters(nb_path)
     overrides = parse_overrides(list(params), params_cell, where=f"{nb_path.name}: ")
     path = _pipeline_file(nb_path, pipeline_file)
-    pipeline = load_pipeline(path) if path.exists() else Pipeline(path, path.parent.name, {})
+    pipeline = (
+        load_pipeline(path, allow_no_steps=True)  # promotion adds the first step
+        if path.exists()
+        else Pipeline(path, path.parent.name, {})
+    )
     old = pipeline.steps.get(step)
     parameters: dict[str, Parameter] = {}
     if old is not None:  # keep earlier defaults the notebook still defines

@@ -203,19 +203,47 @@ def test_durations_and_finding_the_file(tmp_path):
     assert find_pipeline_file(tmp_path.parent) in (None, tmp_path.parent / "dataops.yaml")
 
 
+ONE_STEP = "steps: {a: {notebook: a.ipynb}}\n"
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "steps: {}\n",
-        "store: sqlite:///runs/store.db\nsteps: {}\n",
-        "store: 'postgresql+psycopg://u:p@db/x?options=-csearch_path%3Dt'  # team store\nsteps: {}\n",
-        "",
+        ONE_STEP,
+        "store: sqlite:///runs/store.db\n" + ONE_STEP,
+        "store: 'postgresql+psycopg://u:p@db/x?options=-csearch_path%3Dt'  # team store\n"
+        + ONE_STEP,
     ],
 )
 def test_the_store_setting_read_fast_matches_the_full_loader(tmp_path, text):
     path = tmp_path / "dataops.yaml"
     path.write_text(text)
     assert configured_store(path) == load_pipeline(path).store
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "line"),
+    [
+        ("", "the file has no `steps:`", None),
+        ("# a comment only\n", "the file has no `steps:`", None),
+        ("pipeline: sales\n", "the file has no `steps:`", None),
+        ("pipeline: sales\nsteps:\n", "`steps:` is empty", 2),
+        ("pipeline: sales\nsteps: {}\n", "`steps:` is empty", 2),
+    ],
+)
+def test_a_file_without_steps_is_refused_saying_how_to_add_one(tmp_path, text, said, line):
+    """An empty dataops.yaml used to load as a pipeline of zero steps whose run "succeeded"."""
+    path = tmp_path / "dataops.yaml"
+    path.write_text(text)
+    with pytest.raises(PipelineFileError) as info:
+        load_pipeline(path)
+    assert said in str(info.value) and str(path) in str(info.value)
+    assert "dataops promote NOTEBOOK --step NAME" in str(info.value)
+    assert info.value.line == line
+    # promotion starts from such a file: it adds the first step
+    assert load_pipeline(path, allow_no_steps=True).steps == {}
+    write_step(path, StepSpec(name="a", notebook="a.ipynb"))
+    assert list(load_pipeline(path).steps) == ["a"]
 
 
 def test_the_store_setting_is_readable_when_a_step_is_broken_but_bad_yaml_is_still_explained(
