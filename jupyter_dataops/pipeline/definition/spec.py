@@ -559,7 +559,7 @@ def _build(path: Path, data: Any, *, allow_no_steps: bool = False) -> Pipeline:
         raise PipelineFileError(
             ("`steps:` is empty" if "steps" in data else "the file has no `steps:`")
             + ", so there is nothing to run. A step is a notebook: add one with "
-            "`dataops promote NOTEBOOK --step NAME` in this folder (or \"Promote this notebook\" "
+            '`dataops promote NOTEBOOK --step NAME` in this folder (or "Promote this notebook" '
             "in JupyterLab), which gates the notebook and writes it under `steps:`.",
             path=path,
             key="steps" if "steps" in data else None,
