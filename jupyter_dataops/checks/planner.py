@@ -267,11 +267,11 @@ def _kept(metric: Metric, facts: list[Fact], values: dict) -> dict | None:
         return None
 
 
-class _FactError(Exception):
+class _FactError(Exception):  # internal signal: a fact could not be computed (status "error")
     pass
 
 
-class _Incomparable(Exception):
+class _Incomparable(Exception):  # internal signal: observed value and threshold do not compare
     pass
 
 

@@ -166,7 +166,7 @@ def script_head() -> str:
     return head
 
 
-class _Unreadable(Exception):
+class _Unreadable(Exception):  # internal signal, never reaches a user
     """The version table could not be read plainly: let Alembic look (slow path)."""
 
 

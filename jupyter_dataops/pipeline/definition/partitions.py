@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from jupyter_dataops.errors import DataOpsError
+
 PERIODS = ("hour", "day", "week", "month")
 DEFAULT_PARAMETER = "run_date"
 EXAMPLES = {"hour": "2026-09-01T06", "day": "2026-09-01", "week": "2026-W36", "month": "2026-09"}
@@ -26,7 +28,7 @@ _PATTERNS = {
 _EXPECT_BY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-class PartitionKeyError(ValueError):
+class PartitionKeyError(DataOpsError, ValueError):  # ValueError: callers that parse values catch it
     """A partition key that does not name a period of the pipeline's kind."""
 
 

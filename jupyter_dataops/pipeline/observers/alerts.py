@@ -43,7 +43,7 @@ RETRIES = 3
 RETRY_DELAY = 1.0
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(DataOpsError, ValueError):  # ValueError: as before, for callers
     """A bad ``alerts:`` entry; ``key`` names the key at fault (None: the entry itself)."""
 
     def __init__(self, message: str, key: str | None = None) -> None:
