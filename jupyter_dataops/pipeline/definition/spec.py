@@ -109,7 +109,7 @@ class StepSpec:
     )
     catchup: str | None = None
     max_catchup: int | None = None
-    retention: Any = None  # retention.Retention
+    retention: Any = None  # retention_policy.Retention
     operations: Any = None  # operations.OperationsOptions; None = judged with the defaults
     expect_by: str | None = None  # "07:00": a partition not successful by then is late
 
@@ -157,7 +157,7 @@ class Pipeline:
     catchup: str | None = None
     max_catchup: int | None = None
     alerts: tuple[Any, ...] = ()  # alerts.AlertSpec
-    retention: Any = None  # retention.Retention
+    retention: Any = None  # retention_policy.Retention
     executor: str | None = None  # `dataops run` / the scheduler without --executor
     dask_address: str | None = None  # the dask executor's scheduler (none: a local cluster)
     partitions: Any = None  # partitions.Partitions; None: runs are for no period
@@ -320,7 +320,7 @@ def _scheduling(node: Any, bad: Any) -> dict[str, Any]:
             raise bad("max_catchup", f"expected a whole number of 1 or more, got {plain(n)!r}")
         out["max_catchup"] = int(n)
     if node.get("retention") is not None:
-        from jupyter_dataops.pipeline.scheduling.retention import parse_retention
+        from jupyter_dataops.pipeline.definition.retention_policy import parse_retention
 
         try:
             out["retention"] = parse_retention(plain(node["retention"]))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_dataops.pipeline.definition.retention_policy import parse_retention
 from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
-from jupyter_dataops.pipeline.scheduling.retention import apply_retention, parse_retention
+from jupyter_dataops.pipeline.scheduling.retention import apply_retention
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.testing import store_url
 
