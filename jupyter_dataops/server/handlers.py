@@ -27,8 +27,9 @@ STEP_NAME = r"(?P<step>[A-Za-z_][A-Za-z0-9_\-]*)"
 RUN_ID = r"(?P<run_id>[0-9]+)"
 MAX_BODY_BYTES = 1_048_576  # a request body (docs/SECURITY.md); a parameter: MAX_VALUE_CHARS
 MAX_ID = 2**63 - 1  # the largest id a store column holds; a larger one names no run
-#: an ISO partition key: 2026-09-01T06 (hour), 2026-09-01 (day), 2026-W36 (week), 2026-09 (month)
-PARTITION = r"(?P<partition>[0-9]{4}-(?:W[0-9]{2}|[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2})?)?))"
+#: a partition key (2026-09-01T06, 2026-09-01, 2026-W36, 2026-09); checked against the pipeline's
+#: ``partitions:`` by the route, which says what is wrong with a bad one
+PARTITION = r"(?P<partition>[0-9A-Za-z\-]{1,32})"
 
 
 class DataOpsHandler(ExtensionHandlerMixin, APIHandler):

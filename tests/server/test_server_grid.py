@@ -99,6 +99,10 @@ async def test_the_grid_pages_partitions_newest_first_with_a_cell_per_step(jp_fe
         jp_fetch, "dataops", "api", "partitions", "2026-13-01", "run", method="POST"
     )
     assert code == 400 and "2026-13-01" in message
+    code, message = await failing(
+        jp_fetch, "dataops", "api", "partitions", "yesterday", "run", method="POST"
+    )
+    assert code == 400 and "yesterday" in message and "2026-09-01" in message
 
     (root / "dataops.yaml").write_text(
         "pipeline: factory\nsteps:\n  ingest: {notebook: ingest.ipynb}\n"
