@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from jupyter_dataops._version import __version__
 from jupyter_dataops.errors import (
     DataOpsError,
     DataOpsSyntaxError,
@@ -11,8 +12,6 @@ from jupyter_dataops.errors import (
     PipelineError,
     StoreError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CheckResult",

@@ -63,7 +63,7 @@ def configured() -> bool:
 
 
 def _producer() -> str:
-    from jupyter_dataops import __version__
+    from jupyter_dataops._version import __version__
 
     return f"urn:jupyter-dataops:{__version__}"
 
