@@ -179,3 +179,36 @@ def dask_cluster(config: dict | None = None) -> Iterator[tuple]:
     finally:
         client.close()
         local.close()
+
+
+def day_notebook(path: Path) -> Path:
+    """A step of a daily partitioned pipeline: ``run_date`` (the partition key) decides its
+    frame's row count (the day of the month), judged by ``spc row_count: baseline 2``."""
+    return write_notebook(
+        path,
+        'run_date = "2026-09-01"',
+        "%load_ext jupyter_dataops\nimport polars as pl",
+        "frame = pl.DataFrame({'x': list(range(int(run_date[-2:])))})",
+        "%%dataops_test frame --name daily\nrow_count > 0\nspc row_count: baseline 2",
+    )
+
+
+def partitioned_project(root: Path, head: str, steps: dict[str, list[str]]) -> Path:
+    """A project whose steps (name -> the steps it depends on) are ``day_notebook``s, each
+    promoted; ``head`` holds the pipeline's keys (``partitions:``, ``schedule:``, ``alerts:``...)
+    and must name the pipeline and store. Returns the path of ``dataops.yaml``."""
+    from jupyter_dataops.pipeline.execution.promote import promote
+
+    path = root / "dataops.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name, deps in steps.items():
+        day_notebook(root / f"{name}.ipynb")
+        lines.append(f"  {name}:\n    notebook: {name}.ipynb")
+        if deps:
+            lines.append(f"    depends_on: [{', '.join(deps)}]")
+    path.write_text(head + "steps: {}\n")
+    for name, deps in steps.items():
+        promote(root / f"{name}.ipynb", name, depends_on=deps or None, pipeline_file=path)
+    path.write_text(head + "steps:\n" + "\n".join(lines) + "\n")
+    return path

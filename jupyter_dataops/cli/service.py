@@ -151,8 +151,6 @@ def backfill(
 
     from jupyter_dataops.pipeline.definition.project import Project
     from jupyter_dataops.pipeline.execution import backfill as bf
-    from jupyter_dataops.pipeline.execution.runner import NullReporter
-    from jupyter_dataops.pipeline.observers.alerts import with_alerts
 
     try:
         project = Project.require()
@@ -182,9 +180,6 @@ def backfill(
     def advance(partition: str, step: str) -> None:
         progress.update(task, advance=1, description=f"{partition} {step}")
 
-    def reporter(partition: str) -> object:
-        return with_alerts(NullReporter(), pipeline, open_store=project.open_store)
-
     try:
         with progress:
             results = bf.backfill(
@@ -192,8 +187,7 @@ def backfill(
                 plans,
                 store_url=project.store_url,
                 jobs=jobs,
-                advance=advance,
-                reporter=reporter,
+                advance=advance,  # the runner adds the pipeline's alerts and lineage
             )
     except DataOpsError as exc:
         raise fail(str(exc)) from None

@@ -103,18 +103,6 @@ class PartitionsMixin(StoreBase):
             ).all()
         return sorted(keys)
 
-    def partitions_of(self, step_run_ids: Iterable[int]) -> dict[int, str | None]:
-        """step run id -> the partition it was for (None: no partition)."""
-        ids = [int(i) for i in step_run_ids]
-        out: dict[int, str | None] = {}
-        with self._read() as conn:
-            for i in range(0, len(ids), 500):
-                rows = conn.execute(
-                    select(_SR.c.id, _SR.c.partition).where(_SR.c.id.in_(ids[i : i + 500]))
-                ).all()
-                out.update({r.id: r.partition for r in rows})
-        return out
-
     # -- late alerts: once per partition and channel -------------------------------------------
 
     def claim_partition_alert(

@@ -1,9 +1,10 @@
 """``dataops history STEP METRIC``: a metric's series as its spc line judged it, point by point.
 
 The points, verdicts and limits are those of ``charts.metric_chart`` (one judgement, one
-picture: the chart and this table never disagree); this module adds each run's partition and
-whether the point counts in the SPC history (the latest successful production run of its
-partition does; a re-run day replaces its earlier point, which stays in the record).
+picture: the chart and this table never disagree): on a partitioned pipeline one point per
+partition, its latest run (a re-run day replaces its earlier point, which stays in the record:
+``dataops runs --partition KEY``). ``counted``: the point is in the SPC history (a successful
+run).
 """
 
 from __future__ import annotations
@@ -34,20 +35,11 @@ def judged_series(
             f"step {step!r} has no metric {metric!r}; its metrics: {', '.join(known)}. Quote "
             "the name, e.g. dataops history STEP 'avg(amount)'."
         )
-    partitions = store.partitions_of(p.step_run_id for p in chart.points)
-    # the point that counts for a partition: its latest successful production run
-    counting: dict[str, int] = {}
-    for p in chart.points:
-        key = partitions.get(p.step_run_id)
-        if key is not None and p.status == "success":
-            counting[key] = max(counting.get(key, 0), p.step_run_id)
     points = []
     for p in chart.points:
-        key = partitions.get(p.step_run_id)
-        counted = p.status == "success" and (key is None or counting.get(key) == p.step_run_id)
         points.append(
             {
-                "partition": key,
+                "partition": p.partition,
                 "value": p.value,
                 "statistic": p.statistic,
                 "status": p.check_status,
@@ -59,7 +51,7 @@ def judged_series(
                 "pipeline_run_id": p.pipeline_run_id,
                 "run_status": p.status,
                 "time": p.time,
-                "counted": counted,
+                "counted": p.status == "success",
                 "baseline": p.baseline,
             }
         )
