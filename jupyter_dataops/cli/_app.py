@@ -94,7 +94,7 @@ def print_suite(result) -> None:  # noqa: ANN001
 
 def _version(value: bool) -> None:
     if value:
-        from jupyter_dataops import __version__
+        from jupyter_dataops._version import __version__
 
         console.print(f"jupyter-dataops {__version__}")
         raise typer.Exit()
