@@ -15,7 +15,8 @@ Mapping: step -> task (same ``task_id``), ``depends_on`` -> ``upstream >> step``
 the runner's whole-step timeout and ``execution_timeout`` a little longer, so the runner stops
 the kernel and records the timeout before Airflow would kill the task. The pipeline's
 ``schedule:`` is one DAG of every step; each step's own ``schedule:`` is one more DAG of that
-step and the steps it depends on, as the dataops scheduler runs them. A time zone becomes a
+step, the steps downstream of it and everything they depend on, as the dataops scheduler runs
+them (every step of a scheduled chain is in a DAG). A time zone becomes a
 ``CronTriggerTimetable``; ``catchup: all`` becomes ``catchup=True`` (``skip`` and ``latest``:
 False, Airflow then runs only the latest missed interval).
 """
@@ -138,7 +139,7 @@ def _dags(pipeline: Any) -> list[dict[str, Any]]:
                 "id": f"{base}.{key}",
                 "steps": sched.steps(pipeline),
                 "schedule": sched,
-                "what": f"step {key!r} and the steps it depends on",
+                "what": f"step {key!r}, the steps downstream of it and what they depend on",
             }
         )
     return out

@@ -285,3 +285,25 @@ def test_airflow_runs_the_steps_and_a_failed_data_test_fails_the_task(
         assert {p["trigger"] for p in runs} == {"airflow"}
         failed = store.list_runs(step="load", status="failed")[0]
         assert "data tests failed" in store.get_run(failed["id"])["error"]
+
+
+def test_a_scheduled_steps_downstream_steps_are_in_its_dag(tmp_path):
+    pipeline = load_pipeline(
+        _project(
+            tmp_path,
+            """\
+            pipeline: chain
+            steps:
+              load: {notebook: load.ipynb, schedule: "0 6 * * *"}
+              clean: {notebook: step.ipynb, depends_on: [load]}
+              lookup: {notebook: step.ipynb}
+              report: {notebook: step.ipynb, depends_on: [clean, lookup]}
+              other: {notebook: step.ipynb}
+            """,
+        )
+    )
+    tree = ast.parse(render_dag(pipeline, now=NOW))
+    assert [_kw(c)["dag_id"] for c in _calls(tree, "DAG")] == ["'chain.load'"]
+    # load's chain as the dataops scheduler runs it: downstream steps and what they need
+    tasks = [ast.literal_eval(c.args[0]) for c in _calls(tree, "dataops_task")]
+    assert tasks == ["load", "clean", "lookup", "report"]
