@@ -36,7 +36,7 @@ from jupyter_dataops.store import open_store
 from jupyter_dataops.store.models import (
     Base,
     CheckResultRow,
-    Metric,
+    MetricRecord,
     PipelineRecord,
     PipelineRun,
     Step,
@@ -190,7 +190,7 @@ def seed_store(
                 if cr_rows:
                     conn.execute(insert(CheckResultRow), cr_rows)
                 if m_rows:
-                    conn.execute(insert(Metric), m_rows)
+                    conn.execute(insert(MetricRecord), m_rows)
         if store.dialect == "sqlite":
             with store.engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")

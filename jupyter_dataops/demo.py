@@ -19,9 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 PIPELINE = "shop"
 # Steps in promotion order; the shipped dataops.yaml wires their dependencies and schedule.
@@ -90,7 +93,9 @@ def prepare(directory: Path) -> bool:
     return True
 
 
-def promote_changed(directory: Path, store: Any, on_step: Callable[[str, str], None]) -> list[str]:
+def promote_changed(
+    directory: Path, store: Store, on_step: Callable[[str, str], None]
+) -> list[str]:
     """Promote each notebook whose content differs from its latest promoted version (all of
     them the first time); the gate run of each must pass. Returns the promoted steps."""
     from jupyter_dataops.pipeline.definition.notebook import content_hash
@@ -108,7 +113,7 @@ def promote_changed(directory: Path, store: Any, on_step: Callable[[str, str], N
     return done
 
 
-def plan_days(store: Any, days: Sequence[str], directory: Path | None = None) -> list[Any]:
+def plan_days(store: Store, days: Sequence[str], directory: Path | None = None) -> list[Any]:
     """The days of ``days`` not yet backfilled, oldest first (``PartitionPlan``s). A day whose
     run finished (success or failure) is done; a day stopped half-way runs again from its first
     step that did not succeed."""
@@ -155,7 +160,7 @@ class DemoSummary:
         return sorted({f.day for f in self.findings})
 
 
-def summarize(store: Any) -> DemoSummary:
+def summarize(store: Store) -> DemoSummary:
     """Every production run of the demo's pipeline, by day, with what its data tests and spc
     lines did not pass (the operations lines every run gets, ``pipeline.operations``, are not
     the demo's injected faults: the panel's Operations section shows them)."""

@@ -11,9 +11,12 @@ import os
 import subprocess
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 WORKER = "jupyter_dataops.server.worker"
 
@@ -47,7 +50,7 @@ class RunLauncher:
         self._lock = threading.Lock()
 
     def start(
-        self, state: Any, step: str, *, parameters: dict[str, Any], store: Any
+        self, state: Any, step: str, *, parameters: dict[str, Any], store: Store
     ) -> dict[str, Any]:
         """Start ``step`` of the project in ``state``; return its pipeline and step run ids.
 
@@ -81,7 +84,7 @@ class RunLauncher:
             "status": step_runs[0]["status"] if step_runs else "queued",
         }
 
-    def start_partition(self, state: Any, partition: str, *, store: Any) -> dict[str, Any]:
+    def start_partition(self, state: Any, partition: str, *, store: Store) -> dict[str, Any]:
         """Start every step of the pipeline for ``partition`` (``dataops run --partition KEY``);
         return its pipeline run id and step runs as soon as the run is recorded."""
         cmd = [sys.executable, "-m", WORKER, "run-partition", str(state.project_dir), partition]

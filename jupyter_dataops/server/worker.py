@@ -23,9 +23,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 
 def _say(payload: dict[str, Any]) -> None:
@@ -75,7 +78,7 @@ def run_partition(project_dir: str, partition: str) -> int:
     return 0 if result.ok else 1
 
 
-def _gate_run(store: Any, step: str) -> dict[str, Any] | None:
+def _gate_run(store: Store, step: str) -> dict[str, Any] | None:
     rows = store.list_runs(step=step, mode="test", limit=1)
     return store.get_run(rows[0]["id"]) if rows else None
 

@@ -1,8 +1,8 @@
 """The store's plumbing: the engine, read/write transactions, retries and id helpers.
 
-``StoreBase`` is the root of every concern mixin (catalogue, runs, results, queries, maintenance
-and, next, scheduling); ``api.Store`` composes them. A new concern is a new mixin module over
-``StoreBase`` plus its tables in ``models.py`` and a migration.
+``StoreBase`` is the root of every concern mixin (catalogue, runs, results, queries, maintenance,
+profiles, scheduling, alert log, pruning, ...); ``api.Store`` composes them. A new concern is a
+new mixin module over ``StoreBase`` plus its tables in ``models.py`` and a migration.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from jupyter_dataops.store.engine import WRITE, create_store_engine, migrate, op
 from jupyter_dataops.store.models import (
     STATUSES,
     CheckResultRow,
-    Metric,
+    MetricRecord,
     PipelineRecord,
     PipelineRun,
     Step,
@@ -36,7 +36,7 @@ from jupyter_dataops.store.processes import process_started
 _SR = StepRun.__table__
 _PR = PipelineRun.__table__
 _CR = CheckResultRow.__table__
-_M = Metric.__table__
+_M = MetricRecord.__table__
 
 
 def _now() -> datetime:

@@ -207,7 +207,7 @@ class CheckResultRow(Base):
     spc: Mapped[dict | None] = mapped_column(JSONType(none_as_null=True))
 
 
-class Metric(Base):
+class MetricRecord(Base):
     """One point of a metric series: the SPC input (step, metric key, value, step run, time)."""
 
     __tablename__ = "metrics"

@@ -21,7 +21,7 @@ from jupyter_dataops.store.base import (
     _successful_production,
     _text,
 )
-from jupyter_dataops.store.models import CHECK_STATUSES, CheckResultRow, Metric
+from jupyter_dataops.store.models import CHECK_STATUSES, CheckResultRow, MetricRecord
 from jupyter_dataops.store.rows import BaselinePoint, MetricPoint, MetricSummary, SpcVerdictRow
 
 
@@ -94,7 +94,7 @@ class ResultsMixin(StoreBase):
             if (v := _number(raw)) is not None
         ]
         if points:
-            conn.execute(insert(Metric), points)
+            conn.execute(insert(MetricRecord), points)
 
     # -- metric reads --------------------------------------------------------------------------
 

@@ -11,12 +11,15 @@ read, so a 100k-run store stays fast.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.widgets._format import STORE_ERRORS, esc, number, when
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 LAST_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("last 50 runs", 50),
@@ -37,7 +40,7 @@ class MetricChartWidget(widgets.VBox):
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         step: str,
         metric: str,
         *,

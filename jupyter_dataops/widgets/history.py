@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
@@ -25,6 +25,9 @@ from jupyter_dataops.widgets._format import (
     value_text,
     when,
 )
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 COLUMNS = ("Run", "Status", "Step", "Mode", "Started", "Duration", "Attempt", "Checks ✓ ⚠ ✗")
 GRID_COLUMNS = "70px 100px minmax(120px,1.4fr) 95px 200px 95px 65px minmax(150px,1fr)"
@@ -43,7 +46,7 @@ class RunHistory(widgets.VBox):
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         *,
         step: str | None = None,
         status: str | None = None,

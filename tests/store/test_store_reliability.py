@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from jupyter_dataops.store import open_store
-from jupyter_dataops.store.models import CheckResultRow, Metric, StepRun
+from jupyter_dataops.store.models import CheckResultRow, MetricRecord, StepRun
 from jupyter_dataops.store.testing import store_url as make_store_url
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -156,8 +156,8 @@ def test_a_runner_killed_mid_run_leaves_running_rows_that_are_then_marked_interr
         with store.engine.connect() as conn:
             orphans = conn.scalar(
                 select(func.count())
-                .select_from(Metric)
-                .where(Metric.step_run_id.not_in(select(StepRun.id)))
+                .select_from(MetricRecord)
+                .where(MetricRecord.step_run_id.not_in(select(StepRun.id)))
             )
         assert orphans == 0
         if store.dialect == "sqlite":

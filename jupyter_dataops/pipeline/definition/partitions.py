@@ -12,9 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 PERIODS = ("hour", "day", "week", "month")
 DEFAULT_PARAMETER = "run_date"
@@ -235,7 +238,7 @@ class Late:
         }
 
 
-def lateness(pipeline: Any, store: Any, now: datetime | None = None) -> list[Late]:
+def lateness(pipeline: Any, store: Store, now: datetime | None = None) -> list[Late]:
     """The late partitions of ``pipeline``, oldest first: a step with an ``expect_by`` (its own,
     else the pipeline's) whose latest production run for the partition is not ``success`` once
     the deadline passed. Partitions looked at: from ``start:`` to the newest a tick at ``now``
@@ -279,6 +282,8 @@ def lateness(pipeline: Any, store: Any, now: datetime | None = None) -> list[Lat
     return out
 
 
-def late_partitions(pipeline: Any, store: Any, now: datetime | None = None) -> dict[str, list[str]]:
+def late_partitions(
+    pipeline: Any, store: Store, now: datetime | None = None
+) -> dict[str, list[str]]:
     """Late partition -> its late steps (``lateness`` as the grid reads it)."""
     return {item.partition: list(item.steps) for item in lateness(pipeline, store, now)}

@@ -13,11 +13,14 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition.notebook import content_hash
 from jupyter_dataops.pipeline.definition.spec import STATE_DIR, Pipeline, ensure_state_dir
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 VERSIONS_DIR = "versions"
 EDITED_HINT = "promote again to put the change in production"
@@ -82,7 +85,7 @@ class StepState:
         return f"step {self.step}: notebook edited since promotion — {EDITED_HINT}"
 
 
-def step_state(pipeline: Pipeline, step: str, store: Any | None) -> StepState:
+def step_state(pipeline: Pipeline, step: str, store: Store | None) -> StepState:
     """The promoted version of ``step`` (from ``store``; None store: never promoted)."""
     version = store.latest_version(pipeline.name, step) if store is not None else None
     return state_of(pipeline, step, version)

@@ -16,9 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 RERUN = ("failed", "all")
 # rerun=None: a step is done once it succeeded; "finished" (the demo's): also once it failed or
@@ -36,7 +39,7 @@ class PartitionPlan:
 
 def plan_backfill(
     pipeline: Any,
-    store: Any,
+    store: Store,
     first: str,
     last: str,
     *,

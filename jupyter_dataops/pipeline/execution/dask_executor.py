@@ -32,11 +32,14 @@ import threading
 import uuid
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob
 from jupyter_dataops.pipeline.execution.executors import Executor, StepJob, executors
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 CONNECT_TIMEOUT = 30.0  # seconds to reach the scheduler
 WORKERS_TIMEOUT = 60.0  # seconds to wait for a first worker on a cluster that has none yet
@@ -300,7 +303,7 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, store: Any, *, workers: int | None = None, address: str | None = None):
+    def __init__(self, store: Store, *, workers: int | None = None, address: str | None = None):
         super().__init__(store, workers=workers)
         try:
             import distributed  # noqa: F401

@@ -18,11 +18,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob, execute_notebook
 from jupyter_dataops.plugins import Registry
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Executor(ABC):
 
     name: ClassVar[str] = ""
 
-    def __init__(self, store: Any, *, workers: int | None = None) -> None:
+    def __init__(self, store: Store, *, workers: int | None = None) -> None:
         self.store = store
         self.workers = max(1, workers or 1)
 
@@ -148,7 +151,7 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, store: Any, *, workers: int | None = None) -> None:
+    def __init__(self, store: Store, *, workers: int | None = None) -> None:
         super().__init__(store, workers=workers)
         self._pool: ProcessPoolExecutor | None = None
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition.dag import check_graph
@@ -46,6 +46,9 @@ from jupyter_dataops.pipeline.definition.versions import save_snapshot
 from jupyter_dataops.pipeline.execution.context import RunContext
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob, execute_notebook
 from jupyter_dataops.pipeline.execution.executors import StepJob, executors
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 
 class PromotionRefused(PipelineError):
@@ -113,7 +116,7 @@ def notebook_failures(path: Path | str) -> list[str]:
     return out
 
 
-def _gate_failures(store: Any, step_run_id: int, attempt: AttemptResult) -> list[str]:
+def _gate_failures(store: Store, step_run_id: int, attempt: AttemptResult) -> list[str]:
     failures = []
     run = store.get_run(step_run_id) or {}
     for check in run.get("check_results", []):
@@ -149,7 +152,7 @@ def promote(
     depends_on: Sequence[str] | None = None,
     schedule: str | None = None,
     pipeline_file: Path | str | None = None,
-    store: Any = None,
+    store: Store | None = None,
     promoted_by: str | None = None,
     executor: str = "local",
 ) -> PromotionResult:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition import dag
@@ -45,6 +45,9 @@ from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJo
 from jupyter_dataops.pipeline.execution.executors import StepJob, executors
 from jupyter_dataops.pipeline.observers.attach import WAIT_SECONDS, watch
 from jupyter_dataops.pipeline.observers.base import Watched
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ class NullReporter:
 
 
 def _sources(
-    pipeline: Pipeline, names: Sequence[str], store: Any, promoted: bool
+    pipeline: Pipeline, names: Sequence[str], store: Store, promoted: bool
 ) -> dict[str, tuple[Path, StepState | None]]:
     """The notebook each step runs: its promoted snapshot (``promoted``; a store that does not
     exist yet holds no version), else the working file."""
@@ -157,7 +160,7 @@ def plan_run(
     steps: Sequence[str] | None = None,
     params: Sequence[str] = (),
     *,
-    store: Any = None,
+    store: Store | None = None,
     unpromoted: bool = False,
     promoted: bool | None = None,
     partition: str | None = None,
@@ -300,7 +303,7 @@ class _Run:
         self,
         pipeline: Pipeline,
         plans: dict[str, StepPlan],
-        store: Any,
+        store: Store,
         run_id: int,
         reporter: Reporter,
     ) -> None:
@@ -397,7 +400,7 @@ def run_pipeline(
     *,
     executor: str | None = None,
     workers: int | None = None,
-    store: Any = None,
+    store: Store | None = None,
     reporter: Reporter | None = None,
     trigger: str = "manual",
     unpromoted: bool = False,
@@ -458,7 +461,7 @@ def run_pipeline(
 def _execute(
     pipeline: Pipeline,
     plans: dict[str, StepPlan],
-    store: Any,
+    store: Store,
     executor_cls: Any,
     workers: int | None,
     reporter: Watched,

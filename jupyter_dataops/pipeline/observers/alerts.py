@@ -21,12 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.observers.base import RunObserver
 from jupyter_dataops.plugins import Registry
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.alerts")
 
@@ -370,7 +373,7 @@ def deliver(
     alerts: Sequence[AlertSpec],
     event: AlertEvent,
     *,
-    store: Any = None,
+    store: Store | None = None,
     retries: int = RETRIES,
     retry_delay: float = RETRY_DELAY,
 ) -> list[dict[str, Any]]:
@@ -446,7 +449,7 @@ def _scrub(text: str, spec: AlertSpec) -> str:
 
 
 def alert_step_runs(
-    alerts: Sequence[AlertSpec], store: Any, step_run_ids: Iterable[int]
+    alerts: Sequence[AlertSpec], store: Store, step_run_ids: Iterable[int]
 ) -> list[dict[str, Any]]:
     """Send the alerts of finished step runs (read back from the store, so the message says
     exactly what was recorded)."""
@@ -470,7 +473,7 @@ class AlertObserver(RunObserver):
     slow channel never holds up the run); ``close`` waits for them (bounded), so a short-lived
     process (``dataops run``, an Airflow task, the server's worker) delivers before it exits."""
 
-    def __init__(self, pipeline: Any, store: Any) -> None:
+    def __init__(self, pipeline: Any, store: Store) -> None:
         super().__init__(pipeline, store)
         self.alerts = list(getattr(pipeline, "alerts", ()) or ())
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-alerts")

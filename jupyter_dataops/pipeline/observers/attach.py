@@ -4,12 +4,15 @@ door started it (``dataops run``, the scheduler, "Run now", an Airflow task, any
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.observers.alerts import AlertObserver
 from jupyter_dataops.pipeline.observers.base import RunObserver, Watched
 from jupyter_dataops.pipeline.observers.lineage import emitters
 from jupyter_dataops.pipeline.observers.operations import OperationsObserver
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.observers")
 
@@ -17,7 +20,7 @@ log = logging.getLogger("jupyter_dataops.observers")
 WAIT_SECONDS = 20.0
 
 
-def observers_for(pipeline: Any, store: Any) -> list[RunObserver]:
+def observers_for(pipeline: Any, store: Store) -> list[RunObserver]:
     """The observers of one run of ``pipeline``: operations SPC, then the pipeline's alerts
     (``alerts:``), then every registered lineage emitter that is enabled (OpenLineage when
     configured). Operations comes first: alerts read its verdicts."""
@@ -34,7 +37,7 @@ def observers_for(pipeline: Any, store: Any) -> list[RunObserver]:
     return out
 
 
-def watch(reporter: Any, pipeline: Any, store: Any) -> Watched:
+def watch(reporter: Any, pipeline: Any, store: Store) -> Watched:
     """``reporter`` with the run's observers hung on it (what the runner reports to)."""
     return Watched(reporter, observers_for(pipeline, store))
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.observers")
 
@@ -20,7 +23,7 @@ class RunObserver:
     """Hooks on one run's lifecycle; each does nothing unless overridden. Built per run as
     ``cls(pipeline, store)`` (``store``: the run's store, open for the whole run)."""
 
-    def __init__(self, pipeline: Any, store: Any) -> None:
+    def __init__(self, pipeline: Any, store: Store) -> None:
         self.pipeline = pipeline
         self.store = store
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.definition.partitions import Late, lateness
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.alerts")
 
@@ -41,7 +44,7 @@ def late_event(pipeline: Any, late: Late) -> Any:
     )
 
 
-def notice_late(pipeline: Any, store: Any, now: datetime | None = None) -> list[dict[str, Any]]:
+def notice_late(pipeline: Any, store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
     """Send a ``late`` alert for each late partition not alerted before (to the ``alerts:``
     entries whose ``on:`` has ``late``). Returns the deliveries made; never raises."""
     try:
@@ -51,7 +54,7 @@ def notice_late(pipeline: Any, store: Any, now: datetime | None = None) -> list[
         return []
 
 
-def _notice(pipeline: Any, store: Any, now: datetime | None) -> list[dict[str, Any]]:
+def _notice(pipeline: Any, store: Store, now: datetime | None) -> list[dict[str, Any]]:
     from jupyter_dataops.pipeline.observers.alerts import channels, deliver
 
     wanted = [a for a in (getattr(pipeline, "alerts", ()) or ()) if EVENT in a.events]

@@ -27,10 +27,13 @@ import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.observers.base import RunObserver
 from jupyter_dataops.plugins import Registry
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.lineage")
 
@@ -214,7 +217,7 @@ class OpenLineageEmitter(RunObserver):
 
     name = "openlineage"
 
-    def __init__(self, pipeline: Any, store: Any) -> None:
+    def __init__(self, pipeline: Any, store: Store) -> None:
         super().__init__(pipeline, store)
         self.namespace = pipeline.name
         self.sender = _Sender()

@@ -49,10 +49,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.checks.spec import CheckSpec, SpcOptions
 from jupyter_dataops.pipeline.observers.base import RunObserver
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.operations")
 
@@ -162,7 +165,7 @@ def _seconds(later: str | None, earlier: Any) -> float | None:
         return None
 
 
-def _scheduled_for(store: Any, pipeline: str, pipeline_run_id: int) -> str | None:
+def _scheduled_for(store: Store, pipeline: str, pipeline_run_id: int) -> str | None:
     """The tick that started this pipeline run, when the scheduler started it."""
     try:
         claims = store.list_scheduled_runs(pipeline=pipeline, limit=200)
@@ -174,7 +177,7 @@ def _scheduled_for(store: Any, pipeline: str, pipeline_run_id: int) -> str | Non
 
 
 def _queue_delay(
-    store: Any, run: Mapping[str, Any], pipeline: str, depends_on: list[str] | tuple[str, ...]
+    store: Store, run: Mapping[str, Any], pipeline: str, depends_on: list[str] | tuple[str, ...]
 ) -> float | None:
     """Seconds from when a scheduled step could start to its start (None: not scheduled)."""
     prid = int(run["pipeline_run_id"])
@@ -228,7 +231,7 @@ def _output_file(name: str, folders: list[Path]) -> Path | None:
 
 
 def collect(
-    store: Any,
+    store: Store,
     run: Mapping[str, Any],
     *,
     pipeline: str,
@@ -273,7 +276,7 @@ def collect(
 
 
 def judge(
-    store: Any,
+    store: Store,
     step: str,
     step_run_id: int,
     metrics: Mapping[str, float],
@@ -339,7 +342,7 @@ def _floor(verdict: Any, key: str, value: float, min_change: float, upward: bool
     )
 
 
-def observe(store: Any, pipeline: Any, plan: Any, step_run_id: int, result: Any = None) -> None:
+def observe(store: Store, pipeline: Any, plan: Any, step_run_id: int, result: Any = None) -> None:
     """Record and judge the operational metrics of one finished production step attempt (the
     runner's single hook). Never raises."""
     try:

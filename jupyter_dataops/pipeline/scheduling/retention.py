@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.retention")
 
@@ -45,7 +48,7 @@ def run_files(notebook_path: str | None, step: str) -> list[Path]:
     return [p for p in out if p.exists()]
 
 
-def apply_retention(pipeline: Any, store: Any, *, dry_run: bool = False) -> GcResult:
+def apply_retention(pipeline: Any, store: Store, *, dry_run: bool = False) -> GcResult:
     """Prune the runs of every step of ``pipeline`` beyond its retention (step's, else the
     pipeline's). With ``dry_run`` nothing is deleted or marked: the result lists what would be."""
     result = GcResult(dry_run=dry_run)

@@ -4,11 +4,14 @@ scheduler's liveness and each schedule's next and last tick (reads only)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.definition.spec import Pipeline
 from jupyter_dataops.pipeline.execution.runner import HEARTBEAT_SECONDS
 from jupyter_dataops.pipeline.scheduling.schedules import next_run, schedules
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 # A runner or scheduler heartbeats every HEARTBEAT_SECONDS; five missed beats = dead.
 STALE_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)
@@ -16,7 +19,7 @@ STALE_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)
 NOT_RUNNING = "scheduler not running"
 
 
-def scheduler_state(store: Any, pipeline: str) -> dict[str, Any]:
+def scheduler_state(store: Store, pipeline: str) -> dict[str, Any]:
     """``{alive, host, pid, heartbeat_at, started_at, message}`` of the pipeline's scheduler:
     the newest alive one, else the last one seen (``alive`` false), else all None. ``message``
     says it in words, starting with "scheduler not running" when none is alive."""
@@ -35,7 +38,9 @@ def scheduler_state(store: Any, pipeline: str) -> dict[str, Any]:
     return {**state, "message": message}
 
 
-def schedule_status(pipeline: Pipeline, store: Any, now: datetime | None = None) -> dict[str, Any]:
+def schedule_status(
+    pipeline: Pipeline, store: Store, now: datetime | None = None
+) -> dict[str, Any]:
     """``{scheduler, schedules}``: ``scheduler_state`` and, per schedule (key: a step, or ``*``
     for the pipeline's own), the steps a tick runs, cron, time zone, catch-up, next tick and
     the last claimed tick with what became of it."""

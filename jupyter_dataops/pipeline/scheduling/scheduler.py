@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition import dag
@@ -50,6 +50,9 @@ from jupyter_dataops.pipeline.scheduling.schedules import (
     next_run,
     schedules,
 )
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.scheduler")
 
@@ -94,7 +97,7 @@ def _log(level: int, event: str, **fields: Any) -> None:
 class _ClaimReporter:
     """Ties the claimed ticks to the pipeline run as soon as it exists."""
 
-    def __init__(self, store: Any, claim_ids: list[int]) -> None:
+    def __init__(self, store: Store, claim_ids: list[int]) -> None:
         self.store = store
         self.claim_ids = claim_ids
         self.run_id: int | None = None
@@ -216,7 +219,7 @@ class Scheduler:
         self,
         path: Path | str,
         *,
-        store: Any = None,
+        store: Store | None = None,
         interval: float = 1.0,
         stop_timeout: float = 60.0,
         executor: str | None = None,  # None: `executor:` of dataops.yaml, else local

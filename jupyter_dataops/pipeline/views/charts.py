@@ -24,9 +24,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
 _BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
@@ -181,7 +184,7 @@ class MetricChart:
 
 
 def metric_chart(
-    store: Any,
+    store: Store,
     step: str,
     metric: str,
     *,
@@ -303,7 +306,7 @@ def metric_chart(
     return out
 
 
-def _by_partition(store: Any, series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _by_partition(store: Store, series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A partitioned step's series as its SPC judges it: one point per partition (its latest
     run; a re-run replaces the day's point), in partition order after any runs without one.
     A step whose runs have no partition keeps its series as it is (run order)."""

@@ -8,9 +8,12 @@ each step); this module adds what the pipeline file knows: the column order (the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 NOT_PARTITIONED = (
     "This pipeline has no `partitions:` in dataops.yaml, so its runs are for no particular "
@@ -35,14 +38,14 @@ def _due_keys(pipeline: Any) -> list[str]:
     return list(_partitions(pipeline).due(datetime.now(timezone.utc), zone))
 
 
-def _late(pipeline: Any, store: Any) -> dict[str, list[str]]:
+def _late(pipeline: Any, store: Store) -> dict[str, list[str]]:
     """Late partition -> its late steps (``expect_by`` passed, not successful)."""
     from jupyter_dataops.pipeline.definition.partitions import late_partitions
 
     return late_partitions(pipeline, store)
 
 
-def grid_page(pipeline: Any, store: Any, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
+def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
     """One page of the grid (newest partition first) with ``every`` (hour/day/week/month or
     None) and a ``hint`` when there is nothing to show."""
     steps = list(pipeline.steps)

@@ -71,7 +71,7 @@ MAX_LIST = 10_000  # runs one listing shows (`dataops runs --limit`)
 
 
 def list_runs(
-    store: Any, *, step: str | None = None, limit: int = 50, partition: str | None = None
+    store: Store, *, step: str | None = None, limit: int = 50, partition: str | None = None
 ) -> list[dict[str, Any]]:
     """The newest step runs (optionally of one step, of one partition), newest first: the rows
     of ``dataops runs``."""
@@ -80,7 +80,7 @@ def list_runs(
     return store.list_runs(step=step, limit=limit, partition=partition)
 
 
-def show_run(store: Any, run_id: int | str) -> dict[str, Any]:
+def show_run(store: Store, run_id: int | str) -> dict[str, Any]:
     """One step run with parameters, checks, metrics, lineage and its executed notebook."""
     text = str(run_id).strip()
     if text.isdigit() and (len(text) > 19 or int(text) > MAX_RUN_ID):  # past any stored id

@@ -9,13 +9,16 @@ run).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
 
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
+
 
 def judged_series(
-    store: Any, step: str, metric: str, *, pipeline: str | None = None, last: int | None = None
+    store: Store, step: str, metric: str, *, pipeline: str | None = None, last: int | None = None
 ) -> dict[str, Any]:
     """``{step, metric, pipeline, chart, rules, baseline, collected, judged, line, note, title,
     points}``; each point ``{partition, value, status, rules, center, lcl, ucl, run_id,

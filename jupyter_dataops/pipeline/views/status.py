@@ -5,10 +5,13 @@ the working notebook was edited since promotion, and the partitions it is late f
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.definition.project import Project
 from jupyter_dataops.pipeline.definition.versions import state_of
+
+if TYPE_CHECKING:
+    from jupyter_dataops.store.api import Store
 
 
 def next_scheduled(schedule: str | None, now: datetime | None = None) -> str | None:
@@ -24,7 +27,7 @@ def next_scheduled(schedule: str | None, now: datetime | None = None) -> str | N
         return None
 
 
-def stored_steps(store: Any, pipeline_name: str) -> dict[str, dict[str, Any]]:
+def stored_steps(store: Store | None, pipeline_name: str) -> dict[str, dict[str, Any]]:
     """The store's view of a pipeline's steps (latest version, last run) by step name."""
     if store is None:
         return {}
@@ -34,7 +37,7 @@ def stored_steps(store: Any, pipeline_name: str) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def pipeline_status(project: Project, store: Any = None) -> list[dict[str, Any]]:
+def pipeline_status(project: Project, store: Store | None = None) -> list[dict[str, Any]]:
     """One row per step of the project's pipeline (store: the project's, if it exists)."""
     pipeline = project.pipeline
     if store is None:
