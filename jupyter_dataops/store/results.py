@@ -118,9 +118,7 @@ class ResultsMixin(StoreBase):
         from jupyter_dataops.store.partitions import not_replaced, other_partition, partition_of
 
         # one point per partition (its latest successful run), in partition order
-        successful = and_(
-            _successful_production(_M.c.step_run_id), not_replaced(_M.c.step_run_id)
-        )
+        successful = and_(_successful_production(_M.c.step_run_id), not_replaced(_M.c.step_run_id))
         q = (
             select(_M.c.value)
             .where(_M.c.step_id.in_(ids), _M.c.key == metric_key, successful)
