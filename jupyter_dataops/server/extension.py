@@ -5,7 +5,7 @@ from __future__ import annotations
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Type, Unicode
 
-from jupyter_dataops.server.handlers import ROUTES
+from jupyter_dataops.server.handlers import ROUTES, UNKNOWN_ROUTE
 from jupyter_dataops.server.launcher import RunLauncher
 from jupyter_dataops.server.locator import ProjectLocator
 
@@ -48,7 +48,7 @@ class DataOpsExtension(ExtensionApp):
         self.log.info("jupyter-dataops: serving the project in %s", self.locator.project_dir)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(ROUTES)
+        self.handlers.extend([*ROUTES, UNKNOWN_ROUTE])  # the fallback last
 
     async def stop_extension(self) -> None:
         self.launcher.shutdown()

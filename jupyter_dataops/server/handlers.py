@@ -48,6 +48,18 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
                 f"{MAX_BODY_BYTES:,}. Pass large data as a file path or a table name.",
             )
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:  # RFC 9110: a 405 says which methods the route has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        super().write_error(status_code, **kwargs)
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler defines (the others answer 405)."""
+        base = tornado.web.RequestHandler
+        methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
+        return [m for m in methods if getattr(cls, m.lower()) is not getattr(base, m.lower())]
+
     def send(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(payload, default=str))
@@ -97,9 +109,11 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
         return body
 
     def run_id(self, raw: str) -> int:
-        """A run id from the path; one larger than any stored id is 404, not an overflow."""
+        """A run id from the path; 0 or one larger than any stored id is 404, not an overflow."""
         if len(raw) > len(str(MAX_ID)) or int(raw) > MAX_ID:
             raise tornado.web.HTTPError(404, "run not found: no run has an id that large.")
+        if int(raw) < 1:
+            raise tornado.web.HTTPError(404, "run not found: run ids start at 1.")
         return int(raw)
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -261,6 +275,25 @@ class PartitionRunHandler(DataOpsHandler):
         )
         self.send(payload, status=202)
 
+
+class UnknownRouteHandler(DataOpsHandler):
+    """Any other path under the API (an unknown route, a step name or run id the route's
+    pattern refuses): a JSON 404 like every other error here, not the server's HTML page."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        raise tornado.web.HTTPError(
+            404,
+            f"no such route: {self.request.method} {self.request.path[:120]}. The routes are "
+            "described in openapi.yaml; step names start with a letter or '_', run ids are "
+            "whole numbers.",
+        )
+
+    post = put = patch = delete = get
+
+
+#: served after ``ROUTES`` (extension.py), so that it only answers what no route matched
+UNKNOWN_ROUTE: tuple[str, type[DataOpsHandler]] = (f"{API}/.*", UnknownRouteHandler)
 
 ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (f"{API}/pipelines", PipelinesHandler),

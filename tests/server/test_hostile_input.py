@@ -167,3 +167,18 @@ async def test_a_damaged_kept_notebook_is_a_400_that_quotes_none_of_it(jp_fetch,
     srid = seed_run(root, str(kept))
     code, message = await refused(jp_fetch, "dataops", "api", "runs", str(srid), "notebook")
     assert code == 400 and "secret-line" not in message and "not a readable notebook" in message
+
+
+@pytest.mark.parametrize("text", ["", "pipeline: shop\n", "pipeline: shop\nsteps: {}\n"])
+async def test_a_pipeline_file_without_steps_is_explained_and_creates_no_store(
+    jp_fetch, jp_root_dir, text
+):
+    root = write_project(Path(jp_root_dir))
+    (root / "dataops.yaml").write_text(text, encoding="utf-8")
+    answer = json.loads((await jp_fetch("dataops", "api", "pipelines")).body)
+    assert answer["pipelines"] == [] and "dataops promote NOTEBOOK --step NAME" in answer["hint"]
+    code, message = await refused(
+        jp_fetch, "dataops", "api", "steps", "orders", "run", method="POST", body="{}"
+    )
+    assert code == 404 and "steps:" in message and "dataops.yaml" in message
+    assert not (root / ".dataops").exists()
