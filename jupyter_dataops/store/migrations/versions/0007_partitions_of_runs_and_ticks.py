@@ -26,9 +26,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("step_runs") as batch:
         batch.add_column(sa.Column("partition", sa.String(length=32), nullable=True))
-    op.create_index(
-        op.f("ix_step_runs_step_id_partition"), "step_runs", ["step_id", "partition"]
-    )
+    op.create_index(op.f("ix_step_runs_step_id_partition"), "step_runs", ["step_id", "partition"])
     with op.batch_alter_table("pipeline_runs") as batch:
         batch.add_column(sa.Column("partition", sa.String(length=32), nullable=True))
     with op.batch_alter_table("scheduled_runs") as batch:
