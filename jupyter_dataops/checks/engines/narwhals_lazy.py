@@ -92,7 +92,14 @@ class NarwhalsEngine(Engine):
     TABLE: ClassVar[Mapping[type, Builder]]
     priority: ClassVar[int] = 20
     #: libraries whose lazy frames run where they live
-    MODULES: ClassVar[tuple[str, ...]] = ("duckdb", "dask", "dask_expr", "ibis", "sqlframe", "pyspark")
+    MODULES: ClassVar[tuple[str, ...]] = (
+        "duckdb",
+        "dask",
+        "dask_expr",
+        "ibis",
+        "sqlframe",
+        "pyspark",
+    )
 
     @classmethod
     def accepts(cls, data: Any, table: str | None) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
-from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
+from jupyter_dataops.pipeline.execution.runner import run_pipeline
 from jupyter_dataops.pipeline.observers import lineage
 from jupyter_dataops.pipeline.observers.attach import observers_for
 from jupyter_dataops.store import open_store
