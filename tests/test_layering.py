@@ -31,9 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "checks": {"errors", "plugins", "spc"},
     # the run store: stores plain values; knows nothing of checks, spc or pipelines
     "store": {"errors"},
-    # the pipeline file, notebooks and projects: opens the project's store (project.py) and
-    # redacts secret parameters as the store does (store.redact)
-    "pipeline.definition": {"errors", "store"},
+    # the pipeline file, notebooks and projects: opens the project's store (project.py),
+    # redacts secret parameters as the store does (store.redact), checks the rule names of
+    # `operations:` against spc's rule sets
+    "pipeline.definition": {"errors", "store", "spc"},
     # what watches a run (alerts, lineage, operations SPC): reads the pipeline's settings, judges
     # operations metrics with checks/spc, writes/reads the store; channels and emitters are
     # plug-in registries
@@ -71,11 +72,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         f"{PACKAGE}.pipeline.observers.alerts",
     ): "`alerts:` entries are validated at load by the channel registry (a plug-in channel "
     "checks its own target); to go: a channel-config registry in definition",
-    (
-        f"{PACKAGE}.pipeline.definition.spec",
-        f"{PACKAGE}.pipeline.observers.operations",
-    ): "`operations:` options are parsed by the observer that uses them; to go: move "
-    "OperationsOptions/parse_options into definition",
 }
 
 

@@ -110,7 +110,7 @@ class StepSpec:
     catchup: str | None = None
     max_catchup: int | None = None
     retention: Any = None  # retention_policy.Retention
-    operations: Any = None  # operations.OperationsOptions; None = judged with the defaults
+    operations: Any = None  # operations_options.OperationsOptions; None = judged with the defaults
     expect_by: str | None = None  # "07:00": a partition not successful by then is late
 
     def to_yaml(self) -> dict[str, Any]:
@@ -451,7 +451,7 @@ def _parse_step(path: Path, name: Any, node: Any, steps_node: Any) -> StepSpec:
     if node.get("expect_by") is not None:
         kwargs["expect_by"] = _expect_by(node["expect_by"], bad)
     if "operations" in node:
-        from jupyter_dataops.pipeline.observers.operations import parse_options
+        from jupyter_dataops.pipeline.definition.operations_options import parse_options
 
         try:
             kwargs["operations"] = parse_options(node["operations"])
