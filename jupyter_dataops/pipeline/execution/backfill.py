@@ -190,6 +190,12 @@ def backfill(
     turns = _Turns(plans, list(pipeline.steps))
     executor = _in_order_executor()
     executors.register(executor.name, executor)
+    from jupyter_dataops.pipeline.execution import warm
+
+    # One kernel template for the whole backfill, started before the workers are forked so they
+    # all share it: every step of every partition forks its kernel from it (its imports are
+    # paid once, not once per worker or per partition).
+    warm.prestart()
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     # Started before any thread, so no worker is forked while another thread holds a lock.
     pool = ProcessPoolExecutor(
