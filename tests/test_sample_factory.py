@@ -15,6 +15,7 @@ import pytest
 
 from jupyter_dataops.pipeline.definition.notebook import notebook_parameters
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
+from jupyter_dataops.pipeline.scheduling.schedules import schedules
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_notebooks"
 RAW = SAMPLES / "data" / "raw"
@@ -106,7 +107,17 @@ def test_the_pipeline_file_promotes_four_daily_steps_in_order():
     pipeline = load_pipeline(SAMPLES / "dataops.yaml")
     assert pipeline.name == "shop"
     assert list(pipeline.steps) == ["ingest", "clean", "daily_metrics", "report"]
-    assert pipeline.steps["ingest"].schedule == "0 6 * * *"
+    # one schedule for the whole factory: a tick runs all four steps for yesterday
+    assert pipeline.schedule == "0 6 * * *" and not any(s.schedule for s in pipeline.steps.values())
+    assert schedules(pipeline)["*"].steps(pipeline) == list(pipeline.steps)
+    parts = pipeline.partitions
+    assert (parts.every, parts.parameter, parts.start, parts.offset) == (
+        "day",
+        "run_date",
+        "2026-09-01",
+        1,
+    )
+    assert pipeline.expect_by == "07:00"
     assert pipeline.steps["clean"].depends_on == ("ingest",)
     assert pipeline.steps["daily_metrics"].depends_on == ("clean",)
     assert pipeline.steps["report"].depends_on == ("daily_metrics",)
