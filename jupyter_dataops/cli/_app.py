@@ -47,6 +47,27 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def read_text(path: Path, what: str) -> str:
+    """A text file the user named (``what``: "spec file"), as UTF-8; anything unreadable exits
+    2 naming the file (and, for a byte that is not UTF-8, its line and column)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise fail(f"{what} {str(path)!r} does not exist.") from None
+    except OSError as exc:
+        raise fail(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise fail(
+            f"{what} {str(path)!r}, line {line}: byte 0x{data[exc.start]:02x} at column {column} "
+            "is not UTF-8 text. Save the file as UTF-8 and run again."
+        ) from None
+
+
 def scan_data(path: Path):  # noqa: ANN201
     """A lazy polars frame over a parquet, CSV/TSV or NDJSON file (larger than memory is fine)."""
     import polars as pl

@@ -14,6 +14,7 @@ from jupyter_dataops.cli._app import (
     err_console,
     fail,
     print_suite,
+    read_text,
     scan_data,
 )
 from jupyter_dataops.errors import DataOpsError, DataOpsSyntaxError
@@ -44,12 +45,9 @@ def check(
     (for CI jobs). A database table is checked with aggregate SQL in the database."""
     from jupyter_dataops.checks import parse_spec, run_checks
 
-    if not spec_file.exists():
-        raise fail(f"spec file {str(spec_file)!r} does not exist.")
+    text = read_text(spec_file, "spec file")
     try:
-        suite = parse_spec(
-            spec_file.read_text(encoding="utf-8"), name=spec_file.stem, source_name=str(spec_file)
-        )
+        suite = parse_spec(text, name=spec_file.stem, source_name=str(spec_file))
     except DataOpsSyntaxError as exc:
         raise fail(str(exc)) from None
     is_url = "://" in data

@@ -254,7 +254,7 @@ def _read(path: Path) -> Any:
             "create it, or run the command from the folder holding dataops.yaml.",
             path=path,
         ) from None
-    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
         return _yaml().load(text)
@@ -263,6 +263,16 @@ def _read(path: Path) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise PipelineFileError(f"not valid YAML: {problem}", path=path, line=line) from None
+    except YAMLError as exc:  # a character YAML refuses (a NUL, a control character)
+        at = getattr(exc, "position", None)
+        line = text.count("\n", 0, at) + 1 if isinstance(at, int) else None
+        char = getattr(exc, "character", None)
+        what = f"character U+{char:04X}" if isinstance(char, int) else "a character"
+        raise PipelineFileError(
+            f"not valid YAML: {what} is not allowed in a YAML file. Remove it and run again.",
+            path=path,
+            line=line,
+        ) from None
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -304,9 +314,12 @@ def _scheduling(node: Any, bad: Any) -> dict[str, Any]:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
-            out["timezone"] = ZoneInfo(str(node["timezone"])).key
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = plain(node["timezone"])
+            if not isinstance(node["timezone"], str):
+                raise ValueError("not a name")
+            out["timezone"] = ZoneInfo(node["timezone"]).key
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
+            zone = str(plain(node["timezone"]))
+            zone = zone if len(zone) <= 80 else f"{zone[:80]}…"
             msg = f"unknown time zone {zone!r}; use one such as 'Europe/Paris'."
             raise bad("timezone", msg) from None
     if node.get("catchup") is not None:
