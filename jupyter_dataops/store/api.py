@@ -14,6 +14,7 @@
 - ``scheduling``  exactly-once claims of a schedule's ticks and scheduler heartbeats (``0005``)
 - ``alert_log``   every alert delivery, sent or failed (``0005``)
 - ``pruning``     retention: which step runs may be pruned, which were (``0005``)
+- ``incidents``   one incident per problem: opened, attached, acknowledged, resolved (``0009``)
 
 Every table is in ``models.py``; the "successful production run" condition SPC baselines and
 drift references read is ``base._successful_production``.
@@ -31,6 +32,7 @@ from jupyter_dataops.store.alert_log import AlertLogMixin
 from jupyter_dataops.store.catalogue import CatalogueMixin
 from jupyter_dataops.store.engine import resolve_store_url
 from jupyter_dataops.store.grid import GridMixin
+from jupyter_dataops.store.incidents import IncidentsMixin
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
 from jupyter_dataops.store.partitions import PartitionsMixin
@@ -55,6 +57,7 @@ class Store(
     PruningMixin,
     GridMixin,
     PartitionsMixin,
+    IncidentsMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 

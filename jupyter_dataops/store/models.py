@@ -329,3 +329,55 @@ class PrunedRun(Base):
     )
     pruned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     files: Mapped[list | None] = mapped_column(JSONType)
+
+
+# What opened an incident (``incidents.kind``) and where it stands (``incidents.status``).
+INCIDENT_KINDS: tuple[str, ...] = ("check", "step_failed", "spc", "late", "reported")
+INCIDENT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved")
+
+
+class Incident(Base):
+    """One problem of one step, keyed by pipeline, step, kind and key (a check line's text, a
+    metric...): failures of the same key attach to the open incident until it is resolved."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index(None, "open_key", unique=True),
+        Index(None, "pipeline", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(Text)
+    # sha256 of (pipeline, step, kind, key) while not resolved: one open incident per key
+    open_key: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    passes: Mapped[int] = mapped_column(Integer, default=0)  # consecutive passing runs
+    opened_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_note: Mapped[str | None] = mapped_column(Text)
+    resolved_step_run_id: Mapped[int | None] = mapped_column(Integer)  # the run that passed
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # blast radius: {"steps": [downstream steps], "outputs": [declared outputs]}
+    affected: Mapped[dict | None] = mapped_column(JSONType)
+
+
+class IncidentRun(Base):
+    """A step run (and its partition) behind an incident; a reported incident may have none."""
+
+    __tablename__ = "incident_runs"
+    __table_args__ = (Index(None, "incident_id"), Index(None, "step_run_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    step_run_id: Mapped[int | None] = mapped_column(Integer)
+    partition: Mapped[str | None] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -32,7 +32,8 @@ class PruningMixin(StoreBase):
 
         A run is kept while it is among the newest ``keep_runs`` runs of its step, or younger
         than ``keep_days``; with neither set nothing is pruned. Runs whose step run or pipeline
-        run is still queued/running are never returned.
+        run is still queued/running, and runs a not-resolved incident points to, are never
+        returned.
         """
         if keep_runs is None and keep_days is None:
             return []
@@ -71,11 +72,12 @@ class PruningMixin(StoreBase):
                 else set()
             )
         cutoff = now - timedelta(days=keep_days) if keep_days is not None else None
+        held = self.incident_step_run_ids() if rows else set()  # an open incident's evidence
         out = []
         for i, r in enumerate(rows):
             kept_by_count = keep_runs is not None and i < keep_runs
             kept_by_age = cutoff is not None and r.created_at >= cutoff
-            if kept_by_count or kept_by_age or r.id in pruned:
+            if kept_by_count or kept_by_age or r.id in pruned or r.id in held:
                 continue
             out.append(
                 {
