@@ -287,7 +287,7 @@ def start_step_run(
     parameters: dict[str, Any],
     launcher: Any,
 ) -> dict[str, Any]:
-    """Start ``dataops run --step STEP`` in the background; return its run ids at once."""
+    """Start ``dataops run STEP`` in the background; return its run ids at once."""
     state = locator.state()
     if state.pipeline is None:
         raise NotFound(f"cannot run step {step!r}: {state.hint}")

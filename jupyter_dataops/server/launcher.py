@@ -71,7 +71,7 @@ class RunLauncher:
             proc,
             json.dumps(parameter_args(parameters)),
             f"step {step!r}",
-            f"dataops run --step {step}",
+            f"dataops run {step}",
             state.project_dir,
         )
         pipeline_run = store.get_pipeline_run(run_id) or {}

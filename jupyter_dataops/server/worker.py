@@ -1,7 +1,7 @@
 """The processes the server starts for "Run now" and "Promote this notebook".
 
 ``python -m jupyter_dataops.server.worker run PROJECT_DIR STEP [key=value ...]`` calls
-``run_pipeline`` (the function behind ``dataops run --step STEP``) and prints one JSON line with
+``run_pipeline`` (the function behind ``dataops run STEP``) and prints one JSON line with
 the pipeline run id as soon as the run exists, so the REST call answers at once while the step
 runs on.
 

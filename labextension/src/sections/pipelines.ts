@@ -113,7 +113,7 @@ export class PipelinesSection extends Section {
           {
             className: 'jp-mod-styled jp-DataOps-button jp-DataOps-run-now',
             'data-testid': 'dataops-run-now',
-            title: `Run ${step.name} now (dataops run --step ${step.name})`,
+            title: `Run ${step.name} now (dataops run ${step.name})`,
             onclick: () => void this._runNow(step.name)
           },
           'Run now'

@@ -1,0 +1,128 @@
+"""What a user sees (issue 25): the commands the UI and the CLI's own hints name exist, and the
+CLI's tables say each thing once, in its own column."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+from builders import cli_env, invoke
+
+ROOT = Path(__file__).parents[2]
+PACKAGE = ROOT / "jupyter_dataops"
+LABEXTENSION = ROOT / "labextension" / "src"
+
+#: a command quoted in backticks (``dataops run``, `dataops run`) or in parentheses
+#: ("(dataops run --partition KEY)"), up to its closing quote on the same line
+QUOTED = re.compile(r"(?:`+|\()dataops ([^`()\n]+)(?:`|\))")
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}")  # a TypeScript template's ${...}
+
+
+def _python_texts() -> list[tuple[str, str]]:
+    """Every string literal of the package (f-strings with each {...} as PLACEHOLDER), with
+    where it is; implicitly joined literals are one string, as the user sees them."""
+    texts = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                texts.append((f"{path.relative_to(ROOT)}:{node.lineno}", node.value))
+            elif isinstance(node, ast.JoinedStr):
+                text = "".join(
+                    part.value if isinstance(part, ast.Constant) else "{X}" for part in node.values
+                )
+                texts.append((f"{path.relative_to(ROOT)}:{node.lineno}", text))
+    return texts
+
+
+def _typescript_texts() -> list[tuple[str, str]]:
+    texts = []
+    for path in sorted(LABEXTENSION.rglob("*.ts")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            texts.append((f"{path.relative_to(ROOT)}:{number}", PLACEHOLDER.sub("{X}", line)))
+    return texts
+
+
+def _arguments(command: str) -> list[str]:
+    """The words of a quoted command, each placeholder (STEP, {X}, [--dry-run]) made concrete."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    out = []
+    for word in words:
+        word = word.strip("[]")
+        if "{X}" in word:
+            word = word.replace("{X}", "x")
+        elif word.isupper():  # DATA SPEC STEP KEY NOTEBOOK
+            word = "x"
+        out.append(word)
+    return out
+
+
+def shown_commands() -> list[tuple[str, str]]:
+    """(where, command) of every ``dataops ...`` command the package and the panel show."""
+    found = []
+    for where, text in _python_texts() + _typescript_texts():
+        for match in QUOTED.finditer(text):
+            # "(dataops run, Run now, ...)": the command is the words before a comma
+            found.append((where, match.group(1).split(",")[0].strip()))
+    return found
+
+
+def test_the_commands_are_found_in_the_ui_and_the_hints():
+    commands = shown_commands()
+    wheres = {where.split(":")[0] for where, _ in commands}
+    assert any(w.startswith("labextension/src/sections/") for w in wheres)
+    assert any(w.startswith("jupyter_dataops/pipeline/") for w in wheres)
+    assert any(c.startswith("run --partition") for _, c in commands)
+
+
+def unknown_words(args: list[str]) -> tuple[list[str], str | None]:
+    """The command path of ``args`` (``["export", "airflow"]``) and what in them is not a command
+    or option of ``dataops`` (None when everything is)."""
+    import typer
+
+    from jupyter_dataops.cli import app
+
+    command = typer.main.get_command(app)
+    path: list[str] = []
+    rest = list(args)
+    while hasattr(command, "commands"):  # a group (typer vendors its own click)
+        if not rest or rest[0] not in command.commands:
+            return path, f"no command {' '.join([*path, *rest[:1]])!r}"
+        path.append(rest[0])
+        command = command.commands[rest.pop(0)]
+    options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    for word in rest:
+        if word.startswith("-") and word.split("=")[0] not in options:
+            return path, f"no option {word.split('=')[0]!r} of `dataops {' '.join(path)}`"
+    return path, None
+
+
+def test_every_command_the_ui_and_the_hints_show_exists(tmp_path, monkeypatch):
+    """Each shown command's words are a command and its options, and its --help answers."""
+    monkeypatch.chdir(tmp_path)  # no project: nothing is noticed or run
+    cli_env(monkeypatch)
+    wrong = []
+    helped: set[tuple[str, ...]] = set()
+    for where, command in shown_commands():
+        path, unknown = unknown_words(_arguments(command))
+        if unknown:
+            wrong.append(f"{where}: `dataops {command}`: {unknown}")
+        elif tuple(path) not in helped:
+            helped.add(tuple(path))
+            out = invoke(*path, "--help")
+            if out.exit_code != 0:
+                wrong.append(f"{where}: `dataops {' '.join(path)} --help`: exit {out.exit_code}")
+    assert not wrong, "\n".join(wrong)
+    assert {"run", "runs", "check", "promote", "scheduler"} <= {p[0] for p in helped}
+
+
+def test_an_unknown_option_or_command_is_caught():
+    assert unknown_words(_arguments("run --step {X}"))[1] == "no option '--step' of `dataops run`"
+    assert unknown_words(["nosuch"])[1] == "no command 'nosuch'"
+    assert unknown_words(["export", "nosuch"])[1] == "no command 'export nosuch'"
+    assert unknown_words(_arguments("runs --partition=KEY --json")) == (["runs"], None)
