@@ -131,3 +131,39 @@ def rows_text(shown: int, total: int | None) -> str:
     if total is None or total == shown:
         return f"{shown:,} row" + ("" if shown == 1 else "s")
     return f"{shown:,} of {total:,} rows"
+
+
+def without_comment(source: str) -> str:
+    """A check line as written, without its trailing ``# comment`` (the parser says where the
+    check ends: a ``#`` inside quotes or a ``valid regex`` is part of the check). A line that
+    does not parse is returned as it is."""
+    from jupyter_dataops.checks.cursor import Line
+    from jupyter_dataops.checks.language import _parse_line
+    from jupyter_dataops.errors import DataOpsSyntaxError
+
+    cur = Line(source, 1, None)
+    try:
+        _parse_line(cur)
+    except DataOpsSyntaxError:
+        return source
+    return source[: cur.pos].rstrip() if cur.at_end() else source
+
+
+def parameters_text(parameters: dict[str, Any] | None, *, skip: tuple[str, ...] = ()) -> str:
+    """A run's parameters in one line, as the CLI, alerts and the panel show them:
+    ``day=2026-09-01, n_rows=50`` (a string with a space, comma or quote is quoted; a float
+    to 6 significant digits). ``skip``: names shown elsewhere (e.g. the partition's)."""
+    parts = []
+    for name, value in (parameters or {}).items():
+        if name in skip:
+            continue
+        if isinstance(value, str):
+            text = repr(value) if not value or any(c in value for c in " ,'\"=") else value
+        elif value is None or isinstance(value, int):  # bool is an int
+            text = str(value)
+        elif isinstance(value, float):
+            text = f"{value:.6g}"  # as format_value rounds, without its thousands commas
+        else:
+            text = repr(value)
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)

@@ -91,7 +91,7 @@ def scan_data(path: Path):  # noqa: ANN201
 
 def print_suite(result) -> None:  # noqa: ANN001
     """The result table of a check suite, one row per check line."""
-    from jupyter_dataops.checks.display import status_label
+    from jupyter_dataops.checks.display import status_label, without_comment
 
     table = Table(title=f"checks: {result.name}" if result.name else "checks", show_lines=False)
     for col in ("line", "status", "check", "observed", "threshold", "message"):
@@ -102,7 +102,7 @@ def print_suite(result) -> None:  # noqa: ANN001
         table.add_row(
             str(r.line),
             Text(r.status_text, style=style),
-            Text(r.source),
+            Text(without_comment(r.source)),  # the spec file keeps its comments
             Text(r.observed_text),
             Text(r.threshold),
             Text(detail),

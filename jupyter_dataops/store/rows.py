@@ -42,6 +42,7 @@ class RunRow(TypedDict):
     checks: dict[str, int]
     unpromoted: bool
     partition: str | None
+    parameters: dict[str, Any] | None  # as the step ran with them (secrets as ***)
 
 
 class CheckResultDetail(TypedDict):
@@ -67,7 +68,6 @@ class RunMetric(TypedDict):
 class RunDetail(RunRow):
     """One step run in full (``Store.get_run``)."""
 
-    parameters: dict[str, Any] | None
     error: str | None
     skip_reason: str | None
     notebook_path: str | None
@@ -181,6 +181,7 @@ def _run_dict(r: Mapping[str, Any]) -> RunRow:
         "unpromoted": r["mode"] == "production" and r["step_version_id"] is None,
         "partition": r["partition"],
     }
+        "parameters": r["parameters"],
 
 
 def _pipeline_run_dict(r: Mapping[str, Any]) -> PipelineRunRow:

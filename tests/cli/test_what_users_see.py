@@ -4,11 +4,13 @@ CLI's tables say each thing once, in its own column."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shlex
 from pathlib import Path
 
-from builders import cli_env, invoke
+import pytest
+from builders import cli_env, invoke, write_notebook
 
 ROOT = Path(__file__).parents[2]
 PACKAGE = ROOT / "jupyter_dataops"
@@ -126,3 +128,50 @@ def test_an_unknown_option_or_command_is_caught():
     assert unknown_words(["nosuch"])[1] == "no command 'nosuch'"
     assert unknown_words(["export", "nosuch"])[1] == "no command 'export nosuch'"
     assert unknown_words(_arguments("runs --partition=KEY --json")) == (["runs"], None)
+
+
+def test_check_shows_each_line_without_its_comment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli_env(monkeypatch)
+    (tmp_path / "d.csv").write_text("amount,code\n1,a#1\n2,b#2\n")
+    (tmp_path / "spec.txt").write_text(
+        "row_count > 0  # 2 rows when suggested\n"
+        "invalid_count(code) = 0: valid regex ^[ab]#[0-9]$\n"
+        "invalid_count(code) = 0: valid values ['a#1', 'b#2']  # both codes\n"
+    )
+    out = invoke("check", "d.csv", "spec.txt")
+    assert out.exit_code == 0, out.output
+    assert "row_count > 0" in out.stdout and "suggested" not in out.stdout
+    assert "both codes" not in out.stdout
+    assert "^[ab]#[0-9]$" in out.stdout  # a # inside a regex is the check's, not a comment
+    assert "'a#1', 'b#2']" in out.stdout
+
+
+@pytest.mark.slow
+def test_runs_shows_parameters_once_and_tells_the_gate_apart(tmp_path, monkeypatch):
+    root = tmp_path / "orders"
+    write_notebook(
+        root / "orders.ipynb",
+        "day = '2026-09-01'\nn_rows = 5",
+        "%load_ext jupyter_dataops\nimport polars as pl\n"
+        "orders = pl.DataFrame({'amount': [float(i) for i in range(n_rows)]})",
+        "%%dataops_test orders\nrow_count > 0",
+    )
+    monkeypatch.chdir(root)
+    cli_env(monkeypatch)
+    assert invoke("promote", "orders.ipynb", "--step", "orders").exit_code == 0
+    for day in ("2026-09-02", "2026-09-03"):
+        out = invoke("run", "-p", f"day={day}")
+        assert out.exit_code == 0, out.output
+
+    rows = json.loads(invoke("runs", "--json").stdout)
+    # the parameters a run was given (the gate ran the notebook's own defaults)
+    assert [r["parameters"] for r in rows] == [{"day": "2026-09-03"}, {"day": "2026-09-02"}, {}]
+    assert [r["mode"] for r in rows] == ["production", "production", "test"]
+
+    table = invoke("runs").stdout
+    header = next(line for line in table.splitlines() if line.lstrip().startswith("id"))
+    assert header.split()[:2] == ["id", "step"]  # one run per pipeline run: no second id
+    assert "parameters" in header and "mode" in header
+    assert "day=2026-09-03" in table and "day=2026-09-02" in table
+    assert table.count("production") == 2 and table.count(" test ") == 1

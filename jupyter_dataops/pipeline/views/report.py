@@ -16,7 +16,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from jupyter_dataops.checks.display import duration, format_value, status_label, unit_of
+from jupyter_dataops.checks.display import (
+    duration,
+    format_value,
+    parameters_text,
+    status_label,
+    unit_of,
+    without_comment,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - the runner (papermill, nbformat) is not needed to print
     from jupyter_dataops.pipeline.execution.runner import RunResult, StepOutcome, StepPlan
@@ -126,7 +133,8 @@ class RichReporter:
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
     """``dataops runs``: one line per step run, newest first (pipeline and mode columns only
-    when the rows differ in them)."""
+    when the rows differ in them; the pipeline run column only when a pipeline run has several
+    step runs here, else it repeats the id; parameters when a run has some)."""
     many_pipelines = len({r["pipeline"] for r in rows}) > 1
     any_test = any(r["mode"] != "production" for r in rows)
     retried = any((r.get("attempt") or 1) > 1 for r in rows)
@@ -144,11 +152,15 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         caption_justify="left",
     )
     partitioned = any(r.get("partition") for r in rows)
-    cols = ["id", "run"] + (["pipeline"] if many_pipelines else []) + ["step"]
-    cols += ["partition"] if partitioned else []
+    grouped = len({r["pipeline_run_id"] for r in rows}) < len(rows)
+    with_parameters = any(r.get("parameters") for r in rows)
+    cols = ["id"] + (["run"] if grouped else []) + (["pipeline"] if many_pipelines else [])
+    cols += ["step"] + (["partition"] if partitioned else [])
+    cols += ["parameters"] if with_parameters else []
     cols += (["mode"] if any_test else []) + ["status"] + (["try"] if retried else [])
     cols += ["started", "time", "checks"]
     wraps = {"step": 8, "pipeline": 8, "checks": 8, "started": 5, "time": 4, "mode": 4}
+    wraps["parameters"] = 10
     for col in cols:
         if col in wraps:
             table.add_column(col, min_width=wraps[col], overflow="fold")
@@ -156,12 +168,14 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             table.add_column(col, no_wrap=True)
     for r in rows:
         checks = r.get("checks") or {}
-        cells: list[Any] = [str(r["id"]), str(r["pipeline_run_id"])]
+        cells: list[Any] = [str(r["id"])] + ([str(r["pipeline_run_id"])] if grouped else [])
         if many_pipelines:
             cells.append(r["pipeline"])
         cells.append(r["step"])
         if partitioned:
             cells.append(r.get("partition") or "")
+        if with_parameters:
+            cells.append(Text(parameters_text(r.get("parameters"))))
         if any_test:
             cells.append(r["mode"])
         started = r.get("started_at") or r.get("created_at") or ""
@@ -193,10 +207,7 @@ def run_detail(run: dict[str, Any]) -> Group:
         ("started", run.get("started_at") or ""),
         ("ended", run.get("ended_at") or ""),
         ("duration", _seconds(run.get("duration"))),
-        (
-            "parameters",
-            Text(", ".join(f"{k}={v!r}" for k, v in (run.get("parameters") or {}).items())),
-        ),
+        ("parameters", Text(parameters_text(run.get("parameters")))),
         (
             "version",
             f"v{version['version']} {version['content_hash'][:12]}"
@@ -226,7 +237,7 @@ def run_detail(run: dict[str, Any]) -> Group:
                 Text(c.get("suite") or ""),
                 str(c.get("line") or ""),
                 Text(status_label(c["status"]), style=CHECK_STYLE.get(c["status"], "bold red")),
-                Text(c.get("source") or ""),  # Text: `valid values [a, b]` is not markup
+                Text(without_comment(c.get("source") or "")),  # Text: `[a, b]` is not markup
                 Text(format_value(c.get("observed"), unit_of(c.get("metric")))),
                 Text(c.get("message") or ""),
             )
