@@ -262,22 +262,28 @@ def metric_chart(
     metric: str,
     pipeline: str | None = None,
     limit: int | None = None,
+    before: int | None = None,
 ) -> dict[str, Any]:
     """A metric's chart as its spc line judged it (``pipeline.charts.metric_chart``): options,
-    points with their stored verdicts, limits, violations and a Vega-Lite v5 spec."""
+    limits, violations, the window (``limit`` points before position ``before``) and a
+    Vega-Lite v5 spec whose data holds each point once."""
     from jupyter_dataops.pipeline.views.charts import metric_chart as build_chart
 
     state = locator.state()
     if state.pipeline is None:
         raise NotFound(f"no metric {metric!r} for step {step!r}: {state.hint}")
     store = locator.store(state)
-    chart = build_chart(store, step, metric, pipeline=pipeline, last=limit) if store else None
+    chart = (
+        build_chart(store, step, metric, pipeline=pipeline, last=limit, before=before)
+        if store
+        else None
+    )
     if chart is None or not chart.points:
         raise NotFound(
             f"step {step!r} has no production values of metric {metric!r} yet; run the step "
             '("Run now" or `dataops run`) to record some.'
         )
-    return chart.to_dict()
+    return chart.to_dict(points=False)
 
 
 def start_step_run(

@@ -23,6 +23,7 @@ from jupyter_dataops.server.locator import OutsideRootError, ProjectLocator
 
 API = "/dataops/api"
 MAX_LIMIT = 500
+CHART_WINDOW = 90  # the points a chart shows unless asked for more (limit=0: all)
 STEP_NAME = r"(?P<step>[A-Za-z_][A-Za-z0-9_\-]*)"
 RUN_ID = r"(?P<run_id>[0-9]+)"
 MAX_BODY_BYTES = 1_048_576  # a request body (docs/SECURITY.md); a parameter: MAX_VALUE_CHARS
@@ -189,9 +190,11 @@ class MetricsHandler(DataOpsHandler):
             step=step,
             metric=metric,
             pipeline=self.str_arg("pipeline"),
-            limit=self.int_arg("limit", 0) or None,
+            limit=self.int_arg("limit", CHART_WINDOW) or None,
+            before=self.int_arg("before", 0) or None,
         )
-        self.send(payload)
+        self.set_status(200)  # compact: 10,000 points of a year stay under 1 MB
+        self.finish(json.dumps(payload, default=str, separators=(",", ":")))
 
 
 class StepMetricsHandler(DataOpsHandler):

@@ -151,7 +151,7 @@ class ResultsMixin(StoreBase):
         """A metric's points over every production run of a step, oldest first, for charts.
 
         Each point: ``step_run_id``, ``pipeline_run_id``, ``time``, ``value``, ``status``,
-        ``attempt``, ``suite``. Failed runs are included (a failing point is often the story).
+        ``attempt``, ``suite``, ``partition``. Failed runs are included (a failing point is often the story).
         """
         ids = self._resolve_steps(step, pipeline)
         if not ids:
@@ -166,6 +166,7 @@ class ResultsMixin(StoreBase):
                 _SR.c.status,
                 _SR.c.attempt,
                 _M.c.suite,
+                _SR.c.partition,
             )
             .join(_SR, _SR.c.id == _M.c.step_run_id)
             .where(
@@ -190,6 +191,7 @@ class ResultsMixin(StoreBase):
                 "status": r.status,
                 "attempt": r.attempt,
                 "suite": r.suite,
+                "partition": r.partition,
             }
             for r in reversed(rows)
         ]

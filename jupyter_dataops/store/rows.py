@@ -90,6 +90,7 @@ class MetricPoint(TypedDict):
     status: str
     attempt: int
     suite: str | None
+    partition: str | None  # the period the run was for (None: no partition)
 
 
 class MetricSummary(TypedDict):

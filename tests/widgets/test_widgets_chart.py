@@ -54,7 +54,7 @@ def spec_of(widget: MetricChartWidget) -> dict:
 
 def plotted(widget: MetricChartWidget) -> list[float]:
     spec = spec_of(widget)
-    return [row["statistic"] for row in spec["data"]["values"]]
+    return [row["y"] for row in spec["data"]["values"]]
 
 
 def test_chart_is_an_offline_vegalite_v5_bundle_of_the_production_series(store):
@@ -125,15 +125,16 @@ def test_moving_range_line_points_are_runs(store):
     assert "WE1" in widget.broken
     assert f"run #{ids[8]} (" in widget.rules_list.value  # the jump up to 25
     rows = spec_of(widget)["data"]["values"]
-    assert [r["run"] for r in rows] == [f"#{i}" for i in ids]
+    assert [r["r"] for r in rows] == ids
 
 
 def test_chart_tooltips_name_the_run_of_each_point(store):
     ids = record(store, STABLE[:5])
     widget = MetricChartWidget(store, "load", METRIC)
     spec = spec_of(widget)
-    assert [r["run"] for r in spec["data"]["values"]] == [f"#{i}" for i in ids]
-    assert all(r["run_time"].endswith("UTC") for r in spec["data"]["values"])
+    assert [r["r"] for r in spec["data"]["values"]] == ids  # shown as "#id" (a calculate)
+    assert {"calculate": "'#' + datum.r", "as": "run"} in spec["transform"]
+    assert all(r["t"].endswith("Z") for r in spec["data"]["values"])  # UTC, said locally
     tooltips = [
         layer["encoding"]["tooltip"]
         for layer in spec["layer"]

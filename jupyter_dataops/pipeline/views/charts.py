@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
 
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
-_BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
+_BEYOND = ("WE1", "N1")
+_IN_LIST = 900  # up to this many runs, a window's verdicts are read by run id  # the rules "beyond the control limits" in every rule set
 _SIGNALS = {
     "ewma": "the EWMA left its control limits",
     "cusum": "a cumulative sum passed the decision interval",
@@ -75,7 +76,25 @@ class MetricChart:
     collected: int  # baseline runs found so far (judged once it reaches ``baseline``)
     points: list[ChartPoint]
     note: str | None = None
+    first: int = 0  # position of the first drawn point in the whole series (0 = the oldest)
+    total: int | None = None  # points in the whole series (None: the drawn points are all)
     _result: Any = field(default=None, repr=False)
+
+    @property
+    def window(self) -> dict[str, Any]:
+        """Where the drawn points sit in the whole series, and the ``before`` of the older and
+        newer pages of the same size (None at either end)."""
+        total = len(self.points) if self.total is None else self.total
+        count = len(self.points)
+        end = self.first + count
+        size = max(count, 1)
+        return {
+            "first": self.first,
+            "count": count,
+            "total": total,
+            "older": self.first if self.first > 0 else None,
+            "newer": min(end + size, total) if end < total else None,
+        }
 
     @property
     def judged(self) -> bool:
@@ -134,9 +153,24 @@ class MetricChart:
             values, self.title, y_title=Y_TITLES.get(self.chart, "value"), **properties
         )
 
+    def spec(self, **properties: Any) -> dict[str, Any]:
+        """The Vega-Lite v5 spec, built once as a plain dict with the points as data
+        (``chart_spec``); each point's run id and start time are in its data and tooltips. A
+        judged CUSUM (two sums per point) is drawn through its altair picture."""
+        if self.chart == "cusum" and self._result is not None:
+            return self._picture_spec(**properties)
+        from jupyter_dataops.pipeline.views.chart_spec import chart_spec
+
+        return chart_spec(self, **properties)
+
     def mimebundle(self, **properties: Any) -> dict[str, Any]:
-        """``{"application/vnd.vegalite.v5+json": spec, "text/plain": ...}``; each point's run id
-        and start time are in the chart's data and tooltips."""
+        """``{"application/vnd.vegalite.v5+json": spec, "text/plain": ...}``: renders offline in
+        JupyterLab 4 (its bundled vega-lite 5)."""
+        return {VEGALITE_V5: self.spec(**properties), "text/plain": repr(self)}
+
+    def _picture_spec(self, **properties: Any) -> dict[str, Any]:
+        """The spec of the altair picture, validated point by point (the path before
+        ``chart_spec``; ``benchmarks/chart_bench.py`` compares the two)."""
         from jupyter_dataops.spc.picture import chart_mimebundle
 
         bundle = chart_mimebundle(self.picture(**properties), text=repr(self))
@@ -146,15 +180,19 @@ class MetricChart:
 
             labels = [p.partition or f"run #{p.step_run_id}" for p in self.points]
             label_samples(bundle[VEGALITE_V5], labels, title="partition", field="partition")
-        return bundle
+        return bundle[VEGALITE_V5]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return self.mimebundle()
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON for the REST answer: options, points, limits, violations and the chart spec."""
-        bundle = self.mimebundle() if self.points else {VEGALITE_V5: None}
-        return {
+    def to_dict(self, *, points: bool = True) -> dict[str, Any]:
+        """JSON: options, points, limits, violations, the window and the chart spec.
+
+        ``points=False`` (the REST answer) leaves out the per-point dicts: the spec's data holds
+        each point once (run id, time, plotted value, the rules it broke), which keeps 10,000
+        points under 1 MB."""
+        spec = self.spec() if self.points else None
+        out = {
             "step": self.step,
             "metric": self.metric,
             "pipeline": self.pipeline,
@@ -166,12 +204,15 @@ class MetricChart:
             "line": self.line,
             "note": self.note,
             "title": self.title,
-            "points": [dataclasses.asdict(p) for p in self.points],
             "limits": self.limits,
             "violations": self.violations,
+            "window": self.window,
             "mimetype": VEGALITE_V5,
-            "spec": bundle[VEGALITE_V5],
+            "spec": spec,
         }
+        if points:
+            out["points"] = [dataclasses.asdict(p) for p in self.points]
+        return out
 
     def __repr__(self) -> str:
         state = "judged" if self.judged else f"collecting baseline {self.collected}/{self.baseline}"
@@ -191,9 +232,14 @@ def metric_chart(
     pipeline: str | None = None,
     suite: str | None = None,
     last: int | None = None,
+    before: int | None = None,
 ) -> MetricChart:
     """The chart of ``metric`` of ``step`` over its production runs (the newest ``last``), drawn
     from exactly what its spc line judged (see the module docstring).
+
+    ``before`` pages to older history: the window is the ``last`` points before position
+    ``before`` of the whole series (0 = its oldest point; ``MetricChart.window`` gives the
+    ``before`` of the older and newer pages). The limits still come from the whole baseline.
 
     Two suites of a step may record the same metric: the chart keeps one suite's values, ``suite``
     or else the suite of the spc line that judged last (as that line's history does)."""
@@ -203,6 +249,8 @@ def metric_chart(
 
     if last is not None and last < 1:
         raise DataOpsError(f"last must be at least 1 run (or None for all), got {last}.")
+    if before is not None and before < 1:
+        raise DataOpsError(f"before must be at least 1 (a position in the series), got {before}.")
     latest = store.spc_verdicts(step, metric, pipeline=pipeline, suite=suite, latest=True)
     note = None
     if latest and suite is None:
@@ -229,20 +277,23 @@ def metric_chart(
         )
     sized = chart in spc.SIZED_CHARTS
     nkey = size_key(metric) if sized else None
-    series = _by_partition(
-        store, store.metric_series(step, metric, pipeline=pipeline, suite=suite, limit=last)
-    )
+    whole = _by_partition(store.metric_series(step, metric, pipeline=pipeline, suite=suite))
+    end = len(whole) if before is None else min(before, len(whole))
+    start = 0 if last is None else max(0, end - last)
+    series = whole[start:end]
     sizes: dict[int, float] = {}
     if nkey is not None:
-        for p in store.metric_series(step, nkey, pipeline=pipeline, suite=suite, limit=last):
+        for p in store.metric_series(step, nkey, pipeline=pipeline, suite=suite):
             sizes[p["step_run_id"]] = p["value"]
+    ids = [p["step_run_id"] for p in series]
     verdicts = _verdicts_by_run(
         store.spc_verdicts(
             step,
             metric,
             pipeline=pipeline,
             suite=suite,
-            step_run_ids=[p["step_run_id"] for p in series],
+            # a window reads its own runs' verdicts; the whole series reads them all at once
+            step_run_ids=ids if len(series) <= _IN_LIST else None,
         ),
         chart,
         rules,
@@ -250,6 +301,7 @@ def metric_chart(
     )
     points: list[ChartPoint] = []
     dropped = 0
+    partitioned = any(p.get("partition") for p in whole)
     for p in series:
         size = sizes.get(p["step_run_id"])
         if sized and not (size and size > 0):
@@ -268,7 +320,7 @@ def metric_chart(
                 suite=p["suite"],
                 check_status=v["status"] if v else None,
                 rules=list(v["spc"].get("broken") or []) if v and latest else [],
-                partition=p.get("partition"),
+                partition=p.get("partition") if partitioned else None,
             )
         )
     if dropped:
@@ -288,6 +340,8 @@ def metric_chart(
         collected=len(base),
         points=points,
         note=note,
+        first=start,
+        total=len(whole),
     )
     base_ids = {b["step_run_id"] for b in base}
     for pt in points:
@@ -306,21 +360,20 @@ def metric_chart(
     return out
 
 
-def _by_partition(store: Store, series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _by_partition(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A partitioned step's series as its SPC judges it: one point per partition (its latest
     run; a re-run replaces the day's point), in partition order after any runs without one.
     A step whose runs have no partition keeps its series as it is (run order)."""
-    parts = store.partitions_of(p["step_run_id"] for p in series) if series else {}
-    if not any(parts.values()):
+    if not any(p.get("partition") for p in series):
         return series
     latest: dict[str, dict[str, Any]] = {}
     plain = []
     for p in series:  # oldest first: a later run of a partition replaces the earlier one
-        key = parts.get(p["step_run_id"])
+        key = p.get("partition")
         if key is None:
             plain.append(p)
         else:
-            latest[key] = {**p, "partition": key}
+            latest[key] = p
     return plain + [latest[k] for k in sorted(latest)]
 
 
@@ -406,8 +459,12 @@ def _judged_result(
                 lcl=plotted.lcl,
                 ucl=plotted.ucl,
             )
+            at: dict[int, list[str]] = {}
+            for r, idx in found.items():
+                for i in idx:
+                    at.setdefault(i, []).append(r)
             for i, p in enumerate(points):
-                p.rules = [r for r, idx in found.items() if i in idx]
+                p.rules = at.get(i, [])
         broken = dict.fromkeys(r for p in points for r in p.rules)
         plotted.violations = {r: [i for i, p in enumerate(points) if r in p.rules] for r in broken}
         plotted.beyond_limits = [

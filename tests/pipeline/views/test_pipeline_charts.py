@@ -109,7 +109,7 @@ def flagged_by_check(verdicts: dict[int, dict]) -> set[tuple[int, str]]:
 
 def drawn_off_colour(spec: dict) -> set[str]:
     """The runs the picture colours as breaking a rule (not "in control")."""
-    return {row["run"] for row in spec["data"]["values"] if row["status"] != "in control"}
+    return {f"#{row['r']}" for row in spec["data"]["values"] if "k" in row}
 
 
 @pytest.mark.parametrize(("key", "chart", "rules"), [(I_KEY, "i", "nelson"), (P_KEY, "p", "qcc")])
@@ -283,7 +283,13 @@ async def test_the_rest_answer_flags_exactly_what_the_check_flagged(
     response = await jp_fetch("dataops", "api", "metrics", params={"step": STEP, "metric": key})
     data = json.loads(response.body)
     assert {(v["step_run_id"], v["rule"]) for v in data["violations"]} == expected
-    assert {(p["step_run_id"], r) for p in data["points"] for r in p["rules"]} == expected
+    assert data["window"] == {
+        "first": 0,
+        "count": len(RUNS),
+        "total": len(RUNS),
+        "older": None,
+        "newer": None,
+    }
     assert drawn_off_colour(data["spec"]) == {f"#{srid}" for srid, _ in expected}
     assert data["chart"] == ("i" if key == I_KEY else "p") and data["judged"] is True
     assert data["line"].startswith(f"spc {key}")
