@@ -36,7 +36,7 @@ PIPELINE_FILE = "dataops.yaml"
 STATE_DIR = ".dataops"
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 TOP_KEYS = ("pipeline", "store", "steps", "schedule", "timezone", "catchup", "max_catchup")
-TOP_KEYS += ("alerts", "retention")
+TOP_KEYS += ("alerts", "retention", "incidents")
 TOP_KEYS += ("executor", "dask_address")  # where `dataops run` runs steps
 TOP_KEYS += ("partitions", "expect_by")  # the period each run is for; when it should be done
 SCHEDULING_KEYS = ("timezone", "catchup", "max_catchup", "retention")
@@ -158,6 +158,7 @@ class Pipeline:
     max_catchup: int | None = None
     alerts: tuple[Any, ...] = ()  # alerts.AlertSpec
     retention: Any = None  # retention_policy.Retention
+    incidents: Any = None  # incident_options.IncidentOptions; None: the defaults
     executor: str | None = None  # `dataops run` / the scheduler without --executor
     dask_address: str | None = None  # the dask executor's scheduler (none: a local cluster)
     partitions: Any = None  # partitions.Partitions; None: runs are for no period
@@ -546,6 +547,13 @@ def _build(path: Path, data: Any, *, allow_no_steps: bool = False) -> Pipeline:
             raise bad("schedule", str(exc)) from None
     if data.get("alerts") is not None:
         extra["alerts"] = _alerts(path, data["alerts"])
+    if data.get("incidents") is not None:
+        from jupyter_dataops.pipeline.definition.incident_options import parse_incidents
+
+        try:
+            extra["incidents"] = parse_incidents(plain(data["incidents"]))
+        except ValueError as exc:
+            raise bad("incidents", str(exc)) from None
     if data.get("partitions") is not None:
         from jupyter_dataops.pipeline.definition.partitions import parse_partitions
 

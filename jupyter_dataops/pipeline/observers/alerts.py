@@ -26,6 +26,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.observers.base import RunObserver
+from jupyter_dataops.pipeline.observers.incidents import (
+    incident_event,
+    incident_lines,
+    incidents_of,
+    once_per_incident,
+    parse_every,
+    remind_open,
+)
 from jupyter_dataops.plugins import Registry
 
 if TYPE_CHECKING:
@@ -35,13 +43,19 @@ log = logging.getLogger("jupyter_dataops.alerts")
 
 # In the order a message names them when one step raises several.
 EVENTS: tuple[str, ...] = ("failure", "check_failed", "spc_signal", "interrupted", "late")
+# incidents (observers.incidents): a problem reported by a person, and an incident resolved
+EVENTS += ("reported", "resolved")
 EVENT_WORDS = {
     "failure": "step failed",
     "check_failed": "data test failed",
     "spc_signal": "SPC signal",
     "interrupted": "run interrupted",
     "late": "partition late",
+    "reported": "problem reported",
+    "resolved": "resolved",
 }
+#: options every channel takes: how often a still-open incident is alerted again
+COMMON_OPTIONS = ("remind_after",)
 RETRIES = 3
 RETRY_DELAY = 1.0
 
@@ -80,10 +94,26 @@ class AlertEvent:
     notebook: str | None = None
     time: str | None = None
     partition: str | None = None  # the period the event is about (``late``)
+    # the incident this event opens, reminds of or resolves (``observers.incidents``)
+    incident: dict[str, Any] | None = None
 
     @property
     def event(self) -> str:
         return self.events[0]
+
+    def wanted_by(self, spec: AlertSpec) -> list[str]:
+        """The events of this one that ``spec`` asked for. A channel that asked for what opens
+        an incident also hears when it resolves; one that asked for ``failure`` also hears of a
+        reported problem."""
+        wanted = [e for e in self.events if e in spec.events]
+        if wanted or not self.incident:
+            return wanted
+        from jupyter_dataops.pipeline.observers.incidents import KIND_EVENTS
+
+        opening = KIND_EVENTS.get(self.incident.get("kind"), "")
+        if opening in spec.events or (opening == "reported" and "failure" in spec.events):
+            return list(self.events)
+        return []
 
     def title(self) -> str:
         what = ", ".join(EVENT_WORDS.get(e, e) for e in self.events)
@@ -118,6 +148,8 @@ class AlertEvent:
             lines.append(f"SPC: {rule}")
         if self.notebook:
             lines.append(f"executed notebook: {self.notebook}")
+        if self.incident:
+            lines.extend(incident_lines(self.incident))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -311,8 +343,10 @@ def parse_alert(entry: Any) -> AlertSpec:
         if e not in EVENTS:
             raise AlertConfigError(f"unknown event {e!r}; known: {', '.join(EVENTS)}", "on")
     options = {str(k): v for k, v in entry.items() if k not in (kind, "on")}
+    if "remind_after" in options:
+        options["remind_after"] = parse_every(options["remind_after"])
     for key in options:
-        if key not in cls.options and key not in ("user", "password"):
+        if key not in (*cls.options, *COMMON_OPTIONS) and key not in ("user", "password"):
             raise AlertConfigError(
                 f"unknown option for a {kind} alert; known: {', '.join(cls.options)}", key
             )
@@ -381,7 +415,7 @@ def deliver(
     delivery is tried ``retries`` times, logged, and written to the store's alert log."""
     results = []
     for spec in alerts:
-        wanted = [e for e in event.events if e in spec.events]
+        wanted = event.wanted_by(spec)
         if not wanted:
             continue
         try:
@@ -463,8 +497,14 @@ def alert_step_runs(
             log.warning("alert skipped: cannot read step run %s: %s", srid, exc)
             continue
         event = step_events(run) if run else None
+        incidents = incidents_of(store, srid) if run else []
+        if event is not None:
+            event = once_per_incident(event, incidents)
         if event is not None:
             out.extend(deliver(alerts, event, store=store))
+        for incident in incidents:
+            if incident.get("resolved_here"):
+                out.extend(deliver(alerts, incident_event(incident, "resolved"), store=store))
     return out
 
 
@@ -493,6 +533,14 @@ class AlertObserver(RunObserver):
     def step_finished(self, outcome: Any) -> None:
         if outcome.status in ("failed", "success") and outcome.step_run_ids:
             self._submit([outcome.step_run_ids[-1]])
+
+    def run_finished(self, result: Any) -> None:
+        """Reminders of incidents still open past a channel's ``remind_after``."""
+        if any(a.options.get("remind_after") for a in self.alerts):
+            with self._lock:
+                self._futures.append(
+                    self._pool.submit(remind_open, self.alerts, self.store, self.pipeline.name)
+                )
 
     def run_interrupted(self, run_id: int) -> None:
         """Alerts for the steps the runner recorded ``interrupted``."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.observers.alerts import AlertObserver
 from jupyter_dataops.pipeline.observers.base import RunObserver, Watched
+from jupyter_dataops.pipeline.observers.incidents import IncidentObserver
 from jupyter_dataops.pipeline.observers.lineage import emitters
 from jupyter_dataops.pipeline.observers.operations import OperationsObserver
 
@@ -21,10 +22,14 @@ WAIT_SECONDS = 20.0
 
 
 def observers_for(pipeline: Any, store: Store) -> list[RunObserver]:
-    """The observers of one run of ``pipeline``: operations SPC, then the pipeline's alerts
-    (``alerts:``), then every registered lineage emitter that is enabled (OpenLineage when
-    configured). Operations comes first: alerts read its verdicts."""
-    out: list[RunObserver] = [OperationsObserver(pipeline, store)]
+    """The observers of one run of ``pipeline``: operations SPC, incidents, then the pipeline's
+    alerts (``alerts:``), then every registered lineage emitter that is enabled (OpenLineage when
+    configured). Operations comes first (alerts and incidents read its verdicts), incidents
+    before alerts (an alert goes out once per incident)."""
+    out: list[RunObserver] = [
+        OperationsObserver(pipeline, store),
+        IncidentObserver(pipeline, store),
+    ]
     if AlertObserver.enabled(pipeline):
         out.append(AlertObserver(pipeline, store))
     for name in emitters.names():

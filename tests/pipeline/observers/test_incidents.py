@@ -1,0 +1,199 @@
+"""Failures become incidents, after real papermill runs: two failing runs of a check are one
+incident (count 2) and one webhook alert; a passing run resolves it with one ``resolved`` alert;
+``resolve_after`` waits for passes in a row; a failed step without a failing check, a reported
+problem and retention, on a real run store."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from builders import Hook, write_notebook
+
+from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
+from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
+from jupyter_dataops.pipeline.observers.alerts import parse_alert
+from jupyter_dataops.pipeline.observers.incidents import remind_open, report_incident
+from jupyter_dataops.store import open_store
+
+CHECKS = "row_count >= 10\nmissing_count(amount) = 0\n"
+
+
+@pytest.fixture
+def hook():
+    h = Hook()
+    yield h
+    h.close()
+
+
+def orders(path: Path) -> Path:
+    """Orders of ``n_rows`` amounts, every ``null_every``-th missing; ``crash`` raises before
+    the checks run (the source is down)."""
+    return write_notebook(
+        path,
+        "n_rows = 50\nnull_every = 0\ncrash = False\n",
+        "%load_ext jupyter_dataops\nimport polars as pl",
+        "if crash:\n    raise RuntimeError('the orders source is down')\n"
+        "amount = [float(i) for i in range(n_rows)]\n"
+        "if null_every:\n"
+        "    amount = [None if i % null_every == 0 else a for i, a in enumerate(amount)]\n"
+        "orders = pl.DataFrame({'amount': amount})",
+        "%%dataops_test orders --name orders_quality\n" + CHECKS,
+    )
+
+
+def project(root: Path, hook: Hook, extra: str = "") -> Path:
+    orders(root / "orders.ipynb")
+    write_notebook(root / "report.ipynb", "", "x = 1")
+    (root / "dataops.yaml").write_text(
+        "pipeline: sales\n"
+        + textwrap.dedent(extra)
+        + f"alerts:\n  - webhook: {hook.url}\n    on: [check_failed, failure]\n"
+        "steps:\n"
+        "  orders:\n    notebook: orders.ipynb\n    outputs: [warehouse.orders]\n"
+        "  report:\n    notebook: report.ipynb\n    depends_on: [orders]\n"
+        "    outputs: [reports/daily.html]\n"
+    )
+    return root / "dataops.yaml"
+
+
+def run(path: Path, store, *params: str):
+    return run_pipeline(
+        load_pipeline(path),
+        ["orders"],
+        list(params),
+        store=store,
+        reporter=NullReporter(),
+        unpromoted=True,
+    )
+
+
+@pytest.mark.slow
+def test_two_failing_runs_are_one_incident_alerted_once_and_a_pass_resolves_it(tmp_path, hook):
+    path = project(tmp_path, hook)
+    with open_store(tmp_path) as store:
+        first = run(path, store, "null_every=5")
+        second = run(path, store, "null_every=7")
+        assert first.status == second.status == "failed"
+        [incident] = store.list_incidents(pipeline="sales")
+        assert incident["kind"] == "check" and incident["key"] == "missing_count(amount) = 0"
+        assert incident["status"] == "open" and incident["count"] == 2
+        assert [r["step_run_id"] for r in incident["runs"]] == [
+            first.steps["orders"].step_run_ids[-1],
+            second.steps["orders"].step_run_ids[-1],
+        ]
+        # blast radius: the step downstream and the declared outputs of both
+        assert incident["affected"] == {
+            "steps": ["report"],
+            "outputs": ["warehouse.orders", "reports/daily.html"],
+        }
+        [alert] = hook.bodies  # the second failure attached, and was not alerted again
+        assert alert["events"] == ["failure", "check_failed"]
+        assert alert["incident"]["id"] == incident["id"]
+        assert (
+            "dataops incident ack" in "\n".join(str(v) for v in alert["incident"].values())
+            or alert["title"]
+        )
+
+        third = run(path, store)
+        assert third.status == "success"
+        assert store.list_incidents(pipeline="sales") == []
+        done = store.get_incident(incident["id"])
+        assert done["status"] == "resolved" and done["resolved_by"] == "dataops"
+        assert done["resolved_step_run_id"] == third.steps["orders"].step_run_ids[-1]
+        assert [b["event"] for b in hook.bodies] == ["failure", "resolved"]
+        assert hook.bodies[1]["incident"]["id"] == incident["id"]
+
+        # the same check failing again opens a new incident, alerted again
+        run(path, store, "null_every=5")
+        [again] = store.list_incidents(pipeline="sales")
+        assert again["id"] != incident["id"] and again["count"] == 1
+        assert [b["event"] for b in hook.bodies] == ["failure", "resolved", "failure"]
+
+
+@pytest.mark.slow
+def test_resolve_after_waits_for_passing_runs_in_a_row_and_a_failed_step_is_an_incident(
+    tmp_path, hook
+):
+    path = project(tmp_path, hook, "incidents:\n  resolve_after: 2\n")
+    with open_store(tmp_path) as store:
+        run(path, store, "null_every=5")
+        run(path, store)
+        [incident] = store.list_incidents(pipeline="sales")
+        assert incident["passes"] == 1 and incident["status"] == "open"
+        run(path, store, "crash=True")  # the notebook raises: a failed step, no check ran
+        incidents = {i["kind"]: i for i in store.list_incidents(pipeline="sales")}
+        assert set(incidents) == {"check", "step_failed"}
+        # a run with no verdict on the line (the step failed before it) does not count
+        assert incidents["check"]["passes"] == 1
+        assert "the orders source is down" in incidents["step_failed"]["title"]
+        run(path, store)
+        [left] = store.list_incidents(pipeline="sales")  # the check passed twice: resolved
+        assert left["kind"] == "step_failed" and left["passes"] == 1
+        events = [(b["event"], b["incident"]["kind"]) for b in hook.bodies]
+        assert events == [("failure", "check"), ("failure", "step_failed"), ("resolved", "check")]
+
+
+def test_a_reported_problem_is_listed_and_alerted_once(tmp_path, hook):
+    path = project(tmp_path, hook)
+    pipeline = load_pipeline(path)
+    with open_store(tmp_path) as store:
+        incident = report_incident(pipeline, store, "orders", "revenue is zero", by="ana")
+        again = report_incident(pipeline, store, "orders", "  revenue   is zero ", by="bo")
+        assert again["id"] == incident["id"] and again["count"] == 2
+        [listed] = store.list_incidents(pipeline="sales")
+        assert listed["kind"] == "reported" and listed["opened_by"] == "ana"
+        assert listed["affected"]["steps"] == ["report"]
+        [alert] = hook.bodies  # a channel on `failure` hears of reported problems
+        assert alert["event"] == "reported" and "revenue is zero" in alert["error"]
+        with pytest.raises(DataOpsError, match="no step named 'ordrs'"):
+            report_incident(pipeline, store, "ordrs", "x")
+        with pytest.raises(DataOpsError, match="needs a title"):
+            report_incident(pipeline, store, "orders", "   ")
+        with pytest.raises(DataOpsError, match="no `partitions:`"):
+            report_incident(pipeline, store, "orders", "x", partition="2026-01-01")
+
+
+def test_remind_after_alerts_an_open_incident_again_once_per_period(tmp_path, hook):
+    from datetime import datetime, timedelta, timezone
+
+    spec = parse_alert({"webhook": hook.url, "on": ["check_failed"], "remind_after": "1d"})
+    with open_store(tmp_path) as store:
+        incident, _ = store.record_failure(
+            "sales", "orders", "check", "row_count >= 10", title="data test failed"
+        )
+        now = datetime.now(timezone.utc)
+        assert remind_open([spec], store, "sales", now + timedelta(hours=23)) == []
+        [sent] = remind_open([spec], store, "sales", now + timedelta(days=1, minutes=1))
+        assert sent["event"] == "alert_sent"
+        assert "still open" in hook.bodies[0]["error"]
+        assert remind_open([spec], store, "sales", now + timedelta(days=1, hours=2)) == []
+        store.resolve_incident(incident["id"], by="ana", note="fixed upstream")
+        assert remind_open([spec], store, "sales", now + timedelta(days=5)) == []
+
+
+def test_bad_incident_settings_are_refused_with_the_key(tmp_path, hook):
+    path = project(tmp_path, hook, "incidents:\n  resolve_after: 0\n")
+    with pytest.raises(PipelineFileError, match="resolve_after must be a whole number"):
+        load_pipeline(path)
+    with pytest.raises(ValueError, match="remind_after is a duration"):
+        parse_alert({"webhook": hook.url, "on": ["failure"], "remind_after": "soon"})
+
+
+def test_retention_keeps_the_runs_an_open_incident_points_to(store):
+    run_id = store.create_pipeline_run("p")
+    ids = [store.create_step_run(run_id, "s", status="queued") for _ in range(4)]
+    for srid in ids:
+        store.start_step_run(srid)
+        store.finish_step_run(srid, "failed", error="boom")
+    store.finish_pipeline_run(run_id)
+    incident, _ = store.record_failure(
+        "p", "s", "step_failed", "step failed", title="t", step_run_id=ids[0]
+    )
+    kept = {c["id"] for c in store.retention_candidates("p", "s", keep_runs=1)}
+    assert kept == {ids[1], ids[2]}  # ids[3] is the newest, ids[0] the incident's
+    store.resolve_incident(incident["id"], by="ana")
+    kept = {c["id"] for c in store.retention_candidates("p", "s", keep_runs=1)}
+    assert kept == {ids[0], ids[1], ids[2]}
