@@ -274,7 +274,10 @@ def _serve(reply_fd: str, parent: str) -> None:
         sys.exit(1)
     import papermill  # noqa: F401 - imported once, before the first attempt
 
+    from jupyter_dataops.pipeline.execution import warm
     from jupyter_dataops.pipeline.execution.execute import execute_notebook
+
+    warm.prestart()  # this process's kernel template imports while we wait for the first step
 
     out = int(reply_fd)
     for line in sys.stdin.buffer:  # ends when the worker closes the pipe (or dies)

@@ -20,6 +20,7 @@ forks.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import json
@@ -331,6 +332,16 @@ class WarmProvisioner(LocalProvisioner):
         self.pid = self.pgid = kernel.pid  # the child leads its own session
         self.cwd = cwd
         return self.connection_info
+
+    async def kill(self, restart: bool = False) -> None:
+        """Kill the kernel and wait (at most a second) until it is gone: the kernel manager
+        then finds it dead at its first look instead of sleeping its 0.1 s poll interval
+        (each step's kernel is killed once papermill has the notebook)."""
+        process = self.process
+        await super().kill(restart=restart)
+        deadline = time.monotonic() + 1.0
+        while process is not None and process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
 
 
 # -- the template: a process that imports once and forks kernels ------------------------------

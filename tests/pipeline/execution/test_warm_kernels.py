@@ -197,3 +197,56 @@ def test_only_this_interpreters_python3_kernel_is_forked():
     assert "not this interpreter" in warm.why_not_warm(["/usr/bin/R", "--slave", "-f", "x"], {})
     assert "not this interpreter" in warm.why_not_warm([*python, "extra"], {})
     assert warm.why_not_warm(python, {warm.ENV_WARM: "0"}) == "DATAOPS_WARM_KERNELS=0"
+
+
+def test_a_step_on_a_dask_worker_runs_in_a_kernel_forked_there_that_sees_nothing_before(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("distributed")
+    from builders import dask_cluster
+
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.execution.runner import run_pipeline
+
+    monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
+    # who forked the kernel: the parent's command line, read while the cluster still runs
+    parent = (
+        "import os, json, psutil\nprint(json.dumps({'pid': os.getpid(), "
+        "'parent': psutil.Process(os.getppid()).cmdline()}))"
+    )
+    write_notebook(
+        tmp_path / "first.ipynb",
+        "x = 1",
+        parent,
+        "import json, polars\nLEAK = 'step 1'\njson.LEAK = polars.LEAK = 'step 1'",
+    )
+    write_notebook(
+        tmp_path / "second.ipynb",
+        "x = 2",
+        parent,
+        "import json, polars\nprint(json.dumps({'global': 'LEAK' in globals(),\n"
+        "    'json': hasattr(json, 'LEAK'), 'polars': hasattr(polars, 'LEAK')}))",
+    )
+    (tmp_path / "dataops.yaml").write_text(
+        "pipeline: p\nsteps:\n  first: {notebook: first.ipynb}\n"
+        "  second: {notebook: second.ipynb, depends_on: [first]}\n"
+    )
+    with dask_cluster() as (address, _client):
+        result = run_pipeline(
+            load_pipeline(tmp_path / "dataops.yaml"),
+            unpromoted=True,
+            executor="dask",
+            executor_options={"address": address},
+        )
+        assert result.ok, {n: o.error for n, o in result.steps.items()}
+        nbs = {n: nbformat.read(o.notebook, as_version=4) for n, o in result.steps.items()}
+
+    kernels = [json.loads(nbs[n].cells[1].outputs[0]["text"]) for n in ("first", "second")]
+    for kernel in kernels:  # forked by a template on the worker, not started by Popen
+        assert kernel["parent"][1:][:2] == ["-m", "jupyter_dataops.pipeline.execution.warm"]
+    assert kernels[0]["pid"] != kernels[1]["pid"]
+    assert json.loads(nbs["second"].cells[-1].outputs[0]["text"]) == {
+        "global": False,
+        "json": False,
+        "polars": False,
+    }
