@@ -225,7 +225,7 @@ def status(
     """Per step: schedule, next run, last run, promoted version, edited since promotion; and
     whether a scheduler is running (heartbeat, host, pid), each schedule's next and last tick."""
     from jupyter_dataops.pipeline.definition.project import Project
-    from jupyter_dataops.pipeline.scheduling.scheduler import schedule_status
+    from jupyter_dataops.pipeline.scheduling.schedule_status import schedule_status
     from jupyter_dataops.pipeline.views.report import status_table
     from jupyter_dataops.pipeline.views.status import pipeline_status
 

@@ -49,7 +49,9 @@ def scheduler(
     """Run the schedules of dataops.yaml unattended (foreground; structured log lines on
     stderr). Several schedulers may share one store: each tick runs exactly once."""
     from jupyter_dataops.pipeline.definition.project import Project
-    from jupyter_dataops.pipeline.scheduling.scheduler import Scheduler, schedules, setup_logging
+    from jupyter_dataops.pipeline.scheduling.scheduler import Scheduler
+    from jupyter_dataops.pipeline.scheduling.scheduler_log import setup_logging
+    from jupyter_dataops.pipeline.scheduling.schedules import schedules
 
     setup_logging()
     try:

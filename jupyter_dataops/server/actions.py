@@ -72,7 +72,7 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
 def status(locator: ProjectLocator) -> dict[str, Any]:
     """Whether a scheduler is running for the project (heartbeat, host, pid) and each
     schedule's next and last tick: ``dataops status``'s scheduling part."""
-    from jupyter_dataops.pipeline.scheduling.scheduler import schedule_status, scheduler_state
+    from jupyter_dataops.pipeline.scheduling.schedule_status import schedule_status, scheduler_state
 
     state = locator.state()
     if state.pipeline is None:

@@ -20,12 +20,10 @@ claims stay, so the tick is never run twice, and the next scheduler reports what
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -35,13 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition import dag
-from jupyter_dataops.pipeline.definition.spec import Pipeline, load_pipeline
-from jupyter_dataops.pipeline.scheduling.schedule_status import (  # noqa: F401  (re-exported)
-    NOT_RUNNING,
-    STALE_AFTER,
-    schedule_status,
-    scheduler_state,
-)
+from jupyter_dataops.pipeline.definition.spec import load_pipeline
+from jupyter_dataops.pipeline.scheduling.schedule_status import STALE_AFTER
+from jupyter_dataops.pipeline.scheduling.scheduled_run import RESIGNAL_SECONDS, run_claimed
+from jupyter_dataops.pipeline.scheduling.scheduler_log import log, log_event
 from jupyter_dataops.pipeline.scheduling.schedules import (
     GRACE,
     Schedule,
@@ -54,148 +49,8 @@ from jupyter_dataops.pipeline.scheduling.schedules import (
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
 
-log = logging.getLogger("jupyter_dataops.scheduler")
-
 MAINTENANCE_SECONDS = 10.0
-RESIGNAL_SECONDS = 5.0  # a stopped run that has not ended gets SIGTERM again
 KILL_AFTER_SECONDS = 30.0  # ... and SIGKILL after this long
-
-
-# -- structured logs -------------------------------------------------------------------------------
-
-
-class JsonLines(logging.Formatter):
-    """One JSON object per line: time, level, event and the record's ``fields``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-            "level": record.levelname.lower(),
-            "event": record.getMessage(),
-        }
-        out.update(getattr(record, "fields", {}) or {})
-        return json.dumps(out, default=str)
-
-
-def setup_logging(stream: Any = None) -> None:
-    """Structured log lines on stderr for ``jupyter_dataops`` loggers."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonLines())
-    root = logging.getLogger("jupyter_dataops")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
-
-
-def _log(level: int, event: str, **fields: Any) -> None:
-    log.log(level, event, extra={"fields": fields})
-
-
-# -- the child process of one scheduled run --------------------------------------------------------
-
-
-class _ClaimReporter:
-    """Ties the claimed ticks to the pipeline run as soon as it exists."""
-
-    def __init__(self, store: Store, claim_ids: list[int]) -> None:
-        self.store = store
-        self.claim_ids = claim_ids
-        self.run_id: int | None = None
-
-    def run_started(self, run_id: int, plans: Any) -> None:
-        self.run_id = run_id
-        for cid in self.claim_ids:
-            self.store.start_scheduled_run(cid, run_id)
-
-    def step_started(self, step: str, attempt: int) -> None:
-        _log(logging.INFO, "step_started", step=step, attempt=attempt, run_id=self.run_id)
-
-    def step_retrying(self, step: str, attempt: int, error: str | None, delay: float) -> None:
-        _log(logging.WARNING, "step_retrying", step=step, attempt=attempt, error=error)
-
-    def step_finished(self, outcome: Any) -> None:
-        _log(
-            logging.INFO if outcome.status == "success" else logging.WARNING,
-            "step_finished",
-            step=outcome.step,
-            status=outcome.status,
-            step_run_id=outcome.step_run_ids[-1] if outcome.step_run_ids else None,
-            error=outcome.error,
-        )
-
-    def run_finished(self, result: Any) -> None:
-        _log(logging.INFO, "run_finished", run_id=result.run_id, status=result.status)
-
-
-def _die_with_parent(parent: int) -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:  # pragma: no cover
-            pass
-    if os.getppid() != parent:  # the scheduler died before the line above took effect
-        os._exit(130)
-
-    def watch() -> None:
-        # PR_SET_PDEATHSIG sends SIGTERM once, and a signal can land where Python cannot raise
-        # it (an at-fork hook, say) and be lost: while the scheduler is gone, repeat it.
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        while True:
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(RESIGNAL_SECONDS)
-
-    threading.Thread(target=watch, name="dataops-parent-watch", daemon=True).start()
-
-
-def _run_claimed(
-    pipeline: Pipeline,
-    steps: list[str],
-    claim_ids: list[int],
-    store_url: str,
-    executor: str,
-    workers: int | None,
-    parent: int,
-    partition: str | None = None,
-) -> None:
-    """In the child: run ``steps`` through the runner; exit 0 (success), 1 (failed), 130
-    (stopped: steps recorded ``interrupted``) or 2 (the run could not start)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the scheduler's handler (inherited)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.setsid()  # the terminal's Ctrl-C is the scheduler's to handle, not the run's
-    _die_with_parent(parent)
-    from jupyter_dataops.pipeline.execution.runner import run_pipeline
-    from jupyter_dataops.store import open_store
-
-    store = open_store(store_url)
-    reporter = _ClaimReporter(store, claim_ids)  # the runner adds alerts and lineage
-    code = 0
-    try:
-        result = run_pipeline(
-            pipeline,
-            steps,
-            [],
-            executor=executor,
-            workers=workers,
-            store=store,
-            reporter=reporter,
-            trigger="schedule",
-            partition=partition,
-        )
-        code = 0 if result.ok else 1
-    except KeyboardInterrupt:  # RunnerStopped (SIGTERM) too: steps are recorded interrupted
-        code = 130  # the runner alerted the interrupted steps before raising
-    except DataOpsError as exc:
-        code = 2
-        for cid in claim_ids:
-            store.close_scheduled_run(cid, "failed", str(exc))
-        _log(logging.ERROR, "run_not_started", error=str(exc), steps=steps)
-    finally:
-        store.close()
-        logging.shutdown()
-    os._exit(code)
 
 
 # -- the service -------------------------------------------------------------------------------------
@@ -255,7 +110,7 @@ class Scheduler:
         self.id = self.store.register_scheduler(
             self.pipeline.name, project_dir=str(self.pipeline.project_dir)
         )
-        _log(
+        log_event(
             logging.INFO,
             "scheduler_started",
             pipeline=self.pipeline.name,
@@ -274,7 +129,7 @@ class Scheduler:
         from jupyter_dataops.pipeline.observers.lateness import notice_late
 
         for line in notice_late(self.pipeline, self.store):
-            _log(logging.WARNING, "late", **line)
+            log_event(logging.WARNING, "late", **line)
 
     def _describe(self) -> dict[str, str]:
         return {
@@ -293,7 +148,7 @@ class Scheduler:
                 try:
                     self.tick()
                 except DataOpsError as exc:  # the store is unreachable for a while: keep going
-                    _log(logging.ERROR, "tick_failed", error=str(exc))
+                    log_event(logging.ERROR, "tick_failed", error=str(exc))
                 except Exception as exc:  # noqa: BLE001 - a service logs and goes on
                     log.exception("tick_failed", extra={"fields": {"error": repr(exc)}})
                 self.stopping.wait(self._sleep_seconds())
@@ -307,7 +162,7 @@ class Scheduler:
             for child in self.children:
                 self._terminate(child)
             return
-        _log(
+        log_event(
             logging.INFO,
             "stopping",
             signal=signal.Signals(signum).name,
@@ -357,16 +212,18 @@ class Scheduler:
                 self.store.close_scheduled_run(
                     claim, "interrupted", "the scheduler stopped before this tick's turn came"
                 )
-                _log(logging.WARNING, "not_started", key=key, scheduled_for=t)
+                log_event(logging.WARNING, "not_started", key=key, scheduled_for=t)
         self.queue.clear()
         if self.id is not None:
             self.store.stop_scheduler(self.id)
-        _log(logging.INFO, "scheduler_stopped", scheduler_id=self.id, runs_started=self.started)
+        log_event(
+            logging.INFO, "scheduler_stopped", scheduler_id=self.id, runs_started=self.started
+        )
 
     def _terminate(self, child: _Child) -> None:
         if not child.terminated and child.process.is_alive():
             child.terminated = True
-            _log(logging.WARNING, "run_stopping", keys=child.keys, pid=child.process.pid)
+            log_event(logging.WARNING, "run_stopping", keys=child.keys, pid=child.process.pid)
             child.process.terminate()
 
     # -- one pass --------------------------------------------------------------------------------
@@ -391,7 +248,7 @@ class Scheduler:
                 cursor = last if last is not None else first_cursor(sched, now, self.grace)
             due = due_runs(sched, cursor, now, self.grace)
             if due.missed:
-                _log(
+                log_event(
                     logging.WARNING,
                     "missed",
                     key=key,
@@ -424,7 +281,7 @@ class Scheduler:
                 reason = self._skip_reason(sched, t, due.run, now)
                 if reason:
                     self.store.close_scheduled_run(claim, "skipped", reason)
-                    _log(logging.WARNING, "skipped", key=key, scheduled_for=t, reason=reason)
+                    log_event(logging.WARNING, "skipped", key=key, scheduled_for=t, reason=reason)
                     continue
                 self.queue.setdefault(key, []).append((t, claim))
             self.cursors[key] = max(cursor, now.replace(microsecond=0))
@@ -499,7 +356,7 @@ class Scheduler:
         partition = self.partition_of(keys[0], scheduled_for)
         ctx = multiprocessing.get_context("fork")
         process = ctx.Process(
-            target=_run_claimed,
+            target=run_claimed,
             args=(
                 self.pipeline,
                 steps,
@@ -518,7 +375,7 @@ class Scheduler:
         self.children.append(child)
         self.started += 1
         lag = ((now or datetime.now(timezone.utc)) - scheduled_for).total_seconds()
-        _log(
+        log_event(
             logging.INFO,
             "run_started",
             keys=keys,
@@ -546,7 +403,7 @@ class Scheduler:
                     "interrupted" if child.terminated else "failed",
                     f"the run process ended with code {code} before the run started",
                 )
-            _log(
+            log_event(
                 logging.INFO,
                 "run_ended",
                 keys=child.keys,
@@ -560,7 +417,7 @@ class Scheduler:
         marked = self.store.mark_interrupted(stale_after=STALE_AFTER)
         claims = self.store.mark_claims_interrupted(stale_after=STALE_AFTER)
         if marked or claims:
-            _log(logging.WARNING, "interrupted_runs_found", step_runs=marked, claims=claims)
+            log_event(logging.WARNING, "interrupted_runs_found", step_runs=marked, claims=claims)
         mine = [
             i for i in marked if (self.store.get_run(i) or {}).get("pipeline") == self.pipeline.name
         ]
@@ -580,7 +437,7 @@ class Scheduler:
         try:
             apply_retention(self.pipeline, self.store)
         except Exception as exc:  # noqa: BLE001 - retention never stops the scheduler
-            _log(logging.ERROR, "retention_failed", error=str(exc))
+            log_event(logging.ERROR, "retention_failed", error=str(exc))
 
     # -- hot reload ------------------------------------------------------------------------------
 
@@ -601,12 +458,14 @@ class Scheduler:
             new = load_pipeline(self.path)
         except DataOpsError as exc:
             fields = {k: getattr(exc, k, None) for k in ("path", "line", "step", "key")}
-            _log(logging.ERROR, "reload_failed", error=str(exc), **fields, keeps=self._describe())
+            log_event(
+                logging.ERROR, "reload_failed", error=str(exc), **fields, keeps=self._describe()
+            )
             return False
         old = schedules(self.pipeline)
         self.pipeline = new
         for key, sched in schedules(new).items():
             if old.get(key) != sched:
                 self.cursors.pop(key, None)  # a new or changed schedule starts from now
-        _log(logging.INFO, "reloaded", file=str(self.path), schedules=self._describe())
+        log_event(logging.INFO, "reloaded", file=str(self.path), schedules=self._describe())
         return True
