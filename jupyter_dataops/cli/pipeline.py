@@ -112,7 +112,7 @@ def run(
     from jupyter_dataops.pipeline.definition.project import Project
     from jupyter_dataops.pipeline.execution.runner import run_pipeline
     from jupyter_dataops.pipeline.views import history
-    from jupyter_dataops.pipeline.views.report import RichReporter, verdict_lines
+    from jupyter_dataops.pipeline.views.report import RichReporter, headline, verdict_lines
 
     try:
         project = Project.require()
@@ -168,10 +168,13 @@ def run(
                 console.print(line, highlight=False)
     for outcome in result.steps.values():
         if outcome.status == "failed":
+            error = outcome.error or "failed"
+            if outcome.reason == "checks" and verdicts.get(outcome.step):
+                error = headline(error) + " (the check lines above)"  # each failure once
             err_console.print(
                 Text.assemble(
                     (f"{outcome.step}: ", "bold red"),
-                    outcome.error or "failed",
+                    error,
                     f"\n  notebook: {outcome.notebook}",
                 ),
                 highlight=False,

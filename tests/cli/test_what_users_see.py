@@ -175,3 +175,37 @@ def test_runs_shows_parameters_once_and_tells_the_gate_apart(tmp_path, monkeypat
     assert "parameters" in header and "mode" in header
     assert "day=2026-09-03" in table and "day=2026-09-02" in table
     assert table.count("production") == 2 and table.count(" test ") == 1
+
+
+@pytest.mark.slow
+def test_run_prints_a_failure_once_with_the_cell_as_jupyterlab_numbers_it(tmp_path, monkeypatch):
+    import nbformat
+    from builders import PYTHON3
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    root = tmp_path / "orders"
+    root.mkdir()
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Orders"),
+            new_code_cell("bad = 0", metadata={"tags": ["parameters"]}),
+            new_code_cell(
+                "%load_ext jupyter_dataops\nimport polars as pl\n"
+                "orders = pl.DataFrame({'amount': [1.0, None if bad else 2.0]})"
+            ),
+            new_code_cell("%%dataops_test orders\nmissing_count(amount) = 0  # never a gap"),
+        ],
+        metadata={"kernelspec": PYTHON3},
+    )
+    nbformat.write(nb, root / "orders.ipynb")
+    monkeypatch.chdir(root)
+    cli_env(monkeypatch)
+    assert invoke("promote", "orders.ipynb", "--step", "orders").exit_code == 0
+    out = invoke("run", "-p", "bad=1")
+    assert out.exit_code == 1, out.output
+    shown = out.stdout + out.stderr
+    assert shown.count("missing_count(amount) is 1") == 1  # the failing line, once
+    assert "never a gap" not in shown
+    # the markdown cell counts, papermill's injected parameters cell does not
+    assert "cell 4 (code cell 3)" in out.stderr
+    assert "cell [" not in shown

@@ -236,8 +236,32 @@ def _annotate_stopped(output: Path, ename: str, evalue: str) -> int | None:
 WHOLE_MESSAGE = frozenset({"DataOpsSyntaxError"})
 
 
-def _summary(ename: str, evalue: str, exec_count: Any) -> tuple[str, str]:
-    cell = f"cell [{exec_count}]" if exec_count is not None else "a cell"
+def cell_name(executed: Any, index: int | None) -> str | None:
+    """Cell ``index`` of an executed notebook as JupyterLab numbers the notebook the user
+    wrote: ``cell 4 (code cell 3)`` (papermill's injected parameters cell is not theirs; the
+    markdown cells count in the first number only). None when the notebook cannot be read."""
+    import nbformat
+
+    if index is None:
+        return None
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError, AttributeError):
+        return None
+    # the red "an exception occurred" cells papermill adds after the run are not counted in
+    # the index it reports
+    cells = [c for c in cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    if not 0 <= index < len(cells):
+        return None
+    theirs = [
+        c for c in cells[: index + 1] if "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    code = sum(c.cell_type == "code" for c in theirs)
+    return f"cell {len(theirs)} (code cell {code})"
+
+
+def _summary(ename: str, evalue: str, exec_count: Any, where: str | None = None) -> tuple[str, str]:
+    cell = where or (f"cell [{exec_count}]" if exec_count is not None else "a cell")
     if ename == "DataOpsTestFailure":
         return "checks", f"data tests failed in {cell}: {evalue.strip()}"
     if ename in WHOLE_MESSAGE:  # line, column, the line quoted, the caret, did-you-mean
@@ -323,7 +347,8 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
                 shutdown_kernel="immediate",
             )
     except PapermillExecutionError as exc:
-        reason, message = _summary(exc.ename, exc.evalue, exc.exec_count)
+        where = cell_name(output, exc.cell_index)
+        reason, message = _summary(exc.ename, exc.evalue, exc.exec_count, where)
         if timed_out.is_set():  # the kill surfaced as a cell error: it is still the timeout
             reason, message = "timeout", f"StepTimeout: {_timeout_text(job.timeout)}"
         return AttemptResult(

@@ -92,7 +92,7 @@ class NotebookTestResult:
 
 
 def notebook_failures(path: Path | str) -> list[str]:
-    """Every error shown in an executed notebook, as ``cell [n] Name: message`` lines.
+    """Every error shown in an executed notebook, as ``cell 4 (code cell 3) Name: message``.
 
     A failed ``%%dataops_test`` shows ``DataOpsTestFailure`` with the failing check lines.
     """
@@ -103,13 +103,18 @@ def notebook_failures(path: Path | str) -> list[str]:
     except (OSError, ValueError):
         return []
     out = []
+    number = code_number = 0  # as JupyterLab numbers the user's notebook (execute.cell_name)
     for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        number += 1
         if cell.cell_type != "code":
             continue
+        code_number += 1
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                count = cell.get("execution_count")
-                where = f"cell [{count}]" if count is not None else "a cell"
+                where = f"cell {number} (code cell {code_number})"
                 out.append(
                     f"{where} {output.get('ename')}: {str(output.get('evalue', '')).strip()}"
                 )

@@ -49,6 +49,12 @@ def _status(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
+def headline(error: str) -> str:
+    """The first line of an error, for the run table: the failing check lines and the rest are
+    printed once, below it."""
+    return error.strip().splitlines()[0].rstrip(":") if error.strip() else ""
+
+
 def _seconds(value: float | None) -> str:
     return "" if value is None else duration(value)
 
@@ -112,7 +118,7 @@ class RichReporter:
             row.update(
                 status=outcome.status,
                 duration=outcome.duration,
-                detail=outcome.error or outcome.reason or "",
+                detail=headline(outcome.error or outcome.reason or ""),
             )
             if outcome.attempts:
                 row["attempt"] = outcome.attempts
@@ -276,7 +282,7 @@ def verdict_lines(run: dict[str, Any]) -> list[Text]:
         out.append(
             Text.assemble(
                 (f"  {label}: ", style),
-                f"{c.get('source') or ''}  ({where})",
+                f"{without_comment(c.get('source') or '')}  ({where})",
                 f"\n      {c.get('message') or ''}" if c.get("message") else "",
             )
         )
