@@ -165,6 +165,35 @@ class DataOpsMagics(Magics):
         args = parse_argstring(self.dataops_chart, line)
         return chart_widget(args.step, args.metric, last=args.last)
 
+    @magic_arguments()
+    @argument("step", help="The step whose output is wrong.")
+    @argument("title", nargs="+", help="What is wrong, in a sentence (quotes optional).")
+    @argument("--partition", default=None, help="The period it is wrong for, e.g. 2026-09-01.")
+    @line_magic
+    def dataops_incident(self, line: str):  # noqa: ANN201
+        """Report a problem in a step's data to the people who run it: an incident, listed
+        (``dataops incidents``) and alerted like a failing check.
+
+        Example: ``%dataops_incident orders "revenue is zero for Belgium"``
+        """
+        import os
+
+        from jupyter_dataops.pipeline.definition.project import Project
+        from jupyter_dataops.pipeline.observers.incidents import current_user, report_incident
+        from jupyter_dataops.pipeline.views.history import open_project_store
+
+        args = parse_argstring(self.dataops_incident, line)
+        title = " ".join(args.title).strip().strip("\"'")
+        project = Project.require()
+        store = open_project_store(url=project.store_url)
+        by = os.environ.get("JUPYTERHUB_USER") or current_user()
+        done = report_incident(
+            project.pipeline, store, args.step, title, partition=args.partition, by=by
+        )
+        verb = "opened" if done["opened_here"] else f"already open (seen {done['count']} times)"
+        print(f"incident {done['id']} {verb}: {done['title']}")
+        return None
+
 
 def _should_raise(result, fail_on: str) -> bool:  # noqa: ANN001
     statuses = {r.status for r in result.results}

@@ -203,6 +203,32 @@ def report_incident(
     return incident
 
 
+def acknowledge(store: Store, incident_id: int | str, *, by: str, note: str | None = None) -> dict:
+    """A person is on it (CLI, magic and REST call this one function)."""
+    return store.acknowledge_incident(incident_id, by=by, note=_note(note))
+
+
+def resolve(
+    pipeline: Any, store: Store, incident_id: int | str, *, by: str, note: str | None = None
+) -> dict[str, Any]:
+    """A person resolves an incident: recorded with who and the note, and alerted once
+    (``resolved``) like an automatic resolution."""
+    incident = store.resolve_incident(incident_id, by=by, note=_note(note))
+    alerts = list(getattr(pipeline, "alerts", ()) or ())
+    if alerts and incident.get("pipeline") == getattr(pipeline, "name", None):
+        from jupyter_dataops.pipeline.observers.alerts import deliver
+
+        deliver(alerts, incident_event(incident, "resolved"), store=store)
+    return incident
+
+
+def _note(note: str | None) -> str | None:
+    text = (note or "").strip()
+    if len(text) > 2000:
+        raise DataOpsError(f"a note is at most 2000 characters (got {len(text)}).")
+    return text or None
+
+
 # -- what the alert observer asks ------------------------------------------------------------------
 
 _EVERY = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
@@ -332,6 +358,7 @@ def incidents_of(store: Store, step_run_id: int) -> list[dict[str, Any]]:
 __all__ = [
     "KIND_EVENTS",
     "IncidentObserver",
+    "acknowledge",
     "blast_radius",
     "current_user",
     "incident_event",
@@ -344,4 +371,5 @@ __all__ = [
     "problems",
     "record_step_run",
     "report_incident",
+    "resolve",
 ]
