@@ -181,8 +181,8 @@ def _run_dict(r: Mapping[str, Any]) -> RunRow:
         # a production run of a working copy (`dataops run --unpromoted`): no promoted version
         "unpromoted": r["mode"] == "production" and r["step_version_id"] is None,
         "partition": r["partition"],
-    }
         "parameters": r["parameters"],
+    }
 
 
 def _pipeline_run_dict(r: Mapping[str, Any]) -> PipelineRunRow:
