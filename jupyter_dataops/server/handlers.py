@@ -18,7 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from jupyter_dataops.errors import DataOpsError
-from jupyter_dataops.server import actions
+from jupyter_dataops.server import actions, incident_actions
 from jupyter_dataops.server.locator import OutsideRootError, ProjectLocator
 
 API = "/dataops/api"
@@ -31,6 +31,7 @@ MAX_ID = 2**63 - 1  # the largest id a store column holds; a larger one names no
 #: a partition key (2026-09-01T06, 2026-09-01, 2026-W36, 2026-09); checked against the pipeline's
 #: ``partitions:`` by the route, which says what is wrong with a bad one
 PARTITION = r"(?P<partition>[0-9A-Za-z\-]{1,32})"
+INCIDENT_ID = r"(?P<incident_id>[0-9]+)"
 
 
 class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
@@ -279,6 +280,47 @@ class PartitionRunHandler(DataOpsHandler):
         self.send(payload, status=202)
 
 
+class IncidentsHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        everything = (self.str_arg("all") or "false").lower()
+        if everything not in ("true", "false"):
+            raise tornado.web.HTTPError(400, "query parameter 'all' must be true or false.")
+        payload = await self.call(
+            incident_actions.incidents, self.locator, include_resolved=everything == "true"
+        )
+        self.send(payload)
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        payload = await self.call(
+            incident_actions.report, self.locator, self.json_body(), user=user_name(self)
+        )
+        self.send(payload, status=201 if payload.get("opened_here") else 200)
+
+
+def user_name(handler: DataOpsHandler) -> str:
+    """Who acted: the Jupyter user (JupyterHub's name, or the server's user)."""
+    user = handler.current_user
+    return str(getattr(user, "username", None) or getattr(user, "name", None) or user)
+
+
+class IncidentActionHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def post(self, incident_id: str, action: str) -> None:  # type: ignore[override]
+        if len(incident_id) > len(str(MAX_ID)) or not 0 < int(incident_id) <= MAX_ID:
+            raise tornado.web.HTTPError(404, "incident not found: ids are whole numbers from 1.")
+        payload = await self.call(
+            incident_actions.act,
+            self.locator,
+            int(incident_id),
+            action,
+            user=user_name(self),
+            note=self.json_body().get("note"),
+        )
+        self.send(payload)
+
+
 class UnknownRouteHandler(DataOpsHandler):
     """Any other path under the API (an unknown route, a step name or run id the route's
     pattern refuses): a JSON 404 like every other error here, not the server's HTML page."""
@@ -310,4 +352,6 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (f"{API}/promote", PromoteHandler),
     (f"{API}/grid", GridHandler),
     (f"{API}/partitions/{PARTITION}/run", PartitionRunHandler),
+    (f"{API}/incidents", IncidentsHandler),
+    (f"{API}/incidents/{INCIDENT_ID}/(?P<action>ack|resolve)", IncidentActionHandler),
 ]

@@ -192,6 +192,7 @@ async def test_empty_project_answers_match_the_spec(jp_fetch):
     await call(jp_fetch, "GET", "/dataops/api/status")
     await call(jp_fetch, "GET", "/dataops/api/runs")
     await call(jp_fetch, "GET", "/dataops/api/grid")
+    await call(jp_fetch, "GET", "/dataops/api/incidents")
     await call(jp_fetch, "GET", "/dataops/api/steps/{step}/metrics", step="orders")
     code, _ = await call(jp_fetch, "GET", "/dataops/api/runs/{run_id}", run_id=7)
     assert code == 404
@@ -266,6 +267,29 @@ async def test_live_answers_of_a_project_with_real_runs_match_the_spec(jp_fetch,
         jp_fetch, "POST", "/dataops/api/partitions/{partition}/run", partition="2026-09-01", body={}
     )
     assert code == 400
+
+    # The failed run opened an incident: acknowledged, resolved, and one reported by a person.
+    code, listed = await call(jp_fetch, "GET", "/dataops/api/incidents")
+    assert code == 200 and listed["incidents"], listed
+    iid = listed["incidents"][0]["id"]
+    for action in ("ack", "resolve"):
+        code, done = await call(
+            jp_fetch,
+            "POST",
+            f"/dataops/api/incidents/{{incident_id}}/{action}",
+            incident_id=iid,
+            body={"note": "checked"},
+        )
+        assert code == 200 and done["status"] in ("acknowledged", "resolved")
+    code, _ = await call(
+        jp_fetch, "POST", "/dataops/api/incidents/{incident_id}/ack", incident_id=iid, body={}
+    )
+    assert code == 400  # already resolved
+    code, reported = await call(
+        jp_fetch, "POST", "/dataops/api/incidents", body={"step": "orders", "title": "totals off"}
+    )
+    assert code == 201 and reported["kind"] == "reported"
+    await call(jp_fetch, "GET", "/dataops/api/incidents", params={"all": "true"})
 
     described = {(m.upper(), path) for path, item in SPEC["paths"].items() for m in item}
     assert described <= CALLED, f"routes this test does not check: {described - CALLED}"
