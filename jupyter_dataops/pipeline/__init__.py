@@ -20,8 +20,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Pipeline": "jupyter_dataops.pipeline.definition.spec",
-    "StepSpec": "jupyter_dataops.pipeline.definition.spec",
+    "Pipeline": "jupyter_dataops.pipeline.definition.model",
+    "StepSpec": "jupyter_dataops.pipeline.definition.model",
     "load_pipeline": "jupyter_dataops.pipeline.definition.spec",
     "run_pipeline": "jupyter_dataops.pipeline.execution.runner",
     "promote": "jupyter_dataops.pipeline.execution.promote",
@@ -30,7 +30,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jupyter_dataops.pipeline.definition.spec import Pipeline, StepSpec, load_pipeline
+    from jupyter_dataops.pipeline.definition.model import Pipeline, StepSpec
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
     from jupyter_dataops.pipeline.execution.promote import PromotionRefused, promote, test_notebook
     from jupyter_dataops.pipeline.execution.runner import run_pipeline
 

@@ -14,13 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jupyter_dataops.errors import PipelineError
-from jupyter_dataops.pipeline.definition.spec import (
-    PIPELINE_FILE,
-    STATE_DIR,
-    configured_store,
-    find_pipeline_file,
-    load_pipeline,
-)
+from jupyter_dataops.pipeline.definition.model import PIPELINE_FILE, STATE_DIR, find_pipeline_file
+from jupyter_dataops.pipeline.definition.spec import configured_store, load_pipeline
 
 if TYPE_CHECKING:  # pragma: no cover
     from jupyter_dataops.pipeline.definition.spec import Pipeline

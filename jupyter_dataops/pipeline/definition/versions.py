@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
+from jupyter_dataops.pipeline.definition.model import STATE_DIR, Pipeline, ensure_state_dir
 from jupyter_dataops.pipeline.definition.notebook import content_hash
-from jupyter_dataops.pipeline.definition.spec import STATE_DIR, Pipeline, ensure_state_dir
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store

@@ -16,6 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition.dag import check_graph
+from jupyter_dataops.pipeline.definition.model import (
+    PIPELINE_FILE,
+    STATE_DIR,
+    STEP_NAME,
+    Pipeline,
+    StepSpec,
+    ensure_state_dir,
+)
 from jupyter_dataops.pipeline.definition.notebook import (
     content_hash,
     notebook_parameters,
@@ -31,17 +39,9 @@ from jupyter_dataops.pipeline.definition.secret_params import (
     secret_names,
     values_of,
 )
-from jupyter_dataops.pipeline.definition.spec import (
-    PIPELINE_FILE,
-    STATE_DIR,
-    STEP_NAME,
-    Pipeline,
-    StepSpec,
-    ensure_state_dir,
-    load_pipeline,
-    validate_schedule,
-    write_step,
-)
+from jupyter_dataops.pipeline.definition.spec import load_pipeline
+from jupyter_dataops.pipeline.definition.spec_writer import write_step
+from jupyter_dataops.pipeline.definition.values import validate_schedule
 from jupyter_dataops.pipeline.definition.versions import save_snapshot
 from jupyter_dataops.pipeline.execution.context import RunContext
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob, execute_notebook

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.definition import dag
+from jupyter_dataops.pipeline.definition.model import Pipeline, ensure_state_dir
 from jupyter_dataops.pipeline.definition.notebook import (
     ParameterError,
     notebook_parameters,
@@ -38,7 +39,6 @@ from jupyter_dataops.pipeline.definition.secret_params import (
     secret_names,
     values_of,
 )
-from jupyter_dataops.pipeline.definition.spec import Pipeline, ensure_state_dir
 from jupyter_dataops.pipeline.definition.versions import StepState, promoted_notebook, step_state
 from jupyter_dataops.pipeline.execution.context import RunContext
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob

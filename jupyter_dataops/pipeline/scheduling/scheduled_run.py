@@ -17,7 +17,7 @@ from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.scheduling.scheduler_log import log_event
 
 if TYPE_CHECKING:
-    from jupyter_dataops.pipeline.definition.spec import Pipeline
+    from jupyter_dataops.pipeline.definition.model import Pipeline
     from jupyter_dataops.store.api import Store
 
 RESIGNAL_SECONDS = 5.0  # a stopped run that has not ended gets SIGTERM again

@@ -8,15 +8,14 @@ import pytest
 
 from jupyter_dataops.pipeline.definition import dag
 from jupyter_dataops.pipeline.definition.dag import CycleError, MissingDependencyError
+from jupyter_dataops.pipeline.definition.model import PipelineFileError, StepSpec
 from jupyter_dataops.pipeline.definition.spec import (
-    PipelineFileError,
-    StepSpec,
     configured_store,
     find_pipeline_file,
     load_pipeline,
-    parse_duration,
-    write_step,
 )
+from jupyter_dataops.pipeline.definition.spec_writer import write_step
+from jupyter_dataops.pipeline.definition.values import parse_duration
 
 
 def write(tmp_path, text):

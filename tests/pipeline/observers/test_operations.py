@@ -367,7 +367,7 @@ def test_bad_operations_options_are_refused_with_file_step_and_key(tmp_path, val
 def test_promotion_rewriting_the_step_keeps_its_operations(tmp_path, value):
     from dataclasses import replace
 
-    from jupyter_dataops.pipeline.definition.spec import write_step
+    from jupyter_dataops.pipeline.definition.spec_writer import write_step
 
     path = project(tmp_path, f"operations: {value}  # how this step's own runs are judged\n")
     before = load_pipeline(path).steps["work"]

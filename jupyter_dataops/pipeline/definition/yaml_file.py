@@ -1,0 +1,79 @@
+"""Reading ``dataops.yaml`` with ruamel.yaml's round-trip parser: line numbers for every error,
+comments and key order kept when a step is written back. ruamel is imported on first use:
+`dataops runs` and kernels reading only `store:` never need it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_dataops.pipeline.definition.model import PipelineFileError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ruamel.yaml import YAML
+
+
+def round_trip_yaml() -> YAML:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = _decode(path, path.read_bytes())
+    except FileNotFoundError:
+        raise PipelineFileError(
+            "file not found. Promote a notebook (`dataops promote NOTEBOOK --step NAME`) to "
+            "create it, or run the command from the folder holding dataops.yaml.",
+            path=path,
+        ) from None
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return round_trip_yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise PipelineFileError(f"not valid YAML: {problem}", path=path, line=line) from None
+    except YAMLError as exc:  # a character YAML refuses (a NUL, a control character)
+        at = getattr(exc, "position", None)
+        line = text.count("\n", 0, at) + 1 if isinstance(at, int) else None
+        char = getattr(exc, "character", None)
+        what = f"character U+{char:04X}" if isinstance(char, int) else "a character"
+        raise PipelineFileError(
+            f"not valid YAML: {what} is not allowed in a YAML file. Remove it and run again.",
+            path=path,
+            line=line,
+        ) from None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The file's text; a byte that is not UTF-8 is refused with its line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise PipelineFileError(
+            f"byte 0x{data[exc.start]:02x} at column {column} is not UTF-8 text. Save the file "
+            "as UTF-8 (most editors: File > Save with Encoding > UTF-8) and run again.",
+            path=path,
+            line=line,
+        ) from None
+
+
+def line_of(node: Any, key: Any = None) -> int | None:
+    """1-based line of ``node`` (or of ``key`` inside it) in the file, when ruamel knows it."""
+    try:
+        if key is not None and isinstance(node, Mapping) and hasattr(node, "lc"):
+            return node.lc.key(key)[0] + 1
+        return node.lc.line + 1
+    except (AttributeError, KeyError, TypeError):
+        return None
