@@ -209,3 +209,37 @@ def test_run_prints_a_failure_once_with_the_cell_as_jupyterlab_numbers_it(tmp_pa
     # the markdown cell counts, papermill's injected parameters cell does not
     assert "cell 4 (code cell 3)" in out.stderr
     assert "cell [" not in shown
+
+
+@pytest.mark.slow
+def test_an_alert_names_parameters_host_and_rounds_like_the_cli(tmp_path, monkeypatch):
+    import socket
+
+    from builders import Hook
+
+    root = tmp_path / "orders"
+    write_notebook(
+        root / "orders.ipynb",
+        "day = '2026-09-01'",
+        "%load_ext jupyter_dataops\nimport polars as pl\n"
+        "orders = pl.DataFrame({'amount': [1.0, 2.0, 4.0]})",
+        "%%dataops_test orders\navg(amount) < 2  # an average of 7/3 fails",
+    )
+    monkeypatch.chdir(root)
+    cli_env(monkeypatch)
+    hook = Hook()
+    try:
+        (root / "dataops.yaml").write_text(
+            f"pipeline: orders\nalerts:\n  - webhook: {hook.url}\n    format: slack\n"
+            "    on: [check_failed]\nsteps:\n  orders: {notebook: orders.ipynb}\n"
+        )
+        out = invoke("run", "--unpromoted", "-p", "day=2026-09-02")
+        assert out.exit_code == 1, out.output
+    finally:
+        hook.close()
+    [body] = hook.bodies
+    text = body["text"]
+    assert "parameters: day=2026-09-02" in text
+    assert f"host: {socket.gethostname()}" in text
+    assert "(observed 2.33333)" in text and "2.333333" not in text
+    assert "check line 1 fail: avg(amount) < 2 (observed 2.33333)" in text  # no comment

@@ -24,6 +24,13 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
+from jupyter_dataops.checks.display import (
+    format_value,
+    parameters_text,
+    status_label,
+    unit_of,
+    without_comment,
+)
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.observers.base import RunObserver
 from jupyter_dataops.pipeline.observers.incidents import (
@@ -94,6 +101,8 @@ class AlertEvent:
     notebook: str | None = None
     time: str | None = None
     partition: str | None = None  # the period the event is about (``late``)
+    parameters: dict[str, Any] | None = None  # what the step ran with (secrets as ***)
+    host: str | None = None  # where it ran
     # the incident this event opens, reminds of or resolves (``observers.incidents``)
     incident: dict[str, Any] | None = None
 
@@ -134,15 +143,20 @@ class AlertEvent:
             lines.append(f"pipeline run: {self.pipeline_run_id}")
         if self.partition:
             lines.append(f"partition: {self.partition}")
+        if self.parameters:
+            lines.append(f"parameters: {parameters_text(self.parameters)}")
+        if self.host:
+            lines.append(f"host: {self.host}")
         if self.status:
             lines.append(f"status: {self.status}")
         if self.error:
             lines.append(f"error: {self.error}")
         for c in self.checks:
-            observed = "" if c.get("observed") is None else f" (observed {c['observed']:g})"
+            observed = f" (observed {c['observed_text']})" if c.get("observed_text") else ""
+            source = without_comment(c.get("source") or "")
             lines.append(
-                f"check line {c.get('line')} {c.get('status')}: {c.get('source')}{observed}"
-                + (f" — {c['message']}" if c.get("message") else "")
+                f"check line {c.get('line')} {status_label(c.get('status') or '')}: {source}"
+                f"{observed}" + (f" — {c['message']}" if c.get("message") else "")
             )
         for rule in self.spc:
             lines.append(f"SPC: {rule}")
@@ -392,11 +406,16 @@ def step_events(run: Mapping[str, Any]) -> AlertEvent | None:
         error=run.get("error"),
         checks=[
             {k: c.get(k) for k in ("line", "source", "status", "observed", "threshold", "message")}
+            # the number as the CLI and the panel show it (one formatter: checks/display)
+            | {"observed_text": format_value(c.get("observed"), unit_of(c.get("metric")))}
             for c in shown
         ],
         spc=spc_words,
         notebook=run.get("notebook_path"),
         time=run.get("ended_at"),
+        partition=run.get("partition"),
+        parameters=run.get("parameters") or None,
+        host=run.get("host"),
     )
 
 
