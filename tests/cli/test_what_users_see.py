@@ -243,3 +243,24 @@ def test_an_alert_names_parameters_host_and_rounds_like_the_cli(tmp_path, monkey
     assert f"host: {socket.gethostname()}" in text
     assert "(observed 2.33333)" in text and "2.333333" not in text
     assert "check line 1 fail: avg(amount) < 2 (observed 2.33333)" in text  # no comment
+
+
+def test_promote_writes_the_pipeline_name_it_keeps_the_history_under(tmp_path):
+    from jupyter_dataops.pipeline.definition.model import StepSpec
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.definition.spec_writer import write_step
+
+    root = tmp_path / "orders_project"
+    root.mkdir()
+    path = write_step(root, StepSpec(name="orders", notebook="orders.ipynb"))
+    assert "pipeline: orders_project\n" in path.read_text()
+    assert load_pipeline(path).name == "orders_project"
+    # a file a person wrote without the key gets it on the next promotion, comments kept
+    path.write_text("# my factory\nsteps:\n  orders: {notebook: orders.ipynb}\n")
+    write_step(root, StepSpec(name="report", notebook="report.ipynb"))
+    text = path.read_text()
+    assert text.startswith("# my factory\npipeline: orders_project\n")
+    # a name the user chose is never replaced
+    path.write_text("pipeline: shop\nsteps:\n  orders: {notebook: orders.ipynb}\n")
+    write_step(root, StepSpec(name="report", notebook="report.ipynb"))
+    assert load_pipeline(path).name == "shop"

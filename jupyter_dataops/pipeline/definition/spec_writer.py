@@ -33,7 +33,8 @@ def to_node(value: Any) -> Any:
 def write_step(path: Path | str, step: StepSpec) -> Path:
     """Add or replace ``steps.<name>`` in a pipeline file, keeping the rest of it as it was.
 
-    Creates the file when missing. The result is validated before it replaces the old file, so a
+    Creates the file when missing, with ``pipeline:`` the folder's name (as when the key is
+    missing: the name the run history is kept under). The result is validated before it replaces the old file, so a
     bad step never leaves a broken ``dataops.yaml`` behind.
     """
     path = Path(path).resolve()
@@ -54,6 +55,10 @@ def write_step(path: Path | str, step: StepSpec) -> Path:
             "jupyter-dataops pipeline: steps are notebooks run by `dataops run`.\n"
             "Written by `dataops promote`; edit freely (comments and order are kept)."
         )
+    if "pipeline" not in data:
+        # the name the history is kept under, written down on first use: a `pipeline:` line
+        # added later would otherwise name a new, empty pipeline
+        data.insert(0, "pipeline", path.parent.name)
     steps = data.get("steps")
     if steps is None:
         steps = CommentedMap()
