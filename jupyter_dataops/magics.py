@@ -152,18 +152,19 @@ class DataOpsMagics(Magics):
     @magic_arguments()
     @argument("step", help="The step whose metric is charted.")
     @argument("metric", help="The metric key as %%dataops_test records it, e.g. 'avg(amount)'.")
-    @argument("--last", type=int, default=500, help="Plot the newest N production runs.")
+    @argument("--window", type=int, default=90, help="Plot N points at once (Older/Newer page).")
+    @argument("--last", type=int, default=None, help="The older name of --window.")
     @line_magic
     def dataops_chart(self, line: str):  # noqa: ANN201
         """Show the control chart of one metric of a step over its production runs, as its spc
         line judged it (the line's chart type, rules and baseline; its verdicts as violations).
 
-        Example: ``%dataops_chart load avg(amount) --last 100``
+        Example: ``%dataops_chart load avg(amount) --window 100``
         """
         from jupyter_dataops.widgets import chart_widget
 
         args = parse_argstring(self.dataops_chart, line)
-        return chart_widget(args.step, args.metric, last=args.last)
+        return chart_widget(args.step, args.metric, window=args.window, last=args.last)
 
     @magic_arguments()
     @argument("step", help="The step whose output is wrong.")

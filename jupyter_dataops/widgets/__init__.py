@@ -54,11 +54,13 @@ def chart_widget(
     step: str,
     metric: str,
     *,
-    last: int | None = 500,
+    window: int | None = 90,
+    last: int | None = None,
     start: str | None = None,
 ):  # noqa: ANN201
     """The control-chart widget of ``metric`` of ``step`` over the project's production runs,
-    drawn as its spc line judged it (chart type, rules and baseline are the line's)."""
+    drawn as its spc line judged it (chart type, rules and baseline are the line's): the newest
+    ``window`` points (``last`` is its older name; None: all), paged to older ones."""
     from jupyter_dataops.pipeline.views.history import find_project_store
     from jupyter_dataops.widgets.chart import MetricChartWidget
 
@@ -67,6 +69,7 @@ def chart_widget(
         project.store,
         step,
         metric,
+        window=window,
         last=last,
         pipeline=project.pipeline_name,
     )

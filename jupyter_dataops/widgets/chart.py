@@ -4,8 +4,9 @@ The chart is ``pipeline.charts.metric_chart`` (the same one the panel's REST ans
 ``%dataops_chart`` show): the spc line's chart type, rules and frozen baseline, and the rules
 its stored verdicts recorded, so a point the check passed is never flagged here and the reverse.
 It is shown in an ``Output`` widget through the spc room's offline vega-lite 5 bundle; the broken
-rules are listed below it with the run each point came from. Only the newest ``last`` runs are
-read, so a 100k-run store stays fast.
+rules are listed below it with the run each point came from. It shows a window of the newest
+``window`` points (90 by default) and pages to older history with Older/Newer, so a year of
+runs opens at once; the limits are always the whole baseline's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 LAST_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("last 50 runs", 50),
+    ("last 90 runs", 90),
     ("last 100 runs", 100),
     ("last 500 runs", 500),
     ("last 2,000 runs", 2000),
@@ -34,8 +36,9 @@ VEGALITE = "application/vnd.vegalite.v5+json"
 class MetricChartWidget(widgets.VBox):
     """The control chart of ``metric`` over the production runs of ``step``, with controls.
 
-    Controls: how many recent runs to plot, and Refresh. The chart type, rules and baseline are
-    the spc line's (change them in the line, in its notebook).
+    Controls: how many runs to plot at once (``window``; ``last`` is its older name), Older and
+    Newer to page through the history, and Refresh. The chart type, rules and baseline are the
+    spc line's (change them in the line, in its notebook).
     """
 
     def __init__(
@@ -44,10 +47,12 @@ class MetricChartWidget(widgets.VBox):
         step: str,
         metric: str,
         *,
-        last: int | None = 500,
+        window: int | None = 90,
+        last: int | None = None,
         pipeline: str | None = None,
         width: int = 620,
     ) -> None:
+        last = window if last is None else last
         if last is not None and last < 2:
             raise DataOpsError(f"last must be at least 2 runs (or None for all), got {last}.")
         self.store = store
@@ -58,6 +63,7 @@ class MetricChartWidget(widgets.VBox):
         self.chart: Any = None  # the pipeline.charts.MetricChart drawn
         self.series: list[dict] = []
         self.broken: dict[str, list[int]] = {}
+        self.before: int | None = None  # the window ends before this position (None: newest)
 
         lasts = list(LAST_CHOICES)
         if last not in {v for _, v in lasts}:
@@ -71,19 +77,39 @@ class MetricChartWidget(widgets.VBox):
         self.refresh_button = widgets.Button(
             description="Refresh", icon="refresh", tooltip="Read the run store again"
         )
+        self.older_button = widgets.Button(
+            description="Older", icon="chevron-left", tooltip="Show the older points"
+        )
+        self.newer_button = widgets.Button(
+            description="Newer", icon="chevron-right", tooltip="Show the newer points"
+        )
+        self.window_label = widgets.HTML()
         self.title = widgets.HTML()
         self.message = widgets.HTML()
         self.output = widgets.Output(layout=widgets.Layout(min_height="60px"))
         self.rules_list = widgets.HTML()
 
-        self.last.observe(lambda _change: self.refresh(), names="value")
+        self.last.observe(lambda _change: self.page(None), names="value")
         self.refresh_button.on_click(lambda _b: self.refresh())
+        self.older_button.on_click(lambda _b: self.page(self.chart.window["older"]))
+        self.newer_button.on_click(lambda _b: self.page(self.chart.window["newer"]))
         toolbar = widgets.HBox(
-            [self.last, self.refresh_button],
+            [
+                self.last,
+                self.older_button,
+                self.window_label,
+                self.newer_button,
+                self.refresh_button,
+            ],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         super().__init__([self.title, toolbar, self.message, self.output, self.rules_list])
         self.add_class("dataops-chart")
+        self.refresh()
+
+    def page(self, before: int | None) -> None:
+        """Show the window ending before position ``before`` of the series (None: newest)."""
+        self.before = before
         self.refresh()
 
     def refresh(self) -> None:
@@ -96,7 +122,12 @@ class MetricChartWidget(widgets.VBox):
         self.chart, self.series, self.broken = None, [], {}
         try:
             chart = metric_chart(
-                self.store, self.step, self.metric, pipeline=self.pipeline, last=self.last.value
+                self.store,
+                self.step,
+                self.metric,
+                pipeline=self.pipeline,
+                last=self.last.value,
+                before=self.before,
             )
         except STORE_ERRORS as exc:
             return self._fail(f"Could not read the run store: {exc}")
@@ -104,6 +135,12 @@ class MetricChartWidget(widgets.VBox):
             return self._fail(str(exc))
         self.chart = chart
         self.series = [dataclasses.asdict(p) for p in chart.points]
+        w = chart.window
+        self.older_button.disabled = w["older"] is None
+        self.newer_button.disabled = w["newer"] is None
+        self.window_label.value = (
+            f"points {w['first'] + 1:,}–{w['first'] + w['count']:,} of {w['total']:,}"
+        )
         if len(self.series) < 2:
             return self._fail(self._too_few_hint(), error=False)
         self.broken = chart.broken()

@@ -28,8 +28,10 @@ export interface IChartQuery {
   step: string;
   metric: string;
   pipeline?: string | null;
-  /** keep the newest N points */
+  /** the window: draw N points (server default 90; 0: all) */
   limit?: number | null;
+  /** page to older history: the window ends before this position of the series */
+  before?: number | null;
 }
 
 function withQuery(path: string, params: Record<string, string | number | null | undefined>): string {

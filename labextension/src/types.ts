@@ -211,31 +211,15 @@ export interface INotebookModel {
   content: Record<string, unknown> | null;
 }
 
-/** MetricPoint: one production run of the metric, as plotted. */
-export interface IMetricPoint {
-  step_run_id: number;
-  pipeline_run_id: number;
-  time: string | null;
-  value: number;
-  /** p/np/u: the run's sample size n */
-  size: number | null;
-  /** the run's status */
-  status: string;
-  attempt: number;
-  suite: string | null;
-  /** the spc line's stored status on this run (null: not checked) */
-  check_status: string | null;
-  /** rules the check recorded as broken on this run */
-  rules: string[];
-  /** one of the runs the limits come from */
-  baseline: boolean;
-  /** as plotted (p: proportion, np: count, u: per row, ewma: the EWMA) */
-  statistic: number | null;
-  center: number | null;
-  lcl: number | null;
-  ucl: number | null;
-  /** the period the run was for (a partitioned pipeline) */
-  partition?: string | null;
+/** ChartWindow: where the drawn points sit in the metric's whole series (0: its oldest). */
+export interface IChartWindow {
+  first: number;
+  count: number;
+  total: number;
+  /** the `before` of the older page (null: this is the oldest) */
+  older: number | null;
+  /** the `before` of the newer page (null: this is the newest) */
+  newer: number | null;
 }
 
 /** Violation: one point breaking one rule. */
@@ -266,11 +250,11 @@ export interface IMetricChart {
   line: string | null;
   note: string | null;
   title: string;
-  points: IMetricPoint[];
   limits: { center: number | null; lcl: number | null; ucl: number | null };
   violations: IViolation[];
+  window: IChartWindow;
   mimetype: string;
-  /** a Vega-Lite v5 spec */
+  /** a Vega-Lite v5 spec; its data holds each drawn point once (x, r, t, y, p, k, b) */
   spec: Record<string, unknown>;
 }
 

@@ -113,6 +113,6 @@ async def test_the_chart_opens_on_the_newest_window_and_pages_to_older_history(y
         "count": 50,
         "total": POINTS,
         "older": None,
-        "newer": 100,
+        "newer": 140,  # the 90 points after the oldest 50
     }
     assert [r["r"] for r in oldest["spec"]["data"]["values"]] == ids[:50]

@@ -223,3 +223,23 @@ def test_a_broken_store_is_reported_in_the_widget_on_refresh(store):
     widget.refresh_button.click()
     assert "Could not read the run store" in widget.message.value
     assert widget.output.outputs == () and widget.rules_list.value == ""
+
+
+def test_the_widget_shows_a_window_and_pages_to_older_history(store):
+    values = [10.0 + (i % 7) * 0.1 for i in range(130)]
+    ids = record(store, values)
+    widget = MetricChartWidget(store, "load", METRIC)  # the default window: 90 points
+    assert [p["step_run_id"] for p in widget.series] == ids[-90:]
+    assert widget.newer_button.disabled and not widget.older_button.disabled
+    assert "points 41–130 of 130" in widget.window_label.value
+    limits = widget.chart.limits
+    widget.older_button.click()
+    assert [p["step_run_id"] for p in widget.series] == ids[:40]
+    assert [r["x"] for r in spec_of(widget)["data"]["values"]] == list(range(1, 41))
+    assert widget.older_button.disabled and not widget.newer_button.disabled
+    assert widget.chart.limits == limits  # the whole baseline's, whatever the window
+    widget.newer_button.click()
+    assert [p["step_run_id"] for p in widget.series] == ids[40:]
+    widget.last.value = 50  # a new window size starts again from the newest points
+    assert [p["step_run_id"] for p in widget.series] == ids[-50:]
+    assert MetricChartWidget(store, "load", METRIC, window=None).series[0]["step_run_id"] == ids[0]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from jupyter_dataops.pipeline.views.charts import MetricChart
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 IN_CONTROL = "in control"
 _COLOURS = ["#4c78a8", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"]
 _Y_TITLES = {
@@ -104,8 +105,21 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     }
     layers: list[dict[str, Any]] = []
     phase2 = None
+    limits: list[dict[str, Any]] = []
     if judged:
-        layers += _limit_layers(chart, x)
+        steps = _limit_steps(chart)
+        layers += _limit_layers(chart, x, steps)
+        if len(steps) <= 2:  # limits that never move in the window: constants in the tooltip
+            for name, key in (("center", "c"), ("lcl", "l"), ("ucl", "u")):
+                value = steps[0][key] if steps else None
+                limits.append({"calculate": json.dumps(value), "as": name})
+        else:  # moving limits (p/np/u, rolling): each point carries its own
+            for row, p in zip(rows, points, strict=True):
+                row.update(c=rounded(p.center), l=rounded(p.lcl), u=rounded(p.ucl))
+            limits += [
+                {"calculate": f"datum.{key}", "as": name}
+                for name, key in (("center", "c"), ("lcl", "l"), ("ucl", "u"))
+            ]
         base = next((i for i, p in enumerate(points) if not p.baseline), None)
         if base is None:
             phase2 = math.inf  # the whole window is baseline (phase I)
@@ -121,14 +135,17 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     y_title = _Y_TITLES.get(chart.chart, "value") if judged else "value"
     tooltip = [
         {"field": "run", "type": "nominal", "title": "run"},
-        {"field": "t", "type": "temporal", "title": "started", "format": "%Y-%m-%d %H:%M:%S"},
+        {"field": "run_time", "type": "nominal", "title": "started"},
         {"field": "x", "type": "quantitative", "title": "sample", "format": "d"},
-        {"field": "y", "type": "quantitative", "title": y_title, "format": ".6g"},
+        {"field": "y", "type": "quantitative", "title": "statistic", "format": ".6g"},
     ]
     if partitioned:
         tooltip.insert(0, {"field": "p", "type": "nominal", "title": "partition"})
     if judged:
         tooltip += [
+            {"field": "center", "type": "quantitative", "format": ".6g"},
+            {"field": "lcl", "type": "quantitative", "title": "LCL", "format": ".6g"},
+            {"field": "ucl", "type": "quantitative", "title": "UCL", "format": ".6g"},
             {"field": "phase", "type": "nominal"},
             {"field": "rules", "type": "nominal", "title": "rules broken"},
         ]
@@ -194,6 +211,9 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
         {"calculate": f"datum.k || '{IN_CONTROL}'", "as": "status"},
         {"calculate": f"datum.b || '{IN_CONTROL}'", "as": "rules"},
         {"calculate": f"datum.x < {p2} ? 'I' : 'II'", "as": "phase"},
+        # the run's start in the viewer's time zone (the panel says it in the browser's locale)
+        {"calculate": f"timeFormat(toDate(datum.t), '{TIME_FORMAT}')", "as": "run_time"},
+        *limits,
     ]
     return {
         "$schema": SCHEMA,
@@ -206,9 +226,9 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     }
 
 
-def _limit_layers(chart: MetricChart, x: dict[str, Any]) -> list[dict[str, Any]]:
-    """Centre, limits and (rule charts) the 1σ and 2σ zones as steps: a row where they change
-    and one at the last point, drawn ``step-after`` from half a sample before each point."""
+def _limit_steps(chart: MetricChart) -> list[dict[str, Any]]:
+    """Centre, limits and (rule charts) the standard error as steps: a row where they change
+    and one after the last point."""
     steps: list[dict[str, Any]] = []
     last: tuple | None = None
     result = chart._result
@@ -226,6 +246,15 @@ def _limit_layers(chart: MetricChart, x: dict[str, Any]) -> list[dict[str, Any]]
             last = now
     if steps:
         steps.append({**steps[-1], "x": first + len(chart.points) - 0.5})
+    return steps
+
+
+def _limit_layers(
+    chart: MetricChart, x: dict[str, Any], steps: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Centre, limits and (rule charts) the 1σ and 2σ zones, drawn ``step-after`` from half a
+    sample before each point."""
+    zones = bool(steps) and "s" in steps[0]
     data = {"values": steps}
     xs = {**x, "title": None}
     layers: list[dict[str, Any]] = []

@@ -78,6 +78,7 @@ class MetricChart:
     note: str | None = None
     first: int = 0  # position of the first drawn point in the whole series (0 = the oldest)
     total: int | None = None  # points in the whole series (None: the drawn points are all)
+    page_size: int | None = None  # the window's size asked for (None: every point)
     _result: Any = field(default=None, repr=False)
 
     @property
@@ -87,7 +88,7 @@ class MetricChart:
         total = len(self.points) if self.total is None else self.total
         count = len(self.points)
         end = self.first + count
-        size = max(count, 1)
+        size = self.page_size or max(count, 1)
         return {
             "first": self.first,
             "count": count,
@@ -342,6 +343,7 @@ def metric_chart(
         note=note,
         first=start,
         total=len(whole),
+        page_size=last,
     )
     base_ids = {b["step_run_id"] for b in base}
     for pt in points:

@@ -8,6 +8,9 @@ import { IMetricChart, IViolation } from '../types';
 import { ChartView, EMBED_INSET } from './chart_view';
 import { Section } from './section';
 
+/** The points a chart shows at once; older history is a page away. */
+export const CHART_WINDOW = 90;
+
 /**
  * A metric's control chart (Vega-Lite, rendered by Lab's own renderer, so offline) fitted to the
  * sidebar's width, its limits and the rules its points break. Redrawn when the sidebar is
@@ -22,6 +25,7 @@ export class ChartSection extends Section {
       this.invalidate();
       this._drawnKey = '';
       this._data = null;
+      this._before = null;
       this._scrollPending = true;
       this._disposeChart();
       this.node.hidden = selection === null;
@@ -41,7 +45,7 @@ export class ChartSection extends Section {
     }
     let data: IMetricChart;
     try {
-      data = await this.model.client.metricChart(selection);
+      data = await this.model.client.metricChart({ ...selection, limit: CHART_WINDOW, before: this._before });
     } catch (error) {
       if (selection === this.model.chart) {
         this._disposeChart();
@@ -127,9 +131,10 @@ export class ChartSection extends Section {
       h(
         'div',
         { className: 'jp-DataOps-muted', 'data-testid': 'dataops-chart-limits' },
-        `${data.points.length} production runs` +
+        `${data.window.total} production runs` +
           (limits.length ? ' \u00b7 ' + limits.map(([k, v]) => `${k} ${localNumber(v)}`).join(' \u00b7 ') : '')
       ),
+      this._pager(data),
       this._holder,
       h('div', { className: 'jp-DataOps-subtitle' }, 'Broken rules'),
       data.violations.length
@@ -144,6 +149,48 @@ export class ChartSection extends Section {
             data.judged ? 'none: the metric is in control' : 'none: nothing is judged before the baseline is complete'
           )
     ];
+  }
+
+  /** Older/newer buttons over the whole history; the limits stay those of the whole baseline. */
+  private _pager(data: IMetricChart): HTMLElement {
+    const w = data.window;
+    const page = (before: number | null) => {
+      this._before = before !== null && before >= w.total ? null : before;
+      void this.load();
+    };
+    return h(
+      'div',
+      {
+        className: 'jp-DataOps-chart-controls',
+        'data-testid': 'dataops-chart-window',
+        'data-first': String(w.first),
+        'data-count': String(w.count),
+        'data-total': String(w.total)
+      },
+      h(
+        'button',
+        {
+          className: 'jp-DataOps-link',
+          'data-testid': 'dataops-chart-older',
+          disabled: w.older === null,
+          title: 'Show the older points',
+          onclick: () => page(w.older)
+        },
+        '\u2039 older'
+      ),
+      h('span', {}, `points ${localNumber(w.first + 1)}\u2013${localNumber(w.first + w.count)} of ${localNumber(w.total)}`),
+      h(
+        'button',
+        {
+          className: 'jp-DataOps-link',
+          'data-testid': 'dataops-chart-newer',
+          disabled: w.newer === null,
+          title: 'Show the newer points',
+          onclick: () => page(w.newer)
+        },
+        'newer \u203a'
+      )
+    );
   }
 
   /** Render the chart at the holder's width; if it still overflows (legend, menu), shrink once. */
@@ -188,6 +235,7 @@ export class ChartSection extends Section {
   private _holder: HTMLElement | null = null;
   private _data: IMetricChart | null = null;
   private _drawnKey = '';
+  private _before: number | null = null;
   private _renderedWidth = 0;
   private _scrollPending = false;
   private _resizeTimer: number | null = null;

@@ -23,7 +23,7 @@ export class ChartView {
     const renderer = this._rendermime.createRenderer(chart.mimetype);
     this._widget = renderer;
     Widget.attach(renderer, holder);
-    const spec = withNumberLocale(fitSpec(chart.spec, width, chart.points));
+    const spec = withNumberLocale(fitSpec(chart.spec, width));
     await renderer.renderModel(new MimeModel({ data: { [chart.mimetype]: spec as any }, trusted: true }));
     return renderer === this._widget;
   }

@@ -1,5 +1,4 @@
 import { localTime } from '../locale';
-import { IMetricPoint } from '../types';
 
 type Spec = Record<string, any>;
 
@@ -15,7 +14,7 @@ const MIN_WIDTH = 160;
  * legend in the width); each view of a vertical concatenation gets the width less its axis. The
  * run times in the tooltips are said in the browser's locale.
  */
-export function fitSpec(spec: Spec, width: number, points: IMetricPoint[] = []): Spec {
+export function fitSpec(spec: Spec, width: number): Spec {
   const out: Spec = JSON.parse(JSON.stringify(spec));
   const w = Math.max(MIN_WIDTH, Math.floor(width));
   const narrow = w < NARROW;
@@ -40,21 +39,21 @@ export function fitSpec(spec: Spec, width: number, points: IMetricPoint[] = []):
     out.width = w;
     out.autosize = { type: 'fit-x', contains: 'padding' };
   }
-  addRunTimes(out, points);
+  addRunTimes(out);
   return out;
 }
 
-/** The server names each plotted run (`run`: "#12") and its start (`run_time`, UTC); say
- * that time in the browser's locale and zone instead. */
-function addRunTimes(spec: Spec, points: IMetricPoint[]): void {
+/** Each point's start (`t`, UTC) as `run_time` in the browser's locale and zone, instead of
+ * the spec's own `run_time` transform (a fixed pattern). */
+function addRunTimes(spec: Spec): void {
   const values = spec.data?.values;
-  if (!Array.isArray(values)) {
+  if (!Array.isArray(values) || !Array.isArray(spec.transform)) {
     return;
   }
-  const times = new Map(points.map(p => [`#${p.step_run_id}`, p.time]));
+  spec.transform = spec.transform.filter((t: Spec) => t?.as !== 'run_time');
   for (const row of values) {
-    if (row && typeof row.run === 'string' && 'run_time' in row && times.has(row.run)) {
-      row.run_time = localTime(times.get(row.run) ?? null) || '\u2014';
+    if (row && typeof row.t === 'string') {
+      row.run_time = localTime(row.t) || '\u2014';
     }
   }
 }

@@ -180,7 +180,7 @@ export class OperationsSection extends Section {
         'data-metric': chart.metric,
         'data-judged': chart.judged ? 'true' : 'false'
       },
-      `${opsLabel(chart.metric)} \u00b7 ${chart.points.length} production runs \u00b7 ${judged}`
+      `${opsLabel(chart.metric)} \u00b7 ${chart.window.total} production runs \u00b7 ${judged}`
     );
   }
 
