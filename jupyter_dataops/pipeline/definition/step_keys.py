@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jupyter_dataops.pipeline.definition.alert_config import AlertConfigError, parse_alert
 from jupyter_dataops.pipeline.definition.model import (
     CATCHUP,
     STEP_KEYS,
@@ -77,8 +78,6 @@ def expect_by_key(value: Any, bad: Any) -> str:
 
 
 def parse_alerts(path: Path, node: Any) -> tuple[Any, ...]:
-    from jupyter_dataops.pipeline.observers.alerts import AlertConfigError, parse_alert
-
     if not isinstance(node, list):
         raise PipelineFileError(
             "`alerts:` must be a list, e.g. `- {webhook: https://..., on: [failure]}`.",

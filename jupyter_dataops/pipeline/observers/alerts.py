@@ -1,9 +1,11 @@
 """Alerts: tell people when a step fails, a data test fails or an SPC rule breaks.
 
-``alerts:`` in ``dataops.yaml`` lists channels and the events each wants. Channels are a
-registry, like executors: adding one is a ``Channel`` subclass and a ``channels.register`` line
-(or the ``jupyter_dataops.alert_channel`` entry-point group). Built in: ``webhook`` (a JSON POST,
-optionally Slack-shaped) and ``email`` (SMTP).
+``alerts:`` in ``dataops.yaml`` lists channels and the events each wants (parsed when the file
+is loaded, by ``definition.alert_config``). Channels are a registry, like executors: adding one
+is a ``Channel`` subclass and a ``channels.register`` line (or the
+``jupyter_dataops.alert_channel`` entry-point group). Built in: ``webhook`` (a JSON POST,
+optionally Slack-shaped) and ``email`` (SMTP): ``WebhookConfig`` / ``EmailConfig`` check their
+entries, the channels here add the sending.
 
 A delivery failure is retried a few times, logged (without secrets) and written to the store's
 alert log; it never raises into the runner or the scheduler and never changes a run's outcome.
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from jupyter_dataops.checks.display import (
@@ -32,26 +34,29 @@ from jupyter_dataops.checks.display import (
     without_comment,
 )
 from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.pipeline.definition.alert_config import (
+    EVENTS,
+    AlertSpec,
+    ChannelConfig,
+    EmailConfig,
+    WebhookConfig,
+    channels,
+    host_port,
+)
 from jupyter_dataops.pipeline.observers.base import RunObserver
 from jupyter_dataops.pipeline.observers.incidents import (
     incident_event,
     incident_lines,
     incidents_of,
     once_per_incident,
-    parse_every,
     remind_open,
 )
-from jupyter_dataops.plugins import Registry
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.alerts")
 
-# In the order a message names them when one step raises several.
-EVENTS: tuple[str, ...] = ("failure", "check_failed", "spc_signal", "interrupted", "late")
-# incidents (observers.incidents): a problem reported by a person, and an incident resolved
-EVENTS += ("reported", "resolved")
 EVENT_WORDS = {
     "failure": "step failed",
     "check_failed": "data test failed",
@@ -61,28 +66,8 @@ EVENT_WORDS = {
     "reported": "problem reported",
     "resolved": "resolved",
 }
-#: options every channel takes: how often a still-open incident is alerted again
-COMMON_OPTIONS = ("remind_after",)
 RETRIES = 3
 RETRY_DELAY = 1.0
-
-
-class AlertConfigError(DataOpsError, ValueError):  # ValueError: as before, for callers
-    """A bad ``alerts:`` entry; ``key`` names the key at fault (None: the entry itself)."""
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-@dataclass(frozen=True)
-class AlertSpec:
-    """One ``alerts:`` entry: a channel, its target (URL, addresses...), options and events."""
-
-    channel: str
-    target: Any
-    options: Mapping[str, Any]
-    events: tuple[str, ...]
 
 
 @dataclass
@@ -173,11 +158,8 @@ class AlertEvent:
         return out
 
 
-class Channel(ABC):
+class Channel(ChannelConfig, ABC):
     """Sends alert events to one place. Subclasses say how (and what their options are)."""
-
-    name: ClassVar[str] = ""
-    options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: AlertSpec) -> None:
         self.spec = spec
@@ -209,26 +191,8 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, path, "", ""))
 
 
-class WebhookChannel(Channel):
+class WebhookChannel(WebhookConfig, Channel):
     """A JSON POST (httpx). ``format: slack`` sends Slack's ``{"text": ...}`` body instead."""
-
-    name = "webhook"
-    options = ("format", "timeout")
-
-    @classmethod
-    def check(cls, target: Any, options: Mapping[str, Any]) -> Any:
-        if not isinstance(target, str) or urlsplit(target).scheme not in ("http", "https"):
-            raise AlertConfigError(
-                f"expected an http(s) URL such as 'https://hooks.example.com/T000', got {target!r}",
-                "webhook",
-            )
-        fmt = options.get("format", "json")
-        if fmt not in ("json", "slack"):
-            raise AlertConfigError(f"format must be json or slack, got {fmt!r}", "format")
-        timeout = options.get("timeout", 10)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise AlertConfigError(f"timeout must be seconds above 0, got {timeout!r}", "timeout")
-        return target
 
     def body(self, event: AlertEvent) -> dict[str, Any]:
         if self.spec.options.get("format", "json") == "slack":
@@ -250,51 +214,13 @@ class WebhookChannel(Channel):
         return redact_url(self.spec.target)
 
 
-class EmailChannel(Channel):
+class EmailChannel(EmailConfig, Channel):
     """Mail through an SMTP server. The login comes from environment variables named in the
     file (``user_env``, ``password_env``), never from the file itself."""
 
-    name = "email"
-    options = ("smtp", "sender", "user_env", "password_env", "starttls", "timeout")
-
-    @classmethod
-    def check(cls, target: Any, options: Mapping[str, Any]) -> Any:
-        addresses = [target] if isinstance(target, str) else target
-        if (
-            not isinstance(addresses, list)
-            or not addresses
-            or not all(isinstance(a, str) and "@" in a for a in addresses)
-        ):
-            raise AlertConfigError(
-                f"expected an address or a list of addresses, got {target!r}", "email"
-            )
-        smtp = options.get("smtp")
-        if not isinstance(smtp, str) or not smtp.strip():
-            raise AlertConfigError(
-                "missing `smtp: host:port` (the mail server to send through)", "smtp"
-            )
-        _host_port(smtp)
-        for key in ("user_env", "password_env"):
-            value = options.get(key)
-            if value is not None and (not isinstance(value, str) or not value.isidentifier()):
-                raise AlertConfigError(
-                    f"{key} names an environment variable (e.g. DATAOPS_SMTP_USER), got "
-                    f"{value!r}; never put the secret itself in the file",
-                    key,
-                )
-        if "password" in options or "user" in options:
-            raise AlertConfigError(
-                "credentials never go in dataops.yaml: use user_env/password_env naming "
-                "environment variables",
-                "password" if "password" in options else "user",
-            )
-        if "starttls" in options and not isinstance(options["starttls"], bool):
-            raise AlertConfigError("starttls must be true or false", "starttls")
-        return addresses
-
     def send(self, event: AlertEvent) -> None:
         opts = self.spec.options
-        host, port = _host_port(opts["smtp"])
+        host, port = host_port(opts["smtp"])
         msg = EmailMessage()
         msg["Subject"] = event.title()
         msg["From"] = opts.get("sender") or f"dataops@{os.uname().nodename}"
@@ -318,54 +244,9 @@ class EmailChannel(Channel):
         return f"{', '.join(self.spec.target)} via {self.spec.options['smtp']}"
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.strip().rpartition(":")
-    if not host:
-        return text.strip(), 25
-    if not port.isdigit():
-        raise AlertConfigError(f"smtp must be host or host:port, got {text!r}", "smtp")
-    return host, int(port)
-
-
-#: alert channel classes by ``alerts:`` key; also the ``jupyter_dataops.alert_channel`` group
-channels = Registry("alert channel", "jupyter_dataops.alert_channel", base=Channel)
+#: the channels that check and send, under the names alert_config registered their checks with
 channels.register("webhook", WebhookChannel)
 channels.register("email", EmailChannel)
-
-
-def parse_alert(entry: Any) -> AlertSpec:
-    """One ``alerts:`` entry as an ``AlertSpec``; ``AlertConfigError`` names the bad key."""
-    if not isinstance(entry, Mapping):
-        raise AlertConfigError(
-            "an alert is a mapping such as `{webhook: https://..., on: [failure]}`"
-        )
-    kinds = [k for k in entry if str(k) in channels]
-    if len(kinds) != 1:
-        raise AlertConfigError(
-            f"an alert names exactly one channel ({', '.join(channels.names())}); got "
-            f"{', '.join(map(str, kinds)) or 'none'}"
-        )
-    kind = str(kinds[0])
-    cls = channels[kind]
-    events = entry.get("on")
-    if events is None:
-        raise AlertConfigError(f"missing `on:` (events: {', '.join(EVENTS)})", "on")
-    events = [events] if isinstance(events, str) else events
-    if not isinstance(events, list) or not events:
-        raise AlertConfigError(f"`on:` lists events ({', '.join(EVENTS)})", "on")
-    for e in events:
-        if e not in EVENTS:
-            raise AlertConfigError(f"unknown event {e!r}; known: {', '.join(EVENTS)}", "on")
-    options = {str(k): v for k, v in entry.items() if k not in (kind, "on")}
-    if "remind_after" in options:
-        options["remind_after"] = parse_every(options["remind_after"])
-    for key in options:
-        if key not in (*cls.options, *COMMON_OPTIONS) and key not in ("user", "password"):
-            raise AlertConfigError(
-                f"unknown option for a {kind} alert; known: {', '.join(cls.options)}", key
-            )
-    target = cls.check(entry[kind], options)
-    return AlertSpec(kind, target, options, tuple(dict.fromkeys(events)))
 
 
 # -- building events from the store ---------------------------------------------------------------
@@ -441,6 +322,11 @@ def deliver(
             cls = channels[spec.channel]
         except DataOpsError as exc:  # parse_alert checked it; a plug-in gone since then
             log.warning("alert not delivered: %s", exc)
+            continue
+        if not issubclass(cls, Channel):  # a plug-in that checks entries but cannot send
+            log.warning(
+                "alert not delivered: %s channel %r has no send", cls.__name__, spec.channel
+            )
             continue
         channel = cls(spec)
         try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -231,25 +230,6 @@ def _note(note: str | None) -> str | None:
 
 # -- what the alert observer asks ------------------------------------------------------------------
 
-_EVERY = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
-
-
-def parse_every(value: Any) -> float:
-    """Seconds of a ``remind_after:`` such as ``1d``, ``12h``, ``1d12h``, ``30m`` (at least a
-    minute); ``AlertConfigError`` otherwise."""
-    from jupyter_dataops.pipeline.observers.alerts import AlertConfigError
-
-    match = _EVERY.match(value.strip().lower()) if isinstance(value, str) else None
-    if not match or not any(match.groups()):
-        raise AlertConfigError(
-            f"remind_after is a duration such as 1d, 12h or 30m, got {value!r}", "remind_after"
-        )
-    d, h, m = (int(g) if g else 0 for g in match.groups())
-    seconds = d * 86400 + h * 3600 + m * 60
-    if seconds < 60:
-        raise AlertConfigError("remind_after is at least 1m", "remind_after")
-    return float(seconds)
-
 
 def incident_lines(incident: Mapping[str, Any]) -> list[str]:
     """What an alert says of its incident: id, state, how often and since when, blast radius,
@@ -365,7 +345,6 @@ __all__ = [
     "incident_lines",
     "incidents_of",
     "once_per_incident",
-    "parse_every",
     "remind_open",
     "passed",
     "problems",

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 from builders import Hook, dataops_process, promoted, sleep_notebook, write_notebook
 
+from jupyter_dataops.pipeline.definition.alert_config import AlertSpec, parse_alert
 from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
 from jupyter_dataops.pipeline.observers.alerts import (
     AlertEvent,
-    AlertSpec,
     deliver,
-    parse_alert,
     redact_url,
     step_events,
 )
