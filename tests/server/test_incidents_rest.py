@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 import tornado.httpclient
 from jupyter_server.auth.identity import IdentityProvider, User
+from server.test_openapi_contract import check
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
@@ -62,14 +63,20 @@ def failing_project(root: Path) -> int:
     return incident["id"]
 
 
+TEMPLATES = {1: "/dataops/api/incidents", 3: "/dataops/api/incidents/{incident_id}/"}
+
+
 async def fetch(jp_fetch, *parts: str, method: str = "GET", body=None, **kwargs):
+    """Call an incident route; its answer (success or error) is checked against openapi.yaml."""
     if body is not None:
         kwargs["body"] = json.dumps(body)
     try:
         response = await jp_fetch("dataops", "api", *parts, method=method, **kwargs)
+        code, payload = response.code, json.loads(response.body)
     except tornado.httpclient.HTTPClientError as exc:
-        return exc.code, json.loads(exc.response.body)
-    return response.code, json.loads(response.body)
+        code, payload = exc.code, json.loads(exc.response.body)
+    template = TEMPLATES[len(parts)] + (parts[2] if len(parts) == 3 else "")
+    return code, check(method, template, code, payload)
 
 
 async def test_incidents_are_listed_acknowledged_and_resolved_by_the_jupyter_user(
