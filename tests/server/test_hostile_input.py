@@ -182,3 +182,18 @@ async def test_a_pipeline_file_without_steps_is_explained_and_creates_no_store(
     )
     assert code == 404 and "steps:" in message and "dataops.yaml" in message
     assert not (root / ".dataops").exists()
+
+
+async def test_a_path_no_route_takes_is_a_json_404_and_a_wrong_method_a_405_saying_allow(
+    jp_fetch, jp_root_dir
+):
+    """Found by tests/server/test_api_fuzz.py: these were the server's HTML 404 page, a 405
+    without ``Allow`` and (run 0) a 400 from the store."""
+    write_project(Path(jp_root_dir))
+    for parts in (("steps", "0bad", "metrics"), ("runs", "-1"), ("nope",), ("runs", "0")):
+        code, message = await refused(jp_fetch, "dataops", "api", *parts)
+        assert code == 404 and message, parts
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await jp_fetch("dataops", "api", "runs", method="DELETE")
+    assert info.value.code == 405 and info.value.response.headers["Allow"] == "GET"
+    assert "message" in json.loads(info.value.response.body)
