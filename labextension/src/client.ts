@@ -1,6 +1,8 @@
 import { requestAPI } from './handler';
 import {
   IGrid,
+  IIncident,
+  IIncidentList,
   IMetricChart,
   IPartitionRunStarted,
   INotebookModel,
@@ -109,6 +111,16 @@ export class DataOpsClient {
       `partitions/${encodeURIComponent(partition)}/run`,
       post({})
     );
+  }
+
+  /** GET incidents: open and acknowledged incidents (`all`: resolved ones too). */
+  incidents(all = false): Promise<IIncidentList> {
+    return requestAPI<IIncidentList>(withQuery('incidents', { all: all ? 'true' : null }));
+  }
+
+  /** POST incidents/{id}/ack|resolve: acknowledge or resolve an incident with a note. */
+  actOnIncident(id: number, action: 'ack' | 'resolve', note: string | null): Promise<IIncident> {
+    return requestAPI<IIncident>(`incidents/${id}/${action}`, post({ note }));
   }
 
   /** POST promote: run the gate on a notebook and promote it into a step if it passes. */

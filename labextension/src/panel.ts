@@ -13,6 +13,7 @@ import { DataOpsModel } from './model';
 import { promoteNotebook } from './promote';
 import { ChartSection } from './sections/chart';
 import { GridSection } from './sections/grid';
+import { IncidentsSection } from './sections/incidents';
 import { OperationsSection } from './sections/operations';
 import { PipelinesSection } from './sections/pipelines';
 import { RunDetailSection } from './sections/run_detail';
@@ -35,7 +36,7 @@ export interface IPanelOptions {
 /**
  * The DataOps sidebar: a header (refresh, promote, a notice line) over section widgets that
  * share one model (`model.ts`: client, selected step/run/chart, polling). Sections, top down:
- * the scheduler's state, pipelines → steps, the grid of partitions × steps, recent runs, the
+ * the scheduler's state, open incidents, pipelines → steps, the grid of partitions × steps, recent runs, the
  * selected run, a metric's control chart, the selected step's operations (its runs' own SPC).
  */
 export class DataOpsPanel extends Panel {
@@ -56,6 +57,7 @@ export class DataOpsPanel extends Panel {
     this.addWidget(new Widget({ node: this._header() }));
     const openRun = (runId: number, fileName: string) => this._openRun(runId, fileName);
     this.addWidget(new SchedulerSection(this.model));
+    this.addWidget(new IncidentsSection(this.model));
     this.addWidget(new PipelinesSection(this.model));
     this.addWidget(new GridSection(this.model));
     this.addWidget(new RunsSection(this.model));

@@ -341,3 +341,41 @@ export interface IPartitionRunStarted {
   partition: string;
   step_runs: { step: string; step_run_id: number; status: string }[];
 }
+
+/** Incident: one problem of one step (schema `Incident`). */
+export interface IIncident {
+  id: number;
+  pipeline: string;
+  step: string | null;
+  kind: 'check' | 'step_failed' | 'spc' | 'late' | 'reported';
+  /** the check line's text, the metric, or the reported title */
+  key: string;
+  title: string;
+  status: 'open' | 'acknowledged' | 'resolved';
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  passes: number;
+  opened_by: string | null;
+  acknowledged_by: string | null;
+  acknowledged_at: string | null;
+  acknowledged_note: string | null;
+  resolved_by: string | null;
+  resolved_at: string | null;
+  resolved_note: string | null;
+  resolved_step_run_id: number | null;
+  reminded_at: string | null;
+  /** the blast radius */
+  affected: { steps: string[]; outputs: string[] };
+  /** the step runs behind it, oldest first */
+  runs: { step_run_id: number | null; partition: string | null; seen_at: string }[];
+  partitions: string[];
+  opened_here?: boolean;
+}
+
+/** IncidentList: GET incidents. */
+export interface IIncidentList {
+  incidents: IIncident[];
+  hint: string | null;
+  project_dir?: string | null;
+}
