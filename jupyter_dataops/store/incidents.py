@@ -74,9 +74,11 @@ class IncidentsMixin(StoreBase):
         opened_by: str | None = None,
         affected: dict[str, list[str]] | None = None,
         now: datetime | None = None,
+        once_per_partition: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Attach a failure to the open incident of its key, or open one. Returns the
-        incident and whether this call opened it."""
+        incident and whether this call opened it. ``once_per_partition``: a partition already
+        attached is not counted again (lateness is noticed by every command)."""
         if kind not in INCIDENT_KINDS:
             raise StoreError(f"incident kind must be one of {', '.join(INCIDENT_KINDS)}: {kind!r}")
         claim = open_key(pipeline, step, kind, key)
@@ -84,6 +86,14 @@ class IncidentsMixin(StoreBase):
 
         def attempt(conn: Any) -> tuple[int, bool]:
             found = conn.execute(select(_I.c.id, _I.c.count).where(_I.c.open_key == claim)).first()
+            if found is not None and once_per_partition and partition is not None:
+                seen = conn.scalar(
+                    select(_IR.c.id).where(
+                        _IR.c.incident_id == found.id, _IR.c.partition == partition
+                    )
+                )
+                if seen is not None:
+                    return found.id, False
             if found is not None:
                 conn.execute(
                     update(_I)

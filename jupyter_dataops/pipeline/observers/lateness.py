@@ -62,7 +62,9 @@ def _notice(pipeline: Any, store: Store, now: datetime | None) -> list[dict[str,
         return []
     sent: list[dict[str, Any]] = []
     targets = [(a.channel, channels[a.channel](a).describe()) for a in wanted]
-    for late in lateness(pipeline, store, now):
+    found = lateness(pipeline, store, now)
+    _record_incidents(pipeline, store, found)
+    for late in found:
         if len(sent) >= MAX_PER_NOTICE * len(wanted):
             break
         claims = store.claim_partition_alert(pipeline.name, EVENT, late.partition, targets)
@@ -78,6 +80,31 @@ def _notice(pipeline: Any, store: Store, now: datetime | None) -> list[dict[str,
             )
         sent.extend({**r, "partition": late.partition} for r in results)
     return sent
+
+
+def _record_incidents(pipeline: Any, store: Store, found: list[Late]) -> None:
+    """Each late step is an incident (kind ``late``) with its late partitions attached, once
+    each; a step no longer late for any partition resolves its incident."""
+    from jupyter_dataops.pipeline.observers.incidents import blast_radius
+
+    late_steps: set[str] = set()
+    for late in found:
+        for step in late.steps:
+            late_steps.add(step)
+            store.record_failure(
+                pipeline.name,
+                step,
+                "late",
+                "late",
+                title=f"{step} not done by {late.expect_by}",
+                partition=late.partition,
+                opened_by="dataops",
+                affected=blast_radius(pipeline, step),
+                once_per_partition=True,
+            )
+    for incident in store.list_incidents(pipeline=pipeline.name):
+        if incident["kind"] == "late" and incident["step"] not in late_steps:
+            store.record_pass(incident["id"])
 
 
 __all__ = ["EVENT", "late_event", "notice_late"]

@@ -193,3 +193,34 @@ def test_retention_keeps_the_runs_an_open_incident_points_to(store):
     store.resolve_incident(incident["id"], by="ana")
     kept = {c["id"] for c in store.retention_candidates("p", "s", keep_runs=1)}
     assert kept == {ids[0], ids[1], ids[2]}
+
+
+def test_a_late_step_is_one_incident_with_its_partitions_and_resolves_when_done(tmp_path, hook):
+    from datetime import datetime, timezone
+
+    from jupyter_dataops.pipeline.observers.lateness import notice_late
+
+    write_notebook(tmp_path / "a.ipynb", "", "x = 1")
+    (tmp_path / "dataops.yaml").write_text(
+        "pipeline: daily\npartitions: {every: day, start: 2026-09-01}\n"
+        'expect_by: "07:00"\n'
+        f"alerts:\n  - webhook: {hook.url}\n    on: [late]\n"
+        "steps:\n  a: {notebook: a.ipynb}\n"
+    )
+    pipeline = load_pipeline(tmp_path / "dataops.yaml")
+    now = datetime(2026, 9, 3, 8, 0, tzinfo=timezone.utc)
+    with open_store(tmp_path) as store:
+        notice_late(pipeline, store, now)
+        notice_late(pipeline, store, now)  # noticed again by the next command: nothing new
+        [incident] = store.list_incidents(pipeline="daily")
+        assert incident["kind"] == "late" and incident["step"] == "a"
+        assert incident["partitions"] == ["2026-09-01", "2026-09-02"] and incident["count"] == 2
+        for key in ("2026-09-01", "2026-09-02"):
+            prid = store.create_pipeline_run("daily", partition=key)
+            srid = store.create_step_run(prid, "a")
+            store.start_step_run(srid)
+            store.finish_step_run(srid, "success")
+            store.finish_pipeline_run(prid)
+        notice_late(pipeline, store, now)
+        assert store.list_incidents(pipeline="daily") == []
+        assert store.get_incident(incident["id"])["status"] == "resolved"
