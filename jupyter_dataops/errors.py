@@ -7,6 +7,30 @@ class DataOpsError(Exception):
     """Root of every error jupyter-dataops raises on purpose."""
 
 
+class NotUTF8Error(DataOpsError, ValueError):
+    """Bytes that are not UTF-8 text: the 1-based ``line`` and ``column`` of the first bad
+    ``byte``; ``str()`` says where it is and how to fix the file."""
+
+    def __init__(self, data: bytes, exc: UnicodeDecodeError) -> None:
+        before = data[: exc.start]
+        self.line = before.count(b"\n") + 1
+        self.column = exc.start - (before.rfind(b"\n") + 1) + 1
+        self.byte = data[exc.start]
+        super().__init__(
+            f"byte 0x{self.byte:02x} at column {self.column} is not UTF-8 text. Save the file "
+            "as UTF-8 (most editors: File > Save with Encoding > UTF-8) and run again."
+        )
+
+
+def decode_utf8(data: bytes) -> str:
+    """``data`` as UTF-8 text; ``NotUTF8Error`` names the line and column of the first byte
+    that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUTF8Error(data, exc) from None
+
+
 class DataOpsSyntaxError(DataOpsError):
     """A check spec that cannot be parsed.
 

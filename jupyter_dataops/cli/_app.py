@@ -50,6 +50,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def read_text(path: Path, what: str) -> str:
     """A text file the user named (``what``: "spec file"), as UTF-8; anything unreadable exits
     2 naming the file (and, for a byte that is not UTF-8, its line and column)."""
+    from jupyter_dataops.errors import NotUTF8Error, decode_utf8
+
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -57,15 +59,9 @@ def read_text(path: Path, what: str) -> str:
     except OSError as exc:
         raise fail(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}.") from None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise fail(
-            f"{what} {str(path)!r}, line {line}: byte 0x{data[exc.start]:02x} at column {column} "
-            "is not UTF-8 text. Save the file as UTF-8 and run again."
-        ) from None
+        return decode_utf8(data)
+    except NotUTF8Error as exc:
+        raise fail(f"{what} {str(path)!r}, line {exc.line}: {exc}") from None
 
 
 def scan_data(path: Path):  # noqa: ANN201

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_dataops.errors import NotUTF8Error, decode_utf8
 from jupyter_dataops.pipeline.definition.model import PipelineFileError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,17 +57,9 @@ def read_yaml(path: Path) -> Any:
 def _decode(path: Path, data: bytes) -> str:
     """The file's text; a byte that is not UTF-8 is refused with its line and column."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise PipelineFileError(
-            f"byte 0x{data[exc.start]:02x} at column {column} is not UTF-8 text. Save the file "
-            "as UTF-8 (most editors: File > Save with Encoding > UTF-8) and run again.",
-            path=path,
-            line=line,
-        ) from None
+        return decode_utf8(data)
+    except NotUTF8Error as exc:
+        raise PipelineFileError(str(exc), path=path, line=exc.line) from None
 
 
 def line_of(node: Any, key: Any = None) -> int | None:
