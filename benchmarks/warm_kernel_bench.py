@@ -50,13 +50,15 @@ def setup(root: Path) -> tuple[Path, list[str]]:
     demo.prepare(factory)
     env = dict(os.environ)
     for step, notebook in demo.STEPS:
-        subprocess.run(
+        done = subprocess.run(
             ["dataops", "promote", notebook, "--step", step],
             cwd=factory,
             env=env,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode:
+            sys.exit(f"dataops promote {notebook} failed:\n{done.stdout}{done.stderr}")
     return factory, demo.raw_days(factory)
 
 
