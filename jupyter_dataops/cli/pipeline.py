@@ -229,12 +229,15 @@ def status(
     whether a scheduler is running (heartbeat, host, pid), each schedule's next and last tick."""
     from jupyter_dataops.pipeline.definition.project import Project
     from jupyter_dataops.pipeline.scheduling.schedule_status import schedule_status
+    from jupyter_dataops.pipeline.views.history import refuse_a_renamed_pipeline
     from jupyter_dataops.pipeline.views.report import status_table
     from jupyter_dataops.pipeline.views.status import pipeline_status
 
     try:
         project = Project.require()
         store = project.open_store(create=False)
+        if store is not None:
+            refuse_a_renamed_pipeline(project, store)
         rows = pipeline_status(project, store)
         sched = schedule_status(project.pipeline, store)
     except DataOpsError as exc:
@@ -325,3 +328,26 @@ def show(
 
     detail = read_store(lambda store: history.show_run(store, run_id))
     print_answer(detail, as_json, run_detail)
+
+
+@app.command(name="rename-pipeline")
+def rename_pipeline(
+    old: Annotated[str, typer.Argument(help="The name the history is under now.")],
+    new: Annotated[str, typer.Argument(help="The new name (as `pipeline:` in dataops.yaml).")],
+) -> None:
+    """Move a pipeline's run history (runs, versions, schedules, alerts, incidents) to a new
+    name: after changing `pipeline:` in dataops.yaml, so the history follows it."""
+    from jupyter_dataops.pipeline.definition.project import Project, cached_store
+
+    def rename() -> None:
+        project = Project.require()
+        store = cached_store(project.store_url, create=False)
+        if store is None:
+            project.require_store()
+        store.rename_pipeline(old, new)
+
+    try:
+        rename()
+    except DataOpsError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"the run history of {old!r} is now under {new!r} (`pipeline: {new}`).")

@@ -7,10 +7,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
+from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import StoreBase, _now, _step_ids
-from jupyter_dataops.store.models import PipelineRecord, Step, StepVersion
+from jupyter_dataops.store.models import (
+    AlertLog,
+    Incident,
+    PipelineRecord,
+    ScheduledRun,
+    SchedulerProcess,
+    Step,
+    StepVersion,
+)
 from jupyter_dataops.store.redact import redact_parameters
 from jupyter_dataops.store.rows import VersionRow, _version_dict
 
@@ -24,6 +33,33 @@ class CatalogueMixin(StoreBase):
         """Create the pipeline if it is new (updating its folder otherwise); returns its id."""
         folder = str(project_dir) if project_dir is not None else None
         return self._retrying(lambda conn: self._pipeline_id(conn, pipeline, folder))
+
+    def pipeline_names_in(self, project_dir: str | os.PathLike) -> list[str]:
+        """The pipelines whose runs were recorded from ``project_dir``."""
+        with self._read() as conn:
+            rows = conn.scalars(
+                select(PipelineRecord.name).where(PipelineRecord.project_dir == str(project_dir))
+            )
+            return sorted(rows)
+
+    def rename_pipeline(self, old: str, new: str) -> None:
+        """Move the history of pipeline ``old`` (runs, versions, schedule claims, alerts sent,
+        incidents) to the name ``new``; refused when ``old`` is unknown or ``new`` is taken."""
+
+        def run(conn: Connection) -> None:
+            names = set(conn.scalars(select(PipelineRecord.name)))
+            if old not in names:
+                raise StoreError(f"no pipeline {old!r} in the run store; known: {sorted(names)}.")
+            if new in names:
+                raise StoreError(
+                    f"pipeline {new!r} already has history in the run store; a rename cannot "
+                    "merge two histories."
+                )
+            conn.execute(update(PipelineRecord).where(PipelineRecord.name == old).values(name=new))
+            for table in (ScheduledRun, SchedulerProcess, AlertLog, Incident):
+                conn.execute(update(table).where(table.pipeline == old).values(pipeline=new))
+
+        self._retrying(run)
 
     def upsert_step(self, pipeline: str, step: str, *, notebook: str | None = None) -> int:
         """Create the step (and its pipeline) if new, updating its notebook otherwise; its id."""

@@ -48,14 +48,17 @@ def _typescript_texts() -> list[tuple[str, str]]:
 
 
 def _arguments(command: str) -> list[str]:
-    """The words of a quoted command, each placeholder (STEP, {X}, [--dry-run]) made concrete."""
+    """The words of a quoted command, each placeholder (STEP, {X}, [--dry-run], a|b) made
+    concrete."""
     try:
         words = shlex.split(command)
     except ValueError:
         words = command.split()
     out = []
     for word in words:
-        word = word.strip("[]")
+        word = word.strip("[]").split("|")[0]  # `incident ack|resolve`: each is a command
+        if word in ("...", "…"):  # "and the rest"
+            continue
         if "{X}" in word:
             word = word.replace("{X}", "x")
         elif word.isupper():  # DATA SPEC STEP KEY NOTEBOOK
@@ -93,6 +96,8 @@ def unknown_words(args: list[str]) -> tuple[list[str], str | None]:
     path: list[str] = []
     rest = list(args)
     while hasattr(command, "commands"):  # a group (typer vendors its own click)
+        if path and not rest:  # `dataops incident ...`: the group itself
+            break
         if not rest or rest[0] not in command.commands:
             return path, f"no command {' '.join([*path, *rest[:1]])!r}"
         path.append(rest[0])
@@ -264,3 +269,36 @@ def test_promote_writes_the_pipeline_name_it_keeps_the_history_under(tmp_path):
     path.write_text("pipeline: shop\nsteps:\n  orders: {notebook: orders.ipynb}\n")
     write_step(root, StepSpec(name="report", notebook="report.ipynb"))
     assert load_pipeline(path).name == "shop"
+
+
+@pytest.mark.slow
+def test_a_renamed_pipeline_is_refused_until_its_history_is_moved(tmp_path, monkeypatch):
+    root = tmp_path / "shop"
+    write_notebook(
+        root / "orders.ipynb",
+        "n_rows = 5",
+        "%load_ext jupyter_dataops\nimport polars as pl\n"
+        "orders = pl.DataFrame({'amount': [float(i) for i in range(n_rows)]})",
+        "%%dataops_test orders\nrow_count > 0",
+    )
+    monkeypatch.chdir(root)
+    cli_env(monkeypatch)
+    assert invoke("promote", "orders.ipynb", "--step", "orders").exit_code == 0
+    assert invoke("run").exit_code == 0
+    path = root / "dataops.yaml"
+    assert "pipeline: shop" in path.read_text()
+
+    path.write_text(path.read_text().replace("pipeline: shop", "pipeline: orders"))
+    for command in (["status"], ["runs"], ["run"]):
+        out = invoke(*command)
+        assert out.exit_code == 2, (command, out.output)
+        assert "dataops rename-pipeline shop orders" in out.stderr
+        assert "Traceback" not in out.output
+
+    out = invoke("rename-pipeline", "shop", "orders")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(invoke("runs", "--json").stdout)
+    assert {r["pipeline"] for r in rows} == {"orders"} and len(rows) == 2  # gate and run
+    assert "never" not in invoke("status").stdout  # still promoted under the new name
+    refused = invoke("rename-pipeline", "nosuch", "other")
+    assert refused.exit_code == 2 and "no pipeline 'nosuch'" in refused.stderr
