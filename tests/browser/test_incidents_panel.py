@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_dataops.store import open_store
 
-from .test_panel import open_panel
+from .test_panel import open_panel, page_errors  # noqa: F401 - page_errors is a fixture
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +17,9 @@ ROW = '[data-testid="dataops-incident"]'
 
 
 def test_an_incident_is_acknowledged_and_resolved_from_the_panel(
-    lab_page, dataops_project, page_errors
+    lab_page,
+    dataops_project,
+    page_errors,  # noqa: F811
 ):
     with open_store(dataops_project.store_url) as store:
         gate = [i for i in store.list_incidents() if i["step"] == "gate"]
