@@ -331,8 +331,16 @@ def promote_notebook(
     Answers ``{"promoted": bool, "message", "failures", "checks", "executed_notebook", ...}``;
     the executed gate notebook's path is relative to the Jupyter root when it is inside it.
     """
-    path = resolve_in_root(locator.root_dir, notebook)
-    if not path.is_file():
+    try:
+        path = resolve_in_root(locator.root_dir, notebook)
+        found = path.is_file()
+    except ValueError:  # a NUL byte or a lone surrogate: no file can have that name
+        shown = notebook if len(notebook) <= 80 else f"{notebook[:80]}…"
+        raise DataOpsError(
+            f"notebook {shown!r} is not a valid file name; give the notebook's path relative to "
+            "the Jupyter root folder, as the file browser shows it."
+        ) from None
+    if not found:
         raise NotFound(f"notebook {notebook!r} not found under the Jupyter root folder.")
     if path.suffix != ".ipynb":
         raise DataOpsError(

@@ -197,3 +197,12 @@ async def test_a_path_no_route_takes_is_a_json_404_and_a_wrong_method_a_405_sayi
         await jp_fetch("dataops", "api", "runs", method="DELETE")
     assert info.value.code == 405 and info.value.response.headers["Allow"] == "GET"
     assert "message" in json.loads(info.value.response.body)
+
+
+@pytest.mark.parametrize("notebook", ["orders\x00.ipynb", "\udbc6\udf28.ipynb", "a\udc80.ipynb"])
+async def test_a_notebook_path_no_file_can_have_is_a_400(jp_fetch, jp_root_dir, notebook):
+    """Found by the API fuzz: a NUL byte or a lone surrogate in the path was a 500."""
+    write_project(Path(jp_root_dir))
+    body = json.dumps({"notebook": notebook, "step": "orders"})
+    code, message = await refused(jp_fetch, "dataops", "api", "promote", method="POST", body=body)
+    assert code in (400, 404) and "notebook" in message
