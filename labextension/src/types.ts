@@ -46,6 +46,8 @@ export interface IRunRow {
   unpromoted?: boolean;
   /** the period the run is for (2026-09-01, 2026-W36, ...); null without partitions */
   partition?: string | null;
+  /** what the step ran with (secret values as ***) */
+  parameters?: Record<string, unknown> | null;
 }
 
 /** RunList: one page of runs. */

@@ -12,6 +12,13 @@ export const UNPROMOTED_TITLE =
   'this production run executed the working notebook, not the promoted version';
 
 /** Recent runs (of the selected step, or all), newest first, paged; a click opens a run. */
+/** A run's parameters in one line, as `dataops runs` shows them: `day=2026-09-01, n_rows=50`. */
+export function parametersText(parameters: Record<string, unknown> | null | undefined): string {
+  return Object.entries(parameters || {})
+    .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(', ');
+}
+
 export class RunsSection extends Section {
   constructor(model: DataOpsModel) {
     super(model, 'dataops-runs');
@@ -69,6 +76,7 @@ export class RunsSection extends Section {
     const bad = counts.fail + counts.error;
     const selected = run.id === this.model.selectedRun;
     const when = run.started_at || run.created_at;
+    const params = parametersText(run.parameters);
     return h(
       'li',
       {
@@ -125,7 +133,14 @@ export class RunsSection extends Section {
               )
             : null
         )
-      )
+      ),
+      params
+        ? h(
+            'div',
+            { className: 'jp-DataOps-run-meta jp-DataOps-muted', 'data-testid': 'dataops-run-parameters', title: params },
+            params
+          )
+        : null
     );
   }
 
