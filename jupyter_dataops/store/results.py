@@ -147,8 +147,14 @@ class ResultsMixin(StoreBase):
         pipeline: str | None = None,
         suite: str | None = None,
         limit: int | None = None,
+        step_run_ids: Iterable[int] | None = None,
+        keys_only: bool = False,
     ) -> list[MetricPoint]:
         """A metric's points over every production run of a step, oldest first, for charts.
+
+        ``step_run_ids`` keeps those runs' points (a chart's window); ``keys_only`` answers only
+        ``step_run_id`` and ``partition`` per point (where a window sits in a long series, with
+        no time or value to convert).
 
         Each point: ``step_run_id``, ``pipeline_run_id``, ``time``, ``value``, ``status``,
         ``attempt``, ``suite``, ``partition``. Failed runs are included (a failing point is often the story).
@@ -178,8 +184,15 @@ class ResultsMixin(StoreBase):
         )
         if suite is not None:
             q = q.where(_M.c.suite == suite)
+        if step_run_ids is not None:
+            q = q.where(_M.c.step_run_id.in_(list(step_run_ids)))
         if limit is not None:
             q = q.limit(limit)
+        if keys_only:
+            q = q.with_only_columns(_SR.c.id, _SR.c.partition)
+            with self._read() as conn:
+                rows = conn.execute(q).all()
+            return [{"step_run_id": r.id, "partition": r.partition} for r in reversed(rows)]  # type: ignore[misc]
         with self._read() as conn:
             rows = conn.execute(q).all()
         return [

@@ -278,10 +278,27 @@ def metric_chart(
         )
     sized = chart in spc.SIZED_CHARTS
     nkey = size_key(metric) if sized else None
-    whole = _by_partition(store.metric_series(step, metric, pipeline=pipeline, suite=suite))
+    # every point: one query; a window: where it sits from the keys alone (see below)
+    whole = _by_partition(
+        store.metric_series(
+            step, metric, pipeline=pipeline, suite=suite, keys_only=last is not None
+        )
+    )
     end = len(whole) if before is None else min(before, len(whole))
     start = 0 if last is None else max(0, end - last)
-    series = whole[start:end]
+    window = whole[start:end]
+    # then the window's points in full (a long history converts no time it does not draw)
+    if last is None:
+        series = window
+    else:
+        wanted = [p["step_run_id"] for p in window] if len(window) <= _IN_LIST else None
+        full = {
+            p["step_run_id"]: p
+            for p in store.metric_series(
+                step, metric, pipeline=pipeline, suite=suite, step_run_ids=wanted
+            )
+        }
+        series = [full[p["step_run_id"]] for p in window if p["step_run_id"] in full]
     sizes: dict[int, float] = {}
     if nkey is not None:
         for p in store.metric_series(step, nkey, pipeline=pipeline, suite=suite):
