@@ -69,24 +69,21 @@ def schedules(pipeline: Pipeline) -> dict[str, Schedule]:
             value = getattr(pipeline, key, None)
         return default if value is None else value
 
+    def schedule(key: str, spec: Any, cron: str) -> Schedule:
+        return Schedule(
+            key,
+            cron,
+            pick(spec, "timezone", "UTC"),
+            pick(spec, "catchup", DEFAULT_CATCHUP),
+            pick(spec, "max_catchup", DEFAULT_MAX_CATCHUP),
+        )
+
     out = {}
     if pipeline.schedule:
-        out[WHOLE_PIPELINE] = Schedule(
-            WHOLE_PIPELINE,
-            pipeline.schedule,
-            pick(None, "timezone", "UTC"),
-            pick(None, "catchup", DEFAULT_CATCHUP),
-            pick(None, "max_catchup", DEFAULT_MAX_CATCHUP),
-        )
+        out[WHOLE_PIPELINE] = schedule(WHOLE_PIPELINE, None, pipeline.schedule)
     for name, spec in pipeline.steps.items():
         if spec.schedule:
-            out[name] = Schedule(
-                name,
-                spec.schedule,
-                pick(spec, "timezone", "UTC"),
-                pick(spec, "catchup", DEFAULT_CATCHUP),
-                pick(spec, "max_catchup", DEFAULT_MAX_CATCHUP),
-            )
+            out[name] = schedule(name, spec, spec.schedule)
     return out
 
 
