@@ -6,6 +6,7 @@ Fixtures:
   ``store_url`` -> the URL of an empty run store on ``store_backend`` (a SQLite file in
       ``tmp_path`` or a fresh PostgreSQL schema, dropped afterwards).
   ``store`` -> that store opened with ``open_store``, closed after the test.
+  ``hook`` -> a real local webhook receiver (``builders.Hook``), closed after the test.
 
 A module that keeps its store on one file overrides ``store_url`` (the widget tests: SQLite only).
 Builders (notebooks, projects, a webhook receiver) live in ``tests/builders.py``.
@@ -14,6 +15,7 @@ Builders (notebooks, projects, a webhook receiver) live in ``tests/builders.py``
 from __future__ import annotations
 
 import pytest
+from builders import Hook
 
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.testing import store_url as make_store_url
@@ -35,3 +37,10 @@ def store(store_url):
     s = open_store(store_url)
     yield s
     s.close()
+
+
+@pytest.fixture
+def hook():
+    h = Hook()
+    yield h
+    h.close()

@@ -8,17 +8,10 @@ import getpass
 import json
 
 import pytest
-from builders import Hook, cli_env, invoke, write_notebook
+from builders import cli_env, invoke, write_notebook
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_dataops.store import open_store
-
-
-@pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.close()
 
 
 @pytest.fixture

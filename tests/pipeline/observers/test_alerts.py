@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from builders import Hook, dataops_process, promoted, sleep_notebook, write_notebook
+from builders import dataops_process, promoted, sleep_notebook, write_notebook
 
 from jupyter_dataops.pipeline.definition.alert_config import AlertSpec, parse_alert
 from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
@@ -29,13 +29,6 @@ from jupyter_dataops.pipeline.observers.alerts import (
 from jupyter_dataops.store import open_store
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks" / "pipeline"
-
-
-@pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.close()
 
 
 def dead_url() -> str:

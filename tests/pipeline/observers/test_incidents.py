@@ -21,13 +21,6 @@ from jupyter_dataops.store import open_store
 CHECKS = "row_count >= 10\nmissing_count(amount) = 0\n"
 
 
-@pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.close()
-
-
 def orders(path: Path) -> Path:
     """Orders of ``n_rows`` amounts, every ``null_every``-th missing; ``crash`` raises before
     the checks run (the source is down)."""

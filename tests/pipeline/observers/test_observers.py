@@ -32,13 +32,6 @@ def jp_server_config():
 
 
 @pytest.fixture
-def hook():
-    h = Hook()
-    yield h
-    h.close()
-
-
-@pytest.fixture
 def lineage_hook(tmp_path, monkeypatch):
     """A real OpenLineage receiver, configured the standard way (``OPENLINEAGE_URL``) for this
     process and the processes it starts."""
