@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -212,3 +213,20 @@ def partitioned_project(root: Path, head: str, steps: dict[str, list[str]]) -> P
         promote(root / f"{name}.ipynb", name, depends_on=deps or None, pipeline_file=path)
     path.write_text(head + "steps:\n" + "\n".join(lines) + "\n")
     return path
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """What ``predicate()`` answers once it is truthy (polled for ``timeout`` seconds); else an
+    AssertionError naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def json_events(stderr: str) -> list[dict]:
+    """The JSON log lines of a ``dataops scheduler`` (or any structured log) as dicts."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]

@@ -7,28 +7,14 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from builders import dataops_process, partitioned_project
+from builders import dataops_process, partitioned_project, wait_for
+from builders import json_events as events
 
 from jupyter_dataops.pipeline.scheduling.scheduler import Scheduler
 from jupyter_dataops.store import open_store
-
-
-def events(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def head(root, schedule: str, catchup: str = "latest") -> str:

@@ -5,19 +5,18 @@ repeats a tick; a broken edit of dataops.yaml is logged and the last good versio
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import statistics
 import subprocess
 import textwrap
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from builders import dataops_process, promoted, sleep_notebook
+from builders import dataops_process, promoted, sleep_notebook, wait_for
+from builders import json_events as events
 
 from jupyter_dataops.pipeline.scheduling.scheduler import Scheduler
 from jupyter_dataops.store import open_store
@@ -68,20 +67,6 @@ def write_yaml(root: Path, url: str, seconds: float, schedule: str = "* * * * * 
 
 def start_scheduler(root: Path, *args: str) -> subprocess.Popen:
     return dataops_process("scheduler", "--interval", "0.2", *args, cwd=root)
-
-
-def events(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def scheduled_pipeline_runs(store) -> list[dict]:
