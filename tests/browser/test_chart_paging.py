@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from .conftest import LabPage, LabServer, start_lab, stop_lab
-from .test_panel import describe_page_error, open_panel
+from .test_panel import open_panel, watched_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from store_bench import seed_store  # noqa: E402
@@ -43,19 +43,8 @@ def long_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNam
 def long_page(chromium_context, long_project) -> Iterator[LabPage]:
     """A tab on the long project's lab; fails the test if the page threw."""
     server: LabServer = long_project.server
-    lab = LabPage(page=None, server=server)
-    errors: list = []
-    listener = lambda request: lab.requests.append(request.url)  # noqa: E731
-    chromium_context.on("request", listener)
-    lab.page = chromium_context.new_page()
-    lab.page.on("pageerror", lambda error: errors.append(error))
-    try:
+    with watched_page(chromium_context, server) as lab:
         yield lab
-    finally:
-        lab.page.close()
-        chromium_context.remove_listener("request", listener)
-    assert not errors, "the page threw:\n" + "\n\n".join(describe_page_error(e) for e in errors)
-    assert not lab.external_requests(), lab.external_requests()
 
 
 def shown(chart) -> tuple[int, int, int]:

@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import nbformat
@@ -30,6 +32,27 @@ def describe_page_error(error) -> str:
     came from."""
     text = f"{error.name or 'Error'}: {error.message}"
     return f"{text}\n{error.stack}" if error.stack else text
+
+
+@contextmanager
+def watched_page(chromium_context, server) -> Iterator:
+    """A new tab (``conftest.LabPage``) on ``server``; on leaving, fails the test if the page
+    threw or the browser asked any non-local host."""
+    from .conftest import LabPage
+
+    lab = LabPage(page=None, server=server)
+    errors: list = []
+    listener = lambda request: lab.requests.append(request.url)  # noqa: E731
+    chromium_context.on("request", listener)
+    lab.page = chromium_context.new_page()
+    lab.page.on("pageerror", lambda error: errors.append(error))
+    try:
+        yield lab
+    finally:
+        lab.page.close()
+        chromium_context.remove_listener("request", listener)
+    assert not errors, "the page threw:\n" + "\n\n".join(describe_page_error(e) for e in errors)
+    assert not lab.external_requests(), f"non-local requests: {lab.external_requests()}"
 
 
 def describe_thrown(details: dict) -> str:

@@ -21,7 +21,7 @@ import pytest
 from jupyter_dataops.pipeline.execution.promote import promote
 
 from .conftest import KERNELSPEC, LabPage, LabServer, start_lab, stop_lab
-from .test_panel import describe_page_error, open_panel
+from .test_panel import open_panel, watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -66,19 +66,8 @@ def scheduled_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServe
 @pytest.fixture
 def scheduler_page(chromium_context, scheduled_lab: LabServer) -> Iterator[LabPage]:
     """A tab on the scheduled project's lab; fails the test if the page threw or went off-host."""
-    lab = LabPage(page=None, server=scheduled_lab)
-    errors: list = []
-    listener = lambda request: lab.requests.append(request.url)  # noqa: E731
-    chromium_context.on("request", listener)
-    lab.page = chromium_context.new_page()
-    lab.page.on("pageerror", lambda error: errors.append(error))
-    try:
+    with watched_page(chromium_context, scheduled_lab) as lab:
         yield lab
-    finally:
-        lab.page.close()
-        chromium_context.remove_listener("request", listener)
-    assert not errors, "the page threw:\n" + "\n\n".join(describe_page_error(e) for e in errors)
-    assert not lab.external_requests(), f"non-local requests: {lab.external_requests()}"
 
 
 def start_scheduler(root: Path) -> subprocess.Popen:
