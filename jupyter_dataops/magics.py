@@ -180,7 +180,8 @@ class DataOpsMagics(Magics):
         import os
 
         from jupyter_dataops.pipeline.definition.project import Project
-        from jupyter_dataops.pipeline.observers.incidents import current_user, report_incident
+        from jupyter_dataops.pipeline.observers.incident_actions import report_incident
+        from jupyter_dataops.pipeline.observers.incidents import current_user
         from jupyter_dataops.pipeline.views.history import open_project_store
 
         args = parse_argstring(self.dataops_incident, line)

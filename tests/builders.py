@@ -106,6 +106,12 @@ def cli_env(monkeypatch) -> None:
     the project in the working directory (no ``DATAOPS_STORE_URL``), a 200-column terminal."""
     monkeypatch.delenv(ENV_STORE_URL, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
+    # rich reads COLUMNS once, when the CLI's console is made: whichever test imported the CLI
+    # first would otherwise decide the width for every later test of this worker
+    from jupyter_dataops.cli import _app
+
+    for console in (_app.console, _app.err_console):
+        monkeypatch.setattr(console, "_width", 200)
 
 
 def invoke(*args: str):

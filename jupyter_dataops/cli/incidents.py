@@ -66,7 +66,7 @@ def incidents(
 def _act(action: str, incident_id: int, note: str | None) -> dict[str, Any]:
     from jupyter_dataops.errors import DataOpsError
     from jupyter_dataops.pipeline.definition.project import Project
-    from jupyter_dataops.pipeline.observers import incidents as inc
+    from jupyter_dataops.pipeline.observers import incident_actions as inc
 
     def act(store):  # noqa: ANN001, ANN202
         found = store.get_incident(incident_id)
@@ -115,7 +115,7 @@ def open_incident(
     """Report a problem you found in a step's data: it is listed and alerted like the others."""
     from jupyter_dataops.errors import DataOpsError
     from jupyter_dataops.pipeline.definition.project import Project
-    from jupyter_dataops.pipeline.observers.incidents import report_incident
+    from jupyter_dataops.pipeline.observers.incident_actions import report_incident
     from jupyter_dataops.pipeline.views import history
 
     try:

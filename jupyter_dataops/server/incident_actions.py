@@ -22,7 +22,7 @@ def incidents(locator: ProjectLocator, *, include_resolved: bool = False) -> dic
 def act(locator: ProjectLocator, incident_id: int, action: str, *, user: str, note: Any) -> dict:
     """``ack`` or ``resolve`` one incident of this project's pipeline, as ``user``."""
     from jupyter_dataops.errors import DataOpsError
-    from jupyter_dataops.pipeline.observers import incidents as inc
+    from jupyter_dataops.pipeline.observers import incident_actions as inc
 
     if note is not None and not isinstance(note, str):
         raise DataOpsError("`note` must be text.")
@@ -39,7 +39,7 @@ def act(locator: ProjectLocator, incident_id: int, action: str, *, user: str, no
 def report(locator: ProjectLocator, body: dict[str, Any], *, user: str) -> dict[str, Any]:
     """A person reports a problem against a step (``{step, title, partition}``)."""
     from jupyter_dataops.errors import DataOpsError
-    from jupyter_dataops.pipeline.observers.incidents import report_incident
+    from jupyter_dataops.pipeline.observers.incident_actions import report_incident
 
     step, title, partition = body.get("step"), body.get("title"), body.get("partition")
     for name, value in (("step", step), ("title", title)):

@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -45,11 +46,9 @@ from jupyter_dataops.pipeline.definition.alert_config import (
 )
 from jupyter_dataops.pipeline.observers.base import RunObserver
 from jupyter_dataops.pipeline.observers.incidents import (
-    incident_event,
+    KIND_EVENTS,
     incident_lines,
     incidents_of,
-    once_per_incident,
-    remind_open,
 )
 
 if TYPE_CHECKING:
@@ -102,8 +101,6 @@ class AlertEvent:
         wanted = [e for e in self.events if e in spec.events]
         if wanted or not self.incident:
             return wanted
-        from jupyter_dataops.pipeline.observers.incidents import KIND_EVENTS
-
         opening = KIND_EVENTS.get(self.incident.get("kind"), "")
         if opening in spec.events or (opening == "reported" and "failure" in spec.events):
             return list(self.events)
@@ -410,6 +407,77 @@ def alert_step_runs(
         for incident in incidents:
             if incident.get("resolved_here"):
                 out.extend(deliver(alerts, incident_event(incident, "resolved"), store=store))
+    return out
+
+
+# -- incidents: one alert when one opens, one when it resolves --------------------------------
+
+
+def incident_event(incident: Mapping[str, Any], event: str) -> AlertEvent:
+    """The alert of an incident on its own: ``reported``, ``resolved``, or (any other
+    ``event``: the one that opened it) a reminder that it is still open."""
+    runs = [r["step_run_id"] for r in incident.get("runs") or [] if r.get("step_run_id")]
+    verb = {"resolved": "resolved", "reported": "reported"}.get(event, "still open")
+    return AlertEvent(
+        events=[event],
+        pipeline=str(incident.get("pipeline")),
+        step=incident.get("step"),
+        step_run_id=runs[-1] if runs else None,
+        status=incident.get("status"),
+        error=f"incident {incident.get('id')} {verb}: {incident.get('title')}",
+        partition=(incident.get("partitions") or [None])[-1],
+        time=incident.get("resolved_at") or incident.get("last_seen"),
+        incident=dict(incident),
+    )
+
+
+def once_per_incident(
+    event: AlertEvent, incidents: Sequence[Mapping[str, Any]]
+) -> AlertEvent | None:
+    """``event`` (a step run's alert) keeping only what opened an incident in this run: a
+    failure of an incident already open is not alerted again. ``None``: nothing new. An event
+    no incident covers (an interrupted run, a test run) goes out as it is."""
+    failing = [i for i in incidents if not i.get("resolved_here")]
+    if not failing:
+        return event
+    new = [i for i in failing if i.get("opened_here")]
+    new_events = {KIND_EVENTS.get(i["kind"]) for i in new}
+    events = [
+        e for e in event.events if e == "interrupted" or e in new_events or (e == "failure" and new)
+    ]
+    if not events:
+        return None
+    new_checks = {i["key"] for i in new if i["kind"] == "check"}
+    event.events = events
+    event.checks = [
+        c
+        for c in event.checks
+        if c.get("status") not in ("fail", "error") or c.get("source") in new_checks
+    ]
+    if "spc_signal" not in events:
+        event.spc = []
+    event.incident = dict(new[0]) if new else None
+    return event
+
+
+def remind_open(
+    alerts: Sequence[AlertSpec], store: Store, pipeline: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Alert again each incident still open longer than a channel's ``remind_after`` since it
+    opened or was last reminded of. Returns the deliveries made."""
+    reminding = [a for a in alerts if a.options.get("remind_after")]
+    if not reminding:
+        return []
+    now = now or datetime.now(timezone.utc)
+    out: list[dict[str, Any]] = []
+    for incident in store.list_incidents(pipeline=pipeline):
+        since = datetime.fromisoformat(incident["reminded_at"] or incident["first_seen"])
+        due = [a for a in reminding if now - since >= timedelta(seconds=a.options["remind_after"])]
+        if not due:
+            continue
+        event = incident_event(incident, KIND_EVENTS.get(incident["kind"], "failure"))
+        out.extend(deliver(due, event, store=store))
+        store.mark_reminded(incident["id"], now)
     return out
 
 

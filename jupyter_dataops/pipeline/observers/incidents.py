@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import getpass
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.observers.base import RunObserver
 
 if TYPE_CHECKING:
-    from jupyter_dataops.pipeline.observers.alerts import AlertEvent, AlertSpec
     from jupyter_dataops.store.api import Store
 
 log = logging.getLogger("jupyter_dataops.incidents")
@@ -149,85 +146,6 @@ class IncidentObserver(RunObserver):
             record_step_run(self.pipeline, self.store, run)
 
 
-def report_incident(
-    pipeline: Any,
-    store: Store,
-    step: str,
-    title: str,
-    *,
-    partition: str | None = None,
-    by: str | None = None,
-) -> dict[str, Any]:
-    """A person reports a problem against ``step`` (``dataops incident open``,
-    ``%dataops_incident``, REST): an incident of kind ``reported``, alerted like the others
-    (event ``reported``, to channels whose ``on:`` has ``reported`` or ``failure``). The same
-    title reported again while open attaches to it (and is not alerted again)."""
-    steps = getattr(pipeline, "steps", None) or {}
-    if step not in steps:
-        raise DataOpsError(
-            f"no step named {step!r} in {pipeline.path}; steps: {', '.join(steps) or '(none)'}. "
-            "Report the problem against the step whose output is wrong."
-        )
-    title = " ".join(str(title or "").split())
-    if not title:
-        raise DataOpsError(
-            "an incident needs a title saying what is wrong, e.g. --title 'revenue is zero'."
-        )
-    if len(title) > 500:
-        raise DataOpsError(f"an incident title is at most 500 characters (got {len(title)}).")
-    if partition is not None:
-        if getattr(pipeline, "partitions", None) is None:
-            raise DataOpsError(
-                f"pipeline {pipeline.name!r} has no `partitions:`, so there is no period "
-                f"{partition!r}; report the problem without a partition."
-            )
-        partition = pipeline.partitions.check(partition)  # PartitionKeyError says the format
-    incident, opened = store.record_failure(
-        pipeline.name,
-        step,
-        "reported",
-        title,
-        title=title,
-        partition=partition,
-        opened_by=by or current_user(),
-        affected=blast_radius(pipeline, step),
-    )
-    if opened:
-        from jupyter_dataops.pipeline.observers.alerts import deliver, incident_event
-
-        alerts = list(getattr(pipeline, "alerts", ()) or ())
-        if alerts:
-            deliver(alerts, incident_event(incident, "reported"), store=store)
-    incident["opened_here"] = opened
-    return incident
-
-
-def acknowledge(store: Store, incident_id: int | str, *, by: str, note: str | None = None) -> dict:
-    """A person is on it (CLI, magic and REST call this one function)."""
-    return store.acknowledge_incident(incident_id, by=by, note=_note(note))
-
-
-def resolve(
-    pipeline: Any, store: Store, incident_id: int | str, *, by: str, note: str | None = None
-) -> dict[str, Any]:
-    """A person resolves an incident: recorded with who and the note, and alerted once
-    (``resolved``) like an automatic resolution."""
-    incident = store.resolve_incident(incident_id, by=by, note=_note(note))
-    alerts = list(getattr(pipeline, "alerts", ()) or ())
-    if alerts and incident.get("pipeline") == getattr(pipeline, "name", None):
-        from jupyter_dataops.pipeline.observers.alerts import deliver
-
-        deliver(alerts, incident_event(incident, "resolved"), store=store)
-    return incident
-
-
-def _note(note: str | None) -> str | None:
-    text = (note or "").strip()
-    if len(text) > 2000:
-        raise DataOpsError(f"a note is at most 2000 characters (got {len(text)}).")
-    return text or None
-
-
 # -- what the alert observer asks ------------------------------------------------------------------
 
 
@@ -254,78 +172,6 @@ def incident_lines(incident: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def incident_event(incident: Mapping[str, Any], event: str) -> AlertEvent:
-    """The alert of an incident on its own: ``reported``, ``resolved``, or (any other
-    ``event``: the one that opened it) a reminder that it is still open."""
-    from jupyter_dataops.pipeline.observers.alerts import AlertEvent
-
-    runs = [r["step_run_id"] for r in incident.get("runs") or [] if r.get("step_run_id")]
-    verb = {"resolved": "resolved", "reported": "reported"}.get(event, "still open")
-    return AlertEvent(
-        events=[event],
-        pipeline=str(incident.get("pipeline")),
-        step=incident.get("step"),
-        step_run_id=runs[-1] if runs else None,
-        status=incident.get("status"),
-        error=f"incident {incident.get('id')} {verb}: {incident.get('title')}",
-        partition=(incident.get("partitions") or [None])[-1],
-        time=incident.get("resolved_at") or incident.get("last_seen"),
-        incident=dict(incident),
-    )
-
-
-def once_per_incident(
-    event: AlertEvent, incidents: Sequence[Mapping[str, Any]]
-) -> AlertEvent | None:
-    """``event`` (a step run's alert) keeping only what opened an incident in this run: a
-    failure of an incident already open is not alerted again. ``None``: nothing new. An event
-    no incident covers (an interrupted run, a test run) goes out as it is."""
-    failing = [i for i in incidents if not i.get("resolved_here")]
-    if not failing:
-        return event
-    new = [i for i in failing if i.get("opened_here")]
-    new_events = {KIND_EVENTS.get(i["kind"]) for i in new}
-    events = [
-        e for e in event.events if e == "interrupted" or e in new_events or (e == "failure" and new)
-    ]
-    if not events:
-        return None
-    new_checks = {i["key"] for i in new if i["kind"] == "check"}
-    event.events = events
-    event.checks = [
-        c
-        for c in event.checks
-        if c.get("status") not in ("fail", "error") or c.get("source") in new_checks
-    ]
-    if "spc_signal" not in events:
-        event.spc = []
-    event.incident = dict(new[0]) if new else None
-    return event
-
-
-def remind_open(
-    alerts: Sequence[AlertSpec], store: Store, pipeline: str, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Alert again each incident still open longer than a channel's ``remind_after`` since it
-    opened or was last reminded of. Returns the deliveries made."""
-    from jupyter_dataops.pipeline.observers.alerts import deliver
-
-    reminding = [a for a in alerts if a.options.get("remind_after")]
-    if not reminding:
-        return []
-    now = now or datetime.now(timezone.utc)
-    out: list[dict[str, Any]] = []
-    for incident in store.list_incidents(pipeline=pipeline):
-        since = datetime.fromisoformat(incident["reminded_at"] or incident["first_seen"])
-        due = [a for a in reminding if now - since >= timedelta(seconds=a.options["remind_after"])]
-        if not due:
-            continue
-        event = incident_event(incident, KIND_EVENTS.get(incident["kind"], "failure"))
-        out.extend(deliver(due, event, store=store))
-        store.mark_reminded(incident["id"], now)
-    return out
-
-
 def incidents_of(store: Store, step_run_id: int) -> list[dict[str, Any]]:
     """The incidents a step run opened, attached to or resolved; [] when they cannot be read."""
     try:
@@ -338,17 +184,11 @@ def incidents_of(store: Store, step_run_id: int) -> list[dict[str, Any]]:
 __all__ = [
     "KIND_EVENTS",
     "IncidentObserver",
-    "acknowledge",
     "blast_radius",
     "current_user",
-    "incident_event",
     "incident_lines",
     "incidents_of",
-    "once_per_incident",
-    "remind_open",
     "passed",
     "problems",
     "record_step_run",
-    "report_incident",
-    "resolve",
 ]

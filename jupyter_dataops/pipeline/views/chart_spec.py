@@ -16,10 +16,19 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from jupyter_dataops.pipeline.views.charts import MetricChart
+
+class MetricChart(Protocol):
+    """What the spec reads of a ``views.charts.MetricChart`` (a protocol, so this module stays
+    below ``charts``, which draws through it)."""
+
+    chart: Any
+    first: int
+    points: list[Any]
+    title: str
+    _result: Any
+
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

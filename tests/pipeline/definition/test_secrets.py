@@ -251,7 +251,7 @@ async def test_secrets_passed_each_way_are_usable_and_found_nowhere(
         assert detail["parameters"] == {k: "***" for k in SECRETS}
         shown = CliRunner().invoke(app, ["show", str(run["id"])])
         assert shown.exit_code == 0, shown.output
-        assert "db_password='***'" in shown.output and "secret_key='***'" in shown.output
+        assert "db_password=***" in shown.output and "secret_key=***" in shown.output
         assert all("***" in html for html in widget_html)
 
         # 4. nothing anywhere holds a value

@@ -15,7 +15,8 @@ from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition.alert_config import parse_alert
 from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
-from jupyter_dataops.pipeline.observers.incidents import remind_open, report_incident
+from jupyter_dataops.pipeline.observers.alerts import remind_open
+from jupyter_dataops.pipeline.observers.incident_actions import report_incident
 from jupyter_dataops.store import open_store
 
 CHECKS = "row_count >= 10\nmissing_count(amount) = 0\n"
