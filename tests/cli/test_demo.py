@@ -127,6 +127,20 @@ def test_demo_on_a_few_days_records_each_day_and_a_rerun_keeps_the_history(tmp_p
     with _store(folder) as store:
         assert len(store.list_runs(limit=None, mode="production")) == 12
 
+    # A day whose raw file never landed: ingest fails naming the file, the rest is skipped.
+    missing = dataops("run", "--partition", "2026-11-15", cwd=folder)
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert "no raw file for 2026-11-15" in missing.stdout + missing.stderr
+    assert "orders_2026-11-15" in missing.stdout + missing.stderr
+    with _store(folder) as store:
+        day = store.list_runs(limit=None, mode="production", partition="2026-11-15")
+    assert {r["step"]: r["status"] for r in day} == {
+        "ingest": "failed",
+        "clean": "skipped",
+        "daily_metrics": "skipped",
+        "report": "skipped",
+    }
+
 
 EXPECTED = {  # (day, step, status, check) the full demo must report, and nothing else
     ("2026-10-06", "ingest", "fail", "fail: spc row_count"),
