@@ -167,37 +167,32 @@ class IncidentsMixin(StoreBase):
         self, incident_id: int | str, *, by: str, note: str | None = None
     ) -> dict[str, Any]:
         """A person says they are on it (an open incident becomes ``acknowledged``)."""
-        iid = self._not_resolved(incident_id, "acknowledged")
-        with self._write() as conn:
-            conn.execute(
-                update(_I)
-                .where(_I.c.id == iid)
-                .values(
-                    status="acknowledged",
-                    acknowledged_by=by,
-                    acknowledged_at=_now(),
-                    acknowledged_note=note,
-                )
-            )
-        return self.get_incident(iid)
+        return self._set_incident(
+            incident_id,
+            status="acknowledged",
+            acknowledged_by=by,
+            acknowledged_at=_now(),
+            acknowledged_note=note,
+        )
 
     def resolve_incident(
         self, incident_id: int | str, *, by: str, note: str | None = None
     ) -> dict[str, Any]:
         """A person closes the incident; the next failure of its key opens a new one."""
-        iid = self._not_resolved(incident_id, "resolved")
+        return self._set_incident(
+            incident_id,
+            status="resolved",
+            open_key=None,
+            resolved_by=by,
+            resolved_at=_now(),
+            resolved_note=note,
+        )
+
+    def _set_incident(self, incident_id: int | str, **values: Any) -> dict[str, Any]:
+        """A person's change of a not-yet-resolved incident (acknowledge, resolve)."""
+        iid = self._not_resolved(incident_id, values["status"])
         with self._write() as conn:
-            conn.execute(
-                update(_I)
-                .where(_I.c.id == iid)
-                .values(
-                    status="resolved",
-                    open_key=None,
-                    resolved_by=by,
-                    resolved_at=_now(),
-                    resolved_note=note,
-                )
-            )
+            conn.execute(update(_I).where(_I.c.id == iid).values(**values))
         return self.get_incident(iid)
 
     def _not_resolved(self, incident_id: int | str, verb: str) -> int:

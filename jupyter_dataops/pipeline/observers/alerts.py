@@ -115,24 +115,18 @@ class AlertEvent:
         return f"[dataops] {where}{run}: {what}"
 
     def text(self) -> str:
-        lines = [self.title(), ""]
-        lines.append(f"pipeline: {self.pipeline}")
-        if self.step:
-            lines.append(f"step: {self.step}")
-        if self.step_run_id:
-            lines.append(f"step run: {self.step_run_id} (dataops show {self.step_run_id})")
-        if self.pipeline_run_id:
-            lines.append(f"pipeline run: {self.pipeline_run_id}")
-        if self.partition:
-            lines.append(f"partition: {self.partition}")
-        if self.parameters:
-            lines.append(f"parameters: {parameters_text(self.parameters)}")
-        if self.host:
-            lines.append(f"host: {self.host}")
-        if self.status:
-            lines.append(f"status: {self.status}")
-        if self.error:
-            lines.append(f"error: {self.error}")
+        lines = [self.title(), "", f"pipeline: {self.pipeline}"]
+        shown = (  # (label, value, text): a line for each value that is set
+            ("step", self.step, self.step),
+            ("step run", self.step_run_id, f"{self.step_run_id} (dataops show {self.step_run_id})"),
+            ("pipeline run", self.pipeline_run_id, self.pipeline_run_id),
+            ("partition", self.partition, self.partition),
+            ("parameters", self.parameters, self.parameters and parameters_text(self.parameters)),
+            ("host", self.host, self.host),
+            ("status", self.status, self.status),
+            ("error", self.error, self.error),
+        )
+        lines.extend(f"{label}: {text}" for label, value, text in shown if value)
         for c in self.checks:
             observed = f" (observed {c['observed_text']})" if c.get("observed_text") else ""
             source = without_comment(c.get("source") or "")
