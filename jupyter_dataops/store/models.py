@@ -381,3 +381,20 @@ class IncidentRun(Base):
     step_run_id: Mapped[int | None] = mapped_column(Integer)
     partition: Mapped[str | None] = mapped_column(String(32))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SpcPhase(Base):
+    """The start of a phase of one step's metric (``dataops spc rebaseline``): points at or after
+    ``from_partition`` (partitioned pipelines) or ``from_step_run_id`` get a fresh baseline."""
+
+    __tablename__ = "spc_phases"
+    __table_args__ = (Index(None, "pipeline", "step"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(Text)
+    from_partition: Mapped[str | None] = mapped_column(String(32))
+    from_step_run_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
