@@ -6,7 +6,8 @@ Grammar of a line (``#`` starts a comment, blank lines are ignored)::
     METRIC: warn OP A, fail OP B [: CONFIG]                  # graded: conditions are triggers
     columns: NAME, NAME, ...
     schema: NAME DTYPE, NAME DTYPE, ...
-    [warn: | fail: ] spc METRIC [: chart C, rules R, baseline N [rolling]]
+    [warn: | fail: ] spc METRIC [: chart C, rules R, seasonal weekday|month|hour,
+                                   baseline N [rolling]]
 
 OP is ``< <= > >= = !=`` or ``[not] between A and B``. Thresholds are numbers (``10_000``,
 ``-1.5e3``), percents (``2%``, only for ``*_percent`` metrics), durations (``30s 15m 24h 7d``,
@@ -42,6 +43,7 @@ from jupyter_dataops.checks.spec import (
 )
 from jupyter_dataops.spc.charts import CHART_TYPES, RULE_CHARTS
 from jupyter_dataops.spc.rules import RULE_SETS as _SPC_RULE_SETS
+from jupyter_dataops.spc.seasonal import SEASONS
 
 CHARTS = CHART_TYPES  # the spc room names them, once
 # Charts that need more than one value per run; refused with a reason rather than faked.
@@ -499,13 +501,13 @@ def _parse_reference(cur: _Line) -> Reference:
 
 def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
     opts: dict = {}
-    chart_pos = 0
+    chart_pos = season_pos = 0
     while True:
         cur.ws()
         p = cur.pos
-        key = cur.keyword("chart", "rules", "baseline")
+        key = cur.keyword("chart", "rules", "baseline", "seasonal")
         if key is None:
-            raise cur.error("expected 'chart', 'rules' or 'baseline' here")
+            raise cur.error("expected 'chart', 'rules', 'seasonal' or 'baseline' here")
         if key in opts:
             raise cur.error(f"{key!r} is given twice", p)
         cur.ws()
@@ -524,6 +526,18 @@ def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
                 opts["rolling"] = True
             else:
                 cur.pos = rp
+        elif key == "seasonal":
+            val = cur.word(_IDENT)
+            if val is None or val.lower() not in SEASONS:
+                near = difflib.get_close_matches((val or "").lower(), SEASONS, n=1)
+                raise cur.error(
+                    f"seasonal takes one of {', '.join(SEASONS)} (a baseline per day of the "
+                    "week, month of the year or hour of the day)",
+                    vp,
+                    hint=f"did you mean {near[0]!r}?" if near else None,
+                )
+            opts[key] = val.lower()
+            season_pos = p
         else:
             choices = CHARTS if key == "chart" else RULE_SETS
             val = cur.word(_IDENT)
@@ -553,6 +567,14 @@ def _parse_spc_options(cur: _Line, metric: str) -> SpcOptions:
             f"{opts['chart']} carries its own memory: drop 'rolling'",
             chart_pos,
         )
+    if opts.get("seasonal") and opts.get("chart", SpcOptions.chart) != "i":
+        raise cur.error(
+            f"seasonal limits work with chart i (individuals); chart {opts['chart']} keeps one "
+            "baseline: drop 'chart' or 'seasonal'",
+            season_pos,
+        )
+    if opts.get("seasonal") and opts.get("rolling"):
+        raise cur.error("a seasonal baseline is frozen per season: drop 'rolling'", season_pos)
     if "rules" in opts and opts.get("chart", SpcOptions.chart) not in RULE_CHARTS:
         raise cur.error(
             f"run rules apply to the i, mr, c, p, np and u charts; {opts['chart']} has its own "

@@ -112,11 +112,14 @@ class SpcOptions:
     rules: str = DEFAULT_RULES
     baseline: int = 20
     rolling: bool = False  # the N newest earlier runs, not the first N, are the baseline
+    # weekday | month | hour: one baseline of ``baseline`` points and limits per season
+    seasonal: str | None = None
 
     @property
     def text(self) -> str:
         window = " rolling" if self.rolling else ""
-        return f"chart {self.chart}, rules {self.rules}, baseline {self.baseline}{window}"
+        season = f", seasonal {self.seasonal}" if self.seasonal else ""
+        return f"chart {self.chart}, rules {self.rules}{season}, baseline {self.baseline}{window}"
 
 
 @dataclass
