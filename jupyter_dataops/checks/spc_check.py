@@ -13,6 +13,14 @@ sample size n. Such a line records n beside the metric under ``size_key(metric_k
 aligned on their common most recent runs (the n history is a suffix of the value history) and
 only those runs count toward the baseline, so a line switched to ``chart p`` collects a fresh
 baseline rather than guessing old sample sizes.
+
+A ``seasonal weekday|month|hour`` line keeps one baseline per season (``spc.seasonal``): its
+history provider must also offer ``history.seasonal(metric_key) -> (points, now)``, the earlier
+runs as ``(date or datetime, value)`` pairs oldest first and this run's date (the pipeline's
+``StepHistory`` gives each run's partition date, else its start in the project's time zone).
+A provider may offer ``history.phase(metric_key) -> dict | None`` (the phase this run is in,
+after a ``dataops spc rebaseline``): its history then holds only that phase's points, and the
+verdict records the phase.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ class SpcVerdict:
     center: float | None = None
     lcl: float | None = None
     ucl: float | None = None
+    season: str | None = None  # a seasonal line: the season this run was judged in
+    phase: dict[str, Any] | None = None  # the phase (after a rebaseline) this run is in
 
     def details(self, cs: CheckSpec) -> dict[str, Any]:
         opts = cs.spc
@@ -58,6 +68,12 @@ class SpcVerdict:
             "center": self.center,
             "lcl": self.lcl,
             "ucl": self.ucl,
+            **({"seasonal": opts.seasonal, "season": self.season} if opts.seasonal else {}),
+            **(
+                {"phase": self.phase.get("phase"), "phase_reason": self.phase.get("reason")}
+                if self.phase
+                else {}
+            ),
         }
 
 
@@ -124,15 +140,92 @@ def judge_spc(
 
     ``size``: this run's sample size n, required by the p, np and u charts.
     """
+    verdict = _judge(cs, observed, history, size)
+    phase_of = getattr(history, "phase", None)
+    if callable(phase_of) and cs.metric_key is not None:
+        try:
+            verdict.phase = phase_of(cs.metric_key)
+        except Exception:  # the phase is a label: never fail a verdict over it
+            verdict.phase = None
+    return verdict
+
+
+def _judge_seasonal(cs: CheckSpec, observed: float, history: Any) -> SpcVerdict:
+    """A ``seasonal`` line: this run against the limits of its own season."""
+    from jupyter_dataops.spc.seasonal import season_of, season_words, seasonal_chart
+
+    opts = cs.spc
+    assert opts is not None and opts.seasonal is not None and cs.metric_key is not None
+    n, kind = opts.baseline, opts.seasonal
+    seasonal = getattr(history, "seasonal", None)
+    if not callable(seasonal):
+        return SpcVerdict(
+            "baseline",
+            f"collecting baseline 0/{n} per {kind} (no dated production history: a seasonal "
+            "line reads the history of a pipeline step)",
+        )
+    try:
+        points, now = seasonal(cs.metric_key)
+        series = [
+            (season_of(kind, when), float(v))
+            for when, v in points
+            if v is not None and math.isfinite(v)
+        ]
+        season = season_of(kind, now)
+    except Exception as exc:
+        return SpcVerdict("error", f"cannot read the seasonal history of {cs.metric_key}: {exc}")
+    have = sum(1 for s, _ in series if s == season)
+    if have < n:
+        return SpcVerdict(
+            "baseline", f"collecting baseline {have}/{n} for {season_words(season)}", season=season
+        )
+    try:
+        sc = seasonal_chart([*series, (season, float(observed))], n, rules=opts.rules)
+    except Exception as exc:
+        return SpcVerdict("error", f"cannot build the seasonal chart: {exc}", season=season)
+    lim = sc.limits[season]
+    broken = sc.broken_at(-1)
+    judged: dict[str, Any] = {
+        "judged": True,
+        "broken": broken,
+        "center": lim.center,
+        "lcl": lim.lcl,
+        "ucl": lim.ucl,
+        "season": season,
+    }
+    limits = (
+        f"{season_words(season)}: limits {lim.lcl:.6g} .. {lim.ucl:.6g}, centre {lim.center:.6g}"
+    )
+    if broken:
+        from jupyter_dataops import spc
+
+        words = "; ".join(f"{r}: {spc.rules.describe(r)}" for r in broken)
+        message = f"{cs.metric_call} = {observed:.6g} breaks {words} ({limits})"
+        return SpcVerdict(cs.severity, message, **judged)
+    message = f"{cs.metric_call} = {observed:.6g} is in control ({limits}, baseline {n} runs)"
+    return SpcVerdict("pass", message, **judged)
+
+
+def _judge(
+    cs: CheckSpec,
+    observed: Any,
+    history: Callable[[str], Sequence[float]] | None,
+    size: int | None = None,
+) -> SpcVerdict:
     from jupyter_dataops import spc
 
     opts = cs.spc
     assert opts is not None and cs.metric_key is not None
     n = opts.baseline
-    if history is None:
-        return SpcVerdict("baseline", f"collecting baseline 0/{n} (no production history)")
+    from jupyter_dataops.checks.inputs import missing_history
+
+    missing = missing_history(history)
+    if missing is not None:
+        return SpcVerdict("baseline", f"collecting baseline 0/{n} ({missing})")
     if not isinstance(observed, (int, float)) or isinstance(observed, bool):
         return SpcVerdict("error", f"spc needs a numeric metric; {cs.metric_call} is {observed!r}")
+    if opts.seasonal:
+        return _judge_seasonal(cs, float(observed), history)
     sized = opts.chart in SIZED_CHARTS
     if sized and (size is None or size <= 0):
         got = "none" if size is None else f"n = {size}"

@@ -36,6 +36,7 @@ from jupyter_dataops.store.incidents import IncidentsMixin
 from jupyter_dataops.store.maintenance import MaintenanceMixin
 from jupyter_dataops.store.models import STATUSES
 from jupyter_dataops.store.partitions import PartitionsMixin
+from jupyter_dataops.store.phases import PhasesMixin
 from jupyter_dataops.store.processes import pid_alive, process_started
 from jupyter_dataops.store.profiles import ProfilesMixin
 from jupyter_dataops.store.pruning import PruningMixin
@@ -58,6 +59,7 @@ class Store(
     GridMixin,
     PartitionsMixin,
     IncidentsMixin,
+    PhasesMixin,
 ):
     """A run store at one SQLAlchemy URL. Open it with ``open_store``; close it (or use ``with``).
 

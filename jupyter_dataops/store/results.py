@@ -112,6 +112,47 @@ class ResultsMixin(StoreBase):
         oldest first. Unfinished and failed runs (so the current run) never count; ``limit``
         keeps the newest points. Of a partition only its latest successful run counts (and
         none while ``exclude_step_run`` re-runs it)."""
+        rows = self._history_rows(
+            step, metric_key, pipeline, suite, limit, exclude_step_run, dated=False
+        )
+        return [float(r.value) for r in reversed(rows)]
+
+    def metric_points(
+        self,
+        step: str,
+        metric_key: str,
+        *,
+        pipeline: str | None = None,
+        suite: str | None = None,
+        exclude_step_run: int | str | None = None,
+    ) -> list[dict[str, Any]]:
+        """``metric_history``'s points with where each sits: ``step_run_id``, ``partition``,
+        ``started_at`` (a datetime, UTC) and ``value``, oldest first (seasonal and phased SPC)."""
+        rows = self._history_rows(
+            step, metric_key, pipeline, suite, None, exclude_step_run, dated=True
+        )
+        return [
+            {
+                "step_run_id": r.step_run_id,
+                "partition": r.partition,
+                "started_at": r.started_at or r.recorded_at,
+                "value": float(r.value),
+            }
+            for r in reversed(rows)
+        ]
+
+    def _history_rows(
+        self,
+        step: str,
+        metric_key: str,
+        pipeline: str | None,
+        suite: str | None,
+        limit: int | None,
+        exclude_step_run: int | str | None,
+        *,
+        dated: bool,
+    ) -> list[Any]:
+        """The rows of an SPC history, newest first (see ``metric_history``)."""
         ids = self._resolve_steps(step, pipeline)
         if not ids:
             return []
@@ -128,6 +169,11 @@ class ResultsMixin(StoreBase):
                 _M.c.id.desc(),
             )
         )
+        if dated:
+            run = _SR.alias("point_run")  # an alias: the EXISTS filters keep their own _SR
+            q = q.add_columns(
+                _M.c.step_run_id, run.c.partition, run.c.started_at, _M.c.recorded_at
+            ).join(run, run.c.id == _M.c.step_run_id)
         if suite is not None:
             q = q.where(_M.c.suite == suite)
         if exclude_step_run is not None:
@@ -136,8 +182,7 @@ class ResultsMixin(StoreBase):
         if limit is not None:
             q = q.limit(limit)
         with self._read() as conn:
-            values = conn.scalars(q).all()
-        return [float(v) for v in reversed(values)]
+            return list(conn.execute(q).all())
 
     def metric_series(
         self,

@@ -109,13 +109,45 @@ class StepHistory:
         pipeline: str | None,
         exclude: str | None = None,
         suite: str | None = None,
+        project_dir: str | None = None,
     ) -> None:
         self.store, self.step, self.pipeline, self.exclude = store, step, pipeline, exclude
         # two %%dataops_test cells of one step may both measure e.g. row_count: each suite (its
         # --name, else the frame's name) keeps its own SPC series
         self.suite = suite
+        self.project_dir = project_dir
+        self._points: Any = None
+
+    def _phased(self) -> Any:
+        if self._points is None:
+            from jupyter_dataops.pipeline.execution.spc_history import PhasedPoints
+
+            self._points = PhasedPoints(
+                self.store, self.step, self.pipeline, self.suite, self.exclude
+            )
+        return self._points
+
+    def phase(self, metric_key: str) -> dict | None:
+        """The phase (after ``dataops spc rebaseline``) this run is in; None without phases."""
+        return self._phased().phase(metric_key)
+
+    def seasonal(self, metric_key: str) -> tuple[list[tuple[Any, float]], Any]:
+        """``(points, now)`` for a seasonal spc line: the history (of this run's phase) as
+        ``(date, value)`` pairs, oldest first, and this run's date (partition, else start)."""
+        from jupyter_dataops.pipeline.execution.spc_history import point_time, project_timezone
+
+        tz = project_timezone(self.project_dir, self.step)
+        phased = self._phased()
+        points = [
+            (point_time(p["partition"], p["started_at"], tz), p["value"])
+            for p in phased.points(metric_key)
+        ]
+        run = phased.current_run()
+        return points, point_time(run["partition"], run["started_at"], tz)
 
     def __call__(self, metric_key: str) -> list[float]:
+        if self._phased().phases(metric_key):
+            return [p["value"] for p in self._phased().points(metric_key)]
         return self.store.metric_history(
             self.step,
             metric_key,
@@ -162,38 +194,112 @@ def _current_notebook() -> Path | None:
     return None
 
 
-def _interactive_provider(suite: str | None = None) -> HistoryProvider | None:
+def _test_cell(source: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """A ``%%dataops_test`` cell as (magic line words, check lines), blank edges and trailing
+    spaces ignored; None for any other cell."""
+    lines = [line.rstrip() for line in source.strip().splitlines()]
+    if not lines or not lines[0].startswith("%%dataops_test"):
+        return None
+    body = tuple(lines[1:])
+    while body and not body[-1]:
+        body = body[:-1]
+    return tuple(lines[0].split()[1:]), body
+
+
+def _steps_with_cell(pipeline: Any, cell: str) -> list[str]:
+    """The steps whose notebook holds this ``%%dataops_test`` cell (a kernel that was not told
+    its notebook, under papermill or nbclient, still knows the cell it runs)."""
+    import json
+
+    wanted = _test_cell(cell)
+    if wanted is None:
+        return []
+    found = []
+    for name in pipeline.steps:
+        try:
+            nb = json.loads(pipeline.notebook_path(name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for c in nb.get("cells", []) if isinstance(nb, dict) else []:
+            source = c.get("source", "") if isinstance(c, dict) else ""
+            source = "".join(source) if isinstance(source, list) else str(source)
+            if c.get("cell_type") == "code" and _test_cell(source) == wanted:
+                found.append(name)
+                break
+    return found
+
+
+def _interactive_provider(
+    suite: str | None = None, cell: str | None = None
+) -> HistoryProvider | None:
+    """The production history of the step this notebook (or this ``%%dataops_test`` cell) is,
+    found as JupyterLab, papermill and nbclient leave it findable; else a ``NoHistory`` saying
+    which project, step or store it looked for, and where."""
+    from jupyter_dataops.checks.inputs import NoHistory
     from jupyter_dataops.errors import DataOpsError
     from jupyter_dataops.pipeline.definition.project import Project
 
     notebook = _current_notebook()
-    if notebook is None:
-        return None
-    project = Project.find(Path.cwd()) or Project.find(notebook.parent)
+    given = os.environ.get(ENV_PROJECT_DIR)
+    cwd = Path.cwd()
+    if given:
+        project = Project(given) if Project(given).exists else None
+    else:
+        project = (notebook and Project.find(notebook.parent)) or Project.find(cwd)
     if project is None:
-        return None
+        told = (
+            f"the notebook {notebook} is in no project"
+            if notebook is not None
+            else "this kernel was not told its notebook (JupyterLab says it in JPY_SESSION_NAME; "
+            "papermill and nbclient do not)"
+        )
+        where = f"{ENV_PROJECT_DIR}={given} holds" if given else f"{cwd} and its parents hold"
+        return NoHistory(
+            f"{told} and {where} no dataops.yaml. Run the notebook in its project folder "
+            "(papermill: cwd=FOLDER or --cwd FOLDER; nbclient: resources={'metadata': {'path': "
+            f"FOLDER}}}}) or set {ENV_PROJECT_DIR}=FOLDER"
+        )
     try:
-        step = project.pipeline.step_for_notebook(notebook)
-        if step is None:
-            return None
+        pipeline = project.pipeline
+        step = pipeline.step_for_notebook(notebook) if notebook is not None else None
+        names = [step.name] if step is not None else _steps_with_cell(pipeline, cell or "")
+        if len(names) != 1:
+            what = f"the notebook {notebook.name}" if notebook is not None else "this kernel"
+            which = (
+                f"this %%dataops_test cell is in the notebooks of steps {', '.join(names)}"
+                if names
+                else f"no step of pipeline {pipeline.name!r} ({project.pipeline_file}) has "
+                "this notebook or this %%dataops_test cell"
+            )
+            return NoHistory(f"{which}: {what} cannot tell whose history to read")
         store = project.open_store(create=False)  # do not create a store just by looking
-    except DataOpsError:
-        return None
+    except DataOpsError as exc:
+        return NoHistory(f"{project.pipeline_file} cannot be read: {exc}")
     if store is None:
-        return None  # nothing recorded yet
-    return StepHistory(store, step.name, project.pipeline.name, suite=suite)
+        return NoHistory(
+            f"step {names[0]!r} of pipeline {pipeline.name!r} has no run store yet at "
+            f"{project.store_url} (nothing ran in production)"
+        )
+    return StepHistory(store, names[0], pipeline.name, suite=suite)
 
 
-def history_provider(ctx: RunContext | None, suite: str | None = None) -> HistoryProvider | None:
+def history_provider(
+    ctx: RunContext | None, suite: str | None = None, cell: str | None = None
+) -> HistoryProvider | None:
     """The production metric history of the step this notebook is, for ``spc`` check lines.
 
-    In a pipeline run (or gate) it reads the step named by ``ctx``; interactively it looks for a
-    ``dataops.yaml`` in the cwd or its parents with a step whose notebook is this one. ``None``
-    when the notebook is not a pipeline step (spc lines then report "collecting baseline").
+    In a pipeline run (or gate) it reads the step named by ``ctx``. Interactively it finds the
+    project from the notebook's path (JupyterLab's ``JPY_SESSION_NAME``), the kernel's cwd
+    (papermill's ``cwd``, nbclient's ``resources['metadata']['path']``) or
+    ``DATAOPS_PROJECT_DIR``, and the step whose notebook is this one or, when the kernel does not
+    know its notebook, holds this ``%%dataops_test`` ``cell``. When it finds none it returns a
+    ``NoHistory`` saying why (spc lines then report "collecting baseline 0/N (...)").
     ``suite``: the suite's name; its lines read only what that suite recorded.
     """
     if ctx is None:
-        return _interactive_provider(suite)
+        return _interactive_provider(suite, cell)
     if not ctx.step or not ctx.store_url:
         return None
-    return StepHistory(_store(ctx.store_url), ctx.step, ctx.pipeline, ctx.step_run_id, suite)
+    return StepHistory(
+        _store(ctx.store_url), ctx.step, ctx.pipeline, ctx.step_run_id, suite, ctx.project_dir
+    )
