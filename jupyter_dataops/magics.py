@@ -94,7 +94,9 @@ class DataOpsMagics(Magics):
             name=name,
             namespace=ns,
             as_of=args.as_of,
-            history=context.history_provider(ctx, suite=name),
+            history=context.history_provider(
+                ctx, suite=name, cell=f"%%dataops_test {line}\n{cell}"
+            ),
             table=args.table,
         )
         context.record_suite(ctx, result)

@@ -43,7 +43,7 @@ from jupyter_dataops.checks.catalogue import (
 )
 from jupyter_dataops.checks.dtypes import is_float, is_numeric, is_stringlike
 from jupyter_dataops.checks.facts import Fact
-from jupyter_dataops.checks.inputs import to_polars
+from jupyter_dataops.checks.inputs import missing_history, to_polars
 from jupyter_dataops.errors import DataOpsError
 
 #: quantile levels of a numeric profile: 0%, 5%, ..., 100%
@@ -313,11 +313,12 @@ class Drift(Metric):
         lookup = getattr(ctx.history, "profile", None)
         stored = lookup(col) if lookup is not None else None
         if stored is None:
+            missing = missing_history(ctx.history)
             where = (
                 f"no earlier successful production run of this step stored a profile of {col!r}"
                 if lookup is not None
-                else "no production history here (against last reads the previous successful "
-                "production run of this step)"
+                else f"{missing or 'no production history'} (against last reads the previous "
+                "successful production run of this step)"
             )
             raise NotJudged(f"not judged: {where}; this run's profile is the next reference")
         return stored

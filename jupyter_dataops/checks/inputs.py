@@ -16,6 +16,30 @@ from jupyter_dataops.errors import DataOpsError
 HistoryProvider = Callable[[str], Sequence[float]]
 
 
+class NoHistory:
+    """A history that has nothing, saying why: which project, step or store was looked for and
+    where. ``spc`` lines and ``drift ... against last`` show the reason instead of a bare
+    "no production history", so a user can tell what to change."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __call__(self, metric_key: str) -> Sequence[float]:
+        return []
+
+    def __repr__(self) -> str:
+        return f"NoHistory({self.reason!r})"
+
+
+def missing_history(history: HistoryProvider | None) -> str | None:
+    """Why ``history`` holds no production history (``None``: it may hold some)."""
+    if history is None:
+        return "no production history"
+    if isinstance(history, NoHistory):
+        return f"no production history: {history.reason}"
+    return None
+
+
 def to_polars(data: Any) -> pl.DataFrame | pl.LazyFrame:
     """The data as a polars frame: polars as is, pandas and pyarrow converted (zero-copy where
     the types allow), anything else narwhals supports through narwhals."""

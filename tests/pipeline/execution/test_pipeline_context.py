@@ -86,6 +86,14 @@ def test_history_is_earlier_successful_production_values_without_the_current_run
     assert context.history_provider(RunContext("test", store_url=store.url)) is None
 
 
+def why_not(history) -> str:
+    """The reason a history provider gives for having no production history."""
+    from jupyter_dataops.checks.inputs import NoHistory
+
+    assert isinstance(history, NoHistory), history
+    return history.reason
+
+
 def test_interactive_history_needs_this_notebook_to_be_a_step(tmp_path, monkeypatch):
     monkeypatch.setattr(project_module, "_STORES", {})
     monkeypatch.delenv("DATAOPS_STORE_URL", raising=False)
@@ -97,12 +105,24 @@ def test_interactive_history_needs_this_notebook_to_be_a_step(tmp_path, monkeypa
     monkeypatch.chdir(root)
 
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    assert context.history_provider(None) is None  # which notebook is this? unknown
+    # which notebook is this? unknown, and the cell is in no step's notebook
+    why = why_not(context.history_provider(None, cell="%%dataops_test t\nrow_count > 0"))
+    assert "no step of pipeline 'sales'" in why and str(root / "dataops.yaml") in why
     monkeypatch.setenv("JPY_SESSION_NAME", "scratch.ipynb")
-    assert context.history_provider(None) is None  # not a step
+    assert "the notebook scratch.ipynb cannot tell" in why_not(context.history_provider(None))
     monkeypatch.setenv("JPY_SESSION_NAME", "load.ipynb")
-    assert context.history_provider(None) is None  # a step, but nothing recorded yet
+    why = why_not(context.history_provider(None))  # a step, but nothing recorded yet
+    assert "step 'load' of pipeline 'sales' has no run store yet at sqlite:" in why
     assert not (root / ".dataops").exists()  # ...and looking did not create a store
+    monkeypatch.chdir(tmp_path)  # outside the project, and the kernel not told its notebook
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    why = why_not(context.history_provider(None))
+    assert f"{tmp_path} and its parents hold no dataops.yaml" in why and "cwd=FOLDER" in why
+    monkeypatch.setenv(context.ENV_PROJECT_DIR, str(root))  # ...unless told where it is
+    assert "no step of pipeline 'sales'" in why_not(context.history_provider(None))
+    monkeypatch.delenv(context.ENV_PROJECT_DIR)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("JPY_SESSION_NAME", "load.ipynb")
 
     with open_store(root) as store:
         production_run(store, 4.0)
