@@ -192,7 +192,8 @@ class CheckResultRow(Base):
     """One check line of one ``%%dataops_test`` suite in one step run."""
 
     __tablename__ = "check_results"
-    __table_args__ = (Index(None, "step_run_id", "status"),)
+    # metric: a chart's newest verdict and its window's verdicts (migration 0011)
+    __table_args__ = (Index(None, "step_run_id", "status"), Index(None, "metric", "step_run_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
     suite: Mapped[str | None] = mapped_column(String(200))
