@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import (
     _dtype_name,
@@ -429,27 +430,32 @@ class FailedRows(Metric):
     name = "failed_rows"
     signature = "condition"
     row_level = True
-    nan_as_null_rows = True
     kind = "count"
     example = "failed_rows(shipped_at < created_at) = 0"
-    summary = "rows for which the SQL condition is true (polars SQL expression)"
+    summary = "rows for which the condition is true (a small SQL subset, the same on every backend)"
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return ()
+        return conditions.columns(self.args[0])
 
     def problem(self, schema):
-        try:
-            names = pl.LazyFrame(schema=schema).select(self.expr()).collect_schema()
-        except Exception as exc:  # polars reports unknown columns and type errors here
+        for c in self.columns:
+            if c not in schema:
+                return f"condition {self.args[0]!r}: " + _missing_column(c, schema)
+        for c in conditions.boolean_columns(self.args[0]):
+            if schema[c] not in (pl.Boolean, pl.Null):
+                return (
+                    f"condition {self.args[0]!r}: {c!r} is {_dtype_name(schema[c])}, not "
+                    f"true/false; compare it, e.g. {c} > 0"
+                )
+        try:  # type errors (text compared with a number, ...): the same answer on every backend
+            pl.LazyFrame(schema=schema).select(self.expr(schema)).collect_schema()
+        except Exception as exc:
             return f"cannot evaluate condition {self.args[0]!r}: {_first_line(exc)}"
-        dtype = next(iter(names.values()))
-        if dtype not in (pl.Boolean, pl.Null):
-            return f"condition {self.args[0]!r} is not true/false but {dtype}"
         return None
 
-    def expr(self) -> pl.Expr:
-        return pl.sql_expr(self.args[0])
+    def expr(self, schema: Schema) -> pl.Expr:
+        return conditions.to_polars(self.args[0], schema)
 
     def facts(self, schema):
         return [F.ConditionCount(self.args[0])]
@@ -458,7 +464,7 @@ class FailedRows(Metric):
         return int(facts[F.ConditionCount(self.args[0])])
 
     def offending(self, schema, ctx):
-        return self.expr().fill_null(False)
+        return self.expr(schema)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -100,18 +100,15 @@ class InvalidCount(Fact):
 
 @dataclass(frozen=True)
 class ConditionCount(Fact):
-    """Rows for which a SQL condition (polars SQL expression) is true."""
+    """Rows for which a condition (``checks.conditions``: its text, parsed once) is true."""
 
     condition: str
 
     @property
     def columns(self) -> tuple[str, ...]:
-        import polars as pl
+        from jupyter_dataops.checks.conditions import columns
 
-        try:
-            return tuple(dict.fromkeys(pl.sql_expr(self.condition).meta.root_names()))
-        except Exception:  # an unreadable condition reads nothing; its check reports why
-            return ()
+        return columns(self.condition)
 
 
 @dataclass(frozen=True)

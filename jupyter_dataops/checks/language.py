@@ -25,6 +25,7 @@ import re
 
 import polars as pl
 
+from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks.catalogue import CATALOGUE
 from jupyter_dataops.checks.cursor import IDENT as _IDENT
 from jupyter_dataops.checks.cursor import Line as _Line
@@ -202,7 +203,8 @@ def _parse_metric(cur: _Line, spec: CheckSpec):
 
 
 def _parse_condition_text(cur: _Line) -> str:
-    """The SQL condition of failed_rows(...): up to the matching ')' outside quotes."""
+    """The condition of failed_rows(...): up to the matching ')' outside quotes, parsed once
+    (``checks.conditions``) so a condition no backend can run is refused here, where it is."""
     start = cur.pos
     depth, i, quote = 0, cur.pos, None
     while i < len(cur.text):
@@ -224,11 +226,11 @@ def _parse_condition_text(cur: _Line) -> str:
     cond = cur.text[start:i].strip()
     if not cond:
         raise cur.error("failed_rows needs a condition, e.g. failed_rows(shipped_at < created_at)")
+    lead = len(cur.text[start:i]) - len(cur.text[start:i].lstrip())
     try:
-        pl.sql_expr(cond)
-    except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise cur.error(f"cannot read the condition {cond!r}: {msg}", start) from None
+        conditions.parse(cond)
+    except conditions.ConditionError as exc:
+        raise cur.error(exc.message, start + lead + exc.offset) from None
     cur.pos = i + 1
     return cond
 

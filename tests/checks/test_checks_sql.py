@@ -62,10 +62,7 @@ CANNOT = {
     "dask": {
         "median(amount) < 30": "approximately over its 2 partitions",
         "percentile(amount, 0.9) < 60": "approximately over its 2 partitions",
-        "failed_rows(amount > 50) = 0": "cannot run them here",
     },
-    # ibis 12 cannot run SQL text on DuckDB 2 (Table.sql fails there): conditions say so
-    "ibis": {"failed_rows(amount > 50) = 0": "the ibis backend cannot run them here"},
 }
 
 

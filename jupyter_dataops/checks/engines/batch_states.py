@@ -7,7 +7,7 @@ are the ``BatchedEngine`` (typed Any: batched.py imports this module, not the re
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,20 +56,6 @@ class Count(State):
 
     def update(self, parts: list, batch: pl.DataFrame) -> None:
         self.total += sum(int(p or 0) for p in parts)
-
-    def result(self) -> int:
-        return self.total
-
-
-class BatchCount(State):
-    """A count that needs the batch itself (a condition reading NaN as null)."""
-
-    def __init__(self, count: Callable[[pl.DataFrame], int]) -> None:
-        self.count = count
-        self.total = 0
-
-    def update(self, parts: list, batch: pl.DataFrame) -> None:
-        self.total += int(self.count(batch) or 0)
 
     def result(self) -> int:
         return self.total

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import polars as pl
 
+from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import missing_expr
 from jupyter_dataops.checks.engines import batch_states as BS
 from jupyter_dataops.checks.engines import streaming as S
 from jupyter_dataops.checks.engines.base import Engine, first_line
 from jupyter_dataops.checks.engines.batch_states import (
-    BatchCount,
     Count,
     Distinct,
     Extreme,
@@ -76,11 +76,7 @@ def aggregate(e: BatchedEngine, fact: F.Aggregate) -> State:
 
 
 def condition(e: BatchedEngine, fact: F.ConditionCount) -> State:
-    expr = pl.sql_expr(fact.condition)
-    floats = S.nan_as_null(expr, e.schema)
-    if floats:  # NaN is missing, as everywhere else
-        return BatchCount(lambda b: b.with_columns(floats).select(expr.sum()).item())
-    return Count([expr.sum()])
+    return Count([conditions.to_polars(fact.condition, e.schema).sum()])
 
 
 BATCHED: dict[type, Callable[[BatchedEngine, Any], State]] = {

@@ -2,13 +2,12 @@
 
 The facts compile to narwhals expressions and run as one ``select`` on the frame's own backend;
 only that one-row result comes back to Python, plus at most ``limit`` offending rows of a failing
-row-level check. Nothing is downloaded whole. Semantics follow the polars engines: missing is
+row-level check. ``failed_rows`` conditions compile to narwhals expressions too
+(``checks.conditions``), so they run in the same select on every backend. Nothing is downloaded whole. Semantics follow the polars engines: missing is
 null or NaN (in float columns), aggregates and distinct counts skip both.
 
 What a backend cannot express is ``Unavailable`` and its checks report ``error`` saying why:
 
-* ``failed_rows(CONDITION)`` is SQL text: it runs on DuckDB relations (as a DuckDB filter, float
-  NaN read as NULL) and reports ``error`` on other backends;
 * ``median``/``percentile`` on a Dask frame of several partitions (narwhals has no exact
   partitioned quantile);
 * a multi-column ``duplicate_count`` runs a second, distinct-count query.
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import narwhals as nw
 import polars as pl
 
+from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import as_datetime, coerce_values, is_float
 from jupyter_dataops.checks.engines.base import Engine, first_line, message_of
@@ -192,28 +192,9 @@ class NarwhalsEngine(Engine):
         )
         return (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
 
-    def sql_filter(self, condition: str) -> nw.LazyFrame:
-        """The rows where an SQL condition holds, float NaN read as NULL: a DuckDB filter on a
-        DuckDB relation, a Spark SQL filter on a SQLFrame / PySpark DataFrame."""
-        floats = [c for c, t in self.schema.items() if is_float(t)]
-        if self.backend == "duckdb":
-            rel = self.native
-            if floats:
-                swaps = ", ".join(
-                    f'CASE WHEN isnan("{c}") THEN NULL ELSE "{c}" END AS "{c}"' for c in floats
-                )
-                rel = rel.project(f"* REPLACE ({swaps})")
-            return nw.from_native(rel.filter(condition))
-        if self.backend in ("sqlframe", "pyspark"):
-            df = self.native
-            for c in floats:
-                df = df.withColumn(c, _nan_null(df, c))
-            return nw.from_native(df.filter(condition))
-        raise DataOpsError(
-            f"failed_rows conditions are SQL text: the {self.backend} backend cannot run them "
-            "here (run this check on a polars frame, a DuckDB relation, a SQLFrame/PySpark "
-            "DataFrame or a database)"
-        )
+    def condition(self, fact: F.ConditionCount) -> nw.Expr:
+        """True on the rows where the condition holds (NaN read as NULL), as narwhals."""
+        return conditions.to_narwhals(fact.condition, self.schema)
 
     # ---- execution
 
@@ -255,16 +236,6 @@ class NarwhalsEngine(Engine):
             return None, None
         except Exception:
             return None, None
-
-
-def _nan_null(df: Any, col: str) -> Any:
-    """A Spark-API column: ``col`` with NaN read as NULL (SQLFrame or PySpark functions)."""
-    import importlib
-
-    mod = type(df).__module__
-    name = mod.rsplit(".", 1)[0] if mod.startswith("sqlframe") else "pyspark.sql"
-    functions = importlib.import_module(f"{name}.functions")
-    return functions.when(functions.isnan(df[col]), None).otherwise(df[col])
 
 
 # ---- the dispatch table: fact type -> narwhals expressions ---------------------------------
@@ -331,10 +302,8 @@ def invalid(e: NarwhalsEngine, fact: F.InvalidCount) -> Compiled:
     return [bad.sum()], _int
 
 
-def condition(e: NarwhalsEngine, fact: F.ConditionCount) -> Compiled | None:
-    e.values[fact] = int(e.scalar(e.sql_filter(fact.condition).select(nw.len())))
-    e.steps.append(f"failed_rows({fact.condition}): an SQL filter in {e.backend}")
-    return None
+def condition(e: NarwhalsEngine, fact: F.ConditionCount) -> Compiled:
+    return [e.condition(fact).sum()], _int
 
 
 def _reference(e: NarwhalsEngine, fact: F.ReferenceMissingCount) -> nw.Expr:
@@ -403,6 +372,6 @@ OFFENDING: dict[type, Callable[[NarwhalsEngine, Any], nw.LazyFrame]] = {
     F.NullCount: lambda e, f: e.frame.filter(e.missing(f.column)),
     F.DistinctCount: _off_duplicates,
     F.InvalidCount: lambda e, f: e.frame.filter(~e.missing(f.column) & ~e.valid(f.column, f.rule)),
-    F.ConditionCount: lambda e, f: e.sql_filter(f.condition),
+    F.ConditionCount: lambda e, f: e.frame.filter(e.condition(f)),
     F.ReferenceMissingCount: lambda e, f: e.frame.filter(_reference(e, f)),
 }

@@ -23,8 +23,8 @@ honest where a dialect lacks something (the fact is ``Unavailable`` and its chec
   SQL and run);
 * on MySQL/MariaDB text compares by the column's collation, case-insensitive by default:
   ``valid values`` and distinct counts of text then ignore case (polars does not);
-* ``failed_rows(CONDITION)`` puts the condition text into the query as is: write it in the
-  database's SQL;
+* ``failed_rows(CONDITION)`` is the check language's condition (``checks.conditions``),
+  transpiled to the dialect by sqlglot: the same rows as on every other backend;
 * ``reference_missing_count(col) = 0: in other.col`` looks the values up in the table ``other``
   of the same database, or in a frame called ``other`` passed in ``namespace`` (at most
   ``MAX_INLINE_VALUES`` distinct values, sent as an ``IN`` list).
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import polars as pl
 import sqlalchemy as sa
 
+from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import as_datetime, coerce_values, is_float
 from jupyter_dataops.checks.engines.base import Engine, first_line
@@ -276,6 +277,12 @@ class SqlEngine(Engine):
             return self.table
         return sa.select(*[self.clean(c.name).label(c.name) for c in cols]).subquery("_dataops")
 
+    def condition(self, fact: F.ConditionCount) -> sa.ColumnElement:
+        """The condition in this database's SQL (sqlglot's transpiler, ``checks.conditions``)."""
+        return sa.literal_column(
+            f"({conditions.to_sql(fact.condition, self.schema, self.dialect)})"
+        )
+
     # ---- execution
 
     def execute(self) -> dict[Fact, Any]:
@@ -412,7 +419,7 @@ def invalid(e: SqlEngine, fact: F.InvalidCount) -> Compiled:
 
 
 def condition(e: SqlEngine, fact: F.ConditionCount) -> Compiled:
-    cond = sa.literal_column(f"({fact.condition})")
+    cond = e.condition(fact)
     frame = e.frame_for_conditions()
     count = sa.select(sa.func.count()).select_from(frame).where(cond)
     if frame is e.table:
@@ -486,7 +493,7 @@ def _off_invalid(e: SqlEngine, fact: F.InvalidCount):
 
 
 def _off_condition(e: SqlEngine, fact: F.ConditionCount):
-    return e.frame_for_conditions(), sa.literal_column(f"({fact.condition})")
+    return e.frame_for_conditions(), e.condition(fact)
 
 
 def _off_reference(e: SqlEngine, fact: F.ReferenceMissingCount):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
+from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks import facts as F
 from jupyter_dataops.checks.dtypes import is_float, is_stringlike, missing_expr, valid_expr
 from jupyter_dataops.checks.engines.base import Engine, first_line
@@ -212,16 +213,9 @@ def invalid(engine: StreamingEngine, fact: F.InvalidCount) -> list[pl.Expr]:
     return [bad(pl.col(fact.column)).sum()]
 
 
-def condition(engine: StreamingEngine, fact: F.ConditionCount) -> list[pl.Expr] | None:
-    expr = pl.sql_expr(fact.condition)
-    floats = nan_as_null(expr, engine.schema)
-    if floats:
-        # NaN is missing, as everywhere else: compare with it as with a null
-        engine.values[fact] = engine.collect(
-            engine.frame.lazy().with_columns(floats).select(expr.sum())
-        ).item()
-        return None
-    return [expr.sum()]
+def condition(engine: StreamingEngine, fact: F.ConditionCount) -> list[pl.Expr]:
+    # compiled with NaN read as null in the float columns it reads: part of the fused select
+    return [conditions.to_polars(fact.condition, engine.schema).sum()]
 
 
 def reference_missing(engine: StreamingEngine, fact: F.ReferenceMissingCount) -> list[pl.Expr]:
