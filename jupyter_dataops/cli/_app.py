@@ -117,14 +117,15 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-#: commands after which lateness is noticed (a partition past its `expect_by`): the late
-#: alert goes out even when no scheduler runs, once per partition (observers/lateness.py)
+#: commands after which lateness is noticed (a partition past its `expect_by`): its `late`
+#: incident opens, and is alerted, even when no scheduler runs (observers/lateness.py)
 NOTICES_LATENESS = frozenset({"run", "status", "runs", "backfill", "history"})
 
 
 def notice_late() -> None:
-    """Send the ``late`` alerts of the project here that nobody sent yet; never fails a command
-    (a missing project, file or store is the command's to report)."""
+    """Record the late partitions of the project here as ``late`` incidents and send the alerts
+    nobody sent yet; never fails a command (a missing project, file or store is the command's
+    to report)."""
     from jupyter_dataops.errors import DataOpsError
     from jupyter_dataops.pipeline.definition.project import Project
 
@@ -133,7 +134,7 @@ def notice_late() -> None:
         if project is None:
             return
         pipeline = project.pipeline
-        if pipeline.partitions is None or not any("late" in a.events for a in pipeline.alerts):
+        if pipeline.partitions is None:
             return
         from jupyter_dataops.pipeline.observers.lateness import notice_late as notice
         from jupyter_dataops.pipeline.views import history
@@ -145,7 +146,8 @@ def notice_late() -> None:
     for line in sent:
         err_console.print(
             Text(
-                f"late: partition {line['partition']} of {line['pipeline']}; 'late' alert "
+                f"{line['alert']}: incident {line['incident']} of {line['pipeline']}/"
+                f"{line['step']}, partition(s) {', '.join(line['partitions'])}; alert "
                 f"{line['event'].removeprefix('alert_')} ({line['channel']} {line['target']})"
             ),
             highlight=False,

@@ -140,9 +140,12 @@ class IncidentsMixin(StoreBase):
         resolve_after: int = 1,
         step_run_id: int | None = None,
         now: datetime | None = None,
+        note: str | None = None,
     ) -> dict[str, Any] | None:
         """One more passing production run for a not-resolved incident; resolves it (by
-        ``dataops``) after ``resolve_after`` in a row. Returns the incident if this resolved it."""
+        ``dataops``, with ``note`` or how many runs passed) after ``resolve_after`` in a row.
+        Returns the incident if this call resolved it: of two processes counting the same pass
+        at once, one resolves it (the update is conditional on what it read)."""
         iid = _as_id(incident_id, "incident id")
         with self._write() as conn:
             r = conn.execute(select(_I.c.passes, _I.c.status).where(_I.c.id == iid)).first()
@@ -157,11 +160,15 @@ class IncidentsMixin(StoreBase):
                     open_key=None,
                     resolved_at=now or _now(),
                     resolved_by="dataops",
-                    resolved_note=f"passed on {passes} production run(s) in a row",
+                    resolved_note=note or f"passed on {passes} production run(s) in a row",
                     resolved_step_run_id=step_run_id,
                 )
-            conn.execute(update(_I).where(_I.c.id == iid).values(**values))
-        return self.get_incident(iid) if resolved else None
+            changed = conn.execute(
+                update(_I)
+                .where(_I.c.id == iid, _I.c.passes == r.passes, _I.c.status.in_(NOT_RESOLVED))
+                .values(**values)
+            ).rowcount
+        return self.get_incident(iid) if resolved and changed else None
 
     def acknowledge_incident(
         self, incident_id: int | str, *, by: str, note: str | None = None
@@ -209,12 +216,23 @@ class IncidentsMixin(StoreBase):
             )
         return iid
 
-    def mark_reminded(self, incident_id: int, now: datetime | None = None) -> None:
-        """A reminder of a still-open incident went out."""
+    def claim_reminder(
+        self, incident_id: int, previous: str | None, now: datetime | None = None
+    ) -> bool:
+        """Claim the reminder of a still-open incident last reminded at ``previous`` (its
+        ``reminded_at`` as read, None: never): True for the one process whose claim changed it,
+        so a scheduler and a run's end reminding at once send one reminder."""
+        iid = _as_id(incident_id, "incident id")
+        last = _I.c.reminded_at.is_(None)
+        if previous is not None:
+            last = _I.c.reminded_at == datetime.fromisoformat(previous)
         with self._write() as conn:
-            conn.execute(
-                update(_I).where(_I.c.id == int(incident_id)).values(reminded_at=now or _now())
-            )
+            changed = conn.execute(
+                update(_I)
+                .where(_I.c.id == iid, _I.c.status.in_(NOT_RESOLVED), last)
+                .values(reminded_at=now or _now())
+            ).rowcount
+        return changed == 1
 
     def get_incident(self, incident_id: int | str) -> dict[str, Any] | None:
         """One incident with ``runs``: ``[{step_run_id, partition, seen_at}]``, oldest first,

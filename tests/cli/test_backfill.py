@@ -1,6 +1,7 @@
 """``dataops backfill``, ``run --partition``, ``runs --partition`` and ``history`` as a user runs
 them: real ``dataops`` processes, papermill kernels and a SQLite store; a late partition
-(``expect_by``) shown by ``dataops status`` and alerted once to a real webhook receiver."""
+(``expect_by``) shown by ``dataops status``, its ``late`` incident alerted once to a real webhook
+receiver when it opens and once when the partition's run resolves it."""
 
 from __future__ import annotations
 
@@ -116,10 +117,19 @@ def test_a_late_partition_is_shown_and_alerted_once(tmp_path):
             (logged,) = [a for a in store.list_alerts(pipeline="late") if a["event"] == "late"]
             assert logged["status"] == "sent" and logged["attempts"] == 1
 
-        ok("run", "--partition", yesterday, cwd=root)  # done now: no longer late
+        with open_store(f"sqlite:///{root}/.dataops/dataops.db") as store:
+            (incident,) = store.list_incidents(pipeline="late")
+        assert (incident["kind"], incident["partitions"]) == ("late", [yesterday])
+        assert body["incident"]["id"] == incident["id"]
+
+        # the partition's run arrives: no longer late, its incident resolved and alerted once
+        ran = ok("run", "--partition", yesterday, cwd=root)
         status = json.loads(ok("status", "--json", cwd=root).stdout)
         assert status["steps"][0]["late"] == []
-        assert len(hook.bodies) == 1
+        assert [b["event"] for b in hook.bodies] == ["late", "resolved"], ran.stdout
+        assert hook.bodies[1]["incident"]["id"] == incident["id"]
+        with open_store(f"sqlite:///{root}/.dataops/dataops.db") as store:
+            assert store.get_incident(incident["id"])["status"] == "resolved"
     finally:
         hook.close()
 

@@ -458,7 +458,8 @@ def remind_open(
     alerts: Sequence[AlertSpec], store: Store, pipeline: str, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Alert again each incident still open longer than a channel's ``remind_after`` since it
-    opened or was last reminded of. Returns the deliveries made."""
+    opened or was last reminded of (claimed first: the scheduler's tick and a run's end may
+    both look at once). Returns the deliveries made."""
     reminding = [a for a in alerts if a.options.get("remind_after")]
     if not reminding:
         return []
@@ -469,9 +470,10 @@ def remind_open(
         due = [a for a in reminding if now - since >= timedelta(seconds=a.options["remind_after"])]
         if not due:
             continue
+        if not store.claim_reminder(incident["id"], incident["reminded_at"], now):
+            continue  # another process reminded of it just now
         event = incident_event(incident, KIND_EVENTS.get(incident["kind"], "failure"))
-        out.extend(deliver(due, event, store=store))
-        store.mark_reminded(incident["id"], now)
+        out.extend({**r, "incident": incident["id"]} for r in deliver(due, event, store=store))
     return out
 
 

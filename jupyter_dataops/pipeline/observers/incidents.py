@@ -10,8 +10,9 @@ and records each problem in it against its incident, keyed by (pipeline, step, k
 so a second failure of the same key attaches to the open incident (count, last seen, the run and
 its partition) instead of opening another. A key that passes counts towards resolution:
 ``resolve_after`` passing runs in a row (``incidents:`` in ``dataops.yaml``, default 1) resolve it.
-Late partitions (``late``) and problems people report (``reported``, ``report_incident``) open
-incidents the same way. The alert observer reads what a step run opened and resolved
+Late partitions (``late``, ``observers.lateness``) and problems people report (``reported``,
+``incident_actions.report_incident``) open incidents the same way; a late incident resolves when
+the runs of its partitions arrive (here, when the last one succeeds). The alert observer reads what a step run opened and resolved
 (``store.incidents_of_step_run``), so each incident is alerted once when it opens and once when it
 resolves. This observer runs before the alert observer (``attach.observers_for``).
 """
@@ -97,7 +98,31 @@ def passed(incident: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
         )
     if kind == "step_failed":
         return run.get("status") == "success"
-    return False  # late and reported incidents are resolved otherwise (or by a person)
+    return False  # late (``late_done``) and reported incidents are resolved otherwise
+
+
+def late_done(store: Store, incident: Mapping[str, Any]) -> bool:
+    """Whether every partition of a ``late`` incident has its step's latest production run
+    successful now (the runs arrived)."""
+    parts = incident.get("partitions") or []
+    statuses = store.partition_statuses(str(incident["pipeline"]), parts)
+    return bool(parts) and all(
+        statuses.get(p, {}).get(incident["step"]) == "success" for p in parts
+    )
+
+
+def resolve_late(
+    store: Store, incident: Mapping[str, Any], step_run_id: int | None = None
+) -> dict[str, Any] | None:
+    """Resolve a ``late`` incident whose partitions are done (by ``step_run_id``, the run that
+    arrived last, when known). Returns it if this call resolved it."""
+    parts = incident.get("partitions") or []
+    shown = ", ".join(parts[:5]) + (" ..." if len(parts) > 5 else "")
+    return store.record_pass(
+        incident["id"],
+        step_run_id=step_run_id,
+        note=f"the run of partition(s) {shown} arrived",
+    )
 
 
 def record_step_run(pipeline: Any, store: Store, run: Mapping[str, Any]) -> dict[str, list]:
@@ -127,6 +152,19 @@ def record_step_run(pipeline: Any, store: Store, run: Mapping[str, Any]) -> dict
     options = getattr(pipeline, "incidents", None)
     resolve_after = getattr(options, "resolve_after", 1)
     for incident in store.list_incidents(pipeline=name, step=step):
+        if incident["kind"] == "late":
+            # the partition's run arrived: resolved when it was the last one missing
+            arrived = run.get("status") == "success" and run.get("partition") in (
+                incident.get("partitions") or []
+            )
+            done = (
+                resolve_late(store, incident, srid)
+                if arrived and late_done(store, incident)
+                else None
+            )
+            if done is not None:
+                out["resolved"].append(done)
+            continue
         if (incident["kind"], incident["key"]) in keys or not passed(incident, run):
             continue
         done = store.record_pass(incident["id"], resolve_after=resolve_after, step_run_id=srid)
@@ -188,7 +226,9 @@ __all__ = [
     "current_user",
     "incident_lines",
     "incidents_of",
+    "late_done",
     "passed",
     "problems",
     "record_step_run",
+    "resolve_late",
 ]

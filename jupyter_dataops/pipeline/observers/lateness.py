@@ -1,16 +1,21 @@
-"""On time, or late: a ``late`` alert once per partition not successful by its ``expect_by``.
+"""On time, or late: a partition not successful by its ``expect_by`` is a ``late`` incident.
 
 Lateness is noticed by whoever looks first, so it is noticed even when no scheduler runs: the
 scheduler (at start and every maintenance pass) and the next ``dataops`` command (``run``,
 ``status``, ``runs``, ``backfill``, ``history``: one hook in ``cli/_app.py``) call
-``notice_late``. Each alert is claimed in the store's alert log under a unique key (pipeline,
-partition, channel) before it is sent, so two noticers never send it twice, and a partition
-once alerted is never alerted again (whether the delivery worked is in the alert log).
+``notice_late``. Each late step opens (or attaches its partition to) the step's one open ``late``
+incident, keyed like the others (pipeline, step, ``late``, ``late``), whether or not a channel
+listens for ``late``; a late step downstream of another late step of the same partition is that
+one's blast radius, not an incident of its own. The incident is alerted once when it opens (the
+store's open key lets one noticer open it, however many look at once) and once when it resolves:
+when the runs of all its partitions arrive (``incidents.record_step_run``, the run's own alert
+observer says so), or at the next notice when they arrived some other way.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,31 +27,40 @@ if TYPE_CHECKING:
 log = logging.getLogger("jupyter_dataops.alerts")
 
 EVENT = "late"
-MAX_PER_NOTICE = 20  # oldest first; the rest go out on the next notice
+KEY = "late"  # one open late incident per step, whichever partitions it holds
 
 
-def late_event(pipeline: Any, late: Late) -> Any:
-    """The alert event of one late partition."""
+def late_event(pipeline: Any, incident: Mapping[str, Any], lates: Sequence[Late]) -> Any:
+    """The alert that a ``late`` incident opened: its step, its late partitions and what to do."""
     from jupyter_dataops.pipeline.observers.alerts import AlertEvent
 
-    steps = ", ".join(late.steps)
+    step = incident.get("step")
+    parts = list(incident.get("partitions") or [late.partition for late in lates])
+    first = lates[0] if lates else None
+    by = f" by {first.expect_by} ({first.deadline.isoformat()})" if first else ""
+    shown = ", ".join(parts[:10]) + (f" and {len(parts) - 10} more" if len(parts) > 10 else "")
+    newest = parts[-1] if parts else ""
     return AlertEvent(
         events=[EVENT],
         pipeline=pipeline.name,
-        partition=late.partition,
+        step=step,
+        partition=parts[0] if parts else None,
         status="late",
         error=(
-            f"partition {late.partition} is not done: step(s) {steps} not successful by "
-            f"{late.expect_by} ({late.deadline.isoformat()}). Look at `dataops runs --partition "
-            f"{late.partition}`, then run it with `dataops run --partition {late.partition}`."
+            f"incident {incident.get('id')} opened: step {step} not successful{by} for "
+            f"partition(s) {shown}. Look at `dataops runs --partition {newest}`, then run it with "
+            f"`dataops run --partition {newest}` (or `dataops backfill` for several)."
         ),
-        time=late.deadline.isoformat(),
+        time=first.deadline.isoformat() if first else incident.get("first_seen"),
+        incident=dict(incident),
     )
 
 
 def notice_late(pipeline: Any, store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Send a ``late`` alert for each late partition not alerted before (to the ``alerts:``
-    entries whose ``on:`` has ``late``). Returns the deliveries made; never raises."""
+    """Record each late partition against its step's ``late`` incident, resolve the late
+    incidents whose partitions are all done, and alert (the ``alerts:`` entries whose ``on:``
+    has ``late``) each incident that opened or resolved here. Returns the deliveries made, each
+    with its ``incident`` id and ``partitions``; never raises."""
     try:
         return _notice(pipeline, store, now)
     except Exception as exc:  # noqa: BLE001 - noticing lateness never breaks a command
@@ -55,56 +69,78 @@ def notice_late(pipeline: Any, store: Store, now: datetime | None = None) -> lis
 
 
 def _notice(pipeline: Any, store: Store, now: datetime | None) -> list[dict[str, Any]]:
-    from jupyter_dataops.pipeline.observers.alerts import channels, deliver
+    from jupyter_dataops.pipeline.observers.alerts import deliver, incident_event
 
-    wanted = [a for a in (getattr(pipeline, "alerts", ()) or ()) if EVENT in a.events]
-    if store is None or not wanted:
+    if store is None or getattr(pipeline, "partitions", None) is None:
+        return []
+    found = lateness(pipeline, store, now)
+    opened = _record_incidents(pipeline, store, found)
+    resolved = _resolve_done(pipeline, store)
+    alerts = list(getattr(pipeline, "alerts", ()) or ())
+    if not alerts:
         return []
     sent: list[dict[str, Any]] = []
-    targets = [(a.channel, channels[a.channel](a).describe()) for a in wanted]
-    found = lateness(pipeline, store, now)
-    _record_incidents(pipeline, store, found)
-    for late in found:
-        if len(sent) >= MAX_PER_NOTICE * len(wanted):
-            break
-        claims = store.claim_partition_alert(pipeline.name, EVENT, late.partition, targets)
-        if not claims:
-            continue  # alerted before (here or by another process)
-        results = deliver(wanted, late_event(pipeline, late), store=None)
-        for claim, result in zip(claims, results, strict=False):
-            store.finish_alert(
-                claim,
-                "sent" if result.get("event") == "alert_sent" else "failed",
-                attempts=result.get("attempts", 0),
-                error=result.get("error"),
-            )
-        sent.extend({**r, "partition": late.partition} for r in results)
+    for iid, lates in opened.items():
+        incident = store.get_incident(iid)
+        if incident is not None:
+            event = late_event(pipeline, incident, lates)
+            sent.extend(_about(incident, r) for r in deliver(alerts, event, store=store))
+    for incident in resolved:
+        event = incident_event(incident, "resolved")
+        sent.extend(_about(incident, r) for r in deliver(alerts, event, store=store))
     return sent
 
 
-def _record_incidents(pipeline: Any, store: Store, found: list[Late]) -> None:
-    """Each late step is an incident (kind ``late``) with its late partitions attached, once
-    each; a step no longer late for any partition resolves its incident."""
+def _about(incident: Mapping[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    return {**result, "incident": incident["id"], "partitions": incident.get("partitions") or []}
+
+
+def first_late_steps(pipeline: Any, late: Late) -> list[str]:
+    """The late steps of a partition that no other late step of it is upstream of: the problem;
+    the steps below them wait on it (their blast radius)."""
+    from jupyter_dataops.pipeline.definition.dag import downstream
+
+    deps = {name: tuple(s.depends_on) for name, s in pipeline.steps.items()}
+    below = {s for t in late.steps if t in deps for s in downstream(deps, t)}
+    return [s for s in late.steps if s not in below]
+
+
+def _record_incidents(pipeline: Any, store: Store, found: list[Late]) -> dict[int, list[Late]]:
+    """Each first late step of each late partition attached (once per partition) to the step's
+    open late incident. Returns the incidents opened here, with their late partitions."""
     from jupyter_dataops.pipeline.observers.incidents import blast_radius
 
-    late_steps: set[str] = set()
+    opened: dict[int, list[Late]] = {}
     for late in found:
-        for step in late.steps:
-            late_steps.add(step)
-            store.record_failure(
+        for step in first_late_steps(pipeline, late):
+            incident, new = store.record_failure(
                 pipeline.name,
                 step,
-                "late",
-                "late",
+                EVENT,
+                KEY,
                 title=f"{step} not done by {late.expect_by}",
                 partition=late.partition,
                 opened_by="dataops",
                 affected=blast_radius(pipeline, step),
                 once_per_partition=True,
             )
+            if new or incident["id"] in opened:
+                opened.setdefault(incident["id"], []).append(late)
+    return opened
+
+
+def _resolve_done(pipeline: Any, store: Store) -> list[dict[str, Any]]:
+    """The late incidents of ``pipeline`` whose partitions all have their step done since,
+    resolved here."""
+    from jupyter_dataops.pipeline.observers.incidents import late_done, resolve_late
+
+    out = []
     for incident in store.list_incidents(pipeline=pipeline.name):
-        if incident["kind"] == "late" and incident["step"] not in late_steps:
-            store.record_pass(incident["id"])
+        if incident["kind"] == EVENT and late_done(store, incident):
+            done = resolve_late(store, incident)
+            if done is not None:
+                out.append(done)
+    return out
 
 
-__all__ = ["EVENT", "late_event", "notice_late"]
+__all__ = ["EVENT", "first_late_steps", "late_event", "notice_late"]

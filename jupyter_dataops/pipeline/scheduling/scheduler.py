@@ -125,11 +125,23 @@ class Scheduler:
         return self.id
 
     def notice_late(self) -> None:
-        """``late`` alerts for partitions past their ``expect_by`` (once per partition)."""
+        """Partitions past their ``expect_by`` become ``late`` incidents, alerted when one opens
+        and when it resolves."""
         from jupyter_dataops.pipeline.observers.lateness import notice_late
 
         for line in notice_late(self.pipeline, self.store):
-            log_event(logging.WARNING, "late", **line)
+            log_event(logging.WARNING, "late", **_delivery(line))
+
+    def remind(self) -> None:
+        """Alert again the incidents still open past a channel's ``remind_after`` (every tick,
+        so a reminder is due on time even when no run ends)."""
+        alerts = [a for a in self.pipeline.alerts if a.options.get("remind_after")]
+        if not alerts:
+            return
+        from jupyter_dataops.pipeline.observers.alerts import remind_open
+
+        for line in remind_open(alerts, self.store, self.pipeline.name):
+            log_event(logging.INFO, "reminded", **_delivery(line))
 
     def _describe(self) -> dict[str, str]:
         return {
@@ -240,6 +252,7 @@ class Scheduler:
         if time.monotonic() - self._last_maintenance >= MAINTENANCE_SECONDS:
             self._last_maintenance = time.monotonic()
             self.maintenance()
+        self.remind()
         scheds = schedules(self.pipeline)
         for key, sched in scheds.items():
             cursor = self.cursors.get(key)
@@ -469,3 +482,10 @@ class Scheduler:
                 self.cursors.pop(key, None)  # a new or changed schedule starts from now
         log_event(logging.INFO, "reloaded", file=str(self.path), schedules=self._describe())
         return True
+
+
+def _delivery(line: dict[str, Any]) -> dict[str, Any]:
+    """An alert delivery's fields for a log line (its ``event`` is the log line's own name)."""
+    fields = dict(line)
+    fields["delivery"] = fields.pop("event", None)
+    return fields

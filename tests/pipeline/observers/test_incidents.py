@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import Hook, write_notebook
@@ -15,8 +16,9 @@ from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition.alert_config import parse_alert
 from jupyter_dataops.pipeline.definition.spec import PipelineFileError, load_pipeline
 from jupyter_dataops.pipeline.execution.runner import NullReporter, run_pipeline
-from jupyter_dataops.pipeline.observers.alerts import remind_open
+from jupyter_dataops.pipeline.observers.alerts import alert_step_runs, remind_open
 from jupyter_dataops.pipeline.observers.incident_actions import report_incident
+from jupyter_dataops.pipeline.observers.incidents import record_step_run
 from jupyter_dataops.store import open_store
 
 CHECKS = "row_count >= 10\nmissing_count(amount) = 0\n"
@@ -189,32 +191,91 @@ def test_retention_keeps_the_runs_an_open_incident_points_to(store):
     assert kept == {ids[0], ids[1], ids[2]}
 
 
-def test_a_late_step_is_one_incident_with_its_partitions_and_resolves_when_done(tmp_path, hook):
+def late_project(root: Path, alerts: str = "") -> Any:
+    """Daily partitions from 2026-09-01, due by 07:00; step b depends on a."""
+    write_notebook(root / "a.ipynb", "", "x = 1")
+    (root / "dataops.yaml").write_text(
+        "pipeline: daily\npartitions: {every: day, start: 2026-09-01}\n"
+        'expect_by: "07:00"\n' + alerts + "steps:\n  a: {notebook: a.ipynb}\n"
+        "  b: {notebook: a.ipynb, depends_on: [a], outputs: [daily.html]}\n"
+    )
+    return load_pipeline(root / "dataops.yaml")
+
+
+def arrive(store, pipeline, step: str, key: str) -> int:
+    """A successful production run of ``step`` for partition ``key``, recorded as the runner
+    records it, then seen by the incident and alert observers (what they call per step)."""
+    prid = store.create_pipeline_run("daily", partition=key)
+    srid = store.create_step_run(prid, step)
+    store.start_step_run(srid)
+    store.finish_step_run(srid, "success")
+    store.finish_pipeline_run(prid)
+    record_step_run(pipeline, store, store.get_run(srid))
+    alert_step_runs(pipeline.alerts, store, [srid])
+    return srid
+
+
+def test_late_partitions_are_one_incident_alerted_when_it_opens_and_when_their_runs_arrive(
+    tmp_path, hook
+):
     from datetime import datetime, timezone
 
     from jupyter_dataops.pipeline.observers.lateness import notice_late
 
-    write_notebook(tmp_path / "a.ipynb", "", "x = 1")
-    (tmp_path / "dataops.yaml").write_text(
-        "pipeline: daily\npartitions: {every: day, start: 2026-09-01}\n"
-        'expect_by: "07:00"\n'
-        f"alerts:\n  - webhook: {hook.url}\n    on: [late]\n"
-        "steps:\n  a: {notebook: a.ipynb}\n"
-    )
-    pipeline = load_pipeline(tmp_path / "dataops.yaml")
+    pipeline = late_project(tmp_path, f"alerts:\n  - webhook: {hook.url}\n    on: [late]\n")
     now = datetime(2026, 9, 3, 8, 0, tzinfo=timezone.utc)
     with open_store(tmp_path) as store:
-        notice_late(pipeline, store, now)
-        notice_late(pipeline, store, now)  # noticed again by the next command: nothing new
+        sent = notice_late(pipeline, store, now)
+        assert notice_late(pipeline, store, now) == []  # the next command's look: nothing new
+        # a and b are late for both days; b waits on a: one incident, on a, b in its radius
         [incident] = store.list_incidents(pipeline="daily")
-        assert incident["kind"] == "late" and incident["step"] == "a"
+        assert (incident["kind"], incident["step"]) == ("late", "a")
         assert incident["partitions"] == ["2026-09-01", "2026-09-02"] and incident["count"] == 2
-        for key in ("2026-09-01", "2026-09-02"):
-            prid = store.create_pipeline_run("daily", partition=key)
-            srid = store.create_step_run(prid, "a")
+        assert incident["affected"] == {"steps": ["b"], "outputs": ["daily.html"]}
+        assert [(s["incident"], s["partitions"]) for s in sent] == [
+            (incident["id"], ["2026-09-01", "2026-09-02"])
+        ]
+        [opened] = hook.bodies  # one alert for the two partitions
+        assert opened["event"] == "late" and opened["incident"]["id"] == incident["id"]
+        assert "2026-09-01, 2026-09-02" in opened["error"]
+        assert "dataops run --partition 2026-09-02" in opened["error"]
+
+        arrive(store, pipeline, "a", "2026-09-01")  # one of two: still open, nothing sent
+        assert store.get_incident(incident["id"])["status"] == "open" and len(hook.bodies) == 1
+        last = arrive(store, pipeline, "a", "2026-09-02")
+        done = store.get_incident(incident["id"])
+        assert done["status"] == "resolved" and done["resolved_step_run_id"] == last
+        assert done["resolved_by"] == "dataops" and "2026-09-02" in done["resolved_note"]
+        assert [b["event"] for b in hook.bodies] == ["late", "resolved"]
+        assert hook.bodies[1]["incident"]["id"] == incident["id"]
+
+        # a is done; b never ran: the problem is b's now, a new incident, alerted once
+        notice_late(pipeline, store, now)
+        [moved] = store.list_incidents(pipeline="daily")
+        assert moved["step"] == "b" and moved["partitions"] == ["2026-09-01", "2026-09-02"]
+        assert [b["event"] for b in hook.bodies] == ["late", "resolved", "late"]
+
+
+def test_late_incidents_are_recorded_without_a_late_channel_and_resolve_at_the_next_look(
+    tmp_path, hook
+):
+    from datetime import datetime, timezone
+
+    from jupyter_dataops.pipeline.observers.lateness import notice_late
+
+    pipeline = late_project(tmp_path, f"alerts:\n  - webhook: {hook.url}\n    on: [failure]\n")
+    now = datetime(2026, 9, 2, 8, 0, tzinfo=timezone.utc)
+    with open_store(tmp_path) as store:
+        assert notice_late(pipeline, store, now) == []  # nobody listens for late
+        [incident] = store.list_incidents(pipeline="daily")
+        assert incident["kind"] == "late" and incident["partitions"] == ["2026-09-01"]
+        # the runs arrive by a door that saw no observer (an old runner, a copied store)
+        for step in ("a", "b"):
+            prid = store.create_pipeline_run("daily", partition="2026-09-01")
+            srid = store.create_step_run(prid, step)
             store.start_step_run(srid)
             store.finish_step_run(srid, "success")
-            store.finish_pipeline_run(prid)
         notice_late(pipeline, store, now)
         assert store.list_incidents(pipeline="daily") == []
         assert store.get_incident(incident["id"])["status"] == "resolved"
+        assert hook.bodies == []
