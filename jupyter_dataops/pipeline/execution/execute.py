@@ -288,6 +288,8 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    from jupyter_dataops.pipeline.execution.engine import ENGINE
+
     output = Path(job.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with _STARTED_LOCK:
@@ -341,6 +343,7 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
                 start_timeout=job.start_timeout,
                 request_save_on_cell_execute=True,
                 kernel_manager_class=_WatchedKernelManager,
+                engine_name=ENGINE,  # papermill's nbclient engine, cheaper saves mid-run
                 # papermill has the whole notebook when nbclient stops the kernel: kill it at
                 # once instead of the graceful shutdown (a request, then up to a second or
                 # more of the kernel's own clean-up), which cost each step ~0.3-1 s of wall time

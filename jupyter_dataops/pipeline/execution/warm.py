@@ -421,9 +421,11 @@ def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) 
             *request["argv"],
             f"--IPKernelApp.parent_handle={os.getppid()}",
         ]
+        import gc
         import importlib
         import random
 
+        gc.enable()  # the template's objects stay frozen (never scanned: never copied)
         importlib.invalidate_caches()
         random.seed()
         if "numpy" in sys.modules:
@@ -449,8 +451,13 @@ def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) 
 
 
 def _serve(path: str) -> None:
+    import gc
     import selectors
 
+    # As CPython's gc docs advise for fork without exec: no collection in the template (no
+    # freed holes in its pages), and what it imported frozen before the forks, so a kernel's
+    # collections never write to (and copy) the template's pages of long-lived objects.
+    gc.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     owner = os.getppid()
     # polars' allocator (jemalloc) would start background threads at import; the children's
@@ -466,6 +473,7 @@ def _serve(path: str) -> None:
         except Exception:  # noqa: BLE001, S112 - an optional library: the kernel imports it itself
             continue
     _warm_up()
+    gc.freeze()
     if _busy_threads():  # a library started a thread: forking now could deadlock a child
         sys.exit(3)
     # polars warns in a forked child when its thread pool ran before the fork; the template
