@@ -4,7 +4,8 @@ After each step of a production run, ``IncidentObserver`` reads the step run bac
 and records each problem in it against its incident, keyed by (pipeline, step, kind, key):
 
 - a failing check line (``check``, key: the line's text),
-- an SPC signal (``spc``, key: the metric),
+- an SPC signal (``spc``, key: the metric; not the operations line ``ops:checks_failing``,
+  which counts failing lines that are incidents of their own),
 - a failed step with no failing check (``step_failed``),
 
 so a second failure of the same key attaches to the open incident (count, last seen, the run and
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.observers.base import RunObserver
+from jupyter_dataops.pipeline.observers.operations import CHECKS_FAILING
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -69,6 +71,8 @@ def problems(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     for c in checks:
         source = str(c.get("source") or f"line {c.get('line')}")
+        if c.get("metric") == CHECKS_FAILING:
+            continue  # the failing lines it counts are incidents of their own: one problem
         if (c.get("spc") or {}).get("broken"):
             metric = str(c.get("metric") or source)
             rules = ", ".join(c["spc"]["broken"])
@@ -91,8 +95,10 @@ def passed(incident: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
     if kind == "check":
         lines = [c for c in checks if str(c.get("source")) == key]
         return bool(lines) and all(c.get("status") in ("pass", "warn") for c in lines)
-    if kind == "spc":
-        lines = [c for c in checks if str(c.get("metric") or c.get("source")) == key]
+    if kind == "spc":  # the spc lines of the metric (a plain line may read it too)
+        lines = [
+            c for c in checks if c.get("spc") and str(c.get("metric") or c.get("source")) == key
+        ]
         return bool(lines) and all(
             (c.get("spc") or {}).get("judged") and not c["spc"].get("broken") for c in lines
         )

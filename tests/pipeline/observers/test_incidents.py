@@ -279,3 +279,36 @@ def test_late_incidents_are_recorded_without_a_late_channel_and_resolve_at_the_n
         assert store.list_incidents(pipeline="daily") == []
         assert store.get_incident(incident["id"])["status"] == "resolved"
         assert hook.bodies == []
+
+
+def test_an_spc_incident_resolves_on_the_next_judged_point_though_a_plain_line_reads_its_metric(
+    tmp_path, hook
+):
+    """The sample factory's daily_metrics: ``avg(amount) between ...`` and ``spc avg(amount)``
+    read one metric; only the spc line's verdict says whether the signal is gone."""
+    import polars as pl
+
+    from jupyter_dataops.checks import run_checks
+
+    spec = "avg(amount) between 0 and 1000\nspc avg(amount): baseline 5"
+    values: list[float] = []
+    pipeline = load_pipeline(project(tmp_path, hook))
+    with open_store(tmp_path) as store:
+        states = []
+        for value in (10.0, 11.0, 10.0, 12.0, 11.0, 60.0, 61.0, 11.0):
+            result = run_checks(
+                pl.DataFrame({"amount": [value]}),
+                spec,
+                name="q",
+                history=lambda key: list(values),
+            )
+            values.append(value)
+            prid = store.create_pipeline_run("sales")
+            srid = store.create_step_run(prid, "orders")
+            store.start_step_run(srid)
+            store.record_suite(srid, result)
+            store.finish_step_run(srid, "success")
+            record_step_run(pipeline, store, store.get_run(srid))
+            states.append([(i["kind"], i["key"], i["count"]) for i in store.list_incidents()])
+        assert states[:5] == [[]] * 5  # the baseline
+        assert states[5:] == [[("spc", "avg(amount)", 1)], [("spc", "avg(amount)", 2)], []]
