@@ -283,6 +283,9 @@ class Drift(Metric):
         assert opts is not None
         current = profile_from_facts(col, self.dtype, facts)
         reference = self.reference(ctx)
+        # the message names what it compared with (the planner appends ``note``)
+        against = self.spec.drift.against  # type: ignore[union-attr]
+        self.note = f"compared with {reference.get('reference') or 'frame ' + against}"
         if reference["type"] != current["type"] and not (
             _numeric_pair(reference, current)
             and all(

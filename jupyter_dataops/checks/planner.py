@@ -223,6 +223,18 @@ def _result(cs: CheckSpec, metric: Metric | None, status: str, **kw: Any) -> Che
 def _evaluate(
     cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict, ctx: CheckInputs
 ) -> CheckResult:
+    """The line's result; a metric's ``note`` (set while it observed, e.g. which run a drift
+    line compared with) ends its message."""
+    done = _judged(cs, metric, facts, values, ctx)
+    note = getattr(metric, "note", None)
+    if note and done.message:
+        done.message = f"{done.message} ({note})"
+    return done
+
+
+def _judged(
+    cs: CheckSpec, metric: Metric, facts: list[Fact], values: dict, ctx: CheckInputs
+) -> CheckResult:
     try:
         observed = _observe(metric, facts, values, ctx)
     except NotJudged as exc:

@@ -55,14 +55,16 @@ class ProfilesMixin(StoreBase):
         *,
         pipeline: str | None = None,
         exclude_step_run: int | str | None = None,
+        with_run: bool = False,
     ) -> dict | None:
         """The profile of ``column`` stored by the newest successful production run of
-        ``step`` (other than ``exclude_step_run``), or None."""
+        ``step`` (other than ``exclude_step_run``), or None. ``with_run``: the profile with the
+        id of the step run that stored it, as ``{"profile": ..., "step_run_id": ...}``."""
         ids = self._resolve_steps(step, pipeline)
         if not ids:
             return None
         q = (
-            select(_P.c.profile)
+            select(_P.c.profile, _P.c.step_run_id)
             .where(
                 _P.c.step_id.in_(ids),
                 _P.c.column == column,
@@ -74,4 +76,7 @@ class ProfilesMixin(StoreBase):
         if exclude_step_run is not None:
             q = q.where(_P.c.step_run_id != _as_id(exclude_step_run, "step run id"))
         with self._read() as conn:
-            return conn.scalars(q).first()
+            row = conn.execute(q).first()
+        if row is None:
+            return None
+        return {"profile": row.profile, "step_run_id": row.step_run_id} if with_run else row.profile

@@ -264,6 +264,9 @@ def test_against_last_compares_with_the_previous_successful_production_run(tmp_p
         assert checks[0][psi_line]["status"] == "baseline"
         assert checks[1][psi_line]["status"] == "pass"
         assert checks[2][psi_line]["status"] == "fail"
+        # the message says which run it compared with, and what that run was given
+        message = checks[2][psi_line]["message"]
+        assert message.endswith(f"(compared with run {runs[1]['id']}, seed=2)"), message
         # the failed run is no reference: the last one is still the second run's profile
         last = store.last_profile("load", "amount")
         second_data = pl.DataFrame({"amount": _amounts(2, 50.0)})

@@ -157,9 +157,25 @@ class StepHistory:
         )
 
     def profile(self, column: str) -> dict | None:
-        return self.store.last_profile(
-            self.step, column, pipeline=self.pipeline, exclude_step_run=self.exclude
+        """The stored profile, with ``"reference"``: the run it came from, in words (its id,
+        partition and parameters), which a drift line's message names."""
+        found = self.store.last_profile(
+            self.step, column, pipeline=self.pipeline, exclude_step_run=self.exclude, with_run=True
         )
+        if found is None:
+            return None
+        return {**found["profile"], "reference": self._run_words(found["step_run_id"])}
+
+    def _run_words(self, step_run_id: int) -> str:
+        from jupyter_dataops.checks.display import parameters_text
+
+        run = self.store.get_run(step_run_id) or {}
+        said = [f"run {step_run_id}"]
+        if run.get("partition"):
+            said.append(f"partition {run['partition']}")
+        if run.get("parameters"):
+            said.append(parameters_text(run["parameters"]))
+        return ", ".join(said)
 
 
 def _current_notebook() -> Path | None:
@@ -280,7 +296,7 @@ def _interactive_provider(
             f"step {names[0]!r} of pipeline {pipeline.name!r} has no run store yet at "
             f"{project.store_url} (nothing ran in production)"
         )
-    return StepHistory(store, names[0], pipeline.name, suite=suite)
+    return StepHistory(store, names[0], pipeline.name, suite=suite, project_dir=str(project.root))
 
 
 def history_provider(
