@@ -6,7 +6,7 @@ One module per group of commands (``checks``, ``history``, ``pipeline``, ``servi
 
 from __future__ import annotations
 
-from jupyter_dataops.cli import checks, history, incidents, pipeline, service  # noqa: F401
+from jupyter_dataops.cli import checks, history, incidents, pipeline, service, spc  # noqa: F401
 from jupyter_dataops.cli._app import app, fail, main
 
 __all__ = ["app", "fail", "main"]

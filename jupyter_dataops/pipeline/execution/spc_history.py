@@ -128,3 +128,39 @@ class PhasedPoints:
             return found["phase"] if found else 1
 
         return [p for p in points if number(p) == want]
+
+
+def rebaseline(
+    pipeline: Any,
+    store: Store,
+    step: str,
+    metric: str,
+    start: str,
+    reason: str,
+    *,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Start a new SPC phase of ``metric`` of ``step`` at ``start``: a partition key on a
+    partitioned pipeline, else a step run id (``dataops spc rebaseline``). DataOpsError saying
+    what to write for an unknown step, a key of the wrong kind or a run that is no number."""
+    from jupyter_dataops.errors import DataOpsError
+
+    if step not in pipeline.steps:
+        raise DataOpsError(
+            f"pipeline {pipeline.name!r} has no step {step!r}; its steps: "
+            f"{', '.join(pipeline.steps)}"
+        )
+    start = str(start).strip()
+    if pipeline.partitions is not None:
+        key = pipeline.partitions.check(start)  # PartitionKeyError: "write one such as ..."
+        return store.add_spc_phase(
+            pipeline.name, step, metric, from_partition=key, reason=reason, created_by=by
+        )
+    if not start.isdigit():
+        raise DataOpsError(
+            f"{start!r} is no run id: pipeline {pipeline.name!r} has no partitions, so a phase "
+            f"starts at a step run (the number dataops runs {step} shows)"
+        )
+    return store.add_spc_phase(
+        pipeline.name, step, metric, from_step_run_id=int(start), reason=reason, created_by=by
+    )

@@ -22,7 +22,8 @@ def judged_series(
 ) -> dict[str, Any]:
     """``{step, metric, pipeline, chart, rules, baseline, collected, judged, line, note, title,
     points}``; each point ``{partition, value, status, rules, center, lcl, ucl, run_id,
-    pipeline_run_id, run_status, time, counted, baseline}`` oldest first. ``status`` is the spc
+    pipeline_run_id, run_status, time, counted, baseline, phase}`` oldest first; ``phases``: the
+    rebaselines (``dataops spc rebaseline``) ``{phase, from, reason, by, at}``. ``status`` is the spc
     line's stored verdict on that run (None: no spc line checked it)."""
     from jupyter_dataops.pipeline.views.charts import metric_chart
 
@@ -38,8 +39,12 @@ def judged_series(
             f"step {step!r} has no metric {metric!r}; its metrics: {', '.join(known)}. Quote "
             "the name, e.g. dataops history STEP 'avg(amount)'."
         )
+    from jupyter_dataops.store.phases import phase_of
+
+    phases = store.spc_phases(chart.pipeline, step, metric)
     points = []
     for p in chart.points:
+        phase = phase_of(phases, p.partition, p.step_run_id) if phases else None
         points.append(
             {
                 "partition": p.partition,
@@ -56,6 +61,7 @@ def judged_series(
                 "time": p.time,
                 "counted": p.status == "success",
                 "baseline": p.baseline,
+                "phase": phase["phase"] if phase else 1,
             }
         )
     return {
@@ -71,6 +77,16 @@ def judged_series(
         "note": chart.note,
         "title": chart.title,
         "points": points,
+        "phases": [
+            {
+                "phase": ph["phase"],
+                "from": ph["from_partition"] or f"run {ph['from_step_run_id']}",
+                "reason": ph["reason"],
+                "by": ph["created_by"],
+                "at": ph["created_at"],
+            }
+            for ph in phases
+        ],
     }
 
 
@@ -91,7 +107,14 @@ def history_table(answer: dict[str, Any]) -> Any:
     def num(v: Any) -> str:
         return "" if v is None else format_value(v, unit)
 
+    reasons = {ph["phase"]: ph for ph in answer.get("phases", [])}
+    phase = 1
     for p in answer["points"]:
+        if p.get("phase", 1) != phase:  # a rebaseline: the boundary and its reason
+            phase = p["phase"]
+            ph = reasons[phase]
+            table.add_section()
+            table.add_row(Text(f"phase {phase} from {ph['from']}: {ph['reason']}", "bold cyan"))
         status = p["status"] or "not checked"
         run = f"#{p['run_id']}" + ("" if p["run_status"] == "success" else f" {p['run_status']}")
         table.add_row(
@@ -114,6 +137,11 @@ def history_table(answer: dict[str, Any]) -> Any:
     notes = [Text(f"{judged}: chart {answer['chart']}, {state}.")]
     if answer["note"]:
         notes.append(Text(answer["note"], style="dim"))
+    for ph in answer.get("phases", []):
+        by = f" by {ph['by']}" if ph["by"] else ""
+        notes.append(
+            Text(f"phase {ph['phase']} from {ph['from']}{by}: {ph['reason']} (limits afresh)")
+        )
     return Group(table, *notes)
 
 

@@ -1,0 +1,84 @@
+"""``dataops spc rebaseline STEP METRIC --from PARTITION --reason TEXT`` with real runs: the new
+phase collects its own baseline, its verdicts record the phase, ``dataops history`` shows the
+boundary and its reason; a wrong step, metric or partition is a clear error (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from builders import cli_env, dataops, invoke, partitioned_project
+
+from jupyter_dataops.store import ENV_STORE_URL, open_store
+
+DAYS = [f"2026-09-{d:02d}" for d in range(1, 6)]
+
+
+def ok(*args: str, cwd):
+    env = {k: v for k, v in os.environ.items() if k != ENV_STORE_URL}
+    done = dataops(*args, cwd=cwd, env={**env, "COLUMNS": "200"})
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "daily"
+    head = (
+        "pipeline: daily\n"
+        f"store: 'sqlite:///{root}/.dataops/dataops.db'\n"
+        "partitions: {every: day, parameter: run_date, start: 2026-09-01}\n"
+    )
+    partitioned_project(root, head, {"load": []})
+    cli_env(monkeypatch)
+    monkeypatch.chdir(root)
+    return root
+
+
+def wrong_step_metric_or_partition_is_a_clear_error():
+    cases = [
+        (("lod", "row_count", DAYS[0]), "no step 'lod'; its steps: load"),
+        (("load", "rows", DAYS[0]), "no metric 'rows'; its metrics: row_count"),
+        (("load", "row_count", "2026-9-3"), "'2026-9-3' is not a day partition key"),
+    ]
+    for (step, metric, start), words in cases:
+        done = invoke("spc", "rebaseline", step, metric, "--from", start, "--reason", "x")
+        assert done.exit_code == 2, done.output
+        assert words in done.output and "Traceback" not in done.output
+
+
+def verdict(root, day: str) -> dict:
+    with open_store(f"sqlite:///{root}/.dataops/dataops.db") as store:
+        (run,) = [r for r in store.list_runs("load", limit=100) if r["partition"] == day]
+        rows = store.get_run(run["id"])["check_results"]
+    (row,) = [r for r in rows if r["metric"] == "row_count" and r["spc"]]
+    return row
+
+
+def test_a_new_phase_is_judged_against_its_own_baseline(project):
+    # row_count is the day of the month: 1, 2, 3, 4 (spc row_count: baseline 2)
+    ok("backfill", "--from", DAYS[0], "--to", DAYS[3], cwd=project)
+    before = verdict(project, DAYS[3])
+    assert before["status"] == "pass" and "phase" not in before["spc"]
+    assert before["spc"]["ucl"] == pytest.approx(1.5 + 3 / 1.128)  # phase 1 would flag a 5
+    wrong_step_metric_or_partition_is_a_clear_error()
+    done = invoke(
+        "spc", "rebaseline", "load", "row_count", "--from", DAYS[2], "--reason", "new supplier"
+    )
+    assert done.exit_code == 0, done.output
+    assert "phase 2 from 2026-09-03 (new supplier)" in done.output
+
+    ok("run", "load", "--partition", DAYS[4], cwd=project)
+    row = verdict(project, DAYS[4])
+    # phase 2's baseline is the 3rd and 4th (3, 4): 5 is within 3.5 +- 3 * 1/1.128
+    assert row["status"] == "pass", row["message"]
+    assert row["spc"]["phase"] == 2 and row["spc"]["phase_reason"] == "new supplier"
+    assert row["spc"]["center"] == pytest.approx(3.5)
+
+    shown = invoke("history", "load", "row_count")
+    assert shown.exit_code == 0, shown.output
+    assert "phase 2 from 2026-09-03: new supplier" in shown.output
+    answer = json.loads(invoke("history", "load", "row_count", "--json").output)
+    assert [p["phase"] for p in answer["points"]] == [1, 1, 2, 2, 2]
+    assert answer["phases"][0]["reason"] == "new supplier"
