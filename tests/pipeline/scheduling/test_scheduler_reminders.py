@@ -1,0 +1,67 @@
+"""A real ``dataops scheduler`` process reminds of incidents still open past a channel's
+``remind_after`` on its own ticks, with no run ending (a pipeline whose only schedule is far
+off), once per incident and period, to a real webhook receiver."""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+from datetime import datetime, timedelta, timezone
+
+from builders import dataops_process, sleep_notebook, wait_for
+from builders import json_events as events
+
+from jupyter_dataops.store import open_store
+
+
+def test_the_scheduler_reminds_of_an_open_incident_on_its_ticks_once_per_period(tmp_path, hook):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    sleep_notebook(tmp_path / "orders.ipynb")
+    (tmp_path / "dataops.yaml").write_text(
+        textwrap.dedent(f"""\
+        pipeline: sales
+        store: '{url}'
+        schedule: "0 0 1 1 *"
+        alerts:
+          - webhook: {hook.url}
+            on: [check_failed]
+            remind_after: 1h
+        steps:
+          orders:
+            notebook: orders.ipynb
+        """)
+    )
+    two_hours_ago = datetime.now(timezone.utc) - timedelta(hours=2)
+    with open_store(url) as store:
+        due, _ = store.record_failure(
+            "sales", "orders", "check", "row_count > 0", title="t", now=two_hours_ago
+        )
+        recent, _ = store.record_failure("sales", "orders", "check", "x = 0", title="t")
+        done, _ = store.record_failure(
+            "sales", "orders", "check", "y = 0", title="t", now=two_hours_ago
+        )
+        store.resolve_incident(done["id"], by="ana")
+    scheduler = dataops_process("scheduler", "--interval", "0.2", cwd=tmp_path)
+    try:
+        wait_for(lambda: hook.bodies, 60, "a reminder")
+        sent_at = datetime.now(timezone.utc)
+        with open_store(url) as store:
+            # the scheduler goes on ticking (its heartbeat, every tick): no second reminder
+            wait_for(lambda: _heartbeat(store) > sent_at + timedelta(seconds=2), 60, "ticks")
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        err = scheduler.communicate(timeout=60)[1]
+    assert scheduler.returncode == 0, err
+    [reminder] = hook.bodies
+    assert reminder["event"] == "check_failed" and reminder["incident"]["id"] == due["id"]
+    assert "still open" in reminder["error"]
+    logged = [e for e in events(err) if e["event"] == "reminded"]
+    assert [(e["incident"], e["delivery"]) for e in logged] == [(due["id"], "alert_sent")]
+    with open_store(url) as store:
+        assert store.get_incident(due["id"])["reminded_at"] is not None
+        assert store.get_incident(recent["id"])["reminded_at"] is None  # not due yet
+
+
+def _heartbeat(store) -> datetime:
+    [row] = store.schedulers(pipeline="sales")
+    return datetime.fromisoformat(row["heartbeat_at"])
