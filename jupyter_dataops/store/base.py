@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.engine import WRITE, create_store_engine, migrate, operational_error
+from jupyter_dataops.store.generation import GenerationProbe
 from jupyter_dataops.store.models import (
     STATUSES,
     CheckResultRow,
@@ -146,6 +147,7 @@ class StoreBase:
             self.engine.dispose()
             raise
         self.host = socket.gethostname()
+        self._generation = GenerationProbe(self.engine)
         _OPEN_STORES.add(self)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -166,7 +168,16 @@ class StoreBase:
 
     def close(self) -> None:
         """Release the database connections."""
+        self._generation.close()
         self.engine.dispose()
+
+    def generation(self) -> str | None:
+        """A value that changes whenever anything is committed to the store (by any process);
+        None when the database cannot tell (then nothing may be kept). See ``generation``."""
+        try:
+            return self._generation()
+        except OperationalError as exc:
+            raise operational_error("read", self.display_url, exc) from None
 
     @property
     def dialect(self) -> str:
