@@ -142,6 +142,26 @@ class Finding:
 
 
 @dataclass
+class IncidentLine:
+    """An incident the backfill opened (``observers.incidents``: one per problem)."""
+
+    id: int
+    kind: str  # check | spc | step_failed (late and reported ones come from people and time)
+    step: str
+    check: str  # the check line, ``spc METRIC``, or what failed
+    partitions: list[str]
+    status: str  # open | acknowledged | resolved
+    resolved_on: str | None = None  # the day whose passing run resolved it
+    operations: bool = False  # on the factory's own ``ops:`` lines, not the data's
+
+    @property
+    def state(self) -> str:
+        if self.status != "resolved":
+            return self.status
+        return f"resolved by the {self.resolved_on} run" if self.resolved_on else "resolved"
+
+
+@dataclass
 class DemoSummary:
     """The backfilled history of a demo folder."""
 
@@ -150,6 +170,7 @@ class DemoSummary:
     failed_runs: int = 0
     step_runs: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    incidents: list[IncidentLine] = field(default_factory=list)
 
     @property
     def spc_signals(self) -> list[Finding]:
@@ -158,6 +179,20 @@ class DemoSummary:
     @property
     def days_flagged(self) -> list[str]:
         return sorted({f.day for f in self.findings})
+
+    @property
+    def fault_incidents(self) -> list[IncidentLine]:
+        """The incidents of the data's faults (not of the factory's own operations)."""
+        return [i for i in self.incidents if not i.operations]
+
+    @property
+    def operations_incidents(self) -> list[IncidentLine]:
+        return [i for i in self.incidents if i.operations]
+
+    @property
+    def warnings_not_tracked(self) -> list[Finding]:
+        """Warning lines (not SPC): listed, but a warning opens no incident."""
+        return [f for f in self.findings if f.status == "warn" and not f.spc]
 
 
 def summarize(store: Store) -> DemoSummary:
@@ -208,7 +243,33 @@ def summarize(store: Store) -> DemoSummary:
                         )
                     ]
                 summary.findings.extend(found)
+    summary.incidents = incident_lines(store)
     return summary
+
+
+def incident_lines(store: Store) -> list[IncidentLine]:
+    """The incidents of the demo's pipeline, oldest first, with the day that resolved each."""
+    from jupyter_dataops.pipeline.observers.operations import PREFIX as OPS
+
+    out = []
+    for i in reversed(store.list_incidents(pipeline=PIPELINE, include_resolved=True, limit=10_000)):
+        key = str(i["key"])
+        check = {"check": _without_comment(key), "spc": f"spc {key}"}.get(i["kind"], i["title"])
+        resolved_by = i.get("resolved_step_run_id")
+        run = store.get_run(resolved_by) if resolved_by else None
+        out.append(
+            IncidentLine(
+                id=i["id"],
+                kind=i["kind"],
+                step=i["step"] or "",
+                check=check,
+                partitions=list(i["partitions"]),
+                status=i["status"],
+                resolved_on=(run or {}).get("partition"),
+                operations=i["kind"] == "spc" and key.startswith(OPS),
+            )
+        )
+    return out
 
 
 def _without_comment(source: str) -> str:
@@ -306,6 +367,50 @@ def run_demo(
     return summary
 
 
+def print_incidents(summary: DemoSummary, console: Any) -> None:
+    """The incidents the faults opened (one per problem: a fault seen on three days is one),
+    what became of each, and the incidents of the factory's own operations in one line."""
+    from rich.table import Table
+
+    faults = summary.fault_incidents
+    if faults:
+        table = Table(
+            title="Incidents the faults opened (one per problem; `dataops incidents --all`)",
+            title_justify="left",
+        )
+        for col in ("id", "kind", "step", "check", "partitions", "state"):
+            table.add_column(col, overflow="fold")
+        for i in faults:
+            table.add_row(str(i.id), i.kind, i.step, i.check, ", ".join(i.partitions), i.state)
+        console.print(table)
+    still = [i for i in faults if i.status != "resolved"]
+    if still:
+        console.print(
+            f"{len(still)} incident(s) still open: "
+            + "; ".join(f"{i.id} ({i.step}: {i.check})" for i in still)
+            + ". Acknowledge or resolve one with `dataops incident ack|resolve ID --note TEXT`."
+        )
+    elif faults:
+        console.print(
+            f"All {len(faults)} incidents the faults opened were resolved by a passing run "
+            "(the day in their state); none is left open."
+        )
+    for f in summary.warnings_not_tracked:
+        console.print(
+            f"{f.day} {f.step} `{f.check}` is a warning: shown above, but a warning line opens "
+            "no incident (make it a failing line to track it)."
+        )
+    ops = summary.operations_incidents
+    if ops:
+        open_ops = [i for i in ops if i.status != "resolved"]
+        metrics = ", ".join(sorted({i.check.removeprefix("spc ") for i in ops}))
+        console.print(
+            f"The factory's own operations ({metrics}: how the runs ran on this machine, the "
+            f"panel's Operations section) opened {len(ops)} more incident(s), "
+            + (f"{len(open_ops)} still open." if open_ops else "all resolved.")
+        )
+
+
 STATUS_STYLE = {"fail": "bold red", "failed": "bold red", "warn": "yellow", "error": "magenta"}
 
 
@@ -346,6 +451,7 @@ def print_summary(summary: DemoSummary, directory: Path, seconds: float, console
         )
     elif days:
         console.print("Every day passed every check.")
+    print_incidents(summary, console)
     here = Path.cwd()
     try:
         shown = directory.relative_to(here)

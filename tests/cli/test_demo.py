@@ -1,7 +1,8 @@
 """`dataops demo`: the sample factory copied, promoted and backfilled on real kernels.
 
 The full run (60 days) proves the summary names every injected fault on its day and no other
-day; a short run (`--days`) proves a re-run keeps the history and only runs new days.
+day, and the incidents they open, each resolved; a short run (`--days`) proves a re-run keeps
+the history and only runs new days.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import nbformat
@@ -142,10 +144,21 @@ def test_demo_on_a_few_days_records_each_day_and_a_rerun_keeps_the_history(tmp_p
     }
 
 
+# (kind, step, check, partitions) of the incidents the faults open, each resolved the next day
+EXPECTED_INCIDENTS = {
+    ("spc", "ingest", "spc row_count", ("2026-10-06",)),
+    ("check", "ingest", "duplicate_count(order_id) = 0", ("2026-10-14",)),
+    ("spc", "ingest", "spc row_count", ("2026-10-14",)),
+    ("spc", "daily_metrics", "spc avg(amount)", ("2026-10-20", "2026-10-21", "2026-10-22")),
+    ("spc", "daily_metrics", "spc sum(amount)", ("2026-10-22",)),
+}
+SEASONAL = "warn: spc row_count: seasonal weekday, baseline 6"
 EXPECTED = {  # (day, step, status, check) the full demo must report, and nothing else
     ("2026-10-06", "ingest", "fail", "fail: spc row_count"),
     ("2026-10-14", "ingest", "fail", "duplicate_count(order_id) = 0"),
     ("2026-10-14", "ingest", "fail", "fail: spc row_count"),
+    ("2026-10-14", "ingest", "warn", SEASONAL),
+    ("2026-10-16", "ingest", "warn", SEASONAL),  # a Friday at weekend volume: seasonal alone
     ("2026-10-20", "daily_metrics", "warn", "spc avg(amount)"),
     ("2026-10-21", "daily_metrics", "warn", "spc avg(amount)"),
     ("2026-10-22", "daily_metrics", "warn", "spc avg(amount)"),
@@ -178,7 +191,54 @@ def test_the_full_demo_names_every_injected_fault_on_its_day_and_flags_no_normal
         assert day in out.stdout
     assert summary.runs == 60 and summary.failed_runs == 2  # the two days ingest stopped
     assert summary.step_runs == {"success": 232, "failed": 2, "skipped": 6}
-    assert len(summary.spc_signals) == 6
+    assert len(summary.spc_signals) == 8
+    # false alarms (a day without a volume fault flagged) of the plain and the seasonal line
+    volume = {d for d, (kind, _) in demo_fault_kinds().items() if kind != "basket_shift"}
+    volume -= {"2026-10-27"}  # late_file: the orders are whole
+    for line, caught in (
+        ("fail: spc row_count", {"2026-10-06", "2026-10-14"}),
+        (SEASONAL, {"2026-10-14", "2026-10-16"}),
+    ):
+        flagged = {f.day for f in summary.findings if f.step == "ingest" and f.check == line}
+        assert flagged == caught and not flagged - volume, line  # no false alarm
+    assert "2026-10-16" not in {
+        f.day for f in summary.findings if f.check == "fail: spc row_count"
+    }  # the plain line's limits hold weekdays and weekends: it misses the Friday
+
+    # The faults became incidents, one per problem (avg(amount) off on three days is one), each
+    # resolved by the next day's passing run, and the summary names them.
+    incidents = {(i.kind, i.step, i.check, tuple(i.partitions)) for i in summary.fault_incidents}
+    assert incidents >= EXPECTED_INCIDENTS
+    for incident in summary.fault_incidents:
+        after = (date.fromisoformat(incident.partitions[-1]) + timedelta(days=1)).isoformat()
+        assert (incident.status, incident.resolved_on) == ("resolved", after), incident
+        assert f"resolved by the {after} run" in out.stdout
+        # each is the failing or signalling line of its step on each of its days, none other
+        for day in incident.partitions:
+            assert any(
+                (f.day, f.step) == (day, incident.step)
+                and (f.spc or f.status in ("fail", "error"))
+                and f.check.removeprefix("fail: ").removeprefix("warn: ").startswith(incident.check)
+                for f in summary.findings
+            ), (incident, day)
+    for f in summary.findings:  # and every failing or signalling line is in one
+        if f.spc or f.status in ("fail", "error"):
+            assert any(
+                f.step == i.step and f.day in i.partitions for i in summary.fault_incidents
+            ), f
+    for *_, check, days in EXPECTED_INCIDENTS:
+        assert check in out.stdout and ", ".join(days) in out.stdout
+    n = len(summary.fault_incidents)
+    assert f"All {n} incidents the faults opened were resolved" in out.stdout
+    # the late file's warning line is listed, opens no incident, and the summary says so
+    assert "2026-10-27 ingest `warn: failed_rows(landed_at > due_at) = 0` is a warning" in (
+        out.stdout
+    )
+    assert not [i for i in summary.incidents if "2026-10-27" in i.partitions and not i.operations]
+    # the factory's own operations (durations on this loaded machine) are counted apart
+    assert all(i.check.startswith("spc ops:") for i in summary.operations_incidents)
+    if summary.operations_incidents:
+        assert f"opened {len(summary.operations_incidents)} more incident(s)" in out.stdout
 
     # The getting-started notebook runs top to bottom on the backfilled history.
     nb_out = tmp_path / "getting_started.ipynb"
@@ -194,12 +254,16 @@ def test_the_full_demo_names_every_injected_fault_on_its_day_and_flags_no_normal
 
 
 def demo_faults() -> set[str]:
+    return set(demo_fault_kinds())
+
+
+def demo_fault_kinds() -> dict[str, tuple[str, str]]:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_data", SAMPLES / "make_data.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return set(module.FAULTS)
+    return dict(module.FAULTS)
 
 
 @pytest.mark.slow
