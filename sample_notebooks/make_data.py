@@ -1,4 +1,4 @@
-"""Make the shop's raw data for the sample factory: 60 days of orders with four known faults.
+"""Make the shop's raw data for the sample factory: 60 days of orders with five known faults.
 
 Deterministic: the same script writes the same bytes (a fixed seed, numbers formatted by hand).
 Run it from anywhere: ``python make_data.py [--out DIR]`` (default: ``data/raw`` beside it).
@@ -36,7 +36,12 @@ FAULTS: dict[str, tuple[str, str]] = {
     "2026-10-21": ("basket_shift", "prices were exported in the wrong currency (x1.25)"),
     "2026-10-22": ("basket_shift", "prices were exported in the wrong currency (x1.25)"),
     "2026-10-27": ("late_file", "the file landed at 13:42, after the 06:00 run was due"),
+    "2026-10-16": (
+        "weekend_volume",
+        "a Friday's file holds a weekend's volume of orders (about 390, not 320)",
+    ),
 }
+WEEKEND_SHARE = 390 / 320  # a weekend_volume day: this many times its weekday orders
 
 CHANNELS = ("web", "app", "store")
 CHANNEL_P = (0.55, 0.35, 0.10)
@@ -99,6 +104,21 @@ def day_orders(
     return rows
 
 
+def weekend_volume(
+    rows: list[list[str]], day: dt.date, catalogue: list[tuple[str, str, float]]
+) -> list[list[str]]:
+    """The day's orders plus a weekend's extra share, drawn from a generator of their own (the
+    other days' data stays byte for byte the same), re-sorted by time and renumbered."""
+    rng = np.random.default_rng([SEED, day.toordinal()])
+    more = day_orders(rng, day, catalogue)
+    k = round(len(rows) * (WEEKEND_SHARE - 1))
+    picked = [more[i] for i in sorted(rng.choice(len(more), size=k, replace=False))]
+    out = sorted(rows + picked, key=lambda r: r[1])
+    for i, row in enumerate(out):
+        row[0] = f"O{day:%Y%m%d}-{i + 1:05d}"
+    return out
+
+
 HEADER = [
     "order_id",
     "created_at",
@@ -138,6 +158,8 @@ def make(out: Path) -> list[Path]:
             rows = rows[: len(rows) // 2]
         elif fault == "duplicated_load":
             rows = rows + rows
+        elif fault == "weekend_volume":
+            rows = weekend_volume(rows, day, catalogue)
         path = out / f"orders_{day}.csv"
         write_csv(path, HEADER, rows)
         written.append(path)
