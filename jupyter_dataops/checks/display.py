@@ -149,6 +149,18 @@ def without_comment(source: str) -> str:
     return source[: cur.pos].rstrip() if cur.at_end() else source
 
 
+def time_text(iso: str | None) -> str:
+    """A stored ISO-8601 UTC time as the CLI shows it, to the second: ``2026-09-01 06:00:00
+    UTC`` (another offset is kept as written, without the fraction of a second)."""
+    if not iso:
+        return ""
+    text = str(iso)
+    if text.endswith(("+00:00", "Z")) and len(text) >= 19:
+        return text[:19].replace("T", " ") + " UTC"
+    head, _, offset = text.partition("+")
+    return head[:19].replace("T", " ") + (f" +{offset}" if offset else "")
+
+
 def parameters_text(parameters: dict[str, Any] | None, *, skip: tuple[str, ...] = ()) -> str:
     """A run's parameters in one line, as the CLI, alerts and the panel show them:
     ``day=2026-09-01, n_rows=50`` (a string with a space, comma or quote is quoted; a float

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -89,6 +90,11 @@ class AlertEvent:
     host: str | None = None  # where it ran
     # the incident this event opens, reminds of or resolves (``observers.incidents``)
     incident: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # an event no run's host is known for (late, reported, a reminder) names the machine
+        # that noticed it: every alert says where it comes from
+        self.host = self.host or socket.gethostname()
 
     @property
     def event(self) -> str:
@@ -400,7 +406,12 @@ def alert_step_runs(
             out.extend(deliver(alerts, event, store=store))
         for incident in incidents:
             if incident.get("resolved_here"):
-                out.extend(deliver(alerts, incident_event(incident, "resolved"), store=store))
+                resolved = incident_event(incident, "resolved")
+                # the run that resolved it: which, what it ran with and where
+                resolved.step_run_id = run.get("id") or resolved.step_run_id
+                resolved.parameters = run.get("parameters") or None
+                resolved.host = run.get("host") or resolved.host
+                out.extend(deliver(alerts, resolved, store=store))
     return out
 
 

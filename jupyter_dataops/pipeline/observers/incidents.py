@@ -25,6 +25,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from jupyter_dataops.checks.display import time_text
 from jupyter_dataops.pipeline.observers.base import RunObserver
 from jupyter_dataops.pipeline.observers.operations import CHECKS_FAILING
 
@@ -199,7 +200,7 @@ def incident_lines(incident: Mapping[str, Any]) -> list[str]:
     iid = incident.get("id")
     lines = [
         f"incident: {iid} ({incident.get('status')}, seen {incident.get('count')} time(s) since "
-        f"{incident.get('first_seen')})"
+        f"{time_text(incident.get('first_seen'))})"
     ]
     affected = incident.get("affected") or {}
     if affected.get("steps"):
