@@ -111,8 +111,15 @@ def _record_incidents(pipeline: Any, store: Store, found: list[Late]) -> dict[in
     from jupyter_dataops.pipeline.observers.incidents import blast_radius
 
     opened: dict[int, list[Late]] = {}
+    attached = {  # what earlier looks recorded: every command looks, most find nothing new
+        i["step"]: set(i["partitions"])
+        for i in store.list_incidents(pipeline=pipeline.name)
+        if i["kind"] == EVENT
+    }
     for late in found:
         for step in first_late_steps(pipeline, late):
+            if late.partition in attached.get(step, ()):
+                continue
             incident, new = store.record_failure(
                 pipeline.name,
                 step,
