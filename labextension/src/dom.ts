@@ -112,3 +112,40 @@ export function errorBox(text: string): HTMLElement {
     text
   );
 }
+
+/** Where a paged list stands: its first row's position, the page's size and every row's count. */
+export interface IPage {
+  offset: number;
+  limit: number;
+  total: number;
+}
+
+/** "Newer · 21–40 of 57 · Older" under a paged list (runs, the grid); `go(offset)` shows the
+ * page that starts at `offset`. The buttons' test ids are `<testid>-newer` and `<testid>-older`. */
+export function pager(page: IPage, testid: string, go: (offset: number) => void): HTMLElement {
+  return h(
+    'div',
+    { className: 'jp-DataOps-pager' },
+    h(
+      'button',
+      {
+        className: 'jp-mod-styled jp-DataOps-button',
+        'data-testid': `${testid}-newer`,
+        disabled: page.offset === 0,
+        onclick: () => go(Math.max(0, page.offset - page.limit))
+      },
+      'Newer'
+    ),
+    h('span', {}, `${page.offset + 1}\u2013${Math.min(page.offset + page.limit, page.total)} of ${page.total}`),
+    h(
+      'button',
+      {
+        className: 'jp-mod-styled jp-DataOps-button',
+        'data-testid': `${testid}-older`,
+        disabled: page.offset + page.limit >= page.total,
+        onclick: () => go(page.offset + page.limit)
+      },
+      'Older'
+    )
+  );
+}

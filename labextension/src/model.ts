@@ -17,8 +17,9 @@ export interface INotice {
 }
 
 /**
- * What the panel's sections share: the REST client, the selected step, run and chart, a notice
- * line, and polling. Sections listen to the signals and register their loaders; none calls
+ * What the panel's sections share (and each main-area tab has one of its own): the REST client,
+ * the selected step, run and chart, requests to open a run or a chart in a tab, a notice line,
+ * and polling. Sections listen to the signals and register their loaders; none calls
  * another section. A new section is one new file that does the same.
  */
 export class DataOpsModel {
@@ -62,6 +63,24 @@ export class DataOpsModel {
   }
   get chartChanged(): ISignal<this, IChartSelection | null> {
     return this._chartChanged;
+  }
+
+  /** Open a run's detail (a main-area tab) and mark it selected in the lists. Unlike setting
+   * `selectedRun`, asking again for the run already selected opens (activates) its tab again. */
+  openRun(runId: number): void {
+    this.selectedRun = runId;
+    this._runOpened.emit(runId);
+  }
+  get runOpened(): ISignal<this, number> {
+    return this._runOpened;
+  }
+
+  /** Open a metric's control chart (a main-area tab, one per step and metric). */
+  openChart(selection: IChartSelection): void {
+    this._chartOpened.emit(selection);
+  }
+  get chartOpened(): ISignal<this, IChartSelection> {
+    return this._chartOpened;
   }
 
   /** A line for the user at the top of the panel. */
@@ -132,4 +151,6 @@ export class DataOpsModel {
   private _runChanged = new Signal<this, number | null>(this);
   private _chartChanged = new Signal<this, IChartSelection | null>(this);
   private _noticeChanged = new Signal<this, INotice>(this);
+  private _runOpened = new Signal<this, number>(this);
+  private _chartOpened = new Signal<this, IChartSelection>(this);
 }

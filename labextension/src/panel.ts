@@ -1,8 +1,6 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { CommandRegistry } from '@lumino/commands';
-import { Message } from '@lumino/messaging';
-import { Panel, Widget } from '@lumino/widgets';
+import { Widget } from '@lumino/widgets';
 
 import { DataOpsClient } from './client';
 import { h } from './dom';
@@ -10,13 +8,12 @@ import { openExecutedNotebook } from './drive';
 import { errorText } from './handler';
 import { dataopsIcon } from './icons';
 import { DataOpsModel } from './model';
+import { noticeLine, PollingPanel } from './polling';
 import { promoteNotebook } from './promote';
-import { ChartSection } from './sections/chart';
 import { GridSection } from './sections/grid';
 import { IncidentsSection } from './sections/incidents';
 import { OperationsSection } from './sections/operations';
 import { PipelinesSection } from './sections/pipelines';
-import { RunDetailSection } from './sections/run_detail';
 import { RunsSection } from './sections/runs';
 import { SchedulerSection } from './sections/scheduler';
 
@@ -24,7 +21,6 @@ export { POLL_INTERVAL_MS } from './model';
 
 export interface IPanelOptions {
   commands: CommandRegistry;
-  rendermime: IRenderMimeRegistry;
   /** The path (relative to the Jupyter root) of the notebook in focus, if any. */
   currentNotebook: () => string | null;
   /** Save the notebook at `path` if it has unsaved changes. */
@@ -34,76 +30,29 @@ export interface IPanelOptions {
 }
 
 /**
- * The DataOps sidebar: a header (refresh, promote, a notice line) over section widgets that
- * share one model (`model.ts`: client, selected step/run/chart, polling). Sections, top down:
- * the scheduler's state, open incidents, pipelines → steps, the grid of partitions × steps, recent runs, the
- * selected run, a metric's control chart, the selected step's operations (its runs' own SPC).
+ * The DataOps sidebar: a header (refresh, promote, a notice line) over the lists, section
+ * widgets that share one model (`model.ts`: client, selected step and run, polling). Sections,
+ * top down: the scheduler's state, open incidents, pipelines → steps (and the selected step's
+ * metrics), the grid of partitions × steps, recent runs, the selected step's operations metrics.
+ * A run's detail and a metric's control chart open in main-area tabs (`tabs.ts`), asked for
+ * through the model's `runOpened` and `chartOpened`.
  */
-export class DataOpsPanel extends Panel {
-  readonly model: DataOpsModel;
-
+export class DataOpsPanel extends PollingPanel {
   constructor(options: IPanelOptions) {
-    super();
+    super(new DataOpsModel(options.client ?? new DataOpsClient()));
     this._options = options;
+    this._notice = noticeLine(this.model);
     this.id = 'jupyter-dataops-panel';
     this.addClass('jp-DataOps-panel');
     this.title.icon = dataopsIcon;
     this.title.caption = 'DataOps: pipelines, runs and control charts';
-    this.model = new DataOpsModel(options.client ?? new DataOpsClient());
-    this.model.noticeChanged.connect((_, notice) => {
-      this._notice.className = `jp-DataOps-notice jp-DataOps-notice-${notice.kind}`;
-      this._notice.textContent = notice.text;
-    });
     this.addWidget(new Widget({ node: this._header() }));
-    const openRun = (runId: number, fileName: string) => this._openRun(runId, fileName);
     this.addWidget(new SchedulerSection(this.model));
     this.addWidget(new IncidentsSection(this.model));
     this.addWidget(new PipelinesSection(this.model));
     this.addWidget(new GridSection(this.model));
     this.addWidget(new RunsSection(this.model));
-    this.addWidget(new RunDetailSection(this.model, openRun));
-    this.addWidget(new ChartSection(this.model, options.rendermime));
-    this.addWidget(new OperationsSection(this.model, options.rendermime));
-  }
-
-  /** Reload everything the panel shows. */
-  refresh(): Promise<void> {
-    return this.model.refresh();
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._startPolling();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    if (this.isVisible) {
-      this._startPolling();
-    }
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this.model.stopPolling();
-  }
-
-  protected onBeforeDetach(msg: Message): void {
-    this.model.stopPolling();
-    super.onBeforeDetach(msg);
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    super.dispose(); // sections first: they unregister from the model
-    this.model.dispose();
-  }
-
-  private _startPolling(): void {
-    void this.refresh();
-    this.model.startPolling(() => this.isVisible);
+    this.addWidget(new OperationsSection(this.model));
   }
 
   private _header(): HTMLElement {
@@ -178,9 +127,5 @@ export class DataOpsPanel extends Panel {
   }
 
   private _options: IPanelOptions;
-  private _notice = h('div', {
-    className: 'jp-DataOps-notice',
-    'data-testid': 'dataops-notice',
-    role: 'status'
-  });
+  private _notice: HTMLElement;
 }

@@ -13,7 +13,7 @@ export const CHART_WINDOW = 90;
 
 /**
  * A metric's control chart (Vega-Lite, rendered by Lab's own renderer, so offline) fitted to the
- * sidebar's width, its limits and the rules its points break. Redrawn when the sidebar is
+ * width of its main-area tab, its limits and the rules its points break. Redrawn when the tab is
  * resized or a new production value arrives.
  */
 export class ChartSection extends Section {
@@ -26,12 +26,10 @@ export class ChartSection extends Section {
       this._drawnKey = '';
       this._data = null;
       this._before = null;
-      this._scrollPending = true;
       this._disposeChart();
       this.node.hidden = selection === null;
       if (selection !== null) {
         replaceChildren(this.node, loading(`Loading the control chart of ${selection.metric}\u2026`));
-        this.node.scrollIntoView({ block: 'nearest' });
         void this.load();
       }
     });
@@ -69,10 +67,6 @@ export class ChartSection extends Section {
     this.invalidate();
     this.draw(key, () => this._render(selection, data));
     await this._renderChart(data);
-    if (this._scrollPending) {
-      this._scrollPending = false; // only when the chart was asked for, not on each new point
-      this.node.scrollIntoView({ block: 'nearest' });
-    }
   }
 
   dispose(): void {
@@ -85,18 +79,7 @@ export class ChartSection extends Section {
     return h(
       'div',
       { className: 'jp-DataOps-detail-head' },
-      h('h3', {}, `${selection.step} \u00b7 ${selection.metric}`),
-      h(
-        'button',
-        {
-          className: 'jp-DataOps-link jp-DataOps-close',
-          title: 'Close the chart',
-          onclick: () => {
-            this.model.chart = null;
-          }
-        },
-        '\u00d7'
-      )
+      h('h3', {}, `${selection.step} \u00b7 ${selection.metric}`)
     );
   }
 
@@ -237,7 +220,6 @@ export class ChartSection extends Section {
   private _drawnKey = '';
   private _before: number | null = null;
   private _renderedWidth = 0;
-  private _scrollPending = false;
   private _resizeTimer: number | null = null;
   private _resizeObserver: ResizeObserver;
 }

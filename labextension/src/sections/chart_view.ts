@@ -11,7 +11,7 @@ export const EMBED_INSET = 48;
 /**
  * One metric's control chart drawn by Lab's own Vega-Lite renderer (bundled with Lab, so
  * offline) into a holder element: fitted to a width, its run times and numbers in the
- * browser's locale. The chart and operations sections each keep one.
+ * browser's locale. The chart section (a main-area tab) keeps one.
  */
 export class ChartView {
   constructor(private readonly _rendermime: IRenderMimeRegistry) {}

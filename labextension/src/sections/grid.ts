@@ -1,6 +1,6 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 
-import { errorBox, h, hint } from '../dom';
+import { errorBox, h, hint, pager } from '../dom';
 import { errorText } from '../handler';
 import { localTime } from '../locale';
 import { DataOpsModel } from '../model';
@@ -35,7 +35,7 @@ export function countsText(cell: IGridCell): string {
 /**
  * The factory's calendar: partitions (rows, newest first, paged) × steps (columns). Each cell is
  * the partition's latest production run of the step, coloured by status with its check counts;
- * a click shows the run; "Re-run this …" (confirmed) starts `dataops run --partition KEY`.
+ * a click opens the run's tab; "Re-run" (this day, week…; confirmed) starts `dataops run --partition KEY`.
  */
 export class GridSection extends Section {
   constructor(model: DataOpsModel) {
@@ -73,7 +73,7 @@ export class GridSection extends Section {
       ),
       data.hint ? hint(data.hint) : null,
       data.partitions.length ? this._table(data) : null,
-      data.total > data.limit ? this._pager(data) : null
+      data.total > data.limit ? pager(data, 'dataops-grid', offset => this._page(offset)) : null
     ]);
   }
 
@@ -113,7 +113,7 @@ export class GridSection extends Section {
         'data-partition': row.partition,
         className: row.late.length ? 'jp-mod-late' : ''
       },
-      h('th', { className: 'jp-DataOps-grid-key', scope: 'row' }, row.partition),
+      h('th', { className: 'jp-DataOps-grid-key', scope: 'row', title: row.partition }, row.partition),
       data.steps.map((step, i) => this._cell(row, step, row.cells[i] ?? null)),
       h(
         'td',
@@ -123,10 +123,10 @@ export class GridSection extends Section {
           {
             className: 'jp-mod-styled jp-DataOps-button jp-DataOps-rerun',
             'data-testid': 'dataops-grid-rerun',
-            title: `Run every step again for ${row.partition} (dataops run --partition ${row.partition})`,
+            title: `Re-run this ${period}: every step again for ${row.partition} (dataops run --partition ${row.partition})`,
             onclick: () => void this._rerun(row.partition, period)
           },
-          `Re-run this ${period}`
+          'Re-run'
         )
       )
     );
@@ -156,7 +156,7 @@ export class GridSection extends Section {
       `${step} \u00b7 ${row.partition}: run #${cell.run_id} ${cell.status}` +
       (when ? ` (${localTime(when)})` : '') +
       (late ? ' \u2014 late' : '') +
-      '. Click to show the run.';
+      '. Click to open the run.';
     return h(
       'td',
       {
@@ -171,7 +171,7 @@ export class GridSection extends Section {
         'data-late': late ? 'true' : 'false',
         title,
         onclick: () => {
-          this.model.selectedRun = cell.run_id;
+          this.model.openRun(cell.run_id);
         }
       },
       h('span', { className: 'jp-DataOps-grid-counts', 'data-testid': 'dataops-grid-counts' }, countsText(cell) || cell.status),
@@ -204,40 +204,9 @@ export class GridSection extends Section {
     }
   }
 
-  private _pager(data: IGrid): HTMLElement {
-    const go = (offset: number) => {
-      this._offset = Math.max(0, offset);
-      void this.load();
-    };
-    return h(
-      'div',
-      { className: 'jp-DataOps-pager' },
-      h(
-        'button',
-        {
-          className: 'jp-mod-styled jp-DataOps-button',
-          'data-testid': 'dataops-grid-newer',
-          disabled: data.offset === 0,
-          onclick: () => go(this._offset - GRID_PAGE_SIZE)
-        },
-        'Newer'
-      ),
-      h(
-        'span',
-        {},
-        `${data.offset + 1}\u2013${Math.min(data.offset + data.limit, data.total)} of ${data.total}`
-      ),
-      h(
-        'button',
-        {
-          className: 'jp-mod-styled jp-DataOps-button',
-          'data-testid': 'dataops-grid-older',
-          disabled: data.offset + data.limit >= data.total,
-          onclick: () => go(this._offset + GRID_PAGE_SIZE)
-        },
-        'Older'
-      )
-    );
+  private _page(offset: number): void {
+    this._offset = offset;
+    void this.load();
   }
 
   private _offset = 0;

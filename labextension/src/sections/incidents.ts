@@ -63,7 +63,11 @@ export class IncidentsSection extends Section {
       h(
         'div',
         { className: 'jp-DataOps-run-head' },
-        h('span', { className: 'jp-DataOps-run-step' }, `#${incident.id} ${incident.step ?? incident.pipeline}`),
+        h(
+          'span',
+          { className: 'jp-DataOps-run-step', title: `#${incident.id} ${incident.step ?? incident.pipeline}` },
+          `#${incident.id} ${incident.step ?? incident.pipeline}`
+        ),
         badge(incident.status === 'open' ? 'failed' : 'warn'),
         h('span', { className: 'jp-DataOps-muted' }, KIND_WORDS[incident.kind] ?? incident.kind)
       ),
@@ -128,7 +132,9 @@ export class IncidentsSection extends Section {
             'data-testid': 'dataops-incident-run',
             title: `run #${r.step_run_id}${r.partition ? ` for ${r.partition}` : ''}, ${localTime(r.seen_at)}`,
             onclick: () => {
-              this.model.selectedRun = r.step_run_id;
+              if (r.step_run_id !== null) {
+                this.model.openRun(r.step_run_id);
+              }
             }
           },
           `#${r.step_run_id}${r.partition ? ` (${r.partition})` : ''}`

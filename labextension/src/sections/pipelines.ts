@@ -64,7 +64,10 @@ export class PipelinesSection extends Section {
           },
           h(
             'div',
-            { className: 'jp-DataOps-pipeline-name' },
+            {
+              className: 'jp-DataOps-pipeline-name',
+              title: `pipeline ${pipeline.name}` + (data.pipeline_file ? ` \u2014 ${data.pipeline_file}` : '')
+            },
             pipeline.name,
             data.pipeline_file
               ? h('span', { className: 'jp-DataOps-muted' }, ` \u2014 ${data.pipeline_file}`)
@@ -98,7 +101,7 @@ export class PipelinesSection extends Section {
           {
             className: 'jp-DataOps-link jp-DataOps-step-name',
             title: selected
-              ? 'Show the runs of every step'
+              ? `${step.name}: show the runs of every step`
               : `Show only the runs and metrics of ${step.name}`,
             'data-testid': 'dataops-step-select',
             onclick: () => {
@@ -230,7 +233,7 @@ class StepMetricsList {
                 'data-metric': m.metric,
                 title: `Show the control chart of ${m.metric}`,
                 onclick: () => {
-                  this._model.chart = { step, metric: m.metric };
+                  this._model.openChart({ step, metric: m.metric });
                 }
               },
               m.metric

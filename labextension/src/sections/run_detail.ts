@@ -9,9 +9,17 @@ import { Section } from './section';
 /** Opens a run's executed notebook (read-only) in Lab. */
 export type OpenRun = (runId: number, fileName: string) => void;
 
-/** The selected run: its parameters, checks, metrics and executed notebook. */
+/** Told each run as it is loaded (the tab names itself after the run's step). */
+export type RunLoaded = (run: IRunDetail) => void;
+
+/** The selected run of its model (a run's main-area tab): its parameters, checks, metrics and
+ * executed notebook. */
 export class RunDetailSection extends Section {
-  constructor(model: DataOpsModel, private readonly _openRun: OpenRun) {
+  constructor(
+    model: DataOpsModel,
+    private readonly _openRun: OpenRun,
+    private readonly _loaded: RunLoaded = () => undefined
+  ) {
     super(model, 'dataops-run-detail', 'jp-DataOps-detail');
     this.node.hidden = true;
     model.runChanged.connect((_, runId) => {
@@ -19,7 +27,6 @@ export class RunDetailSection extends Section {
       this.node.hidden = runId === null;
       if (runId !== null) {
         replaceChildren(this.node, loading(`Loading run #${runId}\u2026`));
-        this.node.scrollIntoView({ block: 'nearest' });
         void this.load();
       }
     });
@@ -34,6 +41,7 @@ export class RunDetailSection extends Section {
       const run = await this.model.client.run(runId);
       if (runId === this.model.selectedRun) {
         this.draw(JSON.stringify(run), () => this._render(run));
+        this._loaded(run);
       }
     } catch (error) {
       if (runId === this.model.selectedRun) {
@@ -57,19 +65,7 @@ export class RunDetailSection extends Section {
           ? h('span', { className: 'jp-DataOps-muted', 'data-testid': 'dataops-run-partition' }, `for ${run.partition}`)
           : null,
         run.unpromoted ? unpromotedLabel() : null,
-        badge(run.status),
-        h(
-          'button',
-          {
-            className: 'jp-DataOps-link jp-DataOps-close',
-            'data-testid': 'dataops-run-detail-close',
-            title: 'Close this run',
-            onclick: () => {
-              this.model.selectedRun = null;
-            }
-          },
-          '\u00d7'
-        )
+        badge(run.status)
       ),
       h(
         'div',
@@ -146,7 +142,7 @@ export class RunDetailSection extends Section {
                     'data-testid': 'dataops-metric',
                     'data-metric': m.metric,
                     onclick: () => {
-                      this.model.chart = { step: run.step, metric: m.metric };
+                      this.model.openChart({ step: run.step, metric: m.metric });
                     }
                   },
                   m.metric

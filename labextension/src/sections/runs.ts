@@ -1,4 +1,4 @@
-import { badge, duration, errorBox, h, hint } from '../dom';
+import { badge, duration, errorBox, h, hint, pager } from '../dom';
 import { localTime, relativeTime } from '../locale';
 import { errorText } from '../handler';
 import { DataOpsModel } from '../model';
@@ -11,7 +11,6 @@ const PAGE_SIZE = 20;
 export const UNPROMOTED_TITLE =
   'this production run executed the working notebook, not the promoted version';
 
-/** Recent runs (of the selected step, or all), newest first, paged; a click opens a run. */
 /** A run's parameters in one line, as `dataops runs` shows them: `day=2026-09-01, n_rows=50`. */
 export function parametersText(parameters: Record<string, unknown> | null | undefined): string {
   return Object.entries(parameters || {})
@@ -19,6 +18,7 @@ export function parametersText(parameters: Record<string, unknown> | null | unde
     .join(', ');
 }
 
+/** Recent runs (of the selected step, or all), newest first, paged; a click opens the run's tab. */
 export class RunsSection extends Section {
   constructor(model: DataOpsModel) {
     super(model, 'dataops-runs');
@@ -59,7 +59,7 @@ export class RunsSection extends Section {
     this.draw(JSON.stringify(data) + String(this.model.selectedRun), () => [
       h(
         'h3',
-        {},
+        { title: step ? `Recent runs of ${step}` : '' },
         step ? `Recent runs of ${step}` : 'Recent runs',
         h('span', { className: 'jp-DataOps-muted' }, ` (${data.total})`)
       ),
@@ -67,7 +67,7 @@ export class RunsSection extends Section {
       data.runs.length
         ? h('ul', { className: 'jp-DataOps-runs' }, data.runs.map(run => this._row(run)))
         : null,
-      data.total > data.limit ? this._pager(data) : null
+      data.total > data.limit ? pager(data, 'dataops-runs', offset => this._page(offset)) : null
     ]);
   }
 
@@ -85,16 +85,16 @@ export class RunsSection extends Section {
         'data-run-id': run.id,
         'data-step': run.step,
         'data-status': run.status,
-        title: 'Show this run\u2019s checks and parameters',
+        title: 'Open this run\u2019s checks and parameters in a tab',
         onclick: () => {
-          this.model.selectedRun = run.id;
+          this.model.openRun(run.id);
         }
       },
       h(
         'div',
         { className: 'jp-DataOps-run-head' },
         h('span', { className: 'jp-DataOps-run-id' }, `#${run.id}`),
-        h('span', { className: 'jp-DataOps-run-step' }, run.step),
+        h('span', { className: 'jp-DataOps-run-step', title: run.step }, run.step),
         run.partition
           ? h(
               'span',
@@ -137,47 +137,16 @@ export class RunsSection extends Section {
       params
         ? h(
             'div',
-            { className: 'jp-DataOps-run-meta jp-DataOps-muted', 'data-testid': 'dataops-run-parameters', title: params },
+            { className: 'jp-DataOps-run-params jp-DataOps-muted', 'data-testid': 'dataops-run-parameters', title: params },
             params
           )
         : null
     );
   }
 
-  private _pager(data: IRunList): HTMLElement {
-    const go = (offset: number) => {
-      this._offset = Math.max(0, offset);
-      void this.load();
-    };
-    return h(
-      'div',
-      { className: 'jp-DataOps-pager' },
-      h(
-        'button',
-        {
-          className: 'jp-mod-styled jp-DataOps-button',
-          'data-testid': 'dataops-runs-newer',
-          disabled: data.offset === 0,
-          onclick: () => go(this._offset - PAGE_SIZE)
-        },
-        'Newer'
-      ),
-      h(
-        'span',
-        {},
-        `${data.offset + 1}\u2013${Math.min(data.offset + data.limit, data.total)} of ${data.total}`
-      ),
-      h(
-        'button',
-        {
-          className: 'jp-mod-styled jp-DataOps-button',
-          'data-testid': 'dataops-runs-older',
-          disabled: data.offset + data.limit >= data.total,
-          onclick: () => go(this._offset + PAGE_SIZE)
-        },
-        'Older'
-      )
-    );
+  private _page(offset: number): void {
+    this._offset = offset;
+    void this.load();
   }
 
   private _offset = 0;

@@ -70,7 +70,11 @@ export class SchedulerSection extends Section {
       h(
         'div',
         { className: 'jp-DataOps-run-head' },
-        h('span', { className: 'jp-DataOps-run-step' }, schedule.key === '*' ? 'whole pipeline' : schedule.key),
+        h(
+          'span',
+          { className: 'jp-DataOps-run-step', title: schedule.key === '*' ? 'whole pipeline' : schedule.key },
+          schedule.key === '*' ? 'whole pipeline' : schedule.key
+        ),
         h('code', {}, schedule.schedule),
         h('span', { className: 'jp-DataOps-muted' }, schedule.timezone)
       ),
