@@ -289,7 +289,7 @@ def test_a_renamed_pipeline_is_refused_until_its_history_is_moved(tmp_path, monk
     assert "pipeline: shop" in path.read_text()
 
     path.write_text(path.read_text().replace("pipeline: shop", "pipeline: orders"))
-    for command in (["status"], ["runs"], ["run"]):
+    for command in (["status"], ["runs"], ["run"], ["promote", "orders.ipynb", "--step", "orders"]):
         out = invoke(*command)
         assert out.exit_code == 2, (command, out.output)
         assert "dataops rename-pipeline shop orders" in out.stderr

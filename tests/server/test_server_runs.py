@@ -124,3 +124,34 @@ async def test_run_now_with_a_wrong_parameter_is_refused_before_anything_runs(
     assert "n_rows" in message and "many" in message
     runs = json.loads((await jp_fetch("dataops", "api", "runs")).body)  # the gate run only
     assert [r for r in runs["runs"] if r["mode"] == "production"] == []
+
+
+async def test_promote_into_a_renamed_pipeline_is_refused_with_the_rename_command(
+    jp_fetch, jp_root_dir
+):
+    """The panel's Promote and the REST route refuse as ``dataops promote`` does: the history
+    of this folder is under the old name, so a promotion would start a second one beside it."""
+    from jupyter_dataops.pipeline.definition.project import Project
+
+    root = Path(jp_root_dir).resolve()
+    orders_notebook(root / "orders.ipynb", CHECKS)
+    (root / "dataops.yaml").write_text(
+        "pipeline: orders\nsteps:\n  orders: {notebook: orders.ipynb}\n"
+    )
+    store = Project(root).open_store()
+    store.upsert_pipeline("shop", project_dir=str(root))  # the history, under the old name
+    store.create_pipeline_run("shop")
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await post(
+            jp_fetch,
+            "dataops",
+            "api",
+            "promote",
+            body={"notebook": "orders.ipynb", "step": "orders"},
+        )
+    assert info.value.code == 400
+    message = json.loads(info.value.response.body)["message"]
+    assert (
+        "dataops rename-pipeline shop orders" in message and "put back `pipeline: shop`" in message
+    )
+    assert [r["pipeline"] for r in store.list_pipeline_runs()] == ["shop"]  # no gate ran

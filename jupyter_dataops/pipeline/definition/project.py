@@ -168,11 +168,33 @@ class Project:
         return store
 
 
+def refuse_a_renamed_pipeline(project: Project | None, store: Store) -> None:
+    """Raise when ``dataops.yaml`` names a pipeline with no history while this folder's history
+    is under another name (``pipeline:`` added or changed): never show it silently empty, nor
+    promote into a second history beside it (every door: the CLI, REST, the panel)."""
+    if project is None:
+        return
+    try:
+        name = project.pipeline.name
+    except PipelineError:
+        return  # a broken file is the command's to report
+    here = store.pipeline_names_in(project.root)
+    if name in here or len(here) != 1:
+        return
+    [old] = here
+    raise PipelineError(
+        f"{project.root / 'dataops.yaml'} names pipeline {name!r}, but this folder's run "
+        f"history is under {old!r}. Run `dataops rename-pipeline {old} {name}` to move the "
+        f"history to the new name, or put back `pipeline: {old}`."
+    )
+
+
 __all__ = [
     "NoProjectError",
     "NoStoreError",
     "Project",
     "cached_store",
     "close_stores",
+    "refuse_a_renamed_pipeline",
     "store_exists",
 ]

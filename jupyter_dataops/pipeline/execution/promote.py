@@ -29,6 +29,7 @@ from jupyter_dataops.pipeline.definition.notebook import (
     notebook_parameters,
     read_notebook,
 )
+from jupyter_dataops.pipeline.definition.project import Project, refuse_a_renamed_pipeline
 from jupyter_dataops.pipeline.definition.secret_params import (
     Parameter,
     as_written,
@@ -223,10 +224,10 @@ def promote(
     executor_cls = executors.get(executor)
     own_store = store is None
     if own_store:
-        from jupyter_dataops.pipeline.definition.project import Project
-
         project = Project.of(pipeline) if path.exists() else Project(path.parent)
         store = project.open_store()
+    # `pipeline:` renamed while this folder's history is under the old name: say how to move it
+    refuse_a_renamed_pipeline(Project.of(pipeline), store)
     snapshot, new_snapshot = save_snapshot(path.parent, digest, data)
     try:
         store.mark_interrupted()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import PipelineError
-from jupyter_dataops.pipeline.definition.project import Project
+from jupyter_dataops.pipeline.definition.project import Project, refuse_a_renamed_pipeline
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -37,26 +37,6 @@ def open_project_store(
         store.mark_interrupted()
         refuse_a_renamed_pipeline(Project.find(start), store)
     return store
-
-
-def refuse_a_renamed_pipeline(project: Project | None, store: Store) -> None:
-    """Raise when ``dataops.yaml`` names a pipeline with no history while this folder's history
-    is under another name (``pipeline:`` added or changed): never show it silently empty."""
-    if project is None:
-        return
-    try:
-        name = project.pipeline.name
-    except PipelineError:
-        return  # a broken file is the command's to report
-    here = store.pipeline_names_in(project.root)
-    if name in here or len(here) != 1:
-        return
-    [old] = here
-    raise PipelineError(
-        f"{project.root / 'dataops.yaml'} names pipeline {name!r}, but this folder's run "
-        f"history is under {old!r}. Run `dataops rename-pipeline {old} {name}` to move the "
-        f"history to the new name, or put back `pipeline: {old}`."
-    )
 
 
 @dataclass(frozen=True)
