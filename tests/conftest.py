@@ -14,11 +14,17 @@ Builders (notebooks, projects, a webhook receiver) live in ``tests/builders.py``
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from builders import Hook
 
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.testing import store_url as make_store_url
+
+# `dataops run` leaves its project's kernel template serving the next command; in tests (a new
+# project each) it should not linger the default ten minutes after the last one
+os.environ.setdefault("DATAOPS_WARM_IDLE", "5")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

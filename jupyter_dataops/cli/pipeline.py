@@ -110,6 +110,7 @@ def run(
 ) -> None:
     """Run the promoted pipeline of dataops.yaml (or the named steps); exit 1 if a step fails."""
     from jupyter_dataops.pipeline.definition.project import Project
+    from jupyter_dataops.pipeline.execution import warm
     from jupyter_dataops.pipeline.execution.runner import run_pipeline
     from jupyter_dataops.pipeline.views import history
     from jupyter_dataops.pipeline.views.report import RichReporter, headline, verdict_lines
@@ -117,6 +118,8 @@ def run(
     try:
         project = Project.require()
         pipeline = project.pipeline
+        # one kernel template for this project's commands, not one per command
+        warm.use_project_server(project.state_dir)
         # marks runs of a dead runner interrupted; a run refused before it starts makes no store
         history.open_project_store(url=project.store_url, create=False)
     except DataOpsError as exc:
@@ -152,6 +155,7 @@ def run(
         reporter.stop()  # the runner recorded and alerted the interrupted steps
         raise fail("stopped; unfinished steps are recorded as interrupted.", code=130) from None
     finally:
+        warm.use_project_server(None)  # this process's next template is its own again
         if store is not None:
             store.close()
     for warning in result.warnings:

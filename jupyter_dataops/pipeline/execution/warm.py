@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
@@ -175,6 +176,22 @@ class Template:
                 os.unlink(self.path)
 
 
+class SharedTemplate(Template):
+    """The project's template (``warm_server``): started by some command, outliving it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        from jupyter_dataops.pipeline.execution import warm_server
+
+        self.path = warm_server.socket_path(state_dir, warm_server.environment_key(PRELOAD))
+        self.pid = warm_server.ensure_server(self.path, _START_TIMEOUT)
+        self.owner = os.getpid()
+        self.process = None
+        self.failed = None
+
+    def stop(self) -> None:
+        """Nothing: it serves the next command, and exits by itself when idle."""
+
+
 class ForkedKernel:
     """A forked kernel, shaped like the ``Popen`` that ``LocalProvisioner`` drives.
 
@@ -229,6 +246,21 @@ class ForkedKernel:
 _lock = threading.Lock()
 _template: Template | None = None
 _said: set[str] = set()
+_project: Path | None = None  # set: this process's template is its project's shared one
+
+
+def use_project_server(state_dir: str | os.PathLike[str] | None) -> None:
+    """Take kernels from the project's shared template (``warm_server``) rather than one of
+    this process's own, so that one command after another pays the template's imports once
+    (``dataops run``); None: this process's own again. Where it cannot be shared, this
+    process starts its own as usual."""
+    from jupyter_dataops.pipeline.execution import warm_server
+
+    global _project, _template
+    with _lock:
+        if isinstance(_template, SharedTemplate):
+            _template = None
+        _project = Path(state_dir) if state_dir and warm_server.supported() else None
 
 
 def _say_once(why: str) -> None:
@@ -272,7 +304,10 @@ def template() -> Template | None:
     with _lock:
         current = _template
         if current is not None and current.failed is None:
-            if current.owner == os.getpid() and current.process.poll() is not None:
+            if current.process is None:  # the project's shared template
+                if not _alive(current.pid):
+                    current = None  # it exited (idle, or replaced): find or start it again
+            elif current.owner == os.getpid() and current.process.poll() is not None:
                 current.failed = (
                     "a preloaded library started a thread in the kernel template"
                     if current.process.returncode == 3
@@ -282,7 +317,12 @@ def template() -> Template | None:
                 current = None  # a forked worker whose parent's template is gone: start ours
         if current is None:
             try:
-                current = _template = Template()
+                try:
+                    current = SharedTemplate(_project) if _project else Template()
+                except OSError as exc:  # no shared one: this process's own, as usual
+                    log.info("the project's kernel template is not available (%s)", exc)
+                    current = Template()
+                _template = current
                 atexit.register(current.stop)
             except OSError as exc:
                 _say_once(f"the kernel template could not start ({exc})")
@@ -450,7 +490,9 @@ def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) 
             os._exit(code)
 
 
-def _serve(path: str) -> None:
+def _serve(path: str, idle: float | None = None) -> None:
+    """Import, then fork kernels on request until the owner (our parent: its stdin closes) is
+    gone - or, a project's shared template (``idle`` given), until idle that long."""
     import gc
     import selectors
 
@@ -489,13 +531,20 @@ def _serve(path: str) -> None:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(64)
+    if idle is None:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(64)
+    else:
+        from jupyter_dataops.pipeline.execution import warm_server
+
+        server, inode = warm_server.bind(path)
     sel = selectors.DefaultSelector()
     sel.register(server, selectors.EVENT_READ, "accept")
     sel.register(wake_r, selectors.EVENT_READ, "wake")
-    sel.register(sys.stdin, selectors.EVENT_READ, "owner")
+    if idle is None:
+        sel.register(sys.stdin, selectors.EVENT_READ, "owner")
+    last_use = time.monotonic()
     kernels: dict[int, socket.socket] = {}  # pid -> the connection that asked for it
 
     def reap() -> None:
@@ -538,11 +587,21 @@ def _serve(path: str) -> None:
         body = json.dumps({"pid": pid}).encode()
         conn.sendall(_HEADER.pack(len(body)) + body)
 
+    def shared_done() -> bool:
+        """A shared template stops once idle ``idle`` s, or when its socket is not its own."""
+        if kernels:
+            return False
+        return time.monotonic() - last_use > idle or not warm_server.still_ours(path, inode)
+
     try:
-        while not stop and os.getppid() == owner:
+        while not stop and (os.getppid() == owner if idle is None else not shared_done()):
             for key, _ in sel.select(timeout=1.0):
                 if key.data == "accept":
                     conn, _ = server.accept()
+                    last_use = time.monotonic()
+                    if idle is not None and warm_server.peer(conn)[1] != os.getuid():
+                        conn.close()  # another user's process: never serve it
+                        continue
                     try:
                         serve_request(conn)
                     except (OSError, ValueError) as exc:
@@ -561,6 +620,8 @@ def _serve(path: str) -> None:
                             if c is conn:
                                 _killpg(pid)
             reap()
+            if kernels:
+                last_use = time.monotonic()
     finally:
         for pid in list(kernels):
             _killpg(pid)
@@ -568,8 +629,9 @@ def _serve(path: str) -> None:
         while kernels and time.monotonic() < deadline:
             reap()
             time.sleep(0.02)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        if idle is None or warm_server.still_ours(path, inode):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _killpg(pid: int) -> None:
@@ -581,4 +643,4 @@ def _killpg(pid: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], float(sys.argv[3]) if sys.argv[2:3] == ["--idle"] else None)

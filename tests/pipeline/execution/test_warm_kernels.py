@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from builders import write_notebook
+from builders import dataops, promoted, wait_for, write_notebook
 
 from jupyter_dataops.pipeline.execution import warm
 from jupyter_dataops.pipeline.execution.execute import NotebookJob, execute_notebook
@@ -250,3 +250,61 @@ def test_a_step_on_a_dask_worker_runs_in_a_kernel_forked_there_that_sees_nothing
         "json": False,
         "polars": False,
     }
+
+
+def test_dataops_run_after_dataops_run_forks_from_the_projects_template_until_it_idles(tmp_path):
+    write_notebook(
+        tmp_path / "who.ipynb",
+        'run_date = "x"',
+        WHO,
+        "import json\nprint(hasattr(json, 'LEAK'))\njson.LEAK = run_date",
+    )
+    yaml = promoted(tmp_path, "who", "pipeline: p\n")
+    yaml.write_text("pipeline: p\nsteps:\n  who: {notebook: who.ipynb}\n")
+    env = {**os.environ, "DATAOPS_WARM_IDLE": "20"}
+    kernels = []
+    for day in ("d1", "d2"):
+        done = dataops("run", "-p", f"run_date={day}", cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        newest = max((tmp_path / ".dataops" / "runs").iterdir(), key=lambda p: int(p.name))
+        nb = nbformat.read(newest / "who.ipynb", as_version=4)
+        kernels.append({**who(nb, 2), "leak": nb.cells[3].outputs[0]["text"].strip()})
+
+    first, second = kernels  # the second command's kernel: forked by the template the first
+    assert first["ppid"] == second["ppid"]  # command started, which outlived it
+    assert first["pid"] != second["pid"] and second["leak"] == "False"  # a fresh process
+    template = psutil.Process(first["ppid"])
+    assert template.cmdline()[1:3] == ["-m", "jupyter_dataops.pipeline.execution.warm"]
+    sockets = list((tmp_path / ".dataops").glob("warm-*.sock"))
+    assert len(sockets) == 1 and sockets[0].stat().st_mode & 0o077 == 0  # the user's only
+
+    wait_for(lambda: gone(template.pid), 60, "the idle template to exit")
+    assert not sockets[0].exists()
+
+
+def test_a_stale_project_socket_is_replaced_by_a_live_template(tmp_path, monkeypatch):
+    import socket as sockets
+
+    from jupyter_dataops.pipeline.execution import warm_server
+
+    monkeypatch.setattr(warm, "_template", None)
+    monkeypatch.setattr(warm, "_project", None)
+    monkeypatch.setenv("DATAOPS_WARM_IDLE", "60")
+    state = tmp_path / ".dataops"
+    state.mkdir()
+    path = warm_server.socket_path(state, warm_server.environment_key(warm.PRELOAD))
+    stale = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    stale.bind(path)  # what a killed template leaves: the file, nobody listening
+    stale.close()
+    warm.use_project_server(state)
+    src = write_notebook(tmp_path / "nb.ipynb", "x = 1", WHO)
+    try:
+        result, nb = run(src, "out.ipynb")
+        template = warm.template()
+        assert result.ok, result.error
+        assert isinstance(template, warm.SharedTemplate) and template.path == path
+        assert who(nb)["ppid"] == template.pid != os.getpid()
+    finally:
+        if warm._template is not None:
+            os.kill(warm._template.pid, 15)
+    wait_for(lambda: gone(template.pid), 15, "the template to stop")
