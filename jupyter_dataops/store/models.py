@@ -38,6 +38,9 @@ FINAL_STATUSES: tuple[str, ...] = ("success", "failed", "skipped", "interrupted"
 MODES: tuple[str, ...] = ("production", "test")
 # "baseline": an spc line still collecting its baseline (not judged; never fails a suite).
 CHECK_STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "error", "baseline")
+#: the suite the operations observer records its implicit lines under (duration, queue delay,
+#: ...): counted apart from the user's own check lines in every run row
+OPERATIONS_SUITE = "operations"
 # What became of a schedule's tick (``scheduled_runs.status``).
 CLAIM_STATUSES: tuple[str, ...] = ("claimed", "started", "skipped", "failed", "interrupted")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, false, func, select
+from sqlalchemy import Connection, and_, case, false, func, or_, select
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import (
@@ -24,6 +24,7 @@ from jupyter_dataops.store.base import (
 from jupyter_dataops.store.models import (
     CHECK_STATUSES,
     MODES,
+    OPERATIONS_SUITE,
     Lineage,
     PipelineRecord,
     Step,
@@ -298,11 +299,18 @@ def _step_condition(conn: Connection, step: str | None, pipeline: str | None) ->
 
 def _rows_with_counts(page):  # noqa: ANN001, ANN202
     """Join a page of step runs (a CTE) with names and per-status check counts."""
+    # the user's own lines (n_) and the operations observer's implicit ones (o_), apart
+    ops = _CR.c.suite == OPERATIONS_SUITE
+    own = or_(_CR.c.suite.is_(None), _CR.c.suite != OPERATIONS_SUITE)
     counts = (
         select(
             _CR.c.step_run_id,
             *[
-                func.sum(case((_CR.c.status == s, 1), else_=0)).label(f"n_{s}")
+                func.sum(case((and_(_CR.c.status == s, own), 1), else_=0)).label(f"n_{s}")
+                for s in CHECK_STATUSES
+            ],
+            *[
+                func.sum(case((and_(_CR.c.status == s, ops), 1), else_=0)).label(f"o_{s}")
                 for s in CHECK_STATUSES
             ],
         )
@@ -315,7 +323,11 @@ def _rows_with_counts(page):  # noqa: ANN001, ANN202
             page,
             Step.name.label("step"),
             PipelineRecord.name.label("pipeline"),
-            *[func.coalesce(counts.c[f"n_{s}"], 0).label(f"n_{s}") for s in CHECK_STATUSES],
+            *[
+                func.coalesce(counts.c[f"{p}_{s}"], 0).label(f"{p}_{s}")
+                for p in ("n", "o")
+                for s in CHECK_STATUSES
+            ],
         )
         .join(Step, Step.id == page.c.step_id)
         .join(PipelineRecord, PipelineRecord.id == Step.pipeline_id)

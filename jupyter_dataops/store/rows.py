@@ -26,7 +26,8 @@ class VersionRow(TypedDict, total=False):
 
 
 class RunRow(TypedDict):
-    """A step run in a list: ``checks`` counts check lines per check status."""
+    """A step run in a list: ``checks`` counts the user's check lines per check status,
+    ``operations`` the implicit lines of the operations observer (duration, queue delay, ...)."""
 
     id: int
     pipeline_run_id: int
@@ -40,6 +41,7 @@ class RunRow(TypedDict):
     ended_at: str | None
     duration: float | None
     checks: dict[str, int]
+    operations: dict[str, int]
     unpromoted: bool
     partition: str | None
     parameters: dict[str, Any] | None  # as the step ran with them (secrets as ***)
@@ -178,6 +180,7 @@ def _run_dict(r: Mapping[str, Any]) -> RunRow:
         "ended_at": _iso(r["ended_at"]),
         "duration": r["duration"],
         "checks": {s: int(r[f"n_{s}"]) for s in CHECK_STATUSES},
+        "operations": {s: int(r[f"o_{s}"]) for s in CHECK_STATUSES},
         # a production run of a working copy (`dataops run --unpromoted`): no promoted version
         "unpromoted": r["mode"] == "production" and r["step_version_id"] is None,
         "partition": r["partition"],

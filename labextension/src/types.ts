@@ -42,6 +42,8 @@ export interface IRunRow {
   /** seconds */
   duration: number | null;
   checks: ICheckCounts;
+  /** the operations observer's implicit lines (duration, queue delay, ...), counted apart */
+  operations?: ICheckCounts;
   /** a production run of the working notebook, not of the promoted version */
   unpromoted?: boolean;
   /** the period the run is for (2026-09-01, 2026-W36, ...); null without partitions */

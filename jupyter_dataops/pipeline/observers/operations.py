@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_dataops.checks.spec import CheckSpec, SpcOptions
 from jupyter_dataops.pipeline.definition.operations_options import OperationsOptions, parse_options
 from jupyter_dataops.pipeline.observers.base import RunObserver
+from jupyter_dataops.store.models import OPERATIONS_SUITE
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("jupyter_dataops.operations")
 
 PREFIX = "ops:"
-SUITE = "operations"
+SUITE = OPERATIONS_SUITE  # its lines are counted apart from the user's (RunRow.operations)
 DURATION = "ops:duration"
 QUEUE_DELAY = "ops:queue_delay"
 NOTEBOOK_BYTES = "ops:notebook_bytes"

@@ -191,10 +191,21 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         cells += [
             started[5:16].replace("T", " "),
             "" if r.get("duration") is None else duration(r["duration"]),
-            " ".join(f"{CHECK_MARKS.get(s, s)}{n}" for s, n in checks.items() if n),
+            _counts_text(checks, r.get("operations")),
         ]
         table.add_row(*cells)
     return table
+
+
+def _counts_text(checks: dict[str, int], operations: dict[str, int] | None) -> str:
+    """The user's check lines by status (``✓2 ○1``), then the operations observer's own lines
+    apart, and only when one warned or failed (``ops ⚠1``): its lines collecting a baseline are
+    no news to anybody."""
+    text = " ".join(f"{CHECK_MARKS.get(s, s)}{n}" for s, n in checks.items() if n)
+    ops = {s: n for s, n in (operations or {}).items() if n and s in ("warn", "fail", "error")}
+    if ops:
+        text += " ops " + " ".join(f"{CHECK_MARKS[s]}{n}" for s, n in ops.items())
+    return text.strip()
 
 
 def run_detail(run: dict[str, Any]) -> Group:

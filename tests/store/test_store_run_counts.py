@@ -1,0 +1,49 @@
+"""A run's own check lines and the operations observer's implicit lines are counted apart
+(issue 25 item 6): "○1 not judged" is the user's one spc line, not it and three hidden ones."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from jupyter_dataops.pipeline.observers.operations import SUITE as OPERATIONS
+from jupyter_dataops.pipeline.views.report import runs_table
+
+
+def line(n: int, status: str, metric: str) -> dict:
+    source = f"spc {metric}" if status == "baseline" else f"{metric} > 0"
+    return {"line": n, "source": source, "status": status, "observed": 1.0, "metric": metric}
+
+
+def test_a_runs_own_lines_and_the_operations_lines_are_counted_apart(store):
+    run = store.create_pipeline_run("shop")
+    srid = store.create_step_run(run, "orders")
+    store.start_step_run(srid)
+    store.record_suite(
+        srid,
+        {
+            "name": "orders",
+            "results": [line(1, "pass", "row_count"), line(2, "baseline", "avg(amount)")],
+            "metrics": {},
+        },
+    )
+    ops = [line(i, "baseline", key) for i, key in enumerate(("ops:a", "ops:b", "ops:c"), 1)]
+    ops.append(line(4, "warn", "ops:duration"))
+    store.record_suite(srid, {"name": OPERATIONS, "results": ops, "metrics": {}})
+    store.finish_step_run(srid, "success")
+    store.finish_pipeline_run(run)
+
+    own = {"pass": 1, "warn": 0, "fail": 0, "error": 0, "baseline": 1}
+    implicit = {"pass": 0, "warn": 1, "fail": 0, "error": 0, "baseline": 3}
+    detail = store.get_run(srid)
+    assert (detail["checks"], detail["operations"]) == (own, implicit)
+    [listed] = store.list_runs()
+    assert (listed["checks"], listed["operations"]) == (own, implicit)
+    [step] = store.get_pipeline_run(run)["steps"]
+    assert step["checks"] == own
+
+    console = Console(width=200, record=True)
+    console.print(runs_table([listed]))
+    text = console.export_text()
+    # the user's pass and not-judged line, then the operations warning apart; their three
+    # lines still collecting a baseline are no news
+    assert "✓1 ○1 ops ⚠1" in text and "○4" not in text
