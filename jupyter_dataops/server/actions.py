@@ -15,8 +15,10 @@ from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.server.locator import (
     ProjectLocator,
     ProjectState,
+    file_stamp,
     next_scheduled,
     resolve_in_root,
+    settled,
 )
 
 
@@ -67,6 +69,16 @@ def pipelines(locator: ProjectLocator) -> dict[str, Any]:
         "project_dir": state.relative(state.project_dir),
         "pipeline_file": state.relative(pipe.path),
     }
+
+
+def notebook_stamps(locator: ProjectLocator) -> tuple[Any, ...] | None:
+    """The stamp of each step's notebook, which ``pipelines`` reads besides the store (whether
+    it exists, whether it changed since promotion); None while one has just been written."""
+    pipe = locator.state().pipeline
+    if pipe is None:
+        return ()
+    stamps = tuple(file_stamp(pipe.notebook_path(name)) for name in pipe.steps)
+    return stamps if all(settled(s) for s in stamps) else None
 
 
 def status(locator: ProjectLocator) -> dict[str, Any]:

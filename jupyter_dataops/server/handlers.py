@@ -19,6 +19,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.server import actions, incident_actions
+from jupyter_dataops.server.answers import clock_bucket, to_json
 from jupyter_dataops.server.locator import OutsideRootError, ProjectLocator
 
 API = "/dataops/api"
@@ -129,32 +130,63 @@ class DataOpsHandler(ExtensionHandlerMixin, APIHandler):
         except DataOpsError as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
 
+    async def answer(
+        self,
+        fn: Any,
+        *args: Any,
+        clock: bool = False,
+        files: Any = None,
+        compact: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Send ``fn(locator, *args, **kwargs)`` as JSON, kept in the server's answers while the
+        pipeline file and the store are unchanged (``answers``). ``clock``: the answer depends
+        on the time too, keep it a second at most; ``files(locator)``: the stamp of other files
+        it reads (None: do not keep it). The reading and the stamps run in a worker thread."""
+        locator = self.locator
+
+        def read() -> bytes:
+            stamp = locator.stamp()
+            more = files(locator) if files is not None and stamp is not None else ()
+            key = None
+            if stamp is not None and more is not None:
+                bucket = clock_bucket() if clock else None
+                key = (fn.__name__, args, tuple(sorted(kwargs.items())), stamp, more, bucket)
+            return locator.answers.get(
+                key, lambda: to_json(fn(locator, *args, **kwargs), compact=compact)
+            )
+
+        body = await self.call(read)
+        self.set_status(200)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
+
 
 class PipelinesHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.send(await self.call(actions.pipelines, self.locator))
+        # next run times and whether notebooks changed since promotion: the clock and the
+        # notebooks' files, not only the store
+        await self.answer(actions.pipelines, clock=True, files=actions.notebook_stamps)
 
 
 class StatusHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.send(await self.call(actions.status, self.locator))
+        await self.answer(actions.status, clock=True)  # heartbeats age, ticks come due
 
 
 class RunsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        payload = await self.call(
+        await self.answer(
             actions.runs,
-            self.locator,
             step=self.str_arg("step"),
             status=self.str_arg("status"),
             pipeline=self.str_arg("pipeline"),
             limit=self.int_arg("limit", 50, minimum=1, maximum=MAX_LIMIT),
             offset=self.int_arg("offset", 0),
         )
-        self.send(payload)
 
 
 class RunHandler(DataOpsHandler):
@@ -185,26 +217,21 @@ class MetricsHandler(DataOpsHandler):
                 "give both `step` and `metric`, e.g. /dataops/api/metrics?step=load&metric=row_count"
                 " (GET /dataops/api/steps/{step}/metrics lists a step's metrics).",
             )
-        payload = await self.call(
+        await self.answer(
             actions.metric_chart,
-            self.locator,
             step=step,
             metric=metric,
             pipeline=self.str_arg("pipeline"),
             limit=self.int_arg("limit", CHART_WINDOW) or None,
             before=self.int_arg("before", 0) or None,
+            compact=True,  # 10,000 points of a year stay under 1 MB
         )
-        self.set_status(200)  # compact: 10,000 points of a year stay under 1 MB
-        self.finish(json.dumps(payload, default=str, separators=(",", ":")))
 
 
 class StepMetricsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, step: str) -> None:
-        payload = await self.call(
-            actions.step_metrics, self.locator, step, pipeline=self.str_arg("pipeline")
-        )
-        self.send(payload)
+        await self.answer(actions.step_metrics, step, pipeline=self.str_arg("pipeline"))
 
 
 class StepRunHandler(DataOpsHandler):
@@ -258,14 +285,13 @@ class PromoteHandler(DataOpsHandler):
 class GridHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        payload = await self.call(
+        await self.answer(  # late partitions: the clock too
             actions.grid,
-            self.locator,
             pipeline=self.str_arg("pipeline"),
             limit=self.int_arg("limit", 14, minimum=1, maximum=MAX_LIMIT),
             offset=self.int_arg("offset", 0),
+            clock=True,
         )
-        self.send(payload)
 
 
 class PartitionRunHandler(DataOpsHandler):

@@ -8,12 +8,14 @@ to the server root, and a path that resolves outside that root is refused.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.views.status import next_scheduled  # noqa: F401 - the REST routes use it
+from jupyter_dataops.server.answers import Answers
 
 PIPELINE_FILE = "dataops.yaml"
 
@@ -87,6 +89,22 @@ def resolve_in_root(root_dir: Path, relative_path: str) -> Path:
     return target
 
 
+def file_stamp(path: Path) -> tuple[int, ...] | None:
+    """A file's identity, size and change times (None: no such file): an edit changes it."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def settled(stamp: tuple[int, ...] | None) -> bool:
+    """Whether a stamp can be trusted to change with the next edit: a file changed in the last
+    two seconds may be edited again within the file system's timestamp granularity with the
+    same size (git's "racy" files), so it is read afresh until then."""
+    return stamp is None or time.time_ns() - max(stamp[2], stamp[3]) > 2_000_000_000
+
+
 class ProjectLocator:
     """The server's project (``Project`` at a fixed folder), re-read on each request.
 
@@ -100,9 +118,25 @@ class ProjectLocator:
         self.project_dir = (self.root_dir / folder).resolve()
         self._used: set[Any] = set()
         self._lock = threading.Lock()
+        self._parsed: tuple[tuple[int, ...] | None, ProjectState] | None = None
+        self.answers = Answers()  # the read routes' answers, kept while ``stamp()`` holds
+
+    def file_stamp(self) -> tuple[int, ...] | None:
+        """The pipeline file's identity and change time (None: no file): an edit changes it."""
+        return file_stamp(self.project_dir / PIPELINE_FILE)
 
     def state(self) -> ProjectState:
-        """Load the pipeline file now (it may have been created or edited since the last call)."""
+        """The project as its pipeline file says now: the file is parsed again only when it was
+        created, edited or replaced since the last call (its stat changed), not per request."""
+        stamp = self.file_stamp()
+        parsed = self._parsed
+        if parsed is not None and parsed[0] == stamp and settled(stamp):
+            return parsed[1]
+        state = self._load()
+        self._parsed = (stamp, state)
+        return state
+
+    def _load(self) -> ProjectState:
         from jupyter_dataops.pipeline.definition.project import Project
 
         project = Project(self.project_dir)
@@ -112,6 +146,19 @@ class ProjectLocator:
             return ProjectState(self.root_dir, self.project_dir, project.pipeline)
         except DataOpsError as exc:
             return ProjectState(self.root_dir, self.project_dir, None, error=str(exc))
+
+    def stamp(self) -> tuple[Any, ...] | None:
+        """What the project's answers are read from right now (the pipeline file's stat, the
+        store's generation); None when that cannot be told, so nothing may be kept."""
+        file = self.file_stamp()
+        if not settled(file):
+            return None
+        state = self.state()
+        store = self.store(state)
+        if store is None:
+            return (file, None)
+        generation = store.generation()
+        return None if generation is None else (file, generation)
 
     def store(self, state: ProjectState, *, create: bool = False) -> Any:
         """The project's open run store; None when it does not exist yet and not ``create``."""
