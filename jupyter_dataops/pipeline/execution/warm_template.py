@@ -1,0 +1,278 @@
+"""The kernel template process of ``warm``: imports once, then forks a kernel per request.
+
+Run as ``python -m jupyter_dataops.pipeline.execution.warm SOCKET [--idle SECONDS]``. It
+imports ``warm.PRELOAD``, warms up what every kernel's first ``%%dataops_test`` would redo,
+freezes what it imported (``gc.freeze``) and, with a single thread, forks: each child resets
+what the template changed and runs ``IPKernelApp`` on the step's connection file, in the step's
+folder and environment, writing to the step's log. The template reaps each child and reports
+its exit code to the client that asked for it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from jupyter_dataops.pipeline.execution.warm import _HEADER, PRELOAD, _recv_exact
+
+# Threads the template may have when it forks: polars starts its spill-cleaner thread at import
+# (it sleeps, holds no lock the child needs, and polars in the child starts its own).
+_IDLE_THREADS = ("polars-ooc-clea",)
+
+
+def _busy_threads() -> list[str]:
+    """Names of the template's threads other than the main one and the known idle ones."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    names = []
+    for task in tasks:
+        if int(task) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/comm") as fh:
+                name = fh.read().strip()
+        except OSError:
+            continue
+        if name not in _IDLE_THREADS:
+            names.append(name)
+    return names
+
+
+def _warm_up() -> None:
+    """What every step's first ``%%dataops_test`` would do again, done once before forking:
+    pure Python work on in-memory objects (no connection opened, no thread started)."""
+    with contextlib.suppress(Exception):
+        from sqlalchemy.orm import configure_mappers
+
+        configure_mappers()  # the store's ORM mappers (~35 ms in each kernel otherwise)
+    with contextlib.suppress(Exception):
+        from jupyter_dataops import plugins
+
+        # read the installed packages' entry points once (the registries look theirs up in
+        # this cache; each kernel still loads and reports its plug-ins itself)
+        plugins.installed_entry_points("jupyter_dataops.check")
+
+
+def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) -> None:
+    """In the forked child: reset what the template changed, then run the kernel. Never returns."""
+    code = 1
+    try:
+        for thing in closing:
+            thing.close()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()
+        if sys.platform.startswith("linux"):  # die with the template
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        for fd in (devnull, *fds):
+            os.close(fd)
+        env = request["env"]
+        env["JPY_PARENT_PID"] = str(os.getppid())  # ipykernel's parent poller watches us
+        os.environ.clear()
+        os.environ.update(env)
+        cwd = request.get("cwd") or os.getcwd()
+        os.chdir(cwd)
+        sys.path[0] = cwd  # as `python -m ipykernel_launcher` started in cwd would have it
+        # (parent_handle's default was read from the template's environment at import)
+        sys.argv = [
+            "ipykernel_launcher",
+            *request["argv"],
+            f"--IPKernelApp.parent_handle={os.getppid()}",
+        ]
+        import gc
+        import importlib
+        import random
+
+        gc.enable()  # the template's objects stay frozen (never scanned: never copied)
+        importlib.invalidate_caches()
+        random.seed()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        from ipykernel import kernelapp
+
+        try:
+            kernelapp.launch_new_instance()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001 - the child must never fall back into the server loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(path: str, idle: float | None = None) -> None:
+    """Import, then fork kernels on request until the owner (our parent: its stdin closes) is
+    gone - or, a project's shared template (``idle`` given), until idle that long."""
+    import gc
+    import selectors
+
+    # As CPython's gc docs advise for fork without exec: no collection in the template (no
+    # freed holes in its pages), and what it imported frozen before the forks, so a kernel's
+    # collections never write to (and copy) the template's pages of long-lived objects.
+    gc.disable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    owner = os.getppid()
+    # polars' allocator (jemalloc) would start background threads at import; the children's
+    # environment is the step's own, but this setting is read once, here, when polars loads.
+    os.environ["_RJEM_MALLOC_CONF"] = "background_thread:false"
+    # numpy (imported by the checks) starts OpenBLAS worker threads at import unless told one
+    # thread: the forked kernels then do BLAS on one thread (step work is frames, not matrices).
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001, S112 - an optional library: the kernel imports it itself
+            continue
+    _warm_up()
+    gc.freeze()
+    if _busy_threads():  # a library started a thread: forking now could deadlock a child
+        sys.exit(3)
+    # polars warns in a forked child when its thread pool ran before the fork; the template
+    # never runs polars work (checked above: no pool thread), so the warning cannot apply.
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*fork.*", module="polars")
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+
+    if idle is None:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(64)
+    else:
+        from jupyter_dataops.pipeline.execution import warm_server
+
+        server, inode = warm_server.bind(path)
+    sel = selectors.DefaultSelector()
+    sel.register(server, selectors.EVENT_READ, "accept")
+    sel.register(wake_r, selectors.EVENT_READ, "wake")
+    if idle is None:
+        sel.register(sys.stdin, selectors.EVENT_READ, "owner")
+    last_use = time.monotonic()
+    kernels: dict[int, socket.socket] = {}  # pid -> the connection that asked for it
+
+    def reap() -> None:
+        while kernels:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = kernels.pop(pid, None)
+            if conn is None:
+                continue
+            body = json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode()
+            with contextlib.suppress(OSError):
+                conn.sendall(_HEADER.pack(len(body)) + body)
+            with contextlib.suppress(KeyError, ValueError):
+                sel.unregister(conn)
+            conn.close()
+
+    def serve_request(conn: socket.socket) -> None:
+        msg, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 2)
+        if len(msg) < _HEADER.size or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        (size,) = _HEADER.unpack(msg)
+        request = json.loads(_recv_exact(conn, size))
+        others = [server, *kernels.values()]
+        pid = os.fork()
+        if pid == 0:
+            os.close(wake_r)
+            os.close(wake_w)
+            _become_kernel(request, fds, [conn, *others])
+        for fd in fds:
+            os.close(fd)
+        kernels[pid] = conn
+        sel.register(conn, selectors.EVENT_READ, "kernel")
+        body = json.dumps({"pid": pid}).encode()
+        conn.sendall(_HEADER.pack(len(body)) + body)
+
+    def shared_done() -> bool:
+        """A shared template stops once idle ``idle`` s, or when its socket is not its own."""
+        if kernels:
+            return False
+        return time.monotonic() - last_use > idle or not warm_server.still_ours(path, inode)
+
+    try:
+        while not stop and (os.getppid() == owner if idle is None else not shared_done()):
+            for key, _ in sel.select(timeout=1.0):
+                if key.data == "accept":
+                    conn, _ = server.accept()
+                    last_use = time.monotonic()
+                    if idle is not None and warm_server.peer(conn)[1] != os.getuid():
+                        conn.close()  # another user's process: never serve it
+                        continue
+                    try:
+                        serve_request(conn)
+                    except (OSError, ValueError) as exc:
+                        print(f"warm kernel request failed: {exc}", file=sys.stderr)
+                        conn.close()
+                elif key.data == "wake":
+                    os.read(wake_r, 512)
+                elif key.data == "owner":
+                    if not os.read(sys.stdin.fileno(), 512):
+                        stop.append(1)
+                else:  # a client hung up before its kernel exited: stop that kernel
+                    conn = key.fileobj
+                    if not conn.recv(1):  # type: ignore[union-attr]
+                        sel.unregister(conn)
+                        for pid, c in list(kernels.items()):
+                            if c is conn:
+                                _killpg(pid)
+            reap()
+            if kernels:
+                last_use = time.monotonic()
+    finally:
+        for pid in list(kernels):
+            _killpg(pid)
+        deadline = time.monotonic() + 5
+        while kernels and time.monotonic() < deadline:
+            reap()
+            time.sleep(0.02)
+        if idle is None or warm_server.still_ours(path, inode):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
