@@ -6,6 +6,7 @@
 - ``catalogue``   pipelines, steps, promoted versions
 - ``runs``        run lifecycle: create, start, finish, heartbeat
 - ``results``     check results and metric points; metric history/series for SPC and charts
+- ``chart_reads`` a chart's window of a metric's series, counted and paged in SQL
 - ``queries``     run history: list/count/get runs and pipeline runs, the pipelines overview
 - ``maintenance`` liveness: runs whose runner died become ``interrupted``
 - ``partitions``  which periods ran; one SPC point per partition (migration ``0007``)
@@ -30,6 +31,7 @@ import os
 
 from jupyter_dataops.store.alert_log import AlertLogMixin
 from jupyter_dataops.store.catalogue import CatalogueMixin
+from jupyter_dataops.store.chart_reads import ChartReadsMixin
 from jupyter_dataops.store.engine import resolve_store_url
 from jupyter_dataops.store.grid import GridMixin
 from jupyter_dataops.store.incidents import IncidentsMixin
@@ -50,6 +52,7 @@ class Store(
     CatalogueMixin,
     RunsMixin,
     ResultsMixin,
+    ChartReadsMixin,
     ProfilesMixin,
     QueriesMixin,
     MaintenanceMixin,

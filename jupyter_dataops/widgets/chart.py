@@ -4,7 +4,7 @@ The chart is ``pipeline.charts.metric_chart`` (the same one the panel's REST ans
 ``%dataops_chart`` show): the spc line's chart type, rules and frozen baseline, and the rules
 its stored verdicts recorded, so a point the check passed is never flagged here and the reverse.
 It is shown in an ``Output`` widget through the spc room's offline vega-lite 5 bundle; the broken
-rules are listed below it with the run each point came from. It shows a window of the newest
+rules are listed below it with the run each point came from (its partition and parameters). It shows a window of the newest
 ``window`` points (90 by default) and pages to older history with Older/Newer, so a year of
 runs opens at once; the limits are always the whole baseline's.
 """
@@ -208,6 +208,18 @@ class MetricChartWidget(widgets.VBox):
         """The point (run) behind plotted point ``index`` of the current chart."""
         return self.series[index]
 
+    def _which(self, index: int) -> str:
+        """Which run a point is, in the user's words: its partition and parameters (secrets
+        ``***``), or its start time when it has neither."""
+        from jupyter_dataops.pipeline.views.chart_spec import point_parameters
+
+        point = self.chart.points[index]
+        parts = [f"partition {point.partition}"] if point.partition else []
+        params = point_parameters(point)
+        if params:
+            parts.append(params)
+        return "; ".join(parts) or when(point.time)
+
     def broken_html(self) -> str:
         """The rules broken (as the check recorded them) with the runs that broke them."""
         if not self.broken:
@@ -223,7 +235,7 @@ class MetricChartWidget(widgets.VBox):
             for i in indices[-10:]:
                 point = self.point_run(i)
                 runs.append(
-                    f"run #{esc(point['step_run_id'])} ({esc(when(point['time']))}, "
+                    f"run #{esc(point['step_run_id'])} ({esc(self._which(i))}, "
                     f"{esc(number(point['value']))})"
                 )
             more = f" and {len(indices) - 10} earlier" if len(indices) > 10 else ""

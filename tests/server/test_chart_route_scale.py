@@ -73,14 +73,16 @@ async def test_ten_thousand_points_answer_under_one_megabyte_with_the_charts_jud
     assert data["violations"] == expected.violations and data["violations"]
     flagged = {p.step_run_id: p.rules[0] for p in expected.points if p.rules}
     assert {r["r"]: r["k"] for r in rows if "k" in r} == flagged
-    # the limits drawn are the chart's: one step, since a frozen baseline's limits never move
-    limit_rows = next(lyr["data"]["values"] for lyr in data["spec"]["layer"] if "data" in lyr)
-    assert {(r["c"], r["l"], r["u"]) for r in limit_rows} == {
+    # the limits drawn are the chart's: one table entry and nothing per row, since a frozen
+    # baseline's limits never move
+    (lookup,) = [t for t in data["spec"]["transform"] if t.get("lookup") == "g"]
+    assert {(r["c"], r["l"], r["u"]) for r in lookup["from"]["data"]["values"]} == {
         tuple(
             float(f"{v:.7g}")
             for v in (expected.limits["center"], expected.limits["lcl"], expected.limits["ucl"])
         )
     }
+    assert not any("g" in r for r in rows)
 
 
 async def test_the_chart_opens_on_the_newest_window_and_pages_to_older_history(year, jp_fetch):

@@ -2,11 +2,17 @@
 
 ``MetricChart.spec()`` draws through here: one compact row per point (``x`` sample number,
 ``r`` step run id, ``t`` start time, ``y`` the plotted value; ``k``/``b`` only on a point that
-broke a rule, ``p`` its partition, ``v`` an EWMA point's raw value) and the centre and limits as
-steps, one row where they change (a frozen baseline's limits are two rows whatever the history's
-length). Numbers are rounded to 7 significant digits (the tooltips show 6). Nothing is validated
-point by point: building altair layers and validating them took seconds at 10k points (see
-``benchmarks/chart_bench.py``); the spec is checked against the Vega-Lite v5 schema in the tests.
+broke a rule, ``p`` its partition, ``v`` an EWMA point's raw value). Numbers are rounded to 7
+significant digits (the tooltips show 6). Nothing is validated point by point: building altair
+layers and validating them took seconds at 10k points (see ``benchmarks/chart_bench.py``); the
+spec is checked against the Vega-Lite v5 schema in the tests.
+
+Every point has its own centre and limits (``c``, ``l``, ``u``, and ``s`` the zones' sigma),
+drawn as step lines through the points, so limits that move along the series (p/np/u with each
+run's n, a rolling line, a seasonal line's seasons, a new phase) need no other spec. They are
+looked up, not repeated: the distinct limits are a small table (a ``lookup`` transform) and a
+row names its entry in ``g`` only when it is not the first, so limits constant over the window
+add nothing per row. A run's parameters are looked up the same way (``q``; secrets ``***``).
 
 Fields derived for display (status, phase, rules, the run's "#id") are Vega-Lite ``calculate``
 transforms, so they cost nothing per point on the wire.
@@ -66,6 +72,20 @@ def _time(iso: str | None) -> str | None:
     return iso
 
 
+def point_parameters(point: Any) -> str | None:
+    """A point's run parameters in one line (``day=2026-09-01, n_rows=50``; secrets ``***``,
+    those of a run stored before they were hidden too), without those that only repeat its
+    partition key; None when there are none to show."""
+    from jupyter_dataops.checks.display import parameters_text
+    from jupyter_dataops.store.redact import redact_parameters
+
+    params = point.parameters
+    if not params:
+        return None
+    same = tuple(k for k, v in params.items() if point.partition and v == point.partition)
+    return parameters_text(redact_parameters(params), skip=same) or None
+
+
 def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> dict[str, Any]:
     """The Vega-Lite v5 spec of ``chart``'s points (a control chart once judged, else a run
     chart); the x-axis counts samples over the whole series, so pages of one history line up."""
@@ -78,6 +98,8 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     first = chart.first + 1
     rows: list[dict[str, Any]] = []
     keys: list[str] = []
+    shown: dict[Any, str | None] = {}  # a run's parameters as shown, by parameters and partition
+    params: dict[str | None, int] = {}  # distinct parameters shown -> their entry
     for i, p in enumerate(points):
         y = p.statistic if p.statistic is not None else p.value
         row: dict[str, Any] = {
@@ -96,14 +118,25 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
             row["b"] = "; ".join(f"{r}: {words.get(r, r)}" for r in rules)
             if rules[0] not in keys:
                 keys.append(rules[0])
+        seen = (id(p.parameters), p.partition)
+        if seen not in shown:
+            shown[seen] = point_parameters(p)
+        q = params.setdefault(shown[seen], len(params))
+        if q:
+            row["q"] = q
         rows.append(row)
     order = [*RULES, "ewma"]
     domain = [IN_CONTROL] + sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
     x_axis: dict[str, Any] = {"format": "d", "tickMinStep": 1}
-    if partitioned:
-        labels = json.dumps({str(r["x"]): r["p"] for r in rows})
+    if partitioned:  # a label for each tick, the ticks chosen here (≤ 15 whatever the length)
+        stride = _stride(len(rows))
+        ticks = [r for r in rows if r["x"] % stride == 0] or rows[:1]
+        labels = json.dumps({str(r["x"]): r["p"] for r in ticks})
         x_axis.update(
-            labelExpr=f"{labels}[''+datum.value] || ''", labelOverlap=True, labelAngle=-40
+            values=[r["x"] for r in ticks],
+            labelExpr=f"{labels}[''+datum.value] || ''",
+            labelOverlap=True,
+            labelAngle=-40,
         )
     x = {
         "field": "x",
@@ -114,26 +147,29 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     }
     layers: list[dict[str, Any]] = []
     phase2 = None
-    limits: list[dict[str, Any]] = []
+    lookups: list[dict[str, Any]] = []
     if judged:
-        steps = _limit_steps(chart)
-        layers += _limit_layers(chart, x, steps)
-        if len(steps) <= 2:  # limits that never move in the window: constants in the tooltip
-            for name, key in (("center", "c"), ("lcl", "l"), ("ucl", "u")):
-                value = steps[0][key] if steps else None
-                limits.append({"calculate": json.dumps(value), "as": name})
-        else:  # moving limits (p/np/u, rolling): each point carries its own
-            for row, p in zip(rows, points, strict=True):
-                row.update(c=rounded(p.center), l=rounded(p.lcl), u=rounded(p.ucl))
-            limits += [
-                {"calculate": f"datum.{key}", "as": name}
-                for name, key in (("center", "c"), ("lcl", "l"), ("ucl", "u"))
-            ]
+        table = _limits_table(chart, rows)
+        lookups.append(
+            {
+                "lookup": "g",
+                "from": {"data": {"values": table}, "key": "g", "fields": list(table[0])[1:]},
+            }
+        )
+        layers += _limit_layers(x, zones="s" in table[0])
         base = next((i for i, p in enumerate(points) if not p.baseline), None)
         if base is None:
             phase2 = math.inf  # the whole window is baseline (phase I)
         elif base > 0 or chart.first == 0:
             phase2 = first + base - 0.5
+    if len(params) > 1 or None not in params:
+        table = [{"q": q, "parameters": text or "none"} for text, q in params.items()]
+        lookups.append(
+            {
+                "lookup": "q",
+                "from": {"data": {"values": table}, "key": "q", "fields": ["parameters"]},
+            }
+        )
     if chart.chart == "ewma" and judged:
         layers.append(
             {
@@ -148,13 +184,15 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
         {"field": "x", "type": "quantitative", "title": "sample", "format": "d"},
         {"field": "y", "type": "quantitative", "title": "statistic", "format": ".6g"},
     ]
+    if any(q["lookup"] == "q" for q in lookups):
+        tooltip.insert(1, {"field": "parameters", "type": "nominal", "title": "parameters"})
     if partitioned:
         tooltip.insert(0, {"field": "p", "type": "nominal", "title": "partition"})
     if judged:
         tooltip += [
-            {"field": "center", "type": "quantitative", "format": ".6g"},
-            {"field": "lcl", "type": "quantitative", "title": "LCL", "format": ".6g"},
-            {"field": "ucl", "type": "quantitative", "title": "UCL", "format": ".6g"},
+            {"field": "c", "type": "quantitative", "title": "center", "format": ".6g"},
+            {"field": "l", "type": "quantitative", "title": "LCL", "format": ".6g"},
+            {"field": "u", "type": "quantitative", "title": "UCL", "format": ".6g"},
             {"field": "phase", "type": "nominal"},
             {"field": "rules", "type": "nominal", "title": "rules broken"},
         ]
@@ -222,8 +260,10 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
         {"calculate": f"datum.x < {p2} ? 'I' : 'II'", "as": "phase"},
         # the run's start in the viewer's time zone (the panel says it in the browser's locale)
         {"calculate": f"timeFormat(toDate(datum.t), '{TIME_FORMAT}')", "as": "run_time"},
-        *limits,
     ]
+    for lookup in lookups:  # a row without ``g`` (``q``) is on the table's first entry
+        key = lookup["lookup"]
+        transform += [{"calculate": f"datum.{key} || 0", "as": key}, lookup]
     return {
         "$schema": SCHEMA,
         "title": chart.title,
@@ -235,49 +275,58 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     }
 
 
-def _limit_steps(chart: MetricChart) -> list[dict[str, Any]]:
-    """Centre, limits and (rule charts) the standard error as steps: a row where they change
-    and one after the last point."""
-    steps: list[dict[str, Any]] = []
-    last: tuple | None = None
+def _stride(n: int) -> int:
+    """The step between labelled ticks (1, 2, 5, 10, 20, 50, ...) that keeps ≤ 15 of ``n``."""
+    stride = 1
+    while n / stride > 15:
+        for k in (2, 5, 10):
+            if n / (stride * k) <= 15 or k == 10:
+                stride *= k
+                break
+    return stride
+
+
+def _limits_table(chart: MetricChart, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct centre, limits and (rule charts) the zones' sigma of the points, the first
+    point's first; each row not on entry 0 gets its entry in ``g``."""
     result = chart._result
     se = getattr(result, "se", None)
     zones = chart.chart not in ("ewma", "cusum") and se is not None
-    first = chart.first + 1
-    for i, p in enumerate(chart.points):
-        s = rounded(float(se[i])) if zones else None
-        now = (rounded(p.center), rounded(p.lcl), rounded(p.ucl), s)
-        if now != last:
-            row = {"x": first + i - 0.5, "c": now[0], "l": now[1], "u": now[2]}
-            if zones:
-                row["s"] = now[3]
-            steps.append(row)
-            last = now
-    if steps:
-        steps.append({**steps[-1], "x": first + len(chart.points) - 0.5})
-    return steps
+    sigmas = se.tolist() if zones else [None] * len(rows)
+    table: dict[tuple, int] = {}
+    seen: dict[tuple, int] = {}  # the points' limits as they are -> their entry (rounded once)
+    for p, s, row in zip(chart.points, sigmas, rows, strict=True):
+        raw = (p.center, p.lcl, p.ucl, s)
+        g = seen.get(raw)
+        if g is None:
+            limits = (rounded(p.center), rounded(p.lcl), rounded(p.ucl), rounded(s))
+            g = seen[raw] = table.setdefault(limits, len(table))
+        if g:
+            row["g"] = g
+    out = []
+    for (c, lo, u, s), g in table.items():
+        entry = {"g": g, "c": c, "l": lo, "u": u}
+        if zones:
+            entry["s"] = s
+        out.append(entry)
+    return out or [{"g": 0, "c": None, "l": None, "u": None}]
 
 
-def _limit_layers(
-    chart: MetricChart, x: dict[str, Any], steps: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Centre, limits and (rule charts) the 1σ and 2σ zones, drawn ``step-after`` from half a
-    sample before each point."""
-    zones = bool(steps) and "s" in steps[0]
-    data = {"values": steps}
+def _limit_layers(x: dict[str, Any], *, zones: bool) -> list[dict[str, Any]]:
+    """Centre, limits and (rule charts) the 1σ and 2σ zones, each point's own, drawn as steps
+    that change half way between two points."""
     xs = {**x, "title": None}
     layers: list[dict[str, Any]] = []
     if zones:
         layers += [
             {
-                "data": data,
                 "transform": [
                     {"calculate": f"datum.c - {k} * datum.s", "as": "lo"},
                     {"calculate": f"datum.c + {k} * datum.s", "as": "hi"},
                 ],
                 "mark": {
                     "type": "area",
-                    "interpolate": "step-after",
+                    "interpolate": "step",
                     "opacity": opacity,
                     "color": "#4c78a8",
                 },
@@ -294,15 +343,11 @@ def _limit_layers(
         ("u", "#d62728", [6, 3]),
         ("l", "#d62728", [6, 3]),
     ):
-        mark: dict[str, Any] = {"type": "line", "interpolate": "step-after", "color": colour}
+        mark: dict[str, Any] = {"type": "line", "interpolate": "step", "color": colour}
         if dash:
             mark["strokeDash"] = dash
         layers.append(
-            {
-                "data": data,
-                "mark": mark,
-                "encoding": {"x": xs, "y": {"field": field, "type": "quantitative"}},
-            }
+            {"mark": mark, "encoding": {"x": xs, "y": {"field": field, "type": "quantitative"}}}
         )
     return layers
 
@@ -313,4 +358,4 @@ def _palette(n: int) -> list[str]:
     return [_COLOURS[0]] + [warm[k % len(warm)] for k in range(n - 1)]
 
 
-__all__ = ["chart_spec", "rounded"]
+__all__ = ["chart_spec", "point_parameters", "rounded"]

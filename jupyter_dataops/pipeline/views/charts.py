@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
 
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
-_BEYOND = ("WE1", "N1")
-_IN_LIST = 900  # up to this many runs, a window's verdicts are read by run id  # the rules "beyond the control limits" in every rule set
+_BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
+_IN_LIST = 900  # up to this many runs, a window's verdicts and sizes are read by run id
 _SIGNALS = {
     "ewma": "the EWMA left its control limits",
     "cusum": "a cumulative sum passed the decision interval",
@@ -60,6 +60,7 @@ class ChartPoint:
     lcl: float | None = None
     ucl: float | None = None
     partition: str | None = None  # the period the run was for (a partitioned pipeline)
+    parameters: dict[str, Any] | None = None  # the run's, as stored (secrets are ``***``)
 
 
 @dataclass
@@ -120,20 +121,32 @@ class MetricChart:
 
     @property
     def violations(self) -> list[dict[str, Any]]:
-        """Each broken rule at each point, in point order."""
+        """Each broken rule at each point, in point order, with the point's run, partition and
+        parameters (what the broken-rule lists show)."""
+        from jupyter_dataops.pipeline.views.chart_spec import point_parameters
         from jupyter_dataops.spc.rules import RULES
 
-        return [
-            {
-                "rule": rule,
-                "description": RULES.get(rule) or _SIGNALS.get(rule, rule),
-                "step_run_id": p.step_run_id,
-                "time": p.time,
-                "value": p.value,
-            }
-            for p in self.points
-            for rule in p.rules
-        ]
+        shown: dict[Any, str | None] = {}  # runs with equal parameters share their text
+        out = []
+        for p in self.points:
+            if not p.rules:
+                continue
+            key = (id(p.parameters), p.partition)
+            if key not in shown:
+                shown[key] = point_parameters(p)
+            out += [
+                {
+                    "rule": rule,
+                    "description": RULES.get(rule) or _SIGNALS.get(rule, rule),
+                    "step_run_id": p.step_run_id,
+                    "time": p.time,
+                    "value": p.value,
+                    "partition": p.partition,
+                    "parameters": shown[key],
+                }
+                for rule in p.rules
+            ]
+        return out
 
     def broken(self) -> dict[str, list[int]]:
         """Rule -> indices of the points (in ``points``) that broke it."""
@@ -278,48 +291,30 @@ def metric_chart(
         )
     sized = chart in spc.SIZED_CHARTS
     nkey = size_key(metric) if sized else None
-    # every point: one query; a window: where it sits from the keys alone (see below)
-    whole = _by_partition(
-        store.metric_series(
-            step, metric, pipeline=pipeline, suite=suite, keys_only=last is not None
-        )
-    )
-    end = len(whole) if before is None else min(before, len(whole))
-    start = 0 if last is None else max(0, end - last)
-    window = whole[start:end]
-    # then the window's points in full (a long history converts no time it does not draw)
-    if last is None:
-        series = window
-    else:
-        wanted = [p["step_run_id"] for p in window] if len(window) <= _IN_LIST else None
-        full = {
-            p["step_run_id"]: p
-            for p in store.metric_series(
-                step, metric, pipeline=pipeline, suite=suite, step_run_ids=wanted
-            )
-        }
-        series = [full[p["step_run_id"]] for p in window if p["step_run_id"] in full]
+    # the window's points only: the whole series is counted in SQL, never read (chart_reads)
+    got = store.chart_window(step, metric, pipeline=pipeline, suite=suite, last=last, before=before)
+    series, start = got["points"], got["first"]
+    ids = [p["step_run_id"] for p in series]
+    wanted = ids if len(ids) <= _IN_LIST else None  # a long window reads them all at once
     sizes: dict[int, float] = {}
     if nkey is not None:
-        for p in store.metric_series(step, nkey, pipeline=pipeline, suite=suite):
+        for p in store.metric_series(
+            step, nkey, pipeline=pipeline, suite=suite, step_run_ids=wanted
+        ):
             sizes[p["step_run_id"]] = p["value"]
-    ids = [p["step_run_id"] for p in series]
-    verdicts = _verdicts_by_run(
-        store.spc_verdicts(
-            step,
-            metric,
-            pipeline=pipeline,
-            suite=suite,
-            # a window reads its own runs' verdicts; the whole series reads them all at once
-            step_run_ids=ids if len(series) <= _IN_LIST else None,
-        ),
-        chart,
-        rules,
-        n,
+    verdicts = (  # as stored: a metric no spc line watches has none to read
+        _verdicts_by_run(
+            store.chart_verdicts(step, metric, pipeline=pipeline, suite=suite, step_run_ids=wanted),
+            chart,
+            rules,
+            n,
+        )
+        if latest
+        else {}
     )
     points: list[ChartPoint] = []
     dropped = 0
-    partitioned = any(p.get("partition") for p in whole)
+    partitioned = any(p["partition"] for p in series)
     for p in series:
         size = sizes.get(p["step_run_id"])
         if sized and not (size and size > 0):
@@ -331,14 +326,15 @@ def metric_chart(
                 step_run_id=p["step_run_id"],
                 pipeline_run_id=p["pipeline_run_id"],
                 time=p["time"],
-                value=float(p["value"]),
+                value=p["value"],
                 size=size,
                 status=p["status"],
                 attempt=p["attempt"],
                 suite=p["suite"],
                 check_status=v["status"] if v else None,
-                rules=list(v["spc"].get("broken") or []) if v and latest else [],
-                partition=p.get("partition") if partitioned else None,
+                rules=list(v["spc"].get("broken") or []) if v else [],
+                partition=p["partition"] if partitioned else None,
+                parameters=p["parameters"],
             )
         )
     if dropped:
@@ -359,7 +355,7 @@ def metric_chart(
         points=points,
         note=note,
         first=start,
-        total=len(whole),
+        total=got["total"],
         page_size=last,
     )
     base_ids = {b["step_run_id"] for b in base}
@@ -369,48 +365,51 @@ def metric_chart(
             pt.statistic = _statistic(chart, pt.value, pt.size)
     if out.judged and points:
         try:
-            out._result = _judged_result(chart, rules, n, base, points, watched=bool(latest))
+            out._result = _judged_result(chart, rules, n, base, points, verdicts, bool(latest))
         except DataOpsError as exc:
             raise DataOpsError(
                 f"cannot draw the {chart} chart of {metric} for step {step!r}: {exc}"
             ) from None
-        if latest and (latest[0]["spc"] or {}).get("window") == "rolling":
-            _recorded_limits(out._result, points, verdicts)
     return out
 
 
-def _by_partition(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A partitioned step's series as its SPC judges it: one point per partition (its latest
-    run; a re-run replaces the day's point), in partition order after any runs without one.
-    A step whose runs have no partition keeps its series as it is (run order)."""
-    if not any(p.get("partition") for p in series):
-        return series
-    latest: dict[str, dict[str, Any]] = {}
-    plain = []
-    for p in series:  # oldest first: a later run of a partition replaces the earlier one
-        key = p.get("partition")
-        if key is None:
-            plain.append(p)
-        else:
-            latest[key] = p
-    return plain + [latest[k] for k in sorted(latest)]
+def _recorded_limits(plotted: Any, points: list[ChartPoint], verdicts: dict[int, Any]) -> None:
+    """Each judged point takes the centre and limits its verdict recorded: a frozen line's are
+    the baseline's, a rolling line's move run by run, a seasonal line's are its season's, a new
+    phase's its own (the runs no verdict judged keep the chart's). Where they differ from the
+    chart's, the zones' sigma follows them (UCL = centre + 3 sigma)."""
+    import numpy as np
 
-
-def _recorded_limits(
-    plotted: Any, points: list[ChartPoint], verdicts: dict[int, dict[str, Any]]
-) -> None:
-    """A rolling line's limits move run by run: each judged point takes the centre and limits
-    its verdict recorded (the baseline runs before the first verdict keep the chart's)."""
+    at, recorded = [], []
     for i, p in enumerate(points):
         spc = (verdicts.get(p.step_run_id) or {}).get("spc") or {}
-        if not spc.get("judged"):
+        if spc.get("judged"):
+            at.append(i)
+            recorded.append([spc.get(name) for name in ("center", "lcl", "ucl")])
+    if not at:
+        return
+    idx = np.asarray(at)
+    values = np.array(recorded, dtype=np.float64)  # None: nan (the chart's value is kept)
+    se = getattr(plotted, "se", None)
+    moved = np.zeros(len(at), dtype=bool)
+    for k, name in enumerate(("center", "lcl", "ucl")):
+        array = getattr(plotted, name, None)
+        if array is None or len(array) != len(points):
             continue
-        for name in ("center", "lcl", "ucl"):
-            value = spc.get(name)
-            array = getattr(plotted, name, None)
-            if value is not None and array is not None and len(array) == len(points):
-                array[i] = value
-                setattr(p, name, _finite(value))
+        keep = ~np.isnan(values[:, k])
+        moved |= keep & (array[idx] != values[:, k])
+        array[idx[keep]] = values[keep, k]
+    if se is not None and len(se) == len(points) and moved.any():
+        i = idx[moved]
+        se[i] = (plotted.ucl[i] - plotted.center[i]) / 3
+
+
+def _set_points(points: list[ChartPoint], **arrays: Any) -> None:
+    """Each point's ``statistic``/``center``/``lcl``/``ucl`` from the result's arrays (None
+    where not finite)."""
+    for name, array in arrays.items():
+        for p, v in zip(points, array.tolist(), strict=True):
+            setattr(p, name, v if math.isfinite(v) else None)
 
 
 def _verdicts_by_run(
@@ -441,12 +440,12 @@ def _judged_result(
     n: int,
     base: list[dict[str, Any]],
     points: list[ChartPoint],
-    *,
+    verdicts: dict[int, Any],
     watched: bool,
 ) -> Any:
     """The spc result for the plotted points: limits from the baseline (phase I = the N baseline
-    runs put first), the points' own rules from the stored verdicts (or, for a metric no spc line
-    watches, from the chart itself)."""
+    runs put first), then each judged point's as its verdict recorded; the points' own rules from
+    the stored verdicts (or, for a metric no spc line watches, from the chart itself)."""
     from jupyter_dataops import spc
 
     values = [b["value"] for b in base] + [p.value for p in points]
@@ -467,6 +466,8 @@ def _judged_result(
     else:
         full = spc.cusum(values, phase1=n)
     plotted = _tail(full, len(points))
+    if watched:
+        _recorded_limits(plotted, points, verdicts)
     if chart in spc.RULE_CHARTS:
         plotted.rules = spc.rules.expand(rules)
         if not watched:  # no verdicts stored: the rules judged on the plotted points are shown
@@ -489,29 +490,33 @@ def _judged_result(
         plotted.beyond_limits = [
             i for i, p in enumerate(points) if any(r in _BEYOND for r in p.rules)
         ]
-        for i, p in enumerate(points):
-            p.statistic = _finite(plotted.statistics[i])
-            p.center = _finite(plotted.center[i])
-            p.lcl = _finite(plotted.lcl[i])
-            p.ucl = _finite(plotted.ucl[i])
+        _set_points(
+            points,
+            statistic=plotted.statistics,
+            center=plotted.center,
+            lcl=plotted.lcl,
+            ucl=plotted.ucl,
+        )
     else:
         if not watched:
+            signals = set(plotted.signals)
             for i, p in enumerate(points):
-                p.rules = [chart] if i in plotted.signals else []
+                p.rules = [chart] if i in signals else []
         flagged = [i for i, p in enumerate(points) if p.rules]
         plotted.signals = flagged
         if chart == "ewma":
-            for i, p in enumerate(points):
-                p.statistic = _finite(plotted.ewma[i])
-                p.center = _finite(plotted.center[i])
-                p.lcl = _finite(plotted.lcl[i])
-                p.ucl = _finite(plotted.ucl[i])
+            _set_points(
+                points,
+                statistic=plotted.ewma,
+                center=plotted.center,
+                lcl=plotted.lcl,
+                ucl=plotted.ucl,
+            )
         else:
             up = [i for i in flagged if plotted.upper[i] >= -plotted.lower[i]]
             plotted.signals_upper = up
             plotted.signals_lower = [i for i in flagged if i not in up]
-            for i, p in enumerate(points):
-                p.center = _finite(plotted.center[i])
+            _set_points(points, center=plotted.center)
     first = next((i for i, p in enumerate(points) if not p.baseline), len(points))
     plotted.phase1 = first  # the phase II marker before the first run judged
     return plotted
@@ -544,11 +549,6 @@ def _when(iso: str | None) -> str:
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
-
-
-def _finite(v: Any) -> float | None:
-    f = float(v)
-    return f if math.isfinite(f) else None
 
 
 def _name_runs(spec: dict[str, Any], points: list[ChartPoint]) -> None:
