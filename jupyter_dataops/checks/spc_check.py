@@ -119,6 +119,14 @@ def _counts(chart: str, values: Sequence[float], sizes: Sequence[float]) -> list
     return [round(v / 100.0 * k) for v, k in zip(values, sizes, strict=True)]
 
 
+def _num(value: Any) -> str:
+    """A number in a verdict's message as the CLI shows it: 6 significant digits, grouped
+    (the one formatter, ``checks.display.format_value``)."""
+    from jupyter_dataops.checks.display import format_value
+
+    return format_value(float(value))
+
+
 def evaluate_spc(
     cs: CheckSpec,
     observed: Any,
@@ -194,15 +202,16 @@ def _judge_seasonal(cs: CheckSpec, observed: float, history: Any) -> SpcVerdict:
         "season": season,
     }
     limits = (
-        f"{season_words(season)}: limits {lim.lcl:.6g} .. {lim.ucl:.6g}, centre {lim.center:.6g}"
+        f"{season_words(season)}: limits {_num(lim.lcl)} .. {_num(lim.ucl)}, "
+        f"centre {_num(lim.center)}"
     )
     if broken:
         from jupyter_dataops import spc
 
         words = "; ".join(f"{r}: {spc.rules.describe(r)}" for r in broken)
-        message = f"{cs.metric_call} = {observed:.6g} breaks {words} ({limits})"
+        message = f"{cs.metric_call} = {_num(observed)} breaks {words} ({limits})"
         return SpcVerdict(cs.severity, message, **judged)
-    message = f"{cs.metric_call} = {observed:.6g} is in control ({limits}, baseline {n} runs)"
+    message = f"{cs.metric_call} = {_num(observed)} is in control ({limits}, baseline {n} runs)"
     return SpcVerdict("pass", message, **judged)
 
 
@@ -268,11 +277,12 @@ def _judge(
             bounds = (cc.center[last], cc.lcl[last], cc.ucl[last])
             words = [f"{r}: {spc.rules.describe(r)}" for r in broken]
             limits = (
-                f"limits {cc.lcl[last]:.6g} .. {cc.ucl[last]:.6g}, centre {cc.center[last]:.6g}"
+                f"limits {_num(cc.lcl[last])} .. {_num(cc.ucl[last])}, "
+                f"centre {_num(cc.center[last])}"
             )
             if sized:
                 what = {"p": "proportion", "np": "count", "u": "per row"}[opts.chart]
-                limits = f"{what} {cc.statistics[last]:.6g} of n {size}; " + limits
+                limits = f"{what} {_num(cc.statistics[last])} of n {size}; " + limits
         else:
             from jupyter_dataops.spc.cusum import cusum
             from jupyter_dataops.spc.ewma import ewma
@@ -283,11 +293,11 @@ def _judge(
             if opts.chart == "ewma":
                 bounds = (res.center[last], res.lcl[last], res.ucl[last])
                 words = (
-                    [f"the EWMA {res.ewma[last]:.6g} is beyond its limits"]
+                    [f"the EWMA {_num(res.ewma[last])} is beyond its limits"]
                     if last in res.signals
                     else []
                 )
-                limits = f"limits {res.lcl[last]:.6g} .. {res.ucl[last]:.6g}"
+                limits = f"limits {_num(res.lcl[last])} .. {_num(res.ucl[last])}"
             else:
                 words = (
                     [
@@ -297,7 +307,7 @@ def _judge(
                     if last in res.signals
                     else []
                 )
-                limits = f"centre {float(res.center[last]):.6g}"
+                limits = f"centre {_num(float(res.center[last]))}"
                 bounds = (res.center[last], None, None)
     except Exception as exc:  # a degenerate history (e.g. constant values) must not crash
         text = str(exc).strip().splitlines()
@@ -307,7 +317,7 @@ def _judge(
     center, lcl, ucl = (None if b is None else float(b) for b in bounds)
     judged = {"judged": True, "broken": broken, "center": center, "lcl": lcl, "ucl": ucl}
     if words:
-        message = f"{cs.metric_call} = {observed:.6g} breaks " + "; ".join(words) + f" ({limits})"
+        message = f"{cs.metric_call} = {_num(observed)} breaks " + "; ".join(words) + f" ({limits})"
         return SpcVerdict(cs.severity, message, **judged)  # type: ignore[arg-type]
-    message = f"{cs.metric_call} = {observed:.6g} is in control ({limits}, baseline {n} runs)"
+    message = f"{cs.metric_call} = {_num(observed)} is in control ({limits}, baseline {n} runs)"
     return SpcVerdict("pass", message, **judged)  # type: ignore[arg-type]

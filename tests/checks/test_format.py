@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import builders
@@ -202,3 +203,18 @@ def test_a_judged_spc_line_carries_its_chart_rules_and_limits():
     far = run_checks(frame(5000), "spc row_count", history=lambda k: hist.get(k, [])).results[0]
     assert far.status == "warn" and far.spc["judged"] and far.spc["broken"]
     assert far.observed > far.spc["ucl"]
+
+
+def test_an_spc_verdict_and_a_stored_time_read_as_the_cli_shows_them():
+    """Issue 25 item 7: no raw floats (34.193548387096776) in messages; one formatter."""
+    from jupyter_dataops.checks.display import time_text
+
+    frame = pl.DataFrame({"x": list(range(20_000))})
+    history = [19_990.0, 20_010.0, 20_005.0, 19_995.0, 20_001.0]
+    result = run_checks(frame, "spc row_count: baseline 5", history=lambda key: history)
+    [line] = result.results
+    assert line.status == "pass"
+    assert line.message.startswith("row_count = 20,000 is in control (limits 19,9")
+    assert not re.search(r"\d\.\d{7,}|\d{5}", line.message), line.message  # rounded, grouped
+    assert time_text("2026-12-06T13:02:19.447392+00:00") == "2026-12-06 13:02:19 UTC"
+    assert time_text(None) == ""
