@@ -1,13 +1,16 @@
 """The REST list routes and the chart at 100k step runs behind a real `jupyter server`
 (issue 26 item 3): one client's latency per route, then 16 concurrent clients' throughput.
 
-Seeds a project's store with `store_bench.seed_store` (100k step runs over 10 steps), starts
-`jupyter server` on it (the extension enabled as installed), and asks the panel's routes: runs,
-pipelines, status, a run's detail, a step's metrics and the chart's default window. Prints the
-median and p99 per route for one client, then answers/s and p99 for 16 clients (threads, one
-keep-alive connection each) over `--seconds`, with the status codes seen.
+Seeds a project's store with `store_bench.seed_store` (100k step runs over 10 steps; kept under
+/tmp with `--keep`), starts `jupyter server` on it (the extension enabled as installed), and asks
+the panel's routes: runs, pipelines, status, a run's detail, a step's metrics and the chart's
+default window. Prints the median and p99 per route for one client, then answers/s and p99 for
+16 clients (threads, one keep-alive connection each) over `--seconds`, with the status codes
+seen. Side by side in one run: the server as shipped (answers kept per store generation) and
+with `--DataOpsExtension.answer_cache_mb=0` (every request reads the store). Beside them, the
+store work of `dataops runs` (`history.list_runs`, 20 rows, and `--step`).
 
-    python benchmarks/routes_bench.py [--runs 100000] [--seconds 20] [--clients 16]
+    python benchmarks/routes_bench.py [--runs 100000] [--seconds 20] [--clients 16] [--keep]
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -48,12 +50,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(root: Path, port: int, token: str) -> subprocess.Popen:
+def start_server(root: Path, port: int, token: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root.parent / "runtime")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.open_browser=False", "--allow-root"],
+         "--ServerApp.open_browser=False", "--allow-root", *extra],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.time() + 120
@@ -133,52 +135,100 @@ def many_clients(port: int, token: str, routes: list[str], clients: int, seconds
     }
 
 
+def cli_runs(url: str, repeats: int) -> dict[str, dict]:
+    """The store work of `dataops runs` (20 rows) and `dataops runs --step step3`."""
+    from jupyter_dataops.pipeline.views import history
+    from jupyter_dataops.store import open_store
+
+    out = {}
+    with open_store(url) as store:
+        for name, fn in {
+            "dataops runs": lambda: history.list_runs(store, limit=20),
+            "dataops runs --step step3": lambda: history.list_runs(store, step="step3", limit=20),
+        }.items():
+            fn()
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            times.sort()
+            out[name] = {
+                "median_s": statistics.median(times),
+                "p99_s": times[min(len(times) - 1, int(len(times) * 0.99))],
+            }
+    return out
+
+
+SETUPS = {"kept answers": (), "no kept answers": ("--DataOpsExtension.answer_cache_mb=0",)}
+
+
+def serve_and_ask(root: Path, args: argparse.Namespace, extra: tuple[str, ...]) -> dict:
+    token, port = secrets.token_hex(16), free_port()
+    proc = start_server(root, port, token, *extra)
+    try:
+        runs = json.loads(get(port, token, "/dataops/api/runs?limit=1")[1])["runs"]
+        routes = [r.format(latest=runs[0]["id"]) for r in ROUTES]
+        single = one_client(port, token, routes, args.repeats)
+        crowd = many_clients(port, token, routes, args.clients, args.seconds)
+        return {"one_client": single, "clients": crowd}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the seeded store for next time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="dataops-routes-bench-"))
+    tmp = Path("/tmp") / f"dataops-routes-bench-{args.runs}"
     root = tmp / "project"
-    (root / ".dataops").mkdir(parents=True)
-    steps = "".join(f"  step{i}: {{notebook: step{i}.ipynb}}\n" for i in range(10))
-    (root / "dataops.yaml").write_text(f"pipeline: bench\nsteps:\n{steps}")
-    proc = None
+    db = root / ".dataops" / "dataops.db"
+    url = f"sqlite:///{db}"
     try:
-        url = f"sqlite:///{root / '.dataops' / 'dataops.db'}"
-        seeded = seed_store(url, runs=args.runs)
-        token, port = secrets.token_hex(16), free_port()
-        proc = start_server(root, port, token)
-        runs = json.loads(get(port, token, "/dataops/api/runs?limit=1")[1])["runs"]
-        routes = [r.format(latest=runs[0]["id"]) for r in ROUTES]
-        single = one_client(port, token, routes, args.repeats)
-        crowd = many_clients(port, token, routes, args.clients, args.seconds)
-        if args.json:
-            print(json.dumps({"seed": seeded, "one_client": single, "clients": crowd}, indent=2))
-            return 0
-        print(
-            f"{seeded['runs']:,} step runs (SQLite) behind jupyter server, {os.cpu_count()} cores"
-        )
-        print(f"{'route (one client)':52} {'median s':>9} {'p99 s':>8}")
-        for route, f in single.items():
-            print(f"{route:52} {f['median_s']:9.3f} {f['p99_s']:8.3f}")
-        print(
-            f"{args.clients} clients for {args.seconds:.0f} s: {crowd['answers']:,} answers, "
-            f"{crowd['per_s']:.0f}/s, p50 {crowd['p50_s']:.3f} s, p99 {crowd['p99_s']:.3f} s, "
-            f"codes {crowd['codes']}"
-        )
-        return 0
+        if db.exists():
+            seeded = {"runs": args.runs, "reused": True}
+        else:
+            (root / ".dataops").mkdir(parents=True, exist_ok=True)
+            steps = "".join(f"  step{i}: {{notebook: step{i}.ipynb}}\n" for i in range(10))
+            (root / "dataops.yaml").write_text(f"pipeline: bench\nsteps:\n{steps}")
+            seeded = seed_store(url, runs=args.runs)
+        results = {name: serve_and_ask(root, args, extra) for name, extra in SETUPS.items()}
+        cli = cli_runs(url, args.repeats)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    load = os.getloadavg()
+    if args.json:
+        print(json.dumps({"seed": seeded, "setups": results, "cli": cli, "load": load}, indent=2))
+        return 0
+    print(
+        f"{seeded['runs']:,} step runs (SQLite) behind jupyter server, {os.cpu_count()} cores, "
+        f"load average {load[0]:.1f}"
+    )
+    names = list(SETUPS)
+    print(f"{'route (one client)':50}" + "".join(f"{n + ' med/p99 s':>26}" for n in names))
+    for route in results[names[0]]["one_client"]:
+        cells = [results[n]["one_client"][route] for n in names]
+        print(f"{route:50}" + "".join(f"{c['median_s']:16.3f} {c['p99_s']:8.3f}" for c in cells))
+    for name in names:
+        crowd = results[name]["clients"]
+        print(
+            f"{name}: {args.clients} clients for {args.seconds:.0f} s: {crowd['answers']:,} "
+            f"answers, {crowd['per_s']:.0f}/s, p50 {crowd['p50_s']:.3f} s, p99 "
+            f"{crowd['p99_s']:.3f} s, codes {crowd['codes']}"
+        )
+    for name, f in cli.items():
+        print(f"{name:50} store work median {f['median_s']:.4f} s, p99 {f['p99_s']:.4f} s")
+    return 0
 
 
 if __name__ == "__main__":

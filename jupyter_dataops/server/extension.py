@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Type, Unicode
+from traitlets import Int, Type, Unicode
 
 from jupyter_dataops.server.handlers import ROUTES, UNKNOWN_ROUTE
 from jupyter_dataops.server.launcher import RunLauncher
@@ -41,9 +41,20 @@ class DataOpsExtension(ExtensionApp):
         ),
     )
 
+    answer_cache_mb = Int(
+        64,
+        min=0,
+        config=True,
+        help=(
+            "Memory (MiB) for the read routes' kept answers, reused while the pipeline file and "
+            "the run store are unchanged; 0 keeps none (every request reads the store)."
+        ),
+    )
+
     def initialize_settings(self) -> None:
         root = self.serverapp.root_dir if self.serverapp is not None else "."
         self.locator = ProjectLocator(root, self.project_dir)
+        self.locator.answers.max_bytes = self.answer_cache_mb * 2**20
         self.launcher = self.launcher_class(log=self.log)
         self.log.info("jupyter-dataops: serving the project in %s", self.locator.project_dir)
 
