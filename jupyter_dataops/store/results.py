@@ -193,13 +193,11 @@ class ResultsMixin(StoreBase):
         suite: str | None = None,
         limit: int | None = None,
         step_run_ids: Iterable[int] | None = None,
-        keys_only: bool = False,
     ) -> list[MetricPoint]:
         """A metric's points over every production run of a step, oldest first, for charts.
 
-        ``step_run_ids`` keeps those runs' points (a chart's window); ``keys_only`` answers only
-        ``step_run_id`` and ``partition`` per point (where a window sits in a long series, with
-        no time or value to convert).
+        ``step_run_ids`` keeps those runs' points (a chart reads its window with
+        ``chart_reads.chart_window``).
 
         Each point: ``step_run_id``, ``pipeline_run_id``, ``time``, ``value``, ``status``,
         ``attempt``, ``suite``, ``partition``. Failed runs are included (a failing point is often the story).
@@ -233,11 +231,6 @@ class ResultsMixin(StoreBase):
             q = q.where(_M.c.step_run_id.in_(list(step_run_ids)))
         if limit is not None:
             q = q.limit(limit)
-        if keys_only:
-            q = q.with_only_columns(_SR.c.id, _SR.c.partition)
-            with self._read() as conn:
-                rows = conn.execute(q).all()
-            return [{"step_run_id": r.id, "partition": r.partition} for r in reversed(rows)]  # type: ignore[misc]
         with self._read() as conn:
             rows = conn.execute(q).all()
         return [

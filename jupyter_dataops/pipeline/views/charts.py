@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
 _BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
 _IN_LIST = 900  # up to this many runs, a window's verdicts and sizes are read by run id
+_NO_SPC: dict[str, Any] = {}  # a verdict row without its spc details (never changed)
 _SIGNALS = {
     "ewma": "the EWMA left its control limits",
     "cusum": "a cumulative sum passed the decision interval",
@@ -381,11 +382,19 @@ def _recorded_limits(plotted: Any, points: list[ChartPoint], verdicts: dict[int,
     import numpy as np
 
     at, recorded = [], []
+    limits: dict[int, Any] = {}  # verdicts stored alike share their spc dict: read it once
     for i, p in enumerate(points):
-        spc = (verdicts.get(p.step_run_id) or {}).get("spc") or {}
-        if spc.get("judged"):
+        v = verdicts.get(p.step_run_id)
+        if v is None:
+            continue
+        spc = v["spc"]
+        key = id(spc)
+        if key not in limits:
+            judged = bool(spc and spc.get("judged"))
+            limits[key] = [spc.get(name) for name in ("center", "lcl", "ucl")] if judged else None
+        if limits[key] is not None:
             at.append(i)
-            recorded.append([spc.get(name) for name in ("center", "lcl", "ucl")])
+            recorded.append(limits[key])
     if not at:
         return
     idx = np.asarray(at)
@@ -417,10 +426,14 @@ def _verdicts_by_run(
 ) -> dict[int, dict[str, Any]]:
     """The stored verdict per run of the line with these options (its newest row on that run)."""
     out: dict[int, dict[str, Any]] = {}
+    same: dict[int, bool] = {}  # by the spc dict (verdicts stored alike share one)
     for r in rows:
-        spc = r["spc"] or {}
-        same = spc.get("chart") == chart and spc.get("baseline") == n
-        if same and (rules is None or spc.get("rules") == rules):
+        spc = r["spc"] or _NO_SPC
+        key = id(spc)
+        if key not in same:
+            options = spc.get("chart") == chart and spc.get("baseline") == n
+            same[key] = options and (rules is None or spc.get("rules") == rules)
+        if same[key]:
             out[r["step_run_id"]] = r
     return out
 

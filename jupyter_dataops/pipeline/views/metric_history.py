@@ -21,7 +21,7 @@ def judged_series(
     store: Store, step: str, metric: str, *, pipeline: str | None = None, last: int | None = None
 ) -> dict[str, Any]:
     """``{step, metric, pipeline, chart, rules, baseline, collected, judged, line, note, title,
-    points}``; each point ``{partition, value, status, rules, center, lcl, ucl, run_id,
+    points}``; each point ``{partition, parameters, value, status, rules, center, lcl, ucl, run_id,
     pipeline_run_id, run_status, time, counted, baseline, phase}`` oldest first; ``phases``: the
     rebaselines (``dataops spc rebaseline``) ``{phase, from, reason, by, at}``. ``status`` is the spc
     line's stored verdict on that run (None: no spc line checked it)."""
@@ -39,6 +39,7 @@ def judged_series(
             f"step {step!r} has no metric {metric!r}; its metrics: {', '.join(known)}. Quote "
             "the name, e.g. dataops history STEP 'avg(amount)'."
         )
+    from jupyter_dataops.pipeline.views.chart_spec import point_parameters
     from jupyter_dataops.store.phases import phase_of
 
     phases = store.spc_phases(chart.pipeline, step, metric)
@@ -48,6 +49,7 @@ def judged_series(
         points.append(
             {
                 "partition": p.partition,
+                "parameters": point_parameters(p),
                 "value": p.value,
                 "statistic": p.statistic,
                 "status": p.check_status,
