@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from jupyter_dataops.pipeline.observers.operations import SUITE as OPERATIONS
-from jupyter_dataops.pipeline.views.report import runs_table
+from jupyter_dataops.pipeline.views.report import run_detail, runs_table
 
 
 def line(n: int, status: str, metric: str) -> dict:
@@ -47,3 +47,11 @@ def test_a_runs_own_lines_and_the_operations_lines_are_counted_apart(store):
     # the user's pass and not-judged line, then the operations warning apart; their three
     # lines still collecting a baseline are no news
     assert "✓1 ○1 ops ⚠1" in text and "○4" not in text
+
+    console = Console(width=200, record=True)
+    console.print(run_detail(detail))  # dataops show: each count on its own line
+    shown: dict[str, list[str]] = {}
+    for said in console.export_text().splitlines():  # the head's fields come first
+        if said.strip():
+            shown.setdefault(said.split()[0], said.split()[1:])
+    assert shown["checks"] == ["✓1", "○1"] and shown["operations"] == ["⚠1", "○3"]

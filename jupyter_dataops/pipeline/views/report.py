@@ -197,11 +197,15 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _marks(counts: dict[str, int] | None) -> str:
+    return " ".join(f"{CHECK_MARKS.get(s, s)}{n}" for s, n in (counts or {}).items() if n)
+
+
 def _counts_text(checks: dict[str, int], operations: dict[str, int] | None) -> str:
     """The user's check lines by status (``✓2 ○1``), then the operations observer's own lines
     apart, and only when one warned or failed (``ops ⚠1``): its lines collecting a baseline are
     no news to anybody."""
-    text = " ".join(f"{CHECK_MARKS.get(s, s)}{n}" for s, n in checks.items() if n)
+    text = _marks(checks)
     ops = {s: n for s, n in (operations or {}).items() if n and s in ("warn", "fail", "error")}
     if ops:
         text += " ops " + " ".join(f"{CHECK_MARKS[s]}{n}" for s, n in ops.items())
@@ -239,6 +243,8 @@ def run_detail(run: dict[str, Any]) -> Group:
         ("error", Text(run.get("error") or "", style="red")),
         ("skipped", Text(run.get("skip_reason") or "")),
         ("runner", f"pid {run.get('pid')} on {run.get('host')}" if run.get("pid") else ""),
+        ("checks", _marks(run.get("checks"))),  # the user's own lines...
+        ("operations", _marks(run.get("operations"))),  # ...and the implicit ones, apart
     ]
     for name, value in fields:
         if value:
