@@ -449,7 +449,9 @@ class FailedRows(Metric):
                     f"true/false; compare it, e.g. {c} > 0"
                 )
         try:  # type errors (text compared with a number, ...): the same answer on every backend
-            pl.LazyFrame(schema=schema).select(self.expr(schema)).collect_schema()
+            # (run on no rows: some type errors show only when the expression runs)
+            plain = conditions.to_polars(self.args[0], schema, guarded=False)
+            pl.LazyFrame(schema=schema).select(plain).collect()
         except Exception as exc:
             return f"cannot evaluate condition {self.args[0]!r}: {_first_line(exc)}"
         return None

@@ -301,11 +301,13 @@ def _typed(value: str, kind: str) -> exp.Cast:
 # ---- frame expressions (polars, narwhals) ---------------------------------------------------
 
 
-def to_polars(text: str, schema: Mapping[str, Any]) -> Any:
-    """A never-null polars expression: true on the rows that fail (the condition is true)."""
+def to_polars(text: str, schema: Mapping[str, Any], *, guarded: bool = True) -> Any:
+    """A never-null polars expression: true on the rows that fail (the condition is true).
+    ``guarded=False``: without the null guards, so that running it on no rows shows type
+    errors the guards would skip."""
     import polars as pl
 
-    return _Frames(pl, schema, polars=True).true(resolve(text, schema))
+    return _Frames(pl, schema, polars=True, guarded=guarded).true(resolve(text, schema))
 
 
 def to_narwhals(text: str, schema: Mapping[str, Any]) -> Any:
@@ -324,10 +326,13 @@ def like_regex(pattern: str) -> str:
 class _Frames:
     """Compiles a resolved tree for a polars-like expression namespace (polars or narwhals)."""
 
-    def __init__(self, ns: Any, schema: Mapping[str, Any], *, polars: bool) -> None:
+    def __init__(
+        self, ns: Any, schema: Mapping[str, Any], *, polars: bool, guarded: bool = True
+    ) -> None:
         self.ns = ns
         self.schema = schema
         self.polars = polars
+        self.guarded = guarded
 
     def true(self, node: exp.Expression) -> Any:
         return self.rails(node)[0]
@@ -347,7 +352,7 @@ class _Frames:
             (t1, f1), (t2, f2) = self.rails(node.this), self.rails(node.expression)
             return t1 | t2, f1 & f2
         if isinstance(node, exp.Boolean):
-            return ns.lit(bool(node.this)), ns.lit(not node.this)
+            return self._rows(ns.lit(bool(node.this))), self._rows(ns.lit(not node.this))
         if isinstance(node, exp.Is):
             v = self.value(node.this)
             return v.is_null(), ~v.is_null()
@@ -356,8 +361,9 @@ class _Frames:
             return self._known([node], v), self._known([node], ~v)
         if isinstance(node, exp.In):
             v = self.value(node.this)
-            if all(_is_literal(i) for i in node.expressions):
-                hit = v.is_in([_literal_value(i) for i in node.expressions])
+            items = self._in_list(node)
+            if items is not None:
+                hit = v.is_in(items)
             else:  # values computed per row: OR of equalities
                 hit = _any([v == self.value(i) for i in node.expressions])
             operands = [node.this, *node.expressions]
@@ -370,7 +376,8 @@ class _Frames:
             return self._known(operands, inside), self._known(operands, ~inside)
         if isinstance(node, exp.Like):
             hit = self.value(node.this).str.contains(like_regex(node.expression.this))
-            return self._known([node.this], hit), self._known([node.this], ~hit)
+            t, f = self._known([node.this], hit), self._known([node.this], ~hit)
+            return (f, t) if node.args.get("negate") else (t, f)
         op = _COMPARE[type(node)]
         a, b = self.value(node.this), self.value(node.expression)
         holds = op(a, b)
@@ -381,12 +388,38 @@ class _Frames:
         """``pred`` where every operand has a value, else False (never null)."""
         guards = [~self.value(o).is_null() for o in operands if not _is_literal(o)]
         if not guards:
+            return self._rows(pred)
+        if not self.guarded:
             return pred
         known = guards[0]
         for g in guards[1:]:
             known = known & g
         # pred is null only where an operand is: the when() gives False there
         return self.ns.when(known).then(pred).otherwise(False)
+
+    def _in_list(self, node: exp.In) -> list | None:
+        """The IN list as values of the column's type, or None (then an OR of equalities)."""
+        if not isinstance(node.this, exp.Column) or not all(map(_is_literal, node.expressions)):
+            return None
+        dtype = self.schema.get(node.this.name)
+        values = [_literal_value(i) for i in node.expressions]
+        kinds = {type(v) for v in values}
+        if dtype is None:
+            return None
+        if dtype.is_float() and kinds <= {int, float}:
+            return [float(v) for v in values]
+        if dtype.is_integer() and kinds == {int}:
+            return values
+        if _is_text(dtype) and kinds == {str}:
+            return values
+        return None
+
+    def _rows(self, constant: Any) -> Any:
+        """A constant as one value per row (lazy backends cannot sum a bare literal)."""
+        if not self.schema:
+            return constant
+        c = self.ns.col(next(iter(self.schema)))
+        return (c.is_null() | ~c.is_null()) & constant
 
     def value(self, node: exp.Expression) -> Any:
         ns = self.ns
@@ -418,7 +451,8 @@ class _Frames:
         if isinstance(node, exp.Abs):
             return self.value(node.this).abs()
         if isinstance(node, exp.Trim):
-            return self.value(node.this).str.strip_chars(" ")
+            # spaces only, as SQL's TRIM (Ibis has no strip_chars(" "))
+            return self.value(node.this).str.replace_all("^ +| +$", "", literal=False)
         if isinstance(node, exp.Coalesce):
             return ns.coalesce(*[self.value(a) for a in (node.this, *node.expressions)])
         raise ConditionError(f"cannot compile {node.sql()!r}")  # refused by parse already
@@ -470,12 +504,18 @@ def _literal_value(node: exp.Expression) -> Any:
 # ---- SQL of a database dialect ---------------------------------------------------------------
 
 
-def to_sql(text: str, schema: Mapping[str, Any], dialect: str) -> str:
-    """The condition in a database's SQL (``dialect``: SQLAlchemy's or sqlglot's name)."""
+def to_sql(
+    text: str, schema: Mapping[str, Any], dialect: str, nan_columns: tuple[str, ...] = ()
+) -> str:
+    """The condition in a database's SQL (``dialect``: SQLAlchemy's or sqlglot's name).
+    ``nan_columns``: float columns where the database stores NaN, read as NULL."""
     name = DIALECTS.get(dialect, dialect)
     tree = resolve(text, schema)
 
     def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name in nan_columns:
+            nan = exp.Cast(this=exp.Literal.string("NaN"), to=exp.DataType.build("double"))
+            return exp.Nullif(this=node.copy(), expression=nan)
         if isinstance(node, exp.Div):  # x / 0 is NULL on every database
             den = exp.Nullif(this=node.expression.copy(), expression=exp.Literal.number(0))
             return exp.Div(this=node.this.copy(), expression=den, typed=False, safe=False)
@@ -485,7 +525,8 @@ def to_sql(text: str, schema: Mapping[str, Any], dialect: str) -> str:
             iso = v.isoformat() if type(v) is dt.date else v.strftime("%Y-%m-%d %H:%M:%S.%f")
             return exp.Literal.string(iso)
         if isinstance(node, exp.Like) and name == "sqlite":  # LIKE ignores case in SQLite
-            return exp.Glob(this=node.this.copy(), expression=exp.Literal.string(_glob(node)))
+            glob = exp.Glob(this=node.this.copy(), expression=exp.Literal.string(_glob(node)))
+            return exp.Not(this=glob) if node.args.get("negate") else glob
         if isinstance(node, exp.Column) and name == "mysql" and _is_text(schema.get(node.name)):
             # text compares by the column's collation, case-insensitive by default: compare
             # code points, as every other backend does

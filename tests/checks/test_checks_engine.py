@@ -180,10 +180,11 @@ def test_unusable_dtype_is_an_error_not_a_pass():
     assert "numeric" in res.results[0].message and "text column" in res.results[1].message
 
 
-def test_bad_sql_in_failed_rows_is_an_error_and_the_rest_runs():
-    res = run(orders(), "failed_rows(nosuch > 1) = 0\nfailed_rows(amount + 1) = 0\nrow_count > 0")
+def test_a_condition_on_a_missing_column_or_the_wrong_type_is_an_error_and_the_rest_runs():
+    res = run(orders(), "failed_rows(nosuch > 1) = 0\nfailed_rows(status > 1) = 0\nrow_count > 0")
     assert [r.status for r in res.results] == ["error", "error", "pass"]
     assert "nosuch" in res.results[0].message
+    assert "cannot evaluate condition 'status > 1'" in res.results[1].message
 
 
 # every input type ---------------------------------------------------------------------------

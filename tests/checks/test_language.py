@@ -152,7 +152,7 @@ def test_percent_on_a_count_is_a_syntax_error():
         ("avg(x) < 2h", 10, "duration"),
         ("percentile(amount, 95) < 5", 20, "between 0 and 1"),
         ("schema: a Int46", 11, "unknown dtype"),
-        ("failed_rows(a <) = 0", 13, "condition"),
+        ("failed_rows(a <) = 0", 15, "condition"),
         ("invalid_count(s) = 0: valid regex ([", 35, "regex"),
         ("invalid_count(s) = 0: valid format emial", 36, "unknown format"),
         ("spc avg(x): chart xbar", 19, "subgroups"),

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from jupyter_dataops.checks import conditions
 from jupyter_dataops.checks import facts as F
@@ -133,6 +134,8 @@ def polars_dtype(t: sa.types.TypeEngine) -> pl.DataType:
     """The polars dtype a SQL column type means to the catalogue (dtype problems, schema lines)."""
     if isinstance(t, sa.Boolean):
         return pl.Boolean()
+    if isinstance(t, mysql.TINYINT) and t.display_width == 1:
+        return pl.Boolean()  # MySQL's BOOLEAN is TINYINT(1)
     if isinstance(t, sa.SmallInteger):
         return pl.Int16()
     if isinstance(t, sa.Integer):
@@ -270,18 +273,12 @@ class SqlEngine(Engine):
         shaped = self.regex(c, FORMAT_PATTERNS["date"], "valid format")
         return sa.case((shaped, sa.case((ok, True), else_=False)), else_=False)
 
-    def frame_for_conditions(self) -> sa.FromClause:
-        """The table with NaN read as NULL in float columns (conditions compare as polars does)."""
-        cols = [self.col(n) for n in self.schema]
-        if not any(self.nan(c, c.name) is not None for c in cols):
-            return self.table
-        return sa.select(*[self.clean(c.name).label(c.name) for c in cols]).subquery("_dataops")
-
     def condition(self, fact: F.ConditionCount) -> sa.ColumnElement:
-        """The condition in this database's SQL (sqlglot's transpiler, ``checks.conditions``)."""
-        return sa.literal_column(
-            f"({conditions.to_sql(fact.condition, self.schema, self.dialect)})"
-        )
+        """The condition in this database's SQL (sqlglot's transpiler, ``checks.conditions``),
+        NaN read as NULL where the database stores NaN."""
+        nans = tuple(n for n in self.schema if self.nan(self.col(n), n) is not None)
+        sql = conditions.to_sql(fact.condition, self.schema, self.dialect, nans)
+        return sa.literal_column(f"({sql})")
 
     # ---- execution
 
@@ -419,12 +416,7 @@ def invalid(e: SqlEngine, fact: F.InvalidCount) -> Compiled:
 
 
 def condition(e: SqlEngine, fact: F.ConditionCount) -> Compiled:
-    cond = e.condition(fact)
-    frame = e.frame_for_conditions()
-    count = sa.select(sa.func.count()).select_from(frame).where(cond)
-    if frame is e.table:
-        return [sa.func.count(sa.case((cond, 1)))], _int
-    return [count.scalar_subquery()], _int
+    return [sa.func.count(sa.case((e.condition(fact), 1)))], _int
 
 
 def _reference(e: SqlEngine, fact: F.ReferenceMissingCount) -> sa.ColumnElement:
@@ -493,7 +485,7 @@ def _off_invalid(e: SqlEngine, fact: F.InvalidCount):
 
 
 def _off_condition(e: SqlEngine, fact: F.ConditionCount):
-    return e.frame_for_conditions(), e.condition(fact)
+    return e.table, e.condition(fact)
 
 
 def _off_reference(e: SqlEngine, fact: F.ReferenceMissingCount):
