@@ -319,6 +319,11 @@ def run_demo(
             f"{directory} already holds the demo: keeping its notebooks and run history, "
             "running only the days not yet run."
         )
+    from jupyter_dataops.pipeline.execution import warm
+
+    # the kernel template imports (~3 CPU-s) on the other core while the store is opened and
+    # checked; the gate runs and every backfilled step fork their kernels from it
+    warm.prestart()
     available = raw_days(directory)
     if not available:
         raise DemoError(f"no raw data in {directory / 'data' / 'raw'}: run make_data.py there.")
