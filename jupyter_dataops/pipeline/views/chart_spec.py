@@ -252,7 +252,8 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
                 },
             },
         ]
-    p2 = "Infinity" if phase2 == math.inf else phase2 if phase2 is not None else first - 1
+    # Vega's expressions know no `Infinity` (an unknown signal: the chart is not drawn at all)
+    p2 = "MAX_VALUE" if phase2 == math.inf else phase2 if phase2 is not None else first - 1
     transform = [
         {"calculate": "'#' + datum.r", "as": "run"},
         {"calculate": f"datum.k || '{IN_CONTROL}'", "as": "status"},
