@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from .conftest import LabPage, LabServer, start_lab, stop_lab
-from .test_panel import open_panel, watched_page
+from .test_panel import in_tab, open_panel, watched_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from store_bench import seed_store  # noqa: E402
@@ -68,7 +68,7 @@ def test_a_long_history_opens_on_its_newest_points_and_pages_to_older_ones(long_
         '[data-testid="dataops-step-metrics"] [data-testid="dataops-metric"]'
         '[data-metric="row_count"]'
     ).click()
-    chart = panel.locator('[data-testid="dataops-chart"]')
+    chart = in_tab(long_page.page, "dataops-chart")  # its own main-area tab
     assert shown(chart) == (RUNS - 90, 90, RUNS)
     older = chart.locator('[data-testid="dataops-chart-older"]')
     newer = chart.locator('[data-testid="dataops-chart-newer"]')

@@ -4,7 +4,7 @@ A project of its own: a daily-partitioned pipeline ``factory`` (starting three d
 promoted steps (``ingest`` then ``report``), served by its own ``jupyter lab``. Its store holds
 two days: DAY1 fully successful, DAY2 with ``ingest`` failed and ``report`` skipped; yesterday is
 due and never ran. The grid shows the days × steps with their statuses and check counts; a click
-on a cell opens that run; "Re-run this day", once confirmed in the dialog, starts a real
+on a cell opens that run in a main-area tab; "Re-run" (this day), once confirmed in the dialog, starts a real
 ``dataops run --partition DAY2`` (papermill kernels), which the store records and the grid then
 shows as successful. The panel's picture is kept as ``tests/artifacts/grid.png`` (the README's
 ``docs/images/grid.png``).
@@ -25,7 +25,7 @@ from jupyter_dataops.pipeline.definition.project import Project
 from jupyter_dataops.pipeline.execution.promote import promote
 
 from .conftest import ARTIFACTS, KERNELSPEC, LabPage, LabServer, start_lab, stop_lab
-from .test_panel import describe_page_error, open_panel
+from .test_panel import describe_page_error, in_tab, open_panel
 
 pytestmark = pytest.mark.browser
 
@@ -189,9 +189,9 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
         colour
     )
 
-    # a click on a cell opens that run in the run detail section
+    # a click on a cell opens that run in its main-area tab
     cell(grid, DAY2, "ingest").click()
-    detail = panel.locator('[data-testid="dataops-run-detail"]')
+    detail = in_tab(page, "dataops-run-detail")
     detail.locator("h3", has_text=f"Run #{runs[DAY2]['ingest']} \u00b7 ingest").wait_for()
     detail.get_by_text("the raw file is missing").first.wait_for()
     assert detail.locator('[data-testid="dataops-run-partition"]').inner_text() == f"for {DAY2}"
