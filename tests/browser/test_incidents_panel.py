@@ -1,7 +1,7 @@
 """The panel's Incidents section in a real JupyterLab, driven by headless chromium, on the seeded
 project (its gate run failed its data test: an incident). The row shows the problem, what it
-affects and the runs behind it (a click opens the run); Acknowledge and Resolve ask for a note,
-and the store records who did it."""
+affects and the runs behind it (a click opens the run in a main-area tab); Acknowledge and
+Resolve ask for a note, and the store records who did it."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ def test_an_incident_is_acknowledged_and_resolved_from_the_panel(
     assert incident["title"] in row.locator('[data-testid="dataops-incident-title"]').inner_text()
     assert row.get_attribute("data-status") == "open"
 
-    # the runs behind it: a click shows that run's detail
+    # the runs behind it: a click opens that run's detail (a main-area tab)
+    page = lab_page.page
     run_id = incident["runs"][-1]["step_run_id"]
     row.locator('[data-testid="dataops-incident-run"]').last.click()
-    detail = panel.locator('[data-testid="dataops-run-detail"]')
+    detail = page.locator('.jp-DataOps-tab-widget:visible [data-testid="dataops-run-detail"]')
     detail.get_by_text(f"#{run_id}").first.wait_for(timeout=15_000)
 
-    page = lab_page.page
     row.locator('[data-testid="dataops-incident-acknowledge"]').click()
     dialog = page.locator(".jp-Dialog")
     dialog.locator("input").fill("checking the gate's input")
