@@ -44,9 +44,10 @@ class ChartReadsMixin(StoreBase):
         ids = self._resolve_steps(step, pipeline)
         if not ids:
             return {"total": 0, "first": 0, "points": []}
-        where = [_M.c.step_id.in_(ids), _M.c.key == metric_key, _SR.c.mode == "production"]
+        own = [_M.c.step_id.in_(ids), _M.c.key == metric_key]  # on the metrics index
         if suite is not None:
-            where.append(_M.c.suite == suite)
+            own.append(_M.c.suite == suite)
+        where = [*own, _SR.c.mode == "production"]
         joined = _M.join(_SR, _SR.c.id == _M.c.step_run_id)
         reader = _Rows(self.dialect)
         with self._read() as conn:
@@ -65,12 +66,26 @@ class ChartReadsMixin(StoreBase):
                 points = _by_partition(rows) if partitioned else rows
                 return {"total": len(points), "first": 0, "points": points}
             if not partitioned:
-                total = conn.scalar(select(func.count()).select_from(joined).where(*where)) or 0
+                # counted and paged on the metrics index alone, less the step's few runs that
+                # were not production (index step_id, mode, id); then the page's rows in full
+                others = select(_SR.c.id).where(_SR.c.step_id.in_(ids), _SR.c.mode != "production")
+                own.append(_M.c.step_run_id.not_in(others))
+                total = conn.scalar(select(func.count()).select_from(_M).where(*own)) or 0
                 start, end = _bounds(total, last, before)
-                q = reader.query(joined, where, newest_first=True)
-                q = q.limit(end - start).offset(total - end)
-                points = list(reversed(reader.read(conn, q)))
-                return {"total": total, "first": start, "points": points}
+                if end - start > _IN_LIST:  # a long page: read in full in one ordered pass
+                    q = reader.query(joined, where, newest_first=True)
+                    q = q.limit(end - start).offset(total - end)
+                    points = list(reversed(reader.read(conn, q)))
+                    return {"total": total, "first": start, "points": points}
+                page = conn.scalars(
+                    select(_M.c.id)
+                    .where(*own)
+                    .order_by(_M.c.step_run_id.desc(), _M.c.id.desc())
+                    .limit(end - start)
+                    .offset(total - end)
+                ).all()
+                q = reader.query(joined, [*where, _M.c.id.in_(page)])
+                return {"total": total, "first": start, "points": reader.read(conn, q)}
             # a partitioned step: runs without a partition first, then one point per partition
             plain = conn.scalar(
                 select(func.count()).select_from(joined).where(*where, _SR.c.partition.is_(None))

@@ -114,7 +114,7 @@ class MetricChartWidget(widgets.VBox):
 
     def refresh(self) -> None:
         """Read the run store again and redraw the chart."""
-        from jupyter_dataops.pipeline.views.charts import metric_chart
+        from jupyter_dataops.pipeline.views.charts import ChartPoint, metric_chart
 
         self.title.value = (
             f"<b>{esc(self.metric)}</b> of step <b>{esc(self.step)}</b> over production runs"
@@ -134,7 +134,8 @@ class MetricChartWidget(widgets.VBox):
         except DataOpsError as exc:
             return self._fail(str(exc))
         self.chart = chart
-        self.series = [dataclasses.asdict(p) for p in chart.points]
+        names = [f.name for f in dataclasses.fields(ChartPoint)]  # shallow: read, never changed
+        self.series = [{k: getattr(p, k) for k in names} for p in chart.points]
         w = chart.window
         self.older_button.disabled = w["older"] is None
         self.newer_button.disabled = w["newer"] is None

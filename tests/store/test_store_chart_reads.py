@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
+from jupyter_dataops.store import chart_reads
+
 
 def record(store, value: float, *, partition=None, status="success", mode="production") -> int:
     prid = store.create_pipeline_run("factory", partition=partition, mode=mode)
@@ -45,7 +49,11 @@ def check_every_window(store, expected: list[dict]) -> None:
             assert p["parameters"] == {"day": p["partition"] or "none", "n": 3}
 
 
-def test_every_window_of_a_series_without_partitions_is_its_slice(store):
+@pytest.mark.parametrize("by_id", [900, 2], ids=["pages-by-id", "long-pages"])
+def test_every_window_of_a_series_without_partitions_is_its_slice(store, by_id, monkeypatch):
+    # a page up to _IN_LIST points is found on the metrics index, then read by id; a longer one
+    # is read in one ordered pass
+    monkeypatch.setattr(chart_reads, "_IN_LIST", by_id)
     store.upsert_step("factory", "load", notebook="load.ipynb")
     for i in range(12):
         record(store, 10.0 + i, status="failed" if i == 4 else "success")
