@@ -167,6 +167,7 @@ class StepRun(Base):
         Index(None, "pipeline_run_id"),
         Index(None, "step_id", "partition"),
         Index(None, "step_id", "mode", "id"),  # a chart leaves out a step's test runs (0012)
+        Index(None, "partition", "step_id", "mode"),  # the grid's partitions in order (0013)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
