@@ -253,8 +253,8 @@ def incident_lines(store: Store) -> list[IncidentLine]:
 
     out = []
     for i in reversed(store.list_incidents(pipeline=PIPELINE, include_resolved=True, limit=10_000)):
-        key = str(i["key"])
-        check = {"check": _without_comment(key), "spc": f"spc {key}"}.get(i["kind"], i["title"])
+        key = str(i["key"])  # a check or spc line
+        check = _without_comment(key) if i["kind"] in ("check", "spc") else i["title"]
         resolved_by = i.get("resolved_step_run_id")
         run = store.get_run(resolved_by) if resolved_by else None
         out.append(
@@ -266,7 +266,7 @@ def incident_lines(store: Store) -> list[IncidentLine]:
                 partitions=list(i["partitions"]),
                 status=i["status"],
                 resolved_on=(run or {}).get("partition"),
-                operations=i["kind"] == "spc" and key.startswith(OPS),
+                operations=i["kind"] == "spc" and f"spc {OPS}" in key,
             )
         )
     return out
@@ -408,7 +408,7 @@ def print_incidents(summary: DemoSummary, console: Any) -> None:
     ops = summary.operations_incidents
     if ops:
         open_ops = [i for i in ops if i.status != "resolved"]
-        metrics = ", ".join(sorted({i.check.removeprefix("spc ") for i in ops}))
+        metrics = ", ".join(sorted({i.check.split("spc ", 1)[-1] for i in ops}))
         console.print(
             f"The factory's own operations ({metrics}: how the runs ran on this machine, the "
             f"panel's Operations section) opened {len(ops)} more incident(s), "

@@ -4,8 +4,8 @@ After each step of a production run, ``IncidentObserver`` reads the step run bac
 and records each problem in it against its incident, keyed by (pipeline, step, kind, key):
 
 - a failing check line (``check``, key: the line's text),
-- an SPC signal (``spc``, key: the metric; not the operations line ``ops:checks_failing``,
-  which counts failing lines that are incidents of their own),
+- an SPC signal (``spc``, key: the spc line's text; not the operations line
+  ``ops:checks_failing``, which counts failing lines that are incidents of their own),
 - a failed step with no failing check (``step_failed``),
 
 so a second failure of the same key attaches to the open incident (count, last seen, the run and
@@ -75,9 +75,10 @@ def problems(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         if c.get("metric") == CHECKS_FAILING:
             continue  # the failing lines it counts are incidents of their own: one problem
         if (c.get("spc") or {}).get("broken"):
+            # keyed by the line: two spc lines on one metric (plain and seasonal) are two
             metric = str(c.get("metric") or source)
             rules = ", ".join(c["spc"]["broken"])
-            out.append(("spc", metric, f"SPC signal on {metric} ({rules})"))
+            out.append(("spc", source, f"SPC signal on {metric} ({rules})"))
         elif c.get("status") in ("fail", "error"):
             out.append(("check", source, f"data test failed: {source}"))
     failing = any(c.get("status") in ("fail", "error") for c in checks)
@@ -96,13 +97,14 @@ def passed(incident: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
     if kind == "check":
         lines = [c for c in checks if str(c.get("source")) == key]
         return bool(lines) and all(c.get("status") in ("pass", "warn") for c in lines)
-    if kind == "spc":  # the spc lines of the metric (a plain line may read it too)
-        lines = [
-            c for c in checks if c.get("spc") and str(c.get("metric") or c.get("source")) == key
+    if kind == "spc":  # its spc line (incidents opened before keys were lines: the metric's)
+        spc = [c for c in checks if c.get("spc")]
+        lines = [c for c in spc if str(c.get("source")) == key] or [
+            c for c in spc if str(c.get("metric")) == key
         ]
-        return bool(lines) and all(
-            (c.get("spc") or {}).get("judged") and not c["spc"].get("broken") for c in lines
-        )
+        # a line still collecting its baseline (a seasonal line's weekday) says nothing either way
+        judged = [c for c in lines if (c.get("spc") or {}).get("judged")]
+        return bool(judged) and not any(c["spc"].get("broken") for c in judged)
     if kind == "step_failed":
         return run.get("status") == "success"
     return False  # late (``late_done``) and reported incidents are resolved otherwise

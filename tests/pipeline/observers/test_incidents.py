@@ -311,4 +311,5 @@ def test_an_spc_incident_resolves_on_the_next_judged_point_though_a_plain_line_r
             record_step_run(pipeline, store, store.get_run(srid))
             states.append([(i["kind"], i["key"], i["count"]) for i in store.list_incidents()])
         assert states[:5] == [[]] * 5  # the baseline
-        assert states[5:] == [[("spc", "avg(amount)", 1)], [("spc", "avg(amount)", 2)], []]
+        line = "spc avg(amount): baseline 5"  # the key is the line, not its metric
+        assert states[5:] == [[("spc", line, 1)], [("spc", line, 2)], []]
