@@ -303,8 +303,8 @@ def _typed(value: str, kind: str) -> exp.Cast:
 
 def to_polars(text: str, schema: Mapping[str, Any], *, guarded: bool = True) -> Any:
     """A never-null polars expression: true on the rows that fail (the condition is true).
-    ``guarded=False``: without the null guards, so that running it on no rows shows type
-    errors the guards would skip."""
+    ``guarded=False``: the two-rail form without its null guards, so that running it on no rows
+    shows type errors that the guards would skip."""
     import polars as pl
 
     return _Frames(pl, schema, polars=True, guarded=guarded).true(resolve(text, schema))
@@ -318,9 +318,29 @@ def to_narwhals(text: str, schema: Mapping[str, Any]) -> Any:
 
 
 def like_regex(pattern: str) -> str:
-    """A LIKE pattern as an anchored regular expression (``%`` any text, ``_`` one character)."""
+    """A LIKE pattern as a regular expression (``%`` any text, ``_`` one character), anchored
+    where the pattern does not start or end with ``%``."""
     parts = {"%": ".*", "_": "."}
-    return "(?s)^" + "".join(parts.get(ch) or re.escape(ch) for ch in pattern) + "$"
+    body = pattern.strip("%")
+    head = "" if pattern.startswith("%") else "^"
+    tail = "" if pattern.endswith("%") and body else "$"
+    return "(?s)" + head + "".join(parts.get(ch) or re.escape(ch) for ch in body) + tail
+
+
+def _like(v: Any, pattern: str) -> Any:
+    """``v LIKE pattern`` as a polars/narwhals string test: prefix, suffix and substring
+    patterns by their own (faster) tests, others as a regular expression."""
+    body = pattern.strip("%")
+    if "%" in body or "_" in body or not body:
+        return v.str.contains(like_regex(pattern))
+    starts, ends = pattern.startswith("%"), pattern.endswith("%")
+    if starts and ends:
+        return v.str.contains(body, literal=True)
+    if ends:
+        return v.str.starts_with(body)
+    if starts:
+        return v.str.ends_with(body)
+    return v == body
 
 
 class _Frames:
@@ -335,7 +355,46 @@ class _Frames:
         self.guarded = guarded
 
     def true(self, node: exp.Expression) -> Any:
+        if self.polars and self.guarded:
+            return self.kleene(node).fill_null(False)
         return self.rails(node)[0]
+
+    def kleene(self, node: exp.Expression) -> Any:
+        """A nullable boolean with SQL's three-valued logic: polars' own (null in, null out;
+        AND/OR/NOT by Kleene's tables), so no guards are needed there."""
+        if isinstance(node, exp.Paren):
+            return self.kleene(node.this)
+        if isinstance(node, exp.Not):
+            return ~self.kleene(node.this)
+        if isinstance(node, exp.And):
+            return self.kleene(node.this) & self.kleene(node.expression)
+        if isinstance(node, exp.Or):
+            return self.kleene(node.this) | self.kleene(node.expression)
+        if isinstance(node, exp.Boolean):
+            return self._rows(self.ns.lit(bool(node.this)))
+        if isinstance(node, exp.Is):
+            return self.value(node.this).is_null()
+        if isinstance(node, exp.Column):
+            return self.value(node)
+        if isinstance(node, exp.In):
+            v = self.value(node.this)
+            items = self._in_list(node)
+            if items is not None:
+                return v.is_in(items)
+            return self._const(node, _any([v == self.value(i) for i in node.expressions]))
+        if isinstance(node, exp.Between):
+            v = self.value(node.this)
+            inside = (v >= self.value(node.args["low"])) & (v <= self.value(node.args["high"]))
+            return self._const(node, inside)
+        if isinstance(node, exp.Like):
+            hit = _like(self.value(node.this), node.expression.this)
+            return ~hit if node.args.get("negate") else hit
+        op = _COMPARE[type(node)]
+        return self._const(node, op(self.value(node.this), self.value(node.expression)))
+
+    def _const(self, node: exp.Expression, pred: Any) -> Any:
+        """``pred`` as one value per row when ``node`` reads no column."""
+        return pred if node.find(exp.Column) else self._rows(pred)
 
     def rails(self, node: exp.Expression) -> tuple[Any, Any]:
         """(is true, is false) of a predicate, both never null."""
@@ -375,7 +434,7 @@ class _Frames:
             operands = [node.this, lo, hi]
             return self._known(operands, inside), self._known(operands, ~inside)
         if isinstance(node, exp.Like):
-            hit = self.value(node.this).str.contains(like_regex(node.expression.this))
+            hit = _like(self.value(node.this), node.expression.this)
             t, f = self._known([node.this], hit), self._known([node.this], ~hit)
             return (f, t) if node.args.get("negate") else (t, f)
         op = _COMPARE[type(node)]
@@ -438,7 +497,7 @@ class _Frames:
         if isinstance(node, exp.Div):
             den = self.value(node.expression)
             # x / 0 is NULL, as SQLite and MySQL have it (PostgreSQL gets NULLIF)
-            return ns.when(den != 0).then(self.value(node.this) / den)
+            return self.value(node.this) / ns.when(den != 0).then(den)
         if isinstance(node, ARITHMETIC):
             a, b = self.value(node.this), self.value(node.expression)
             return {exp.Add: a + b, exp.Sub: a - b, exp.Mul: a * b}[type(node)]
