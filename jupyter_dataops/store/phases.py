@@ -62,6 +62,27 @@ def phase_of(
     return found
 
 
+def phase_starts(
+    phases: Sequence[dict[str, Any]],
+    points: Sequence[tuple[str | None, int]],
+    *,
+    whole: bool = True,
+) -> list[dict[str, Any]]:
+    """Where each new phase starts among ``(partition, step_run_id)`` points (oldest first):
+    ``{index, phase, from, reason}`` at the first point of a phase after a point of another
+    (``whole``: the points start the series, so a phase at the first point starts there too)."""
+    out: list[dict[str, Any]] = []
+    previous = 1 if whole else None
+    for i, (partition, step_run_id) in enumerate(points):
+        found = phase_of(phases, partition, step_run_id)
+        number = found["phase"] if found else 1
+        if found is not None and previous is not None and number != previous:
+            start = found["from_partition"] or f"run {found['from_step_run_id']}"
+            out.append({"index": i, "phase": number, "from": start, "reason": found["reason"]})
+        previous = number
+    return out
+
+
 class PhasesMixin(StoreBase):
     """``add_spc_phase`` starts a phase of a step's metric; ``spc_phases`` lists them."""
 

@@ -82,3 +82,17 @@ def test_a_new_phase_is_judged_against_its_own_baseline(project):
     answer = json.loads(invoke("history", "load", "row_count", "--json").output)
     assert [p["phase"] for p in answer["points"]] == [1, 1, 2, 2, 2]
     assert answer["phases"][0]["reason"] == "new supplier"
+    assert answer["points"][4]["center"] == pytest.approx(3.5)  # its own phase's limits
+
+    # the chart: a rule at the boundary (between the 2nd and 3rd sample) with the reason
+    from jupyter_dataops.pipeline.views.charts import metric_chart
+
+    with open_store(f"sqlite:///{project}/.dataops/dataops.db") as store:
+        chart = metric_chart(store, "load", "row_count")
+        window = metric_chart(store, "load", "row_count", last=2)  # after the boundary
+    assert chart.rebaselines == [
+        {"index": 2, "phase": 2, "from": DAYS[2], "reason": "new supplier"}
+    ]
+    marks = [layer["data"]["values"] for layer in chart.spec()["layer"] if "data" in layer]
+    assert [{"x": 2.5, "label": "phase 2: new supplier"}] in marks
+    assert window.rebaselines == []

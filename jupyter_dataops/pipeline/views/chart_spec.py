@@ -252,6 +252,12 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
                 },
             },
         ]
+    if chart.rebaselines:  # each new phase (dataops spc rebaseline) with its reason
+        marks = [
+            {"x": first + b["index"] - 0.5, "label": f"phase {b['phase']}: {b['reason']}"}
+            for b in chart.rebaselines
+        ]
+        layers += _rebaseline_layers(marks)
     # Vega's expressions know no `Infinity` (an unknown signal: the chart is not drawn at all)
     p2 = "MAX_VALUE" if phase2 == math.inf else phase2 if phase2 is not None else first - 1
     transform = [
@@ -274,6 +280,34 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
         "transform": transform,
         "layer": layers,
     }
+
+
+def _rebaseline_layers(marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A solid rule at each phase boundary, labelled with its phase and reason."""
+    data = {"values": marks}
+    x = {"field": "x", "type": "quantitative"}
+    return [
+        {
+            "data": data,
+            "mark": {"type": "rule", "color": _PHASE_COLOUR, "strokeWidth": 2},
+            "encoding": {"x": x, "tooltip": [{"field": "label", "type": "nominal"}]},
+        },
+        {
+            "data": data,
+            "mark": {
+                "type": "text",
+                "align": "left",
+                "dx": 4,
+                "dy": 16,
+                "baseline": "top",
+                "color": _PHASE_COLOUR,
+            },
+            "encoding": {"x": x, "y": {"value": 0}, "text": {"field": "label", "type": "nominal"}},
+        },
+    ]
+
+
+_PHASE_COLOUR = "#6a3d9a"
 
 
 def _stride(n: int) -> int:

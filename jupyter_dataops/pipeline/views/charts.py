@@ -81,6 +81,8 @@ class MetricChart:
     first: int = 0  # position of the first drawn point in the whole series (0 = the oldest)
     total: int | None = None  # points in the whole series (None: the drawn points are all)
     page_size: int | None = None  # the window's size asked for (None: every point)
+    # new phases (``dataops spc rebaseline``) starting in the window: {index, phase, from, reason}
+    rebaselines: list[dict[str, Any]] = field(default_factory=list)
     _result: Any = field(default=None, repr=False)
 
     @property
@@ -359,6 +361,7 @@ def metric_chart(
         total=got["total"],
         page_size=last,
     )
+    out.rebaselines = _phase_starts(store, out)
     base_ids = {b["step_run_id"] for b in base}
     for pt in points:
         pt.baseline = pt.step_run_id in base_ids
@@ -372,6 +375,15 @@ def metric_chart(
                 f"cannot draw the {chart} chart of {metric} for step {step!r}: {exc}"
             ) from None
     return out
+
+
+def _phase_starts(store: Store, chart: MetricChart) -> list[dict[str, Any]]:
+    """Where a new phase of the metric (``dataops spc rebaseline``) starts among the points."""
+    from jupyter_dataops.store.phases import phase_starts
+
+    phases = store.spc_phases(chart.pipeline, chart.step, chart.metric)
+    keys = [(p.partition, p.step_run_id) for p in chart.points]
+    return phase_starts(phases, keys, whole=chart.first == 0) if phases else []
 
 
 def _recorded_limits(plotted: Any, points: list[ChartPoint], verdicts: dict[int, Any]) -> None:
