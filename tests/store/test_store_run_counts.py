@@ -1,5 +1,6 @@
 """A run's own check lines and the operations observer's implicit lines are counted apart
-(issue 25 item 6): "○1 not judged" is the user's one spc line, not it and three hidden ones."""
+(issue 25 item 6): "○1 not judged" is the user's one spc line, not it and three hidden ones; and
+the reference profile of a drift line says which run stored it (item 7)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,22 @@ def test_a_runs_own_lines_and_the_operations_lines_are_counted_apart(store):
         if said.strip():
             shown.setdefault(said.split()[0], said.split()[1:])
     assert shown["checks"] == ["✓1", "○1"] and shown["operations"] == ["⚠1", "○3"]
+
+
+def test_the_last_profile_says_which_run_stored_it(store):
+    """What a drift line's message names: the run its reference profile came from."""
+    ids = []
+    for n in (3, 4):
+        run = store.create_pipeline_run("shop", parameters={"day": f"2026-09-0{n}"})
+        srid = store.create_step_run(run, "orders", parameters={"day": f"2026-09-0{n}"})
+        store.start_step_run(srid)
+        profile = {"column": "amount", "type": "numeric", "n": n, "quantiles": [0.0, 1.0]}
+        store.record_suite(
+            srid, {"name": "orders", "results": [{**line(1, "pass", "x"), "profile": profile}]}
+        )
+        store.finish_step_run(srid, "success")
+        ids.append(srid)
+    found = store.last_profile("orders", "amount", with_run=True)
+    assert found["step_run_id"] == ids[1] and found["profile"]["n"] == 4
+    assert store.last_profile("orders", "amount", exclude_step_run=ids[1])["n"] == 3
+    assert store.last_profile("orders", "nothing", with_run=True) is None
