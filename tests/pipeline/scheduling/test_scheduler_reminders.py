@@ -1,6 +1,7 @@
 """A real ``dataops scheduler`` process reminds of incidents still open past a channel's
 ``remind_after`` on its own ticks, with no run ending (a pipeline whose only schedule is far
-off), once per incident and period, to a real webhook receiver."""
+off), once per incident and period, and opens the late incident of the days past their
+``expect_by`` when it starts, alerted once, to a real webhook receiver."""
 
 from __future__ import annotations
 
@@ -65,3 +66,39 @@ def test_the_scheduler_reminds_of_an_open_incident_on_its_ticks_once_per_period(
 def _heartbeat(store) -> datetime:
     [row] = store.schedulers(pipeline="sales")
     return datetime.fromisoformat(row["heartbeat_at"])
+
+
+def test_the_scheduler_opens_and_alerts_a_late_incident_when_it_starts(tmp_path, hook):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    sleep_notebook(tmp_path / "orders.ipynb")
+    (tmp_path / "dataops.yaml").write_text(
+        textwrap.dedent(f"""\
+        pipeline: sales
+        store: '{url}'
+        schedule: "0 0 1 1 *"
+        partitions: {{every: day, start: 2026-09-01}}
+        expect_by: "00:00"
+        alerts:
+          - webhook: {hook.url}
+            on: [late]
+        steps:
+          orders:
+            notebook: orders.ipynb
+        """)
+    )
+    scheduler = dataops_process("scheduler", "--interval", "0.2", cwd=tmp_path)
+    try:
+        wait_for(lambda: hook.bodies, 60, "the late alert")
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        err = scheduler.communicate(timeout=60)[1]
+    assert scheduler.returncode == 0, err  # was a TypeError in its log line at start
+    [alert] = hook.bodies  # one incident for every late day so far, one alert
+    assert alert["event"] == "late" and alert["step"] == "orders"
+    logged = [e for e in events(err) if e["event"] == "late"]
+    assert [(e["incident"], e["delivery"]) for e in logged] == [
+        (alert["incident"]["id"], "alert_sent")
+    ]
+    with open_store(url) as store:
+        [incident] = store.list_incidents(pipeline="sales")
+    assert incident["kind"] == "late" and incident["partitions"][0] == "2026-09-01"
