@@ -52,7 +52,7 @@ def polars_before(df: pl.DataFrame) -> list[int]:
 def polars_after(df: pl.DataFrame) -> list[int]:
     schema = dict(df.schema)
     exprs = [conditions.to_polars(c, schema).sum().alias(f"_{i}") for i, c in enumerate(CONDITIONS)]
-    return list(df.select(exprs).row(0))
+    return list(df.lazy().select(exprs).collect().row(0))
 
 
 def duckdb_before(rel) -> list[int]:  # noqa: ANN001
