@@ -218,4 +218,8 @@ def print_answer(answer: Any, as_json: bool, render: Callable[[Any], Any]) -> No
 
 def main() -> None:
     """Entry point of the ``dataops`` script."""
+    # jsonschema (imported with nbformat) builds ~40 rfc3987-syntax grammars at import when that
+    # optional package is installed: ~2.5 CPU-s in every command. No command checks the "iri"
+    # format it serves; kernels, the kernel template and the jupyter server are other processes.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     app()
