@@ -295,7 +295,7 @@ def run_demo(
     directory: Path | str = DEFAULT_DIR,
     *,
     days: int | None = None,
-    jobs: int = 2,
+    jobs: int = 4,
     console: Any = None,
 ) -> DemoSummary:
     """Copy (or keep) the demo in ``directory``, promote, backfill, and return the summary."""

@@ -114,7 +114,7 @@ def demo(
     ] = None,
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, help="Days in flight at once (steps stay in day order).")
-    ] = 2,
+    ] = 4,
 ) -> None:
     """The main job: copy the sample factory, promote its notebooks, backfill 60 days of
     orders on the embedded SQLite store, and show what the data tests and SPC lines caught."""
