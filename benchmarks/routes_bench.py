@@ -80,10 +80,17 @@ def get(port: int, token: str, path: str, conn: http.client.HTTPConnection | Non
     return response.status, body
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_client(port: int, token: str, routes: list[str], repeats: int) -> dict[str, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     out = {}
     for route in routes:
+        get(port, token, route, conn)  # warm-up: the route's first call imports its modules
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
@@ -170,7 +177,10 @@ def serve_and_ask(root: Path, args: argparse.Namespace, extra: tuple[str, ...]) 
         runs = json.loads(get(port, token, "/dataops/api/runs?limit=1")[1])["runs"]
         routes = [r.format(latest=runs[0]["id"]) for r in ROUTES]
         single = one_client(port, token, routes, args.repeats)
+        cpu = cpu_seconds(proc.pid)
         crowd = many_clients(port, token, routes, args.clients, args.seconds)
+        # the server's own CPU per answer: what the throughput would be on one free core
+        crowd["server_cpu_ms_per_answer"] = (cpu_seconds(proc.pid) - cpu) / crowd["answers"] * 1000
         return {"one_client": single, "clients": crowd}
     finally:
         proc.terminate()
@@ -224,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name}: {args.clients} clients for {args.seconds:.0f} s: {crowd['answers']:,} "
             f"answers, {crowd['per_s']:.0f}/s, p50 {crowd['p50_s']:.3f} s, p99 "
-            f"{crowd['p99_s']:.3f} s, codes {crowd['codes']}"
+            f"{crowd['p99_s']:.3f} s, codes {crowd['codes']}; server CPU "
+            f"{crowd['server_cpu_ms_per_answer']:.1f} ms per answer"
         )
     for name, f in cli.items():
         print(f"{name:50} store work median {f['median_s']:.4f} s, p99 {f['p99_s']:.4f} s")
