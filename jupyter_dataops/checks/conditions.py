@@ -41,6 +41,8 @@ COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div)
 PREDICATES = (*COMPARISONS, exp.In, exp.Between, exp.Like, exp.Is, exp.And, exp.Or, exp.Not)
 TEMPORAL_TYPES = {exp.DataType.Type.DATE: "date", exp.DataType.Type.TIMESTAMP: "timestamp"}
+#: literal types after ``resolve`` (a timestamp compared with a zoned column carries its offset)
+LITERAL_TYPES = {**TEMPORAL_TYPES, exp.DataType.Type.TIMESTAMPTZ: "timestamp"}
 #: sqlglot's name of a database dialect (SQLAlchemy's name when not listed)
 DIALECTS = {"postgresql": "postgres", "mariadb": "mysql"}
 
@@ -263,16 +265,21 @@ def resolve(text: str, schema: Mapping[str, Any]) -> exp.Expression:
             operands = [node.this, node.args["low"], node.args["high"]]
         else:
             operands = [node.this, node.expression]
-        kinds = {_temporal_kind(schema.get(o.name)) for o in operands if isinstance(o, exp.Column)}
-        kinds.discard(None)
+        dtypes = [schema.get(o.name) for o in operands if isinstance(o, exp.Column)]
+        kinds = {_temporal_kind(d) for d in dtypes} - {None}
         if len(kinds) != 1:
             continue
         kind = kinds.pop()
+        zones = {getattr(d, "time_zone", None) for d in dtypes} - {None}
         for o in operands:
             if isinstance(o, exp.Literal) and o.is_string:
-                o.replace(_typed(o.this, kind))
-            elif isinstance(o, exp.Cast) and kind == "timestamp":
-                o.replace(_typed(o.this.this, kind))
+                typed = o.replace(_typed(o.this, kind))
+            elif isinstance(o, exp.Cast) and kind != "date":
+                typed = o.replace(_typed(o.this.this, kind))
+            else:
+                continue
+            if len(zones) == 1:  # frames compare times of the column's own zone
+                typed.meta["zone"] = next(iter(zones))
     return tree
 
 
@@ -280,22 +287,26 @@ def _temporal_kind(dtype: Any) -> str | None:
     if dtype is None:
         return None
     name = type(dtype).__name__ if not isinstance(dtype, type) else dtype.__name__
+    if name == "Datetime" and getattr(dtype, "time_zone", None):
+        return "timestamptz"
     return {"Date": "date", "Datetime": "timestamp"}.get(name)
 
 
 def _typed(value: str, kind: str) -> exp.Cast:
+    """A typed literal of ``kind`` ("date", "timestamp", or "timestamptz": a naive time is UTC,
+    as everywhere in the checks)."""
     try:
-        v = temporal_value(value, kind if kind == "timestamp" else "date")
+        v = temporal_value(value, "date" if kind == "date" else "timestamp")
     except ValueError:
         raise ValueError(f"{value!r} is not a {kind}: write it as 2024-01-31") from None
-    if kind == "timestamp":
-        if not isinstance(v, dt.datetime):
-            v = dt.datetime(v.year, v.month, v.day)
-        iso = v.isoformat(sep=" ")
-    else:
-        iso = v.isoformat()
-    typ = exp.DataType.Type.TIMESTAMP if kind == "timestamp" else exp.DataType.Type.DATE
-    return exp.Cast(this=exp.Literal.string(iso), to=exp.DataType(this=typ))
+    if kind == "date":
+        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("date"))
+    if not isinstance(v, dt.datetime):
+        v = dt.datetime(v.year, v.month, v.day)
+    if kind == "timestamptz" and v.tzinfo is None:
+        v = v.replace(tzinfo=dt.timezone.utc)
+    typ = "timestamptz" if v.tzinfo is not None else "timestamp"
+    return exp.Cast(this=exp.Literal.string(v.isoformat(sep=" ")), to=exp.DataType.build(typ))
 
 
 # ---- frame expressions (polars, narwhals) ---------------------------------------------------
@@ -551,7 +562,15 @@ def _literal_value(node: exp.Expression) -> Any:
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     if isinstance(node, exp.Cast):
-        return temporal_value(node.this.this, TEMPORAL_TYPES[node.to.this])
+        v = temporal_value(node.this.this, LITERAL_TYPES[node.to.this])
+        zone = node.meta.get("zone")
+        if zone and isinstance(v, dt.datetime) and v.tzinfo is not None:
+            from contextlib import suppress
+            from zoneinfo import ZoneInfo
+
+            with suppress(KeyError, ValueError):  # a fixed offset: the UTC time compares alike
+                v = v.astimezone(ZoneInfo(zone))
+        return v
     if isinstance(node, exp.Literal):
         if node.is_string:
             return node.this

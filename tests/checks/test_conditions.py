@@ -222,6 +222,37 @@ def _lazy(backend: str, data: pl.DataFrame, tmp_path):
     return ibis.duckdb.connect().read_parquet(tmp_path / "t.parquet")
 
 
+@pytest.mark.parametrize(
+    "backend", ["polars", pytest.param("postgresql", marks=pytest.mark.postgres), "duckdb"]
+)
+def test_a_naive_time_against_a_zoned_column_is_utc(backend, tmp_path):
+    utc = dt.timezone.utc
+    data = pl.DataFrame({"ts": [T(2024, 1, 1, tzinfo=utc), T(2024, 1, 6, 1, tzinfo=utc), None]})
+    spec = (
+        "failed_rows(ts > '2024-01-05') = 0\n"
+        "failed_rows(ts >= TIMESTAMP '2024-01-06 01:00:00') = 0\n"
+        "failed_rows(ts = '2024-01-01') = 0\n"
+        "failed_rows(NOT ts BETWEEN '2024-01-01' AND '2024-01-02') = 0"
+    )
+    if backend == "postgresql":
+        with store_url("postgresql", tmp_path) as url:
+            md = sa.MetaData()
+            table = sa.Table("z", md, sa.Column("ts", sa.DateTime(timezone=True)))
+            engine = sa.create_engine(url)
+            try:
+                md.create_all(engine)
+                with engine.begin() as conn:
+                    conn.execute(table.insert(), data.to_dicts())
+            finally:
+                engine.dispose()
+            result = run_checks(url, spec, table="z")
+    else:
+        result = run_checks(data if backend == "polars" else _lazy("duckdb", data, tmp_path), spec)
+    assert [(r.status, r.observed) for r in result.results] == [("fail", 1)] * 4, [
+        r.message for r in result.results
+    ]
+
+
 # ---- refused at parse time, with the position --------------------------------------------
 
 REFUSED = [
