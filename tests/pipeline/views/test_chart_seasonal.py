@@ -1,0 +1,57 @@
+"""A seasonal spc line end to end on a real store, without kernels: each day is judged against
+its own weekday's baseline (read through the pipeline's StepHistory), its verdict records the
+season, and the chart draws each point against that season's limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from jupyter_dataops import run_checks
+from jupyter_dataops.pipeline.execution.context import StepHistory
+from jupyter_dataops.pipeline.views.charts import metric_chart
+
+SPEC = "warn: spc row_count: seasonal weekday, baseline 2"
+
+
+def day_value(day: dt.date, i: int) -> int:
+    return (30 if day.weekday() >= 5 else 100) + i % 3  # weekends low, small noise
+
+
+def test_each_point_is_judged_and_drawn_against_its_weekday(store):
+    start = dt.date(2026, 9, 7)  # a Monday; three weeks, then a Tuesday at weekend level
+    days = [start + dt.timedelta(d) for d in range(21)]
+    values = [day_value(d, i) for i, d in enumerate(days)] + [31]
+    days.append(start + dt.timedelta(22))
+    results = []
+    for day, value in zip(days, values, strict=True):
+        pr = store.create_pipeline_run("sales", partition=day.isoformat())
+        sr = store.create_step_run(pr, "load")
+        store.start_step_run(sr)
+        hist = StepHistory(store, "load", "sales", str(sr), suite="orders")
+        res = run_checks(pl.DataFrame({"x": range(value)}), SPEC, name="orders", history=hist)
+        store.record_suite(sr, res)
+        store.finish_step_run(sr, "success")
+        results.append(res.results[0])
+    # the first two of each weekday collect, the third is judged against the first two
+    assert [r.status for r in results[:14]] == ["baseline"] * 14
+    assert results[0].message == "collecting baseline 0/2 for Mondays"
+    assert {r.status for r in results[14:21]} == {"pass"}
+    last = results[-1]
+    assert last.status == "warn" and last.spc["season"] == "Tuesday"
+    tuesdays = [values[1], values[8]]  # its baseline: the first two Tuesdays
+    assert last.spc["center"] == pytest.approx(sum(tuesdays) / 2)
+
+    chart = metric_chart(store, "load", "row_count")
+    by_day = {p.partition: p for p in chart.points}
+    for i, day in enumerate(days[14:], start=14):
+        first_two = [values[j] for j in range(i % 7, 14, 7)]
+        if i == 21:
+            first_two = tuesdays
+        p = by_day[day.isoformat()]
+        assert p.center == pytest.approx(sum(first_two) / 2), day  # its season's centre
+    saturday = by_day[days[19].isoformat()]
+    assert saturday.center == pytest.approx(31.0) and saturday.ucl < 40  # (32 + 30) / 2
+    assert by_day[days[-1].isoformat()].rules == ["WE1"]
