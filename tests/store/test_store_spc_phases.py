@@ -31,7 +31,9 @@ def test_a_phase_from_a_partition_keeps_only_its_points(store):
     assert phase["phase"] == 2 and phase["from_partition"] == "2026-09-05"
     assert phase["reason"] == "new supplier"
     # a run for the 8th (re-run) is in phase 2: its history is the 5th..7th
-    current = store.create_step_run(store.create_pipeline_run("sales", partition="2026-09-08"), "load")
+    current = store.create_step_run(
+        store.create_pipeline_run("sales", partition="2026-09-08"), "load"
+    )
     hist = StepHistory(store, "load", "sales", str(current))
     assert hist("row_count") == [4.0, 5.0, 6.0]
     assert hist.phase("row_count") == {"phase": 2, "reason": "new supplier", "from": "2026-09-05"}
