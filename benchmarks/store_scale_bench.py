@@ -29,10 +29,11 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from jupyter_dataops.store import open_store
-from jupyter_dataops.store.models import PipelineRecord, Step, StepRun, StepVersion
+from jupyter_dataops.store.models import Base, PipelineRecord, Step, StepRun, StepVersion
 
 STEPS = 10
 HOUR = 3600
+BIG_TABLES = ("pipeline_runs", "step_runs", "check_results", "metrics")
 
 
 def history_start(runs: int) -> datetime:
@@ -159,11 +160,17 @@ def seed(url: str, runs: int, start_at: datetime) -> dict[str, Any]:
 
             n_pr = (runs + STEPS - 1) // STEPS
             counter = SQLITE_COUNTER.format(n=n_pr)
+            # the big tables' indexes are built once after the load, not row by row
+            indexes = [ix for t in BIG_TABLES for ix in Base.metadata.tables[t].indexes]
+            for ix in indexes:
+                ix.drop(conn)
             run(pipeline_runs.format(counter=counter, n=n_pr, **args))
             counter = SQLITE_COUNTER.format(n=runs)
             run(step_runs.format(counter=counter, n=runs, **args))
             for sql in CHILD_SQL:
                 run(sql)
+            for ix in indexes:
+                ix.create(conn)
         if dialect == "sqlite":
             with store.engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")
