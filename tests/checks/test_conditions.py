@@ -328,6 +328,11 @@ def test_the_sql_of_each_dialect_is_transpiled_by_sqlglot():
     # MySQL/MariaDB: text compares by code point, not by the case-insensitive collation
     mysql = conditions.to_sql("s = 'a'", schema, "mariadb")
     assert mysql == "CAST(`s` AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin = 'a'"
+    # other dialects: sqlglot's when it knows them, else standard SQL
+    assert (
+        conditions.to_sql("n / 2 > 1", schema, "mssql") == "CAST([n] AS FLOAT) / NULLIF(2, 0) > 1"
+    )
+    assert conditions.to_sql("n / 2 > 1", schema, "firebird") == '"n" / NULLIF(2, 0) > 1'
 
 
 # ---- random conditions from the grammar: polars, SQLite and DuckDB agree --------------------

@@ -8,13 +8,13 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from jupyter_dataops.checks.conditions.parse import _is_text, _literal_value, resolve
 
-#: sqlglot's name of a database dialect (SQLAlchemy's name when not listed)
-DIALECTS = {"postgresql": "postgres", "mariadb": "mysql"}
-
-# ---- SQL of a database dialect ---------------------------------------------------------------
+#: sqlglot's name of a database dialect (SQLAlchemy's name when not listed; a dialect sqlglot
+#: does not know gets standard SQL)
+DIALECTS = {"postgresql": "postgres", "mariadb": "mysql", "mssql": "tsql"}
 
 
 def to_sql(
@@ -23,6 +23,10 @@ def to_sql(
     """The condition in a database's SQL (``dialect``: SQLAlchemy's or sqlglot's name).
     ``nan_columns``: float columns where the database stores NaN, read as NULL."""
     name = DIALECTS.get(dialect, dialect)
+    try:
+        Dialect.get_or_raise(name)
+    except ValueError:
+        name = ""  # sqlglot's own: standard SQL
     tree = resolve(text, schema)
 
     def rewrite(node: exp.Expression) -> exp.Expression:
