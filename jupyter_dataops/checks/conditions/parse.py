@@ -61,6 +61,8 @@ def parse(text: str) -> exp.Expression:
         offset = sum(len(x) + 1 for x in text.split("\n")[: line - 1]) + col
         what = str(err.get("description") or _first(exc)).split(" for <")[0]
         raise ConditionError(f"cannot read the condition: {what}", offset) from None
+    except Exception as exc:  # sqlglot's other errors (e.g. nesting too deep): still a refusal
+        raise ConditionError(f"cannot read the condition: {_first(exc)}") from None
     if tree is None:
         raise ConditionError("failed_rows needs a condition, e.g. failed_rows(shipped_at < due)")
     _check(tree, text, boolean=True)
