@@ -309,3 +309,11 @@ def test_a_metric_opens_its_chart_in_one_wide_main_area_tab(lab, long_names):
         }"""
     )
     assert page.locator(PANEL).bounding_box()["width"] > 600
+    # the open tabs are part of the workspace: a reload brings the chart's tab back, drawn
+    page.wait_for_timeout(1500)  # Lab saves the workspace's layout shortly after it changes
+    page.reload()
+    main_tabs(page, label).wait_for(timeout=60_000)
+    main_tabs(page, label).click()
+    in_tab(page, "dataops-chart").locator(
+        ".vega-embed canvas, .vega-embed svg.marks"
+    ).first.wait_for()
