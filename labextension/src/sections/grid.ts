@@ -10,7 +10,7 @@ import { Section } from './section';
 /** Partitions per page of the grid. */
 export const GRID_PAGE_SIZE = 14;
 
-/** The words for a partition length, in "Re-run this day". */
+/** The words for a partition length, in the re-run button's title and dialog ("Re-run this day"). */
 const PERIOD: Record<string, string> = { hour: 'hour', day: 'day', week: 'week', month: 'month' };
 
 /** A cell's check counts in a few characters: "5✓ 1⚠ 1✗ 2·" (passed, warned, failed, not judged). */
