@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
+
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Int, Type, Unicode
 
 from jupyter_dataops.server.handlers import ROUTES, UNKNOWN_ROUTE
 from jupyter_dataops.server.launcher import RunLauncher
 from jupyter_dataops.server.locator import ProjectLocator
+
+# The modules the routes import when first asked, in worker threads. Two first requests at once
+# (the sidebar's status and a chart tab restored with the layout) would import them in two
+# threads; where their imports form a cycle, Python's deadlock avoidance then hands one thread a
+# partly initialised module, and that route answers 500 until the server restarts. Imported here,
+# once, on the main thread, before the server takes a request.
+ROUTE_MODULES = (
+    "jupyter_dataops.checks",
+    "jupyter_dataops.checks.display",
+    "jupyter_dataops.store.api",
+    "jupyter_dataops.pipeline.definition.project",
+    "jupyter_dataops.pipeline.definition.secret_params",
+    "jupyter_dataops.pipeline.definition.versions",
+    "jupyter_dataops.pipeline.execution.promote",
+    "jupyter_dataops.pipeline.execution.runner",
+    "jupyter_dataops.pipeline.observers.incident_actions",
+    "jupyter_dataops.pipeline.scheduling.schedule_status",
+    "jupyter_dataops.pipeline.views.charts",
+    "jupyter_dataops.pipeline.views.grid",
+    "jupyter_dataops.pipeline.views.status",
+)
 
 
 class DataOpsExtension(ExtensionApp):
@@ -56,6 +79,8 @@ class DataOpsExtension(ExtensionApp):
         self.locator = ProjectLocator(root, self.project_dir)
         self.locator.answers.max_bytes = self.answer_cache_mb * 2**20
         self.launcher = self.launcher_class(log=self.log)
+        for module in ROUTE_MODULES:
+            importlib.import_module(module)
         self.log.info("jupyter-dataops: serving the project in %s", self.locator.project_dir)
 
     def initialize_handlers(self) -> None:
