@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import aliased
 
-from jupyter_dataops.store.base import _SR, StoreBase, _as_id, _now
+from jupyter_dataops.store.base import _SR, StoreBase, _as_id
 from jupyter_dataops.store.models import AlertLog, PipelineRecord, Step, StepRun
 
 _AL = AlertLog.__table__
@@ -102,53 +101,6 @@ class PartitionsMixin(StoreBase):
                 .group_by(_SR.c.partition)
             ).all()
         return sorted(keys)
-
-    # -- late alerts: once per partition and channel -------------------------------------------
-
-    def claim_partition_alert(
-        self,
-        pipeline: str,
-        event: str,
-        partition: str,
-        deliveries: Iterable[tuple[str, str]],
-    ) -> list[int] | None:
-        """Claim the alert ``event`` about ``partition`` for each ``(channel, target)``: one
-        ``alert_log`` row each (status ``sending``) under a unique key, all or none. None when
-        any was claimed before (by this or another process): the alert went out already."""
-        import hashlib
-
-        rows = []
-        for channel, target in deliveries:
-            key = "\x1f".join((pipeline, event, partition, channel, target or ""))
-            rows.append(
-                {
-                    "pipeline": pipeline,
-                    "event": event,
-                    "partition": partition,
-                    "channel": channel,
-                    "target": target,
-                    "status": "sending",
-                    "attempts": 0,
-                    "created_at": _now(),
-                    "dedupe_key": hashlib.sha256(key.encode()).hexdigest(),
-                }
-            )
-        if not rows:
-            return []
-        try:
-            with self._write() as conn:
-                return [conn.scalar(insert(_AL).values(**r).returning(_AL.c.id)) for r in rows]
-        except IntegrityError:
-            return None
-
-    def finish_alert(self, alert_id: int, status: str, *, attempts: int, error: str | None) -> None:
-        """What became of a claimed alert: ``sent`` or ``failed`` (with the error)."""
-        with self._write() as conn:
-            conn.execute(
-                update(_AL)
-                .where(_AL.c.id == int(alert_id))
-                .values(status=status, attempts=attempts, error=error)
-            )
 
 
 __all__ = ["PartitionsMixin", "not_replaced", "other_partition", "partition_of"]
