@@ -108,7 +108,7 @@ CHILD_SQL = [
     """INSERT INTO metrics (step_run_id, step_id, suite, key, value, recorded_at)
        SELECT s.id, s.step_id, 'orders',
            CASE WHEN m.x = 0 THEN 'row_count' ELSE 'avg(x1)' END,
-           1000 + ((s.id * 7919 + m.x) % 61) - 30, s.started_at
+           1000 + (((s.id % 61) * 7919 + m.x) % 61) - 30, s.started_at
        FROM step_runs s CROSS JOIN (SELECT 0 AS x UNION ALL SELECT 1) m
        ORDER BY s.id, m.x""",
 ]
