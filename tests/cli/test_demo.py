@@ -31,6 +31,7 @@ STEPS = [s for s, _ in demo.STEPS]
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
     env["COLUMNS"] = "200"
+    env["DATAOPS_WARM_IDLE"] = "5"  # `dataops run`'s shared kernel template: not 10 min idle
     return env
 
 
