@@ -161,7 +161,7 @@ def start_lab(root_dir: Path, workdir: Path) -> LabServer:
     )
     # The kernels started by this server must not think they run inside a pipeline.
     for key in list(env):
-        if key.startswith("DATAOPS_") and key != "DATAOPS_CHROMIUM":
+        if key.startswith("DATAOPS_") and key not in ("DATAOPS_CHROMIUM", "DATAOPS_WARM_IDLE"):
             env.pop(key)
     token = secrets.token_hex(16)
     port = free_port()
@@ -280,7 +280,7 @@ def write_project(root: Path) -> None:
 
 
 def _dataops(root: Path, *args: str, command: str = "run") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"}
     return subprocess.Popen(
         [sys.executable, "-m", "jupyter_dataops.cli", command, *args],
         cwd=root,
