@@ -133,22 +133,6 @@ def rows_text(shown: int, total: int | None) -> str:
     return f"{shown:,} of {total:,} rows"
 
 
-def without_comment(source: str) -> str:
-    """A check line as written, without its trailing ``# comment`` (the parser says where the
-    check ends: a ``#`` inside quotes or a ``valid regex`` is part of the check). A line that
-    does not parse is returned as it is."""
-    from jupyter_dataops.checks.cursor import Line
-    from jupyter_dataops.checks.language import _parse_line
-    from jupyter_dataops.errors import DataOpsSyntaxError
-
-    cur = Line(source, 1, None)
-    try:
-        _parse_line(cur)
-    except DataOpsSyntaxError:
-        return source
-    return source[: cur.pos].rstrip() if cur.at_end() else source
-
-
 def time_text(iso: str | None) -> str:
     """A stored ISO-8601 UTC time as the CLI shows it, to the second: ``2026-09-01 06:00:00
     UTC`` (another offset is kept as written, without the fraction of a second)."""

@@ -87,7 +87,8 @@ def scan_data(path: Path):  # noqa: ANN201
 
 def print_suite(result) -> None:  # noqa: ANN001
     """The result table of a check suite, one row per check line."""
-    from jupyter_dataops.checks.display import status_label, without_comment
+    from jupyter_dataops.checks.display import status_label
+    from jupyter_dataops.checks.source_text import without_comment
 
     table = Table(title=f"checks: {result.name}" if result.name else "checks", show_lines=False)
     for col in ("line", "status", "check", "observed", "threshold", "message"):

@@ -280,7 +280,11 @@ def write_project(root: Path) -> None:
 
 
 def _dataops(root: Path, *args: str, command: str = "run") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "jupyter_dataops.cli", command, *args],
         cwd=root,

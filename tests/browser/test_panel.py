@@ -298,7 +298,11 @@ def test_a_narrow_sidebar_cuts_not_the_promote_button(lab_page, dataops_project,
 
 def dataops_run(root, *args: str) -> None:
     """``dataops run ARGS`` in the project, as a user would (none of this shell's DATAOPS_*)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"
+    }
     done = subprocess.run(
         [sys.executable, "-m", "jupyter_dataops.cli", "run", *args],
         cwd=root,

@@ -71,7 +71,11 @@ def scheduler_page(chromium_context, scheduled_lab: LabServer) -> Iterator[LabPa
 
 
 def start_scheduler(root: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "jupyter_dataops.cli", "scheduler", "--interval", "0.5"],
         cwd=root,

@@ -216,7 +216,11 @@ def test_any_spec_file_is_run_or_refused_naming_it(folder, data):
 
 
 def test_each_kind_of_broken_file_is_exit_2_naming_it_in_a_real_process(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"
+    }
     files = {
         "dataops.yaml": b"pipeline: shop\nsteps:\n  a\xff: {}\n",
         "broken.ipynb": b'{"cells": "x", "nbformat": 4}',

@@ -116,7 +116,11 @@ def start_server(root: Path, workdir: Path) -> Server:
     (config / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_dataops.server": True}}})
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"
+    }
     env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(workdir / "runtime"))
     token, port = secrets.token_hex(16), free_port()
     log_path = workdir / "server.log"

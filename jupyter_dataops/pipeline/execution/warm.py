@@ -28,7 +28,6 @@ import logging
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -40,57 +39,15 @@ from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
+from jupyter_dataops.pipeline.execution.warm_protocol import _HEADER, PRELOAD, _recv_exact
+
 log = logging.getLogger(__name__)
 
 ENV_WARM = "DATAOPS_WARM_KERNELS"
-# Imported once by the template; each is optional (a missing one is simply not preloaded).
-# Not pyarrow: importing it starts a thread pool, and a fork must happen while the template has
-# one thread (see ``_busy_threads``); a step that needs it imports it itself.
-PRELOAD = (
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "ipykernel.zmqshell",
-    "IPython",
-    "IPython.core.interactiveshell",
-    # what IPKernelApp.initialize imports (its traits name classes by string)
-    "ipykernel.debugger",
-    "debugpy.server.api",
-    "IPython.core.completerlib",
-    "IPython.core.debugger",
-    "IPython.core.oinspect",
-    "IPython.extensions.storemagic",
-    "tornado.platform.asyncio",
-    "tornado.queues",
-    "tornado.locks",
-    "polars",
-    "narwhals",
-    "altair",
-    "sqlalchemy",
-    # the store's dialects (a driver is imported by the kernel's first connection, never here)
-    "sqlalchemy.dialects.sqlite",
-    "sqlalchemy.dialects.postgresql",
-    "jupyter_dataops.magics",
-    "jupyter_dataops.checks",
-    "jupyter_dataops.spc",
-    "jupyter_dataops.store",
-    "jupyter_dataops.pipeline.execution.context",
-    "jupyter_dataops.pipeline.definition.project",
-)
 _START_TIMEOUT = 120.0
-_HEADER = struct.Struct("!I")
 
 
 # -- the client: in the process that runs steps ----------------------------------------------
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("the kernel template closed the connection")
-        data += chunk
-    return data
 
 
 def _alive(pid: int) -> bool:

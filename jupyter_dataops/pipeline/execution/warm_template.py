@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from jupyter_dataops.pipeline.execution.warm import _HEADER, PRELOAD, _recv_exact
+from jupyter_dataops.pipeline.execution.warm_protocol import _HEADER, PRELOAD, _recv_exact
 
 # Threads the template may have when it forks: polars starts its spill-cleaner thread at import
 # (it sleeps, holds no lock the child needs, and polars in the child starts its own).

@@ -33,8 +33,8 @@ from jupyter_dataops.checks.display import (
     parameters_text,
     status_label,
     unit_of,
-    without_comment,
 )
+from jupyter_dataops.checks.source_text import without_comment
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition.alert_config import (
     EVENTS,

@@ -22,8 +22,8 @@ from jupyter_dataops.checks.display import (
     parameters_text,
     status_label,
     unit_of,
-    without_comment,
 )
+from jupyter_dataops.checks.source_text import without_comment
 
 if TYPE_CHECKING:  # pragma: no cover - the runner (papermill, nbformat) is not needed to print
     from jupyter_dataops.pipeline.execution.runner import RunResult, StepOutcome, StepPlan

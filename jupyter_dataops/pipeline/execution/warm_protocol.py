@@ -1,0 +1,55 @@
+"""What the warm-kernel client (``warm``) and the template process (``warm_template``) share:
+the modules the template preloads and the socket's framing (a 4-byte length, then JSON)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+# Imported once by the template; each is optional (a missing one is simply not preloaded).
+# Not pyarrow: importing it starts a thread pool, and a fork must happen while the template has
+# one thread (see ``_busy_threads``); a step that needs it imports it itself.
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "IPython",
+    "IPython.core.interactiveshell",
+    # what IPKernelApp.initialize imports (its traits name classes by string)
+    "ipykernel.debugger",
+    "debugpy.server.api",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "tornado.platform.asyncio",
+    "tornado.queues",
+    "tornado.locks",
+    "polars",
+    "narwhals",
+    "altair",
+    "sqlalchemy",
+    # the store's dialects (a driver is imported by the kernel's first connection, never here)
+    "sqlalchemy.dialects.sqlite",
+    "sqlalchemy.dialects.postgresql",
+    "jupyter_dataops.magics",
+    "jupyter_dataops.checks",
+    "jupyter_dataops.spc",
+    "jupyter_dataops.store",
+    "jupyter_dataops.pipeline.execution.context",
+    "jupyter_dataops.pipeline.definition.project",
+)
+_HEADER = struct.Struct("!I")
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the kernel template closed the connection")
+        data += chunk
+    return data
+
+
+__all__ = ["PRELOAD", "_HEADER", "_recv_exact"]
