@@ -72,6 +72,7 @@ def test_the_faults_sit_on_their_days():
     assert faults == {
         "2026-10-06": "half_empty",
         "2026-10-14": "duplicated_load",
+        "2026-10-16": "weekend_volume",
         "2026-10-20": "basket_shift",
         "2026-10-21": "basket_shift",
         "2026-10-22": "basket_shift",
