@@ -233,6 +233,10 @@ export interface IViolation {
   step_run_id: number | null;
   time: string | null;
   value: number;
+  /** the period the run was for */
+  partition: string | null;
+  /** the run's parameters in one line (secrets ***), without those that repeat the partition */
+  parameters: string | null;
 }
 
 /** MetricChart: a metric's chart as its spc line judged it. */

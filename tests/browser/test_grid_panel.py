@@ -232,9 +232,15 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
     fresh = {r["step"]: r["id"] for r in new}
     c = cell(grid, DAY2, "ingest")
     # the panel polls: the cell may first show the new run still running, then how it ended
+    # (looked up on each poll: a redraw replaces the cell's element)
     page.wait_for_function(
-        "([el, id]) => el.dataset.runId === id && el.dataset.status === 'success'",
-        arg=[c.element_handle(), str(fresh["ingest"])],
+        "([sel, id]) => [...document.querySelectorAll(sel)].some("
+        "el => el.dataset.runId === id && el.dataset.status === 'success')",
+        arg=[
+            f'{GRID} [data-testid="dataops-grid-row"][data-partition="{DAY2}"] '
+            '[data-testid="dataops-grid-cell"][data-step="ingest"]',
+            str(fresh["ingest"]),
+        ],
         timeout=30_000,
     )
     assert c.get_attribute("data-late") == "false"  # done now: no longer late

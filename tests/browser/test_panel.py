@@ -231,6 +231,8 @@ def test_a_metric_control_chart_renders_offline_with_tooltips(
     assert set(flagged.evaluate_all("els => els.map(e => Number(e.dataset.runId))")) == {
         measure[0]["id"]
     }
+    # the broken rule names the run's parameters (which day or input it was), not a time only
+    assert "shift=3" in flagged.first.inner_text()
 
 
 def test_an_spc_line_without_its_baseline_is_not_judged_and_says_so(

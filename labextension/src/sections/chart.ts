@@ -225,7 +225,9 @@ export class ChartSection extends Section {
 }
 
 function formatViolation(v: IViolation): string {
-  const when = v.time ? ` (${localTime(v.time)})` : '';
+  // which day (or parameters) the run was for; its start time only when it says neither
+  const of = [v.partition, v.parameters].filter(Boolean).join('; ');
+  const when = of ? ` (${of})` : v.time ? ` (${localTime(v.time)})` : '';
   const run = v.step_run_id !== null ? `run #${v.step_run_id}` : '';
   return `${v.rule}: ${v.description} \u2014 ${run}${when}, value ${localNumber(v.value)}`;
 }
