@@ -210,13 +210,18 @@ def _lazy(backend: str, data: pl.DataFrame, tmp_path):
         return dd.from_pandas(data.to_pandas().astype({"ok": "boolean"}), npartitions=2)
     if backend == "sqlframe":
         pytest.importorskip("sqlframe")
+        # sqlframe keeps one DuckDBSession per process (a conn= given later is ignored): the
+        # table goes into that session's own connection, under a name of this call's own
+        import uuid
+
         from sqlframe.duckdb import DuckDBSession
 
-        duckdb = pytest.importorskip("duckdb")
-        con = duckdb.connect()
-        con.register("t_arrow", data.to_arrow())
-        con.execute("CREATE TABLE t AS SELECT * FROM t_arrow")
-        return DuckDBSession(conn=con).table("t")
+        session = DuckDBSession()
+        name = f"t_{uuid.uuid4().hex}"
+        session._conn.register(f"{name}_arrow", data.to_arrow())
+        session._conn.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
+        session._conn.unregister(f"{name}_arrow")
+        return session.table(name)
     ibis = pytest.importorskip("ibis")
     data.write_parquet(tmp_path / "t.parquet")
     return ibis.duckdb.connect().read_parquet(tmp_path / "t.parquet")
