@@ -217,15 +217,20 @@ def _next_id(conn, model) -> int:  # noqa: ANN001
     return (conn.scalar(select(func.max(model.id))) or 0) + 1
 
 
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``fn`` in milliseconds (after one warm-up call)."""
+def timings_ms(fn: Callable[[], Any], repeats: int) -> list[float]:
+    """Wall times of ``repeats`` calls of ``fn`` in milliseconds, sorted (after one warm-up)."""
     fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    return sorted(times)
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of ``fn`` in milliseconds (after one warm-up call)."""
+    return statistics.median(timings_ms(fn, repeats))
 
 
 def naive_list_runs(store, limit: int = 50, step: str | None = None) -> list[dict[str, Any]]:

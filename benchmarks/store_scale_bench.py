@@ -31,6 +31,9 @@ from sqlalchemy.engine import make_url
 from jupyter_dataops.store import open_store
 from jupyter_dataops.store.models import Base, PipelineRecord, Step, StepRun, StepVersion
 
+sys.path.insert(0, str(Path(__file__).parent))
+from store_bench import timings_ms  # noqa: E402
+
 STEPS = 10
 HOUR = 3600
 BIG_TABLES = ("pipeline_runs", "step_runs", "check_results", "metrics")
@@ -211,13 +214,7 @@ def size_bytes(url: str) -> int:
 
 def timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
     """Median and p99 (the slowest of few repeats) in milliseconds, after a warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
+    times = timings_ms(fn, repeats)
     return {"median_ms": statistics.median(times), "p99_ms": times[-1]}
 
 
