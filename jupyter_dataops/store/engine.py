@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The newest revision in migrations/versions. A new migration must update it:
 # tests/store/test_store_engine.py checks it against Alembic's ScriptDirectory head.
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 
 ENV_STORE_URL = "DATAOPS_STORE_URL"
 DEFAULT_DB = Path(".dataops") / "dataops.db"

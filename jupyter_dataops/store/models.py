@@ -221,6 +221,8 @@ class MetricRecord(Base):
     __table_args__ = (
         Index(None, "step_id", "key", "step_run_id", "value"),
         Index(None, "step_run_id"),
+        # a partitioned step's chart: its partitions counted and windowed in key order (0014)
+        Index(None, "step_id", "key", "partition", "suite", "step_run_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))
@@ -229,6 +231,7 @@ class MetricRecord(Base):
     key: Mapped[str] = mapped_column(String(300))
     value: Mapped[float] = mapped_column(Float)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    partition: Mapped[str | None] = mapped_column(String(32))  # its step run's (never changes)
 
 
 class Lineage(Base):
