@@ -262,7 +262,12 @@ class StoreBase:
     def _step_run_or_fail(self, conn: Connection, srid: int):  # noqa: ANN202
         row = conn.execute(
             select(
-                _SR.c.id, _SR.c.pipeline_run_id, _SR.c.step_id, _SR.c.started_at, _SR.c.status
+                _SR.c.id,
+                _SR.c.pipeline_run_id,
+                _SR.c.step_id,
+                _SR.c.started_at,
+                _SR.c.status,
+                _SR.c.partition,
             ).where(_SR.c.id == srid)
         ).first()
         if row is None:

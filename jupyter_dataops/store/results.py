@@ -62,7 +62,7 @@ class ResultsMixin(StoreBase):
             row = self._step_run_or_fail(conn, srid)
             if rows:
                 conn.execute(insert(CheckResultRow), rows)
-            self._insert_metrics(conn, row.step_id, srid, suite, metrics)
+            self._insert_metrics(conn, row, suite, metrics)
             self._insert_profiles(conn, row.step_id, srid, suite, results)  # type: ignore[attr-defined]
             conn.execute(update(_SR).where(_SR.c.id == srid).values(updated_at=_now()))
         return len(rows)
@@ -74,17 +74,17 @@ class ResultsMixin(StoreBase):
         srid = _as_id(step_run_id, "step run id")
         with self._write() as conn:
             row = self._step_run_or_fail(conn, srid)
-            self._insert_metrics(conn, row.step_id, srid, suite, {metric_key: value})
+            self._insert_metrics(conn, row, suite, {metric_key: value})
 
     @staticmethod
-    def _insert_metrics(
-        conn: Connection, step_id: int, srid: int, suite: str | None, metrics: Mapping
-    ) -> None:
+    def _insert_metrics(conn: Connection, run: Any, suite: str | None, metrics: Mapping) -> None:
+        """The points of step run ``run`` (``_step_run_or_fail``'s row: they carry its partition)."""
         now = _now()
         points = [
             {
-                "step_run_id": srid,
-                "step_id": step_id,
+                "step_run_id": run.id,
+                "step_id": run.step_id,
+                "partition": run.partition,
                 "suite": suite,
                 "key": str(k),
                 "value": v,
