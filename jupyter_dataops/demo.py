@@ -13,7 +13,6 @@ Re-running on the same folder keeps its history and runs only the days not yet r
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -200,6 +199,7 @@ def summarize(store: Store) -> DemoSummary:
     lines did not pass (the operations lines every run gets, ``pipeline.operations``, are not
     the demo's injected faults: the panel's Operations section shows them)."""
     from jupyter_dataops.pipeline.observers.operations import SUITE as OPS_SUITE
+    from jupyter_dataops.pipeline.views.report import check_text
 
     by_day: dict[str, list[dict]] = {}
     for run in store.list_pipeline_runs(pipeline=PIPELINE, limit=None):
@@ -224,7 +224,7 @@ def summarize(store: Store) -> DemoSummary:
                         day,
                         row["step"],
                         c["status"],
-                        _without_comment(c["source"] or ""),
+                        check_text(c["source"]),
                         c["message"] or "",
                         spc=_is_spc(c),
                     )
@@ -250,11 +250,12 @@ def summarize(store: Store) -> DemoSummary:
 def incident_lines(store: Store) -> list[IncidentLine]:
     """The incidents of the demo's pipeline, oldest first, with the day that resolved each."""
     from jupyter_dataops.pipeline.observers.operations import PREFIX as OPS
+    from jupyter_dataops.pipeline.views.report import check_text
 
     out = []
     for i in reversed(store.list_incidents(pipeline=PIPELINE, include_resolved=True, limit=10_000)):
         key = str(i["key"])  # a check or spc line
-        check = _without_comment(key) if i["kind"] in ("check", "spc") else i["title"]
+        check = check_text(key) if i["kind"] in ("check", "spc") else i["title"]
         resolved_by = i.get("resolved_step_run_id")
         run = store.get_run(resolved_by) if resolved_by else None
         out.append(
@@ -270,13 +271,6 @@ def incident_lines(store: Store) -> list[IncidentLine]:
             )
         )
     return out
-
-
-def _without_comment(source: str) -> str:
-    """A check line without its trailing ` # comment` (a regex runs to the end of its line)."""
-    if "valid regex" in source:
-        return source.strip()
-    return re.split(r"\s#\s", source, maxsplit=1)[0].strip()
 
 
 def _is_spc(check: dict) -> bool:
@@ -300,7 +294,6 @@ def run_demo(
 ) -> DemoSummary:
     """Copy (or keep) the demo in ``directory``, promote, backfill, and return the summary."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from jupyter_dataops.store import open_store
 
@@ -345,21 +338,11 @@ def run_demo(
             f"Backfilling {len(plans)} day(s), {plans[0].partition} .. {plans[-1].partition}: "
             f"{steps} step runs, {jobs} at a time"
         )
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        task = progress.add_task("backfill", total=steps)
-
-        def advance(day: str, step: str) -> None:
-            progress.update(task, advance=1, description=f"{day} {step}")
-
         from jupyter_dataops.pipeline.definition.spec import load_pipeline
         from jupyter_dataops.pipeline.execution.backfill import backfill
+        from jupyter_dataops.pipeline.views.report import backfill_progress
+
+        progress, advance = backfill_progress(console, steps)
 
         pipeline = load_pipeline(directory / "dataops.yaml")
         with progress:

@@ -149,10 +149,9 @@ def backfill(
 ) -> None:
     """Run the pipeline once per partition from --from to --to, oldest first: the partitions
     not yet successful (every one with --rerun all); exit 1 if a partition failed."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from jupyter_dataops.pipeline.definition.project import Project
     from jupyter_dataops.pipeline.execution import backfill as bf
+    from jupyter_dataops.pipeline.views.report import backfill_progress
 
     try:
         project = Project.require()
@@ -170,18 +169,7 @@ def backfill(
         f"Backfilling {len(plans)} partition(s), {plans[0].partition} .. "
         f"{plans[-1].partition}: {total} step runs, {jobs} partition(s) at a time"
     )
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    task = progress.add_task("backfill", total=total)
-
-    def advance(partition: str, step: str) -> None:
-        progress.update(task, advance=1, description=f"{partition} {step}")
-
+    progress, advance = backfill_progress(console, total)
     try:
         with progress:
             results = bf.backfill(

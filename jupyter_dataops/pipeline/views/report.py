@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -260,7 +261,7 @@ def run_detail(run: dict[str, Any]) -> Group:
                 Text(c.get("suite") or ""),
                 str(c.get("line") or ""),
                 Text(status_label(c["status"]), style=CHECK_STYLE.get(c["status"], "bold red")),
-                Text(without_comment(c.get("source") or "")),  # Text: `[a, b]` is not markup
+                Text(check_text(c.get("source"))),  # Text: `[a, b]` is not markup
                 Text(format_value(c.get("observed"), unit_of(c.get("metric")))),
                 Text(c.get("message") or ""),
             )
@@ -278,6 +279,33 @@ def run_detail(run: dict[str, Any]) -> Group:
             )
         parts.append(table)
     return Group(*parts)
+
+
+def backfill_progress(console: Console, total: int) -> tuple[Any, Callable[[str, str], None]]:
+    """The bar of a backfill (``dataops backfill``, ``dataops demo``): step runs done of
+    ``total``, the last one named; ``advance(partition, step)`` moves it (the backfill's
+    ``advance``). Show it with ``with progress:``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("backfill", total=total)
+
+    def advance(partition: str, step: str) -> None:
+        progress.update(task, advance=1, description=f"{partition} {step}")
+
+    return progress, advance
+
+
+def check_text(source: str | None) -> str:
+    """A check line as reports show it: as written, without its trailing ``# comment`` (the
+    parser says where the check ends, so a ``#`` in quotes or a regex stays)."""
+    return without_comment(source or "").strip()
 
 
 def verdict_lines(run: dict[str, Any]) -> list[Text]:
@@ -299,7 +327,7 @@ def verdict_lines(run: dict[str, Any]) -> list[Text]:
         out.append(
             Text.assemble(
                 (f"  {label}: ", style),
-                f"{without_comment(c.get('source') or '')}  ({where})",
+                f"{check_text(c.get('source'))}  ({where})",
                 f"\n      {c.get('message') or ''}" if c.get("message") else "",
             )
         )
