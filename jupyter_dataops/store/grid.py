@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypedDict
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import _SR, StoreBase, _iso
@@ -51,7 +51,8 @@ class GridPage(TypedDict):
     offset: int
 
 
-def _page_args(limit: int, offset: int) -> None:
+def check_page(limit: int, offset: int) -> None:
+    """A StoreError unless ``limit >= 1`` and ``offset >= 0``."""
     if limit < 1 or offset < 0:
         raise StoreError(
             f"the grid needs limit >= 1 and offset >= 0 (got limit={limit}, offset={offset})."
@@ -113,6 +114,87 @@ class GridMixin(StoreBase):
             rows = conn.execute(select(_SR.c.id, _SR.c.partition).where(_SR.c.id.in_(ids))).all()
         return {r.id: r.partition for r in rows}
 
+    def partitions_outside(
+        self, pipeline: str, first: str, last: str
+    ) -> tuple[list[str], list[str]]:
+        """The partition keys the pipeline's production runs recorded after ``last`` and before
+        ``first`` (ISO text order), newest first each: with the due keys between them (the
+        pipeline room counts those), the grid's rows, read from the (partition, step_id, mode)
+        index without touching the partitions in between."""
+        with self._read() as conn:
+            ids = list(self._pipeline_step_ids(conn, pipeline))
+            if not ids:
+                return [], []
+            steps = _of_steps(conn, ids)
+
+            def keys(outside: ColumnElement[bool]) -> list[str]:
+                q = (
+                    select(_SR.c.partition)
+                    .where(*steps, outside, _SR.c.mode == "production")
+                    .group_by(_SR.c.partition)
+                    .order_by(_SR.c.partition.desc())
+                )
+                return list(conn.scalars(q).all())
+
+            return keys(_SR.c.partition > last), keys(_SR.c.partition < first)
+
+    def partition_rows(
+        self,
+        pipeline: str,
+        keys: Sequence[str],
+        *,
+        steps: Sequence[str] | None = None,
+        late: Mapping[str, Iterable[str]] | None = None,
+    ) -> tuple[list[str], list[GridRow]]:
+        """The columns (``partition_grid``'s) and a row per key of ``keys``, in that order."""
+        late_steps = {str(k): set(v) for k, v in (late or {}).items()}
+        with self._read() as conn:
+            by_id = self._pipeline_step_ids(conn, pipeline)
+            return self._rows(conn, by_id, list(keys), steps, late_steps)
+
+    def _rows(
+        self,
+        conn,  # noqa: ANN001
+        by_id: dict[int, str],
+        page_keys: list[str],
+        steps: Sequence[str] | None,
+        late_steps: dict[str, set[str]],
+    ) -> tuple[list[str], list[GridRow]]:
+        columns = list(steps or [])
+        columns += [n for n in by_id.values() if n not in columns]
+        cells: dict[tuple[str, str], GridCell] = {}
+        if by_id and page_keys:
+            latest = (
+                select(func.max(_SR.c.id))
+                .where(
+                    _SR.c.step_id.in_(list(by_id)),
+                    _SR.c.partition.in_(page_keys),
+                    _SR.c.mode == "production",
+                )
+                .group_by(_SR.c.partition, _SR.c.step_id)
+            )
+            page = select(_SR).where(and_(_SR.c.id.in_(latest))).cte("page")
+            for r in conn.execute(_rows_with_counts(page)).mappings().all():
+                cells[(r["partition"], r["step"])] = {
+                    "run_id": r["id"],
+                    "pipeline_run_id": r["pipeline_run_id"],
+                    "status": r["status"],
+                    "attempt": r["attempt"],
+                    "checks": {s: int(r[f"n_{s}"]) for s in CHECK_STATUSES},
+                    "started_at": _iso(r["started_at"]),
+                    "ended_at": _iso(r["ended_at"]),
+                    "late": r["step"] in late_steps.get(r["partition"], ()),
+                }
+        rows: list[GridRow] = [
+            {
+                "partition": key,
+                "cells": [cells.get((key, name)) for name in columns],
+                "late": [n for n in columns if n in late_steps.get(key, ())],
+            }
+            for key in page_keys
+        ]
+        return columns, rows
+
     def partition_grid(
         self,
         pipeline: str,
@@ -128,14 +210,13 @@ class GridMixin(StoreBase):
         ``steps`` orders the columns (the pipeline's steps in file order; stored steps not named
         there follow). ``partitions`` adds the keys the pipeline expects (due but maybe never
         run) to those recorded. ``late`` maps a late partition to its late steps; their cells
-        (and the row) say ``late``.
+        (and the row) say ``late``. (This reads every recorded key: the pipeline room pages a
+        long history with ``partitions_outside`` and ``partition_rows``.)
         """
-        _page_args(limit, offset)
+        check_page(limit, offset)
         late_steps = {str(k): set(v) for k, v in (late or {}).items()}
         with self._read() as conn:
             by_id = self._pipeline_step_ids(conn, pipeline)
-            columns = list(steps or [])
-            columns += [n for n in by_id.values() if n not in columns]
             keys: set[str] = set(partitions or ()) | set(late_steps)
             if by_id:
                 keys |= set(
@@ -151,38 +232,7 @@ class GridMixin(StoreBase):
                 )
             ordered = sorted(keys, reverse=True)
             page_keys = ordered[offset : offset + limit]
-            cells: dict[tuple[str, str], GridCell] = {}
-            if by_id and page_keys:
-                latest = (
-                    select(func.max(_SR.c.id))
-                    .where(
-                        _SR.c.step_id.in_(list(by_id)),
-                        _SR.c.partition.in_(page_keys),
-                        _SR.c.mode == "production",
-                    )
-                    .group_by(_SR.c.partition, _SR.c.step_id)
-                )
-                page = select(_SR).where(and_(_SR.c.id.in_(latest))).cte("page")
-                for r in conn.execute(_rows_with_counts(page)).mappings().all():
-                    cells[(r["partition"], r["step"])] = {
-                        "run_id": r["id"],
-                        "pipeline_run_id": r["pipeline_run_id"],
-                        "status": r["status"],
-                        "attempt": r["attempt"],
-                        "checks": {s: int(r[f"n_{s}"]) for s in CHECK_STATUSES},
-                        "started_at": _iso(r["started_at"]),
-                        "ended_at": _iso(r["ended_at"]),
-                        "late": r["step"] in late_steps.get(r["partition"], ()),
-                    }
-        rows: list[GridRow] = []
-        for key in page_keys:
-            rows.append(
-                {
-                    "partition": key,
-                    "cells": [cells.get((key, name)) for name in columns],
-                    "late": [n for n in columns if n in late_steps.get(key, ())],
-                }
-            )
+            columns, rows = self._rows(conn, by_id, page_keys, steps, late_steps)
         return {
             "pipeline": pipeline,
             "steps": columns,
@@ -193,4 +243,4 @@ class GridMixin(StoreBase):
         }
 
 
-__all__ = ["GridCell", "GridMixin", "GridPage", "GridRow"]
+__all__ = ["GridCell", "GridMixin", "GridPage", "GridRow", "check_page"]

@@ -9,7 +9,7 @@ the 7th at 06:00 processes the 6th).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -94,6 +94,14 @@ def shift_start(every: str, start: datetime, n: int) -> datetime:
     return start.replace(year=months // 12, month=months % 12 + 1)
 
 
+def periods_between(every: str, first: datetime, last: datetime) -> int:
+    """How many periods ``last`` (a period's start) is after ``first`` (one's start): naive
+    local arithmetic, as ``shift_start`` steps."""
+    if every == "month":
+        return (last.year * 12 + last.month) - (first.year * 12 + first.month)
+    return (last - first) // timedelta(**{f"{every}s": 1})
+
+
 @dataclass(frozen=True)
 class Partitions:
     """A pipeline's ``partitions:``: the period length, the notebook parameter that receives
@@ -135,6 +143,35 @@ class Partitions:
             start = shift_start(self.every, start, 1)
         return out
 
+    def count(self, first: str, last: str) -> int:
+        """How many keys ``range(first, last)`` holds (0 when ``last`` comes before ``first``),
+        without building them."""
+        start, stop = self.parse(first), self.parse(last)
+        return periods_between(self.every, start, stop) + 1 if start <= stop else 0
+
+    def newest(self, first: str, last: str, offset: int = 0, limit: int | None = None) -> list[str]:
+        """A window of ``range(first, last)`` newest first: ``limit`` keys (None: all) after
+        skipping the ``offset`` newest, computed from ``last`` back (a window of N keys
+        builds N keys, not every key since ``first``)."""
+        n = self.count(first, last)
+        stop = n if limit is None else min(n, offset + max(limit, 0))
+        top = self.parse(last)
+        return [self.format(shift_start(self.every, top, -i)) for i in range(offset, stop)]
+
+    def is_key(self, key: str) -> bool:
+        """Whether ``key`` is a key of this period in its canonical form."""
+        try:
+            return self.check(key) == key
+        except PartitionKeyError:
+            return False
+
+    def newest_due(self, now: datetime, timezone: str = "UTC") -> str | None:
+        """The newest partition due at ``now`` (None: no ``start:``, or nothing due yet)."""
+        if self.start is None:
+            return None
+        last = self.key_of_tick(now, timezone)
+        return last if self.parse(last) >= self.parse(self.start) else None
+
     def key_of_tick(self, tick: datetime, timezone: str = "UTC") -> str:
         """The partition a tick at ``tick`` (aware) processes: the period that ended ``offset``
         periods before it, in ``timezone``."""
@@ -145,12 +182,8 @@ class Partitions:
 
     def due(self, now: datetime, timezone: str = "UTC") -> list[str]:
         """Every partition from ``start`` to the one a tick at ``now`` would process."""
-        if self.start is None:
-            return []
-        last = self.key_of_tick(now, timezone)
-        if self.parse(last) < self.parse(self.start):
-            return []
-        return self.range(self.start, last)
+        last = self.newest_due(now, timezone)
+        return [] if last is None or self.start is None else self.range(self.start, last)
 
 
 def deadline(partitions: Partitions, key: str, expect_by: str, timezone: str = "UTC") -> datetime:
@@ -238,11 +271,14 @@ class Late:
         }
 
 
-def lateness(pipeline: Any, store: Store, now: datetime | None = None) -> list[Late]:
+def lateness(
+    pipeline: Any, store: Store, now: datetime | None = None, keys: Iterable[str] | None = None
+) -> list[Late]:
     """The late partitions of ``pipeline``, oldest first: a step with an ``expect_by`` (its own,
     else the pipeline's) whose latest production run for the partition is not ``success`` once
     the deadline passed. Partitions looked at: from ``start:`` to the newest a tick at ``now``
-    processes (the newest ``LOOKBACK``); without ``start:`` the ones that ran, and that newest."""
+    processes (the newest ``LOOKBACK``); without ``start:`` the ones that ran, and that newest.
+    ``keys``: only those of them (the grid's page)."""
     parts = getattr(pipeline, "partitions", None)
     if parts is None:
         return []
@@ -263,10 +299,17 @@ def lateness(pipeline: Any, store: Store, now: datetime | None = None) -> list[L
         if parts.parse(newest) < first:
             return []
         oldest = max(first, shift_start(parts.every, parts.parse(newest), 1 - LOOKBACK))
-        keys = parts.range(parts.format(oldest), newest)
+        if keys is not None:  # a few keys: those of the window, without building it
+            top = parts.parse(newest)
+            wanted = {k for k in keys if parts.is_key(k) and oldest <= parts.parse(k) <= top}
+            keys = sorted(wanted)
+        else:
+            keys = parts.range(parts.format(oldest), newest)
     else:
         ran = store.partition_keys(pipeline.name) if store is not None else []
-        keys = sorted({k for k in ran if k <= newest} | {newest})[-LOOKBACK:]
+        window = sorted({k for k in ran if k <= newest} | {newest})[-LOOKBACK:]
+        only = None if keys is None else set(keys)
+        keys = window if only is None else [k for k in window if k in only]
     statuses = store.partition_statuses(pipeline.name, keys) if store is not None else {}
     out = []
     for key in keys:
@@ -283,7 +326,8 @@ def lateness(pipeline: Any, store: Store, now: datetime | None = None) -> list[L
 
 
 def late_partitions(
-    pipeline: Any, store: Store, now: datetime | None = None
+    pipeline: Any, store: Store, now: datetime | None = None, keys: Iterable[str] | None = None
 ) -> dict[str, list[str]]:
-    """Late partition -> its late steps (``lateness`` as the grid reads it)."""
-    return {item.partition: list(item.steps) for item in lateness(pipeline, store, now)}
+    """Late partition -> its late steps (``lateness`` as the grid reads it; ``keys``: only
+    those partitions)."""
+    return {item.partition: list(item.steps) for item in lateness(pipeline, store, now, keys)}

@@ -30,24 +30,44 @@ def _partitions(pipeline: Any) -> Any:
     return getattr(pipeline, "partitions", None)
 
 
-def _due_keys(pipeline: Any) -> list[str]:
-    """Every partition the pipeline expects by now (from ``start`` to the newest due)."""
+def _newest_due(pipeline: Any) -> str | None:
+    """The newest partition the pipeline expects by now (None: no ``start:``, or none yet)."""
     from datetime import datetime, timezone
 
     zone = getattr(pipeline, "timezone", None) or "UTC"
-    return list(_partitions(pipeline).due(datetime.now(timezone.utc), zone))
+    return _partitions(pipeline).newest_due(datetime.now(timezone.utc), zone)
 
 
-def _late(pipeline: Any, store: Store) -> dict[str, list[str]]:
-    """Late partition -> its late steps (``expect_by`` passed, not successful)."""
+def _late(pipeline: Any, store: Store, keys: list[str] | None = None) -> dict[str, list[str]]:
+    """Late partition -> its late steps (``expect_by`` passed, not successful); ``keys``: only
+    those partitions."""
     from jupyter_dataops.pipeline.definition.partitions import late_partitions
 
-    return late_partitions(pipeline, store)
+    return late_partitions(pipeline, store, keys=keys)
+
+
+def _window(spec: Any, newest: str, outside: tuple[list[str], list[str]], limit: int,
+            offset: int) -> tuple[list[str], int]:  # fmt: skip
+    """The page's keys and the grid's total: newest first, the recorded keys after the newest
+    due one, then the due keys (``start:`` to ``newest``: counted, and only the page's built),
+    then the recorded keys before ``start:``. Recorded keys of another period (left by an
+    earlier ``every:``) are no rows."""
+    above, below = ([k for k in keys if spec.is_key(k)] for keys in outside)
+    due = spec.count(spec.start, newest)
+    page: list[str] = above[offset : offset + limit]
+    skip = max(0, offset - len(above))
+    page += spec.newest(spec.start, newest, skip, limit - len(page))
+    skip = max(0, offset - len(above) - due)
+    page += below[skip : skip + limit - len(page)]
+    return page, len(above) + due + len(below)
 
 
 def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
     """One page of the grid (newest partition first) with ``every`` (hour/day/week/month or
-    None) and a ``hint`` when there is nothing to show."""
+    None) and a ``hint`` when there is nothing to show.
+
+    A pipeline with ``start:`` pages its due partitions by arithmetic (a page of 14 hours builds
+    14 keys, whatever the history's length) and reads only the recorded keys outside them."""
     steps = list(pipeline.steps)
     spec = _partitions(pipeline)
     every = getattr(spec, "every", None) if spec is not None else None
@@ -62,13 +82,22 @@ def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) 
     }
     if store is None:
         return {**empty, "hint": NOT_PARTITIONED if spec is None else NO_RUNS}
-    due = _due_keys(pipeline) if spec is not None else []
-    late = _late(pipeline, store) if spec is not None else {}
-    page = store.partition_grid(
-        pipeline.name, limit=limit, offset=offset, steps=steps, partitions=due, late=late
+    newest = _newest_due(pipeline) if spec is not None else None
+    if newest is None:  # no due range: the recorded partitions (and the late newest) are rows
+        late = _late(pipeline, store) if spec is not None else {}
+        page = store.partition_grid(pipeline.name, limit=limit, offset=offset, steps=steps,
+                                    late=late)  # fmt: skip
+        hint = NOT_PARTITIONED if spec is None else None if page["total"] else NO_RUNS
+        return {**page, "every": every, "hint": hint}
+    from jupyter_dataops.store.grid import check_page
+
+    check_page(limit, offset)
+    outside = store.partitions_outside(pipeline.name, spec.start, newest)
+    keys, total = _window(spec, newest, outside, limit, offset)
+    columns, rows = store.partition_rows(
+        pipeline.name, keys, steps=steps, late=_late(pipeline, store, keys)
     )
-    hint = NOT_PARTITIONED if spec is None else None if page["total"] else NO_RUNS
-    return {**page, "every": every, "hint": hint}
+    return {**empty, "steps": columns, "partitions": rows, "total": total, "hint": None}
 
 
 def check_partition(pipeline: Any, key: str) -> str:

@@ -56,3 +56,26 @@ def test_bad_partitions_say_what_to_write():
         parse_partitions({"every": "day", "start": "Sept 1"})
     with pytest.raises(ValueError, match="offset"):
         parse_partitions({"every": "day", "offset": -1})
+
+
+@given(
+    every=st.sampled_from(PERIODS),
+    moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 1, 1)),
+    length=st.integers(0, 300),
+    offset=st.integers(0, 320),
+    limit=st.integers(1, 40),
+)
+def test_a_window_of_keys_is_the_slice_of_every_key_newest_first(
+    every, moment, length, offset, limit
+):
+    p = Partitions(every)
+    first = p.format(moment)
+    last = first
+    for _ in range(length - 1):
+        last = p.next(last)
+    every_key = p.range(first, last) if length else []
+    if not length:
+        first, last = p.next(first), first  # last before first: no key
+    assert p.count(first, last) == len(every_key)
+    assert p.newest(first, last, offset, limit) == every_key[::-1][offset : offset + limit]
+    assert p.newest(first, last) == every_key[::-1]
