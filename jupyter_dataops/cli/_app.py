@@ -217,10 +217,22 @@ def print_answer(answer: Any, as_json: bool, render: Callable[[Any], Any]) -> No
         console.print(render(answer))
 
 
+#: commands run in a process forked from the project's kernel template, which has imported
+#: what they need (``pipeline/execution/warm_command.py``): once a day, ``dataops run`` paid
+#: ~2.5 CPU-s of imports before its first step
+FORKED_COMMANDS = frozenset({"run"})
+
+
 def main() -> None:
     """Entry point of the ``dataops`` script."""
-    # jsonschema (imported with nbformat) builds ~40 rfc3987-syntax grammars at import when that
-    # optional package is installed: ~2.5 CPU-s in every command. No command checks the "iri"
-    # format it serves; kernels, the kernel template and the jupyter server are other processes.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    args = sys.argv[1:]
+    if args and args[0] in FORKED_COMMANDS and not {"--help", "-h"} & set(args):
+        from jupyter_dataops.pipeline.definition.model import STATE_DIR, find_pipeline_file
+        from jupyter_dataops.pipeline.execution.warm_command import run_forked
+
+        found = find_pipeline_file()
+        if found is not None:  # no project: the command says so itself
+            code = run_forked(f"{__name__}:app", sys.argv, found.parent / STATE_DIR)
+            if code is not None:
+                sys.exit(code)
     app()

@@ -39,6 +39,11 @@ _PR = PipelineRun.__table__
 _CR = CheckResultRow.__table__
 _M = MetricRecord.__table__
 
+#: the process recorded as the runner of what this process runs (None: this one); a command
+#: forked from the project's kernel template names the ``dataops`` process it runs for
+#: (``pipeline/execution/warm_command.py``), the process a user would stop
+RUNNER_PID: int | None = None
+
 
 def _now() -> datetime:
     return utcnow()
@@ -186,7 +191,7 @@ class StoreBase:
 
     def _runner(self, pid: int | None, host: str | None) -> dict[str, Any]:
         """pid, host and process start time of the process running something (default: this)."""
-        pid = os.getpid() if pid is None else pid
+        pid = (RUNNER_PID or os.getpid()) if pid is None else pid
         host = host or self.host
         started = process_started(pid) if host == self.host else None
         return {"pid": pid, "host": host, "pid_started": started}

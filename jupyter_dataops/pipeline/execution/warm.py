@@ -39,11 +39,16 @@ from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from jupyter_dataops.pipeline.execution.warm_protocol import _HEADER, PRELOAD, _recv_exact
+from jupyter_dataops.pipeline.execution.warm_protocol import (
+    _HEADER,
+    ENV_WARM,
+    PRELOAD,
+    _recv_exact,
+    warm_off,
+)
 
 log = logging.getLogger(__name__)
 
-ENV_WARM = "DATAOPS_WARM_KERNELS"
 _START_TIMEOUT = 120.0
 
 
@@ -241,7 +246,7 @@ def _is_this_python(program: str, path: str | None) -> bool:
 def why_not_warm(cmd: list[str], env: dict[str, str] | None = None) -> str | None:
     """Why a kernel launched with ``cmd`` cannot be forked from the template (None: it can)."""
     env = os.environ if env is None else env
-    if env.get(ENV_WARM, "1").strip().lower() in ("0", "false", "no", "off"):
+    if warm_off(env):
         return f"{ENV_WARM}=0"
     if os.name != "posix" or not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
         return "this platform cannot fork"

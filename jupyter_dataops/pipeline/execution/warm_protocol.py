@@ -1,10 +1,12 @@
-"""What the warm-kernel client (``warm``) and the template process (``warm_template``) share:
-the modules the template preloads and the socket's framing (a 4-byte length, then JSON)."""
+"""What the warm-kernel clients (``warm``, ``warm_command``) and the template process
+(``warm_template``) share: the modules the template preloads, the socket's framing (a 4-byte
+length, then JSON) and the setting that turns warm kernels off."""
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Mapping
 
 # Imported once by the template; each is optional (a missing one is simply not preloaded).
 # Not pyarrow: importing it starts a thread pool, and a fork must happen while the template has
@@ -38,8 +40,25 @@ PRELOAD = (
     "jupyter_dataops.store",
     "jupyter_dataops.pipeline.execution.context",
     "jupyter_dataops.pipeline.definition.project",
+    # what a `dataops run` forked from the template needs besides (``warm_command``); not
+    # papermill: its pyarrow.fs import starts a thread
+    "typer",
+    "typer.core",
+    "pydantic",
+    "rich.console",
+    "rich.table",
+    "nbformat",
+    "nbclient",
+    "jupyter_dataops.pipeline.observers.attach",
+    "jupyter_dataops.pipeline.views.report",
 )
 _HEADER = struct.Struct("!I")
+ENV_WARM = "DATAOPS_WARM_KERNELS"
+
+
+def warm_off(env: Mapping[str, str]) -> bool:
+    """Whether ``DATAOPS_WARM_KERNELS`` turns warm kernels off in ``env``."""
+    return env.get(ENV_WARM, "1").strip().lower() in ("0", "false", "no", "off")
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -52,4 +71,4 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-__all__ = ["PRELOAD", "_HEADER", "_recv_exact"]
+__all__ = ["ENV_WARM", "PRELOAD", "_HEADER", "_recv_exact", "warm_off"]

@@ -126,6 +126,89 @@ def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) 
             os._exit(code)
 
 
+def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any]) -> None:
+    """In the forked child: become the client's command (``warm_command.run_forked``): its
+    streams, environment, folder, ``sys.path`` and arguments, then call its entry point
+    (``module:function`` of this package). Never returns; exits with the command's code."""
+    code = 1
+    try:
+        for thing in closing:
+            thing.close()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()  # its own group: the template kills it and its workers if the client dies
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        time.tzset()
+        os.chdir(request["cwd"])
+        sys.path[:] = request["path"]
+        sys.argv = list(request["argv"])
+        _fresh_streams()
+        import gc
+        import importlib
+        import random
+
+        gc.enable()
+        importlib.invalidate_caches()
+        random.seed()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        from jupyter_dataops.store import base
+
+        base.RUNNER_PID = int(request["runner"])  # the command's runs name the client
+        module, _, name = str(request["command"]).partition(":")
+        if not module.startswith("jupyter_dataops."):
+            raise ValueError(f"not a command of this package: {request['command']!r}")
+        entry = getattr(importlib.import_module(module), name)
+        try:
+            entry()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except KeyboardInterrupt:
+            code = 130
+        with contextlib.suppress(Exception):
+            threading._shutdown()  # type: ignore[attr-defined] - as the interpreter's exit does
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001 - the child must never fall back into the server loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _fresh_streams() -> None:
+    """``sys.stdin``/``stdout``/``stderr`` made anew on fds 0-2 (the template's were made for
+    its /dev/null): line-buffered on a terminal, as at an interpreter's start."""
+    import io
+
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        old = getattr(sys, name)
+        raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        stream = io.TextIOWrapper(
+            raw if fd == 0 else io.BufferedWriter(raw),  # type: ignore[arg-type]
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors="backslashreplace" if fd == 2 else getattr(old, "errors", None),
+            line_buffering=fd == 2 or os.isatty(fd),
+            write_through=fd != 0 and unbuffered,
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
 def serve(path: str, idle: float | None = None) -> None:
     """Import, then fork kernels on request until the owner (our parent: its stdin closes) is
     gone - or, a project's shared template (``idle`` given), until idle that long."""
@@ -202,20 +285,24 @@ def serve(path: str, idle: float | None = None) -> None:
             conn.close()
 
     def serve_request(conn: socket.socket) -> None:
-        msg, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 2)
-        if len(msg) < _HEADER.size or len(fds) != 2:
+        msg, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 3)
+        request = None
+        if len(msg) == _HEADER.size and len(fds) in (2, 3):
+            (size,) = _HEADER.unpack(msg)
+            request = json.loads(_recv_exact(conn, size))
+        # a kernel: stdout and stderr; a command: stdin, stdout and stderr
+        if request is None or len(fds) != (3 if "command" in request else 2):
             for fd in fds:
                 os.close(fd)
             conn.close()
             return
-        (size,) = _HEADER.unpack(msg)
-        request = json.loads(_recv_exact(conn, size))
+        become = _become_command if "command" in request else _become_kernel
         others = [server, *kernels.values()]
         pid = os.fork()
         if pid == 0:
             os.close(wake_r)
             os.close(wake_w)
-            _become_kernel(request, fds, [conn, *others])
+            become(request, fds, [conn, *others])
         for fd in fds:
             os.close(fd)
         kernels[pid] = conn
