@@ -22,7 +22,7 @@ def rebaseline(
         typer.Option(
             "--from",
             help="The first partition of the new phase (e.g. 2026-10-01); on a pipeline without "
-            "partitions, the first step run id.",
+            "partitions, the first step run id (12 or #12).",
         ),
     ],
     reason: Annotated[

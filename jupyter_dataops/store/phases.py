@@ -18,6 +18,7 @@ from jupyter_dataops.store.base import _M, _SR, StoreBase, _as_id, _iso, _now
 from jupyter_dataops.store.models import SpcPhase
 
 _P = SpcPhase.__table__
+_LARGEST_ID = 2**63 - 1  # what an id column holds
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -124,7 +125,12 @@ class PhasesMixin(StoreBase):
                     f"step {step!r} has recorded no metric {metric!r}; its metrics: {known}"
                 )
             if srid is not None:
-                owner = conn.scalar(select(_SR.c.step_id).where(_SR.c.id == srid))
+                # an id past the column's range is no run (and no query: SQLite overflows)
+                owner = (
+                    conn.scalar(select(_SR.c.step_id).where(_SR.c.id == srid))
+                    if srid <= _LARGEST_ID
+                    else None
+                )
                 if owner not in ids:
                     raise StoreError(
                         f"step run {srid} is not a run of step {step!r}; "

@@ -1,6 +1,6 @@
-"""``dataops spc rebaseline STEP METRIC --from PARTITION --reason TEXT`` with real runs: the new
-phase collects its own baseline, its verdicts record the phase, ``dataops history`` shows the
-boundary and its reason; a wrong step, metric or partition is a clear error (exit 2)."""
+"""``dataops spc rebaseline STEP METRIC --from PARTITION|RUN --reason TEXT`` with real runs: the
+new phase collects its own baseline, its verdicts record the phase, ``dataops history`` shows the
+boundary and its reason; a wrong step, metric, partition or run is a clear error (exit 2)."""
 
 from __future__ import annotations
 
@@ -96,3 +96,60 @@ def test_a_new_phase_is_judged_against_its_own_baseline(project):
     marks = [layer["data"]["values"] for layer in chart.spec()["layer"] if "data" in layer]
     assert [{"x": 2.5, "label": "phase 2: new supplier"}] in marks
     assert window.rebaselines == []
+
+
+def test_a_pipeline_without_partitions_starts_its_new_phase_at_a_run(tmp_path, monkeypatch):
+    # the same step, no partitions: row_count is the run_date parameter's day (1, 2, 3, 4)
+    root = tmp_path / "plain"
+    partitioned_project(
+        root, f"pipeline: plain\nstore: 'sqlite:///{root}/.dataops/dataops.db'\n", {"load": []}
+    )
+    cli_env(monkeypatch)
+    monkeypatch.chdir(root)
+    for day in DAYS[:3]:  # in this process: no interpreter to start per run
+        done = invoke("run", "load", "-p", f"run_date={day}")
+        assert done.exit_code == 0, done.output
+    with open_store(f"sqlite:///{root}/.dataops/dataops.db") as store:
+        ids = sorted(r["id"] for r in store.list_runs("load", limit=100, mode="production"))
+    assert len(ids) == 3
+    cases = [
+        (DAYS[1], f"'{DAYS[1]}' is no run id: pipeline 'plain' has no partitions"),
+        ("999", "step run 999 is not a run of step 'load'"),
+        ("9" * 25, "step run 9999999999999999999999999 is not a run of step 'load'"),
+        ("\u00b2", "'\u00b2' is no run id"),  # a digit to str.isdigit, not to int()
+    ]
+    for start, words in cases:
+        done = invoke("spc", "rebaseline", "load", "row_count", "--from", start, "--reason", "x")
+        assert done.exit_code == 2, done.output
+        assert words in done.output and "Traceback" not in done.output
+    done = invoke(  # a run as dataops history shows it
+        "spc", "rebaseline", "load", "row_count", "--from", f"#{ids[1]}", "--reason", "new feed"
+    )
+    assert done.exit_code == 0, done.output
+    assert f"phase 2 from run {ids[1]} (new feed)" in done.output
+
+    assert invoke("run", "load", "-p", f"run_date={DAYS[3]}").exit_code == 0
+    with open_store(f"sqlite:///{root}/.dataops/dataops.db") as store:
+        runs = store.list_runs("load", limit=100, mode="production")
+        (last,) = [r for r in runs if r["id"] not in ids]
+        (row,) = [
+            c
+            for c in store.get_run(last["id"])["check_results"]
+            if c["metric"] == "row_count" and c["spc"]
+        ]
+    # phase 2's baseline is the 2nd and 3rd runs (2, 3), not phase 1's first two (1, 2)
+    assert row["spc"]["phase"] == 2 and row["spc"]["phase_reason"] == "new feed"
+    assert row["spc"]["center"] == pytest.approx(2.5), row["message"]
+
+    answer = json.loads(invoke("history", "load", "row_count", "--json").output)
+    assert [p["phase"] for p in answer["points"]] == [1, 2, 2, 2]
+    assert answer["phases"][0]["from"] == f"run {ids[1]}"
+    shown = invoke("history", "load", "row_count")
+    assert f"phase 2 from run {ids[1]}: new feed" in shown.output
+    from jupyter_dataops.pipeline.views.charts import metric_chart
+
+    with open_store(f"sqlite:///{root}/.dataops/dataops.db") as store:
+        chart = metric_chart(store, "load", "row_count")
+    assert chart.rebaselines == [
+        {"index": 1, "phase": 2, "from": f"run {ids[1]}", "reason": "new feed"}
+    ]

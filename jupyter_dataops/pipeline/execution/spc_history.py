@@ -156,11 +156,12 @@ def rebaseline(
         return store.add_spc_phase(
             pipeline.name, step, metric, from_partition=key, reason=reason, created_by=by
         )
-    if not start.isdigit():
+    run = start.removeprefix("#")  # as dataops history and the chart show a run: #12
+    if not (run.isascii() and run.isdigit()):
         raise DataOpsError(
             f"{start!r} is no run id: pipeline {pipeline.name!r} has no partitions, so a phase "
             f"starts at a step run (the number dataops runs {step} shows)"
         )
     return store.add_spc_phase(
-        pipeline.name, step, metric, from_step_run_id=int(start), reason=reason, created_by=by
+        pipeline.name, step, metric, from_step_run_id=int(run), reason=reason, created_by=by
     )
