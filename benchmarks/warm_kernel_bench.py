@@ -1,6 +1,6 @@
 """Warm kernels benchmark: the sample factory run by the pipeline vs papermill by hand.
 
-    python benchmarks/warm_kernel_bench.py [--days 5] [--plain] [--json]
+    python benchmarks/warm_kernel_bench.py [--days 5] [--plain] [--frozen] [--json]
 
 Side by side in one run, on copies of the sample factory (4 one-after-another notebooks), each
 copy promoted alike and starting from the same (empty) history:
@@ -18,6 +18,10 @@ copy promoted alike and starting from the same (empty) history:
 (c) ``dataops demo`` over 60 days is timed separately, as a whole process (benchmarks/README.md).
 
 Timings depend on the machine's load: compare the ratios, and note the load average printed.
+``--frozen`` runs every side on a byte-compiled copy of the package taken at start (first on
+``PYTHONPATH``), as an installed package is: on a machine where the source is being edited
+meanwhile, each edit would otherwise start a new project template (the source's digest names
+its socket) and recompile the edited modules in every process.
 """
 
 from __future__ import annotations
@@ -41,6 +45,32 @@ NOTEBOOKS = ("01_ingest.ipynb", "02_clean.ipynb", "03_daily_metrics.ipynb", "04_
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def freeze_package(root: Path) -> None:
+    """A byte-compiled copy of the package (and its sample notebooks) under ``root``, first on
+    ``PYTHONPATH`` for this process and every command it starts."""
+    import compileall
+
+    import jupyter_dataops
+
+    source = Path(jupyter_dataops.__file__).parent
+    frozen = root / "frozen"
+    shutil.copytree(
+        source, frozen / source.name, ignore=shutil.ignore_patterns("__pycache__", "labextension")
+    )
+    samples = source.parent / "sample_notebooks"
+    if samples.is_dir():
+        shutil.copytree(samples, frozen / samples.name)
+    compileall.compile_dir(frozen / source.name, quiet=1)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(frozen), os.environ.get("PYTHONPATH", "")) if p
+    )
+    for name in [
+        m for m in sys.modules if m == "jupyter_dataops" or m.startswith("jupyter_dataops.")
+    ]:
+        del sys.modules[name]
+    sys.path.insert(0, str(frozen))
 
 
 def setup(root: Path) -> tuple[Path, list[str]]:
@@ -158,11 +188,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--plain", action="store_true", help="also the backfill, warm kernels off")
+    parser.add_argument("--frozen", action="store_true", help="a compiled copy of the package")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="warm-bench-"))
     try:
+        if args.frozen:
+            freeze_package(root)
         factory, all_days = setup(root)
         days = all_days[: args.days]
         steps = len(days) * len(NOTEBOOKS)
@@ -175,6 +208,7 @@ def main() -> None:
         bf_wall, bf_cpu = backfill(factory, days)
         day_wall, day_cpu = run_per_day(copies["per_day"], days)
         figures = {
+            "frozen_package": args.frozen,
             "load_average_1min_at_start": round(load, 2),
             "steps": steps,
             "papermill_wall_s": round(pm_wall, 2),

@@ -217,22 +217,31 @@ def print_answer(answer: Any, as_json: bool, render: Callable[[Any], Any]) -> No
         console.print(render(answer))
 
 
-#: commands run in a process forked from the project's kernel template, which has imported
-#: what they need (``pipeline/execution/warm_command.py``): once a day, ``dataops run`` paid
-#: ~2.5 CPU-s of imports before its first step
-FORKED_COMMANDS = frozenset({"run"})
+#: commands that run notebooks: in a project that has run before they run in a process forked
+#: from the project's kernel template, which has imported what they need
+#: (``pipeline/execution/warm_command.py``); ``dataops run`` once a day paid ~2.5 CPU-s of
+#: imports (the store, SQLAlchemy, polars, nbformat, jsonschema's format grammars) each time
+FORKED_COMMANDS = frozenset({"run", "promote", "test"})
+#: commands that read notebooks (nbformat, jsonschema: ~2.5 CPU-s of imports): forked from the
+#: project's template when one is running, never starting one
+FORKED_WHEN_RUNNING = frozenset({"status"})
 
 
 def main() -> None:
     """Entry point of the ``dataops`` script."""
     args = sys.argv[1:]
-    if args and args[0] in FORKED_COMMANDS and not {"--help", "-h"} & set(args):
+    forked = FORKED_COMMANDS | FORKED_WHEN_RUNNING
+    if args and args[0] in forked and not {"--help", "-h"} & set(args):
         from jupyter_dataops.pipeline.definition.model import STATE_DIR, find_pipeline_file
         from jupyter_dataops.pipeline.execution.warm_command import run_forked
 
         found = find_pipeline_file()
-        if found is not None:  # no project: the command says so itself
-            code = run_forked(f"{__name__}:app", sys.argv, found.parent / STATE_DIR)
+        state = found.parent / STATE_DIR if found is not None else None
+        # a first command in a project (no .dataops/ yet) runs here: nothing is made by a
+        # command that is refused
+        if state is not None and state.is_dir():
+            start = args[0] in FORKED_COMMANDS
+            code = run_forked(f"{__name__}:app", sys.argv, state, start=start)
             if code is not None:
                 sys.exit(code)
     app()

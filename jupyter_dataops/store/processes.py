@@ -10,6 +10,10 @@ import functools
 import os
 import sys
 
+#: how often a runner or a scheduler writes its heartbeat: five missed beats and it is dead
+#: (here, not in the runner, so that `dataops status` tells it without importing the runner)
+HEARTBEAT_SECONDS = 60.0
+
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (zombies count as gone)."""

@@ -45,6 +45,7 @@ from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJo
 from jupyter_dataops.pipeline.execution.executors import StepJob, executors
 from jupyter_dataops.pipeline.observers.attach import WAIT_SECONDS, watch
 from jupyter_dataops.pipeline.observers.base import Watched
+from jupyter_dataops.store.processes import HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -282,9 +283,6 @@ def open_pipeline_store(pipeline: Pipeline) -> Any:
 def default_workers(n_steps: int) -> int:
     """Pool size when none is given: one per step, at most the number of CPUs (at least 2)."""
     return max(1, min(n_steps, max(2, os.cpu_count() or 1)))
-
-
-HEARTBEAT_SECONDS = 60.0
 
 
 class RunnerStopped(KeyboardInterrupt):

@@ -36,11 +36,12 @@ def _read(sock: socket.socket) -> dict:
     return json.loads(_recv_exact(sock, size))
 
 
-def run_forked(entry: str, argv: list[str], state_dir: Path) -> int | None:
+def run_forked(entry: str, argv: list[str], state_dir: Path, *, start: bool = True) -> int | None:
     """Run ``entry`` (``"module:function"``, called with no argument as a console script's
     entry point) with ``argv`` as ``sys.argv``, in a child of the template of the project whose
-    state folder is ``state_dir``; returns the child's exit code, or None when no child could
-    be started (nothing ran: the caller runs the command itself)."""
+    state folder is ``state_dir`` (started first if none runs, unless ``start`` is false);
+    returns the child's exit code, or None when no child could be started (nothing ran: the
+    caller runs the command itself)."""
     from jupyter_dataops.pipeline.execution import warm_server
 
     if warm_off(os.environ) or not warm_server.supported() or not hasattr(socket, "send_fds"):
@@ -52,11 +53,17 @@ def run_forked(entry: str, argv: list[str], state_dir: Path) -> int | None:
         "cwd": os.getcwd(),
         "path": list(sys.path),
         "runner": os.getpid(),
+        "state_dir": str(state_dir),
     }
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         path = warm_server.socket_path(state_dir, warm_server.environment_key(PRELOAD))
+        if not start and warm_server.answering(path) is None:
+            return None
         warm_server.ensure_server(path, _START_TIMEOUT)
+    except OSError:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
         sock.connect(path)
         body = json.dumps(request).encode()
         socket.send_fds(sock, [_HEADER.pack(len(body))], [0, 1, 2])

@@ -108,7 +108,7 @@ def socket_path(state_dir: Path, key: str) -> str:
     return str(private / f"{project}-{key}.sock")
 
 
-def _answering(path: str) -> int | None:
+def answering(path: str) -> int | None:
     """The pid of our own template listening on ``path``, or None (nothing, or not ours)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -137,7 +137,7 @@ def ensure_server(path: str, timeout: float) -> int:
     Raises OSError when it cannot start."""
     import fcntl
 
-    pid = _answering(path)
+    pid = answering(path)
     if pid is not None:
         return pid
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +148,7 @@ def ensure_server(path: str, timeout: float) -> int:
         os.umask(old)
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another command may be starting it right now
-        pid = _answering(path)
+        pid = answering(path)
         if pid is not None:
             return pid
         _retire_others(path)
@@ -169,7 +169,7 @@ def ensure_server(path: str, timeout: float) -> int:
         )
         deadline = time.monotonic() + timeout
         while True:
-            pid = _answering(path)
+            pid = answering(path)
             if pid is not None:
                 return pid
             code = process.poll()

@@ -160,9 +160,11 @@ def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any])
         random.seed()
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
+        from jupyter_dataops.pipeline.execution import warm
         from jupyter_dataops.store import base
 
         base.RUNNER_PID = int(request["runner"])  # the command's runs name the client
+        warm.use_project_server(request["state_dir"])  # its kernels fork from this template
         module, _, name = str(request["command"]).partition(":")
         if not module.startswith("jupyter_dataops."):
             raise ValueError(f"not a command of this package: {request['command']!r}")

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.pipeline.definition.spec import Pipeline
-from jupyter_dataops.pipeline.execution.runner import HEARTBEAT_SECONDS
 from jupyter_dataops.pipeline.scheduling.schedules import next_run, schedules
+from jupyter_dataops.store.processes import HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
