@@ -86,14 +86,28 @@ class ChartReadsMixin(StoreBase):
                 ).all()
                 q = reader.query(joined, [*where, _M.c.id.in_(page)])
                 return {"total": total, "first": start, "points": reader.read(conn, q)}
-            # a partitioned step: runs without a partition first, then one point per partition
+            # a partitioned step: runs without a partition first, then one point per partition;
+            # counted and windowed on the metrics index (step_id, key, partition, suite,
+            # step_run_id) alone (metrics.partition, 0014), less the step's runs that were not
+            # production (index step_id, mode, id): no point is joined to its run
+            others = [  # two seeks on that index (an OR of both reads every run of the step)
+                i
+                for mode in (_SR.c.mode < "production", _SR.c.mode > "production")
+                for i in conn.scalars(select(_SR.c.id).where(_SR.c.step_id.in_(ids), mode))
+            ]
+            excluded: Any = others
+            if len(others) > _IN_LIST:  # many: one subquery, not a long list of parameters
+                excluded = select(_SR.c.id).where(
+                    _SR.c.step_id.in_(ids), _SR.c.mode != "production"
+                )
+            mine = [*own, _M.c.step_run_id.not_in(excluded)] if others else own
             plain = conn.scalar(
-                select(func.count()).select_from(joined).where(*where, _SR.c.partition.is_(None))
+                select(func.count()).select_from(_M).where(*mine, _M.c.partition.is_(None))
             )
             parts = conn.scalar(
-                select(func.count(func.distinct(_SR.c.partition)))
-                .select_from(joined)
-                .where(*where, _SR.c.partition.is_not(None))
+                select(func.count(func.distinct(_M.c.partition))).where(
+                    *mine, _M.c.partition.is_not(None)
+                )
             )
             total = (plain or 0) + (parts or 0)
             start, end = _bounds(total, last, before)
@@ -104,14 +118,14 @@ class ChartReadsMixin(StoreBase):
                 points += reader.read(conn, q)
             if end > plain:
                 lo, hi = max(start, plain) - plain, end - plain
+                newest_first = parts - hi < lo  # read from the nearer end of the index
                 latest = conn.scalars(
                     select(func.max(_M.c.step_run_id))
-                    .select_from(joined)
-                    .where(*where, _SR.c.partition.is_not(None))
-                    .group_by(_SR.c.partition)
-                    .order_by(_SR.c.partition)
+                    .where(*mine, _M.c.partition.is_not(None))
+                    .group_by(_M.c.partition)
+                    .order_by(_M.c.partition.desc() if newest_first else _M.c.partition)
                     .limit(hi - lo)
-                    .offset(lo)
+                    .offset(parts - hi if newest_first else lo)
                 ).all()
                 wanted = set(latest)
                 runs = [*where, _M.c.step_run_id.in_(latest)] if len(latest) <= _IN_LIST else where
