@@ -5,9 +5,12 @@ Seeds 1M step runs (10 steps × 100,000 hourly partitions; 4 check rows and 2 me
 run) with set-based SQL (``INSERT ... SELECT`` over a counter: a recursive CTE on SQLite,
 ``generate_series`` on PostgreSQL), then times what each screen asks, as median and p99 over
 repeats: the runs list (``dataops runs`` and the panel), runs of a step, a run's detail, the
-pipelines overview, a step's metrics, the chart's window, the grid's first page and the status.
-The seeded store is kept (``--keep``: SQLite file under /tmp, PostgreSQL schema) and reused by the
-next run with the same size.
+pipelines overview, a step's metrics, the chart's window (newest, middle and oldest 90 points), the
+grid's first and oldest pages (and the first with ``expect_by``: its late partitions) and the
+status. The seeded store is kept (``--keep``: SQLite file under /tmp, PostgreSQL schema) and
+reused by the next run with the same size. Run with an older checkout of the package first
+(``PYTHONPATH=<checkout>``) to time it side by side on the same store: the seeder fills the
+schema that package has, and the newer package migrates the kept store when it opens it.
 
     python benchmarks/store_scale_bench.py [--runs 1000000] [--pg] [--keep] [--repeats 15]
 """
@@ -108,15 +111,16 @@ CHILD_SQL = [
        FROM step_runs s CROSS JOIN (SELECT 0 AS x UNION ALL SELECT 1 UNION ALL SELECT 2
                                     UNION ALL SELECT 3) c
        ORDER BY s.id, c.x""",
-    """INSERT INTO metrics (step_run_id, step_id, suite, key, value, recorded_at)
+    """INSERT INTO metrics (step_run_id, step_id, suite, key, value, recorded_at{partition})
        SELECT s.id, s.step_id, 'orders',
            CASE WHEN m.x = 0 THEN 'row_count' ELSE 'avg(x1)' END,
-           1000 + (((s.id % 61) * 7919 + m.x) % 61) - 30, s.started_at
+           1000 + (((s.id % 61) * 7919 + m.x) % 61) - 30, s.started_at{run_partition}
        FROM step_runs s CROSS JOIN (SELECT 0 AS x UNION ALL SELECT 1) m
        ORDER BY s.id, m.x""",
 ]
 
 PIPELINE_YAML = "pipeline: bench\npartitions: {{every: hour, start: '{start}'}}\nsteps:\n{steps}"
+LATE_YAML = "expect_by: '00:00'\n"  # the grid's late partitions: the page's, or the lookback's
 
 
 def seed(url: str, runs: int, start_at: datetime) -> dict[str, Any]:
@@ -170,8 +174,15 @@ def seed(url: str, runs: int, start_at: datetime) -> dict[str, Any]:
             run(pipeline_runs.format(counter=counter, n=n_pr, **args))
             counter = SQLITE_COUNTER.format(n=runs)
             run(step_runs.format(counter=counter, n=runs, **args))
+            # a point carries its run's partition (migration 0014; absent in older schemas,
+            # which the same seeder fills to time the package before it side by side)
+            has = "partition" in Base.metadata.tables["metrics"].c
             for sql in CHILD_SQL:
-                run(sql)
+                run(
+                    sql.replace("{partition}", ", partition" if has else "").replace(
+                        "{run_partition}", ", s.partition" if has else ""
+                    )
+                )
             for ix in indexes:
                 ix.create(conn)
         if dialect == "sqlite":
@@ -227,8 +238,11 @@ def screens(url: str, project: Path, repeats: int) -> dict[str, dict[str, float]
     from jupyter_dataops.pipeline.views.grid import grid_page
 
     pipeline = load_pipeline(project / "dataops.yaml")
+    late = load_pipeline(project / "late" / "dataops.yaml")
     store = open_store(url)
     latest = store.list_runs(limit=1)[0]["id"]
+    rows = grid_page(pipeline, store, limit=14)["total"]
+    points = metric_chart(store, "step1", "row_count", last=90).total
     cases: dict[str, Callable[[], Any]] = {
         "dataops runs (20)": lambda: history.list_runs(store, limit=20),
         "dataops runs --step (20)": lambda: history.list_runs(store, step="step3", limit=20),
@@ -245,7 +259,15 @@ def screens(url: str, project: Path, repeats: int) -> dict[str, dict[str, float]
         "pipelines overview": store.list_pipelines,
         "step metrics": lambda: store.list_metrics("step3"),
         "chart window (90)": lambda: metric_chart(store, "step1", "row_count", last=90),
+        "chart window, middle (90)": lambda: metric_chart(
+            store, "step1", "row_count", last=90, before=points // 2
+        ),
+        "chart window, oldest (90)": lambda: metric_chart(
+            store, "step1", "row_count", last=90, before=90
+        ),
         "grid first page (14)": lambda: grid_page(pipeline, store, limit=14),
+        "grid first page, expect_by (14)": lambda: grid_page(late, store, limit=14),
+        "grid oldest page (14)": lambda: grid_page(pipeline, store, limit=14, offset=rows - 14),
         "status (schedules)": lambda: schedule_status(pipeline, store),
     }
     try:
@@ -292,9 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     start_file = work / f"start-{'pg' if args.pg else 'sqlite'}.txt"
     if start_file.exists():  # a kept store: its history starts where it was seeded
         start_at = datetime.fromisoformat(start_file.read_text().strip())
-    (project / "dataops.yaml").write_text(
-        PIPELINE_YAML.format(start=start_at.strftime("%Y-%m-%dT%H"), steps=steps)
-    )
+    yaml_text = PIPELINE_YAML.format(start=start_at.strftime("%Y-%m-%dT%H"), steps=steps)
+    (project / "dataops.yaml").write_text(yaml_text)
+    (project / "late").mkdir(exist_ok=True)
+    (project / "late" / "dataops.yaml").write_text(yaml_text + LATE_YAML)
     schema = f"dataops_scale_{args.runs}"
     if args.pg:
         base = os.environ.get("DATAOPS_TEST_PG_URL", "").strip()
