@@ -315,3 +315,67 @@ def test_a_stale_project_socket_is_replaced_by_a_live_template(tmp_path, monkeyp
         if warm._template is not None:
             os.kill(warm._template.pid, 15)
     wait_for(lambda: gone(template.pid), 15, "the template to stop")
+
+
+def test_dataops_run_in_a_project_that_ran_is_forked_from_its_template_and_stays_the_command(
+    tmp_path,
+):
+    """In a project that has run, `dataops run` runs in a child of the project's template
+    (warm_command): its output and exit code are the command's, its runs name the `dataops`
+    process, SIGTERM sent to that process records the step interrupted, and when that process
+    is killed nothing it started lives on."""
+    import signal
+    import subprocess
+    import sys
+
+    from jupyter_dataops.store import open_store
+
+    write_notebook(tmp_path / "nap.ipynb", "seconds = 0", WHO, "import time\ntime.sleep(seconds)")
+    yaml = promoted(tmp_path, "nap", "pipeline: p\n")  # .dataops/ exists from here on
+    yaml.write_text("pipeline: p\nsteps:\n  nap: {notebook: nap.ipynb}\n")
+    env = {**os.environ, "DATAOPS_WARM_IDLE": "5", "COLUMNS": "120"}
+    env.pop("DATAOPS_STORE_URL", None)
+
+    done = dataops("run", cwd=tmp_path, env=env)
+    assert done.returncode == 0 and "nap" in done.stdout, done.stdout + done.stderr
+    refused = dataops("run", "-p", "seconds=soon", cwd=tmp_path, env=env)
+    assert refused.returncode == 2 and "expects int" in refused.stderr, refused.stderr
+    newest = max((tmp_path / ".dataops" / "runs").iterdir(), key=lambda p: int(p.name))
+    nb = nbformat.read(newest / "nap.ipynb", as_version=4)
+    template = psutil.Process(who(nb, [c.source for c in nb.cells].index(WHO))["ppid"])
+
+    procs: list[subprocess.Popen] = []
+
+    def started() -> tuple[subprocess.Popen, int]:
+        command = [sys.executable, "-m", "jupyter_dataops.cli", "run", "-p", "seconds=120"]
+        procs.append(subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL))
+        with open_store(tmp_path) as store:
+            run = wait_for(
+                lambda: [r for r in store.list_runs() if r["status"] == "running"], 60, "a step"
+            )[0]
+            assert store.get_run(run["id"])["pid"] == procs[-1].pid  # the dataops process
+        assert psutil.Process(procs[-1].pid).children() == []  # the run is the template's
+        wait_for(lambda: len(template.children()) == 2, 30, "the run and its kernel")
+        return procs[-1], run["id"]
+
+    try:
+        proc, stopped = started()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+        with open_store(tmp_path) as store:
+            detail = store.get_run(stopped)
+        assert detail["status"] == "interrupted" and "runner was stopped" in detail["error"]
+
+        proc, killed = started()
+        proc.kill()
+        proc.wait(timeout=30)
+        wait_for(lambda: template.children() == [], 30, "the run and its kernel to be killed")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    out = dataops("runs", "--json", cwd=tmp_path, env=env)
+    (row,) = [r for r in json.loads(out.stdout) if r["id"] == killed]
+    assert row["status"] == "interrupted"
+    with open_store(tmp_path) as store:
+        assert f"runner process {proc.pid}" in store.get_run(killed)["error"]
