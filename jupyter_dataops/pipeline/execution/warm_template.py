@@ -4,8 +4,9 @@ Run as ``python -m jupyter_dataops.pipeline.execution.warm SOCKET [--idle SECOND
 imports ``warm.PRELOAD``, warms up what every kernel's first ``%%dataops_test`` would redo,
 freezes what it imported (``gc.freeze``) and, with a single thread, forks: each child resets
 what the template changed and runs ``IPKernelApp`` on the step's connection file, in the step's
-folder and environment, writing to the step's log. The template reaps each child and reports
-its exit code to the client that asked for it.
+folder and environment, writing to the step's log - or, asked by ``warm_command``, becomes a
+``dataops`` command on the client's streams. The template reaps each child and reports its exit
+code to the client that asked for it; a client that hangs up first has its child killed.
 """
 
 from __future__ import annotations
@@ -139,6 +140,10 @@ def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any])
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()  # its own group: the template kills it and its workers if the client dies
+        if sys.platform.startswith("linux"):  # the template killed: its kernels die, this one
+            import ctypes  # records its steps interrupted
+
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in fds:
