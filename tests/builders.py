@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
@@ -236,3 +237,137 @@ def wait_for(predicate, timeout: float, what: str):
 def json_events(stderr: str) -> list[dict]:
     """The JSON log lines of a ``dataops scheduler`` (or any structured log) as dicts."""
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def check_line(
+    line: int,
+    status: str,
+    observed=None,
+    metric: str | None = None,
+    threshold: str | None = None,
+    message: str | None = "msg",
+    *,
+    source: str | None = None,
+) -> SimpleNamespace:
+    """One check line's result as ``Store.record_suite`` reads it (the fields of a
+    ``CheckResult``); its source is ``line N`` unless given."""
+    return SimpleNamespace(
+        line=line,
+        source=f"line {line}" if source is None else source,
+        status=status,
+        observed=observed,
+        threshold=threshold,
+        metric=metric,
+        message=message,
+    )
+
+
+def suite_result(name: str = "orders", *results, metrics: dict | None = None) -> SimpleNamespace:
+    """A suite's result as ``Store.record_suite`` reads it: its lines and its metrics."""
+    return SimpleNamespace(name=name, results=list(results), metrics=metrics or {})
+
+
+def record_partition(
+    store,
+    pipeline: str,
+    partition: str | None,
+    outcomes: dict[str, tuple[str, list[str]]],
+    *,
+    mode: str = "production",
+    error: str = "broke",
+    skip_reason: str | None = None,
+) -> dict[str, int]:
+    """One pipeline run for ``partition`` as the runner records one: ``outcomes`` maps step ->
+    (its status, the statuses of its check lines); a ``running`` step is left running, a failed
+    one has ``error``, a skipped one ``skip_reason``. Returns step -> step run id."""
+    pr = store.create_pipeline_run(pipeline, mode=mode, partition=partition)
+    ids = {}
+    for step, (status, checks) in outcomes.items():
+        sr = store.create_step_run(pr, step)
+        store.start_step_run(sr)
+        if checks:
+            lines = [check_line(i + 1, s) for i, s in enumerate(checks)]
+            store.record_suite(sr, suite_result("s", *lines))
+        if status != "running":
+            store.finish_step_run(
+                sr,
+                status,
+                error=None if status in ("success", "skipped") else error,
+                skip_reason=skip_reason if status == "skipped" else None,
+            )
+        ids[step] = sr
+    store.finish_pipeline_run(pr)
+    return ids
+
+
+def load_tables(url: str, tables: dict, *, text=None) -> None:
+    """Each polars frame of ``tables`` (name -> frame) as a table of that name in the database
+    at ``url``, every column typed explicitly (strings as ``text``, by default VARCHAR(40); a
+    zoned datetime as TIMESTAMP WITH TIME ZONE)."""
+    import polars as pl
+    import sqlalchemy as sa
+
+    types = {
+        pl.Int64: sa.BigInteger,
+        pl.Float64: lambda: sa.Float(53),
+        pl.String: text or (lambda: sa.String(40)),
+        pl.Boolean: sa.Boolean,
+        pl.Date: sa.Date,
+        pl.Datetime("us"): sa.DateTime,
+        pl.Datetime("us", "UTC"): lambda: sa.DateTime(timezone=True),
+    }
+    md = sa.MetaData()
+    made = {
+        name: sa.Table(name, md, *[sa.Column(c, types[t]()) for c, t in data.schema.items()])
+        for name, data in tables.items()
+    }
+    engine = sa.create_engine(url)
+    try:
+        md.create_all(engine)
+        with engine.begin() as conn:
+            for name, data in tables.items():
+                conn.execute(made[name].insert(), data.to_dicts())
+    finally:
+        engine.dispose()
+
+
+ORDERS_STEP = "  orders:\n    notebook: orders.ipynb\n"
+#: a step ``report`` after ``orders``, writing ``reports/daily.html``
+REPORT_STEP = (
+    "  report:\n    notebook: report.ipynb\n    depends_on: [orders]\n"
+    "    outputs: [reports/daily.html]\n"
+)
+
+
+def sales_pipeline(
+    root: Path, hook_url: str, on: str, *, head: str = "", alert: str = "", steps: str = ORDERS_STEP
+) -> Path:
+    """``root/dataops.yaml`` of pipeline ``sales``: ``head`` (its store, schedule, partitions,
+    ...), one webhook channel to ``hook_url`` on the events ``on`` (``alert``: the channel's
+    other keys, e.g. ``    remind_after: 1h``), then ``steps`` (the YAML under ``steps:``; by
+    default one step ``orders``). Returns its path."""
+    path = root / "dataops.yaml"
+    path.write_text(
+        "pipeline: sales\n"
+        + head
+        + f"alerts:\n  - webhook: {hook_url}\n    on: [{on}]\n"
+        + alert
+        + "steps:\n"
+        + steps
+    )
+    return path
+
+
+@contextmanager
+def running_scheduler(cwd: Path, *args: str, timeout: float = 90) -> Iterator[SimpleNamespace]:
+    """A ``dataops scheduler --interval 0.2 ARGS`` in ``cwd`` for the block, stopped with SIGTERM
+    when it ends (also when it fails): ``.process``, and ``.stderr`` (its log) once stopped."""
+    import signal
+
+    process = dataops_process("scheduler", "--interval", "0.2", *args, cwd=cwd)
+    running = SimpleNamespace(process=process, stderr="")
+    try:
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        running.stderr = process.communicate(timeout=timeout)[1]

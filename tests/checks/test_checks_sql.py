@@ -13,6 +13,7 @@ import math
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from builders import load_tables
 
 from jupyter_dataops.checks import run_checks
 from jupyter_dataops.errors import DataOpsError
@@ -108,27 +109,8 @@ CUSTOMERS = pl.DataFrame({"customer_id": list(range(8))})
 def load(url: str, frame: pl.DataFrame = None, customers: bool = True) -> None:  # type: ignore[assignment]
     """``frame`` as table ``orders`` (and ``customers``) in the database, typed explicitly."""
     frame = orders() if frame is None else frame
-    types = {
-        pl.Int64: sa.BigInteger,
-        pl.Float64: lambda: sa.Float(53),
-        pl.String: sa.Text,
-        pl.Boolean: sa.Boolean,
-        pl.Datetime("us"): sa.DateTime,
-    }
-    md = sa.MetaData()
-    table = sa.Table("orders", md, *[sa.Column(c, types[t]()) for c, t in frame.schema.items()])
-    ref = sa.Table("customers", md, sa.Column("customer_id", sa.BigInteger))
-    if not customers:
-        md.remove(ref)
-    engine = sa.create_engine(url)
-    try:
-        md.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(table.insert(), frame.to_dicts())
-            if customers:
-                conn.execute(ref.insert(), CUSTOMERS.to_dicts())
-    finally:
-        engine.dispose()
+    tables = {"orders": frame, "customers": CUSTOMERS} if customers else {"orders": frame}
+    load_tables(url, tables, text=sa.Text)
 
 
 @pytest.fixture(scope="module")
@@ -412,13 +394,7 @@ def test_most_frequent_values_come_from_every_engine(backend, tmp_path, monkeypa
     ctx = CheckInputs(None, None, None)
     if backend in ("sqlite", "postgresql"):
         with store_url(backend, tmp_path) as url:
-            md = sa.MetaData()
-            table = sa.Table("tags", md, sa.Column("tag", sa.Text), sa.Column("x", sa.Float(53)))
-            eng = sa.create_engine(url)
-            md.create_all(eng)
-            with eng.begin() as conn:
-                conn.execute(table.insert(), frame.to_dicts())
-            eng.dispose()
+            load_tables(url, {"tags": frame}, text=sa.Text)
             plan = planner.native_engine(url, "tags", ctx)
             plan.add(wanted)
             values = plan.execute()

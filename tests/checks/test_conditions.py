@@ -14,7 +14,7 @@ import math
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
+from builders import load_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -117,23 +117,7 @@ SPEC = "\n".join(f"failed_rows({c}) = 0" for c in EXPECTED)
 
 def load(url: str, data: pl.DataFrame) -> None:
     """``data`` as table ``t``, typed explicitly."""
-    types = {
-        pl.Int64: sa.BigInteger,
-        pl.Float64: lambda: sa.Float(53),
-        pl.String: lambda: sa.String(40),
-        pl.Boolean: sa.Boolean,
-        pl.Date: sa.Date,
-        pl.Datetime("us"): sa.DateTime,
-    }
-    md = sa.MetaData()
-    table = sa.Table("t", md, *[sa.Column(c, types[t]()) for c, t in data.schema.items()])
-    engine = sa.create_engine(url)
-    try:
-        md.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(table.insert(), data.to_dicts())
-    finally:
-        engine.dispose()
+    load_tables(url, {"t": data})
 
 
 def assert_expected(result) -> None:
@@ -241,15 +225,7 @@ def test_a_naive_time_against_a_zoned_column_is_utc(backend, tmp_path):
     )
     if backend == "postgresql":
         with store_url("postgresql", tmp_path) as url:
-            md = sa.MetaData()
-            table = sa.Table("z", md, sa.Column("ts", sa.DateTime(timezone=True)))
-            engine = sa.create_engine(url)
-            try:
-                md.create_all(engine)
-                with engine.begin() as conn:
-                    conn.execute(table.insert(), data.to_dicts())
-            finally:
-                engine.dispose()
+            load_tables(url, {"z": data})
             result = run_checks(url, spec, table="z")
     else:
         result = run_checks(data if backend == "polars" else _lazy("duckdb", data, tmp_path), spec)

@@ -8,7 +8,7 @@ import getpass
 import json
 
 import pytest
-from builders import cli_env, invoke, write_notebook
+from builders import ORDERS_STEP, REPORT_STEP, cli_env, invoke, sales_pipeline, write_notebook
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_dataops.store import open_store
@@ -21,14 +21,7 @@ def project(tmp_path, monkeypatch, hook):
         monkeypatch.delenv(var, raising=False)
     write_notebook(tmp_path / "orders.ipynb", "", "x = 1")
     write_notebook(tmp_path / "report.ipynb", "", "y = 1")
-    (tmp_path / "dataops.yaml").write_text(
-        "pipeline: sales\n"
-        f"alerts:\n  - webhook: {hook.url}\n    on: [failure]\n"
-        "steps:\n"
-        "  orders:\n    notebook: orders.ipynb\n"
-        "  report:\n    notebook: report.ipynb\n    depends_on: [orders]\n"
-        "    outputs: [reports/daily.html]\n"
-    )
+    sales_pipeline(tmp_path, hook.url, "failure", steps=ORDERS_STEP + REPORT_STEP)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -7,31 +7,16 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 
 import pytest
+from builders import check_line as check
+from builders import suite_result as suite
 from sqlalchemy import event, update
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store import REDACTED
 from jupyter_dataops.store.api import process_started
 from jupyter_dataops.store.models import PipelineRun, StepRun
-
-
-def check(line, status, observed=None, metric=None, threshold=None, message="msg"):
-    return SimpleNamespace(
-        line=line,
-        source=f"line {line}",
-        status=status,
-        observed=observed,
-        threshold=threshold,
-        metric=metric,
-        message=message,
-    )
-
-
-def suite(name="orders", *results, metrics=None):
-    return SimpleNamespace(name=name, results=list(results), metrics=metrics or {})
 
 
 def run_step(

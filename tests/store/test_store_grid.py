@@ -3,41 +3,15 @@ step, on a real SQLite file and a real PostgreSQL (DATAOPS_TEST_PG_URL)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
+from builders import record_partition
 
 from jupyter_dataops.errors import StoreError
 
 
-def _check(line: int, status: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        line=line,
-        source=f"line {line}",
-        status=status,
-        observed=None,
-        threshold=None,
-        metric=None,
-        message="m",
-    )
-
-
 def run_partition(store, partition, outcomes, *, pipeline="factory", mode="production"):
-    """One pipeline run for ``partition``: ``outcomes`` maps step -> (status, check statuses).
-    Returns step -> step run id."""
-    pr = store.create_pipeline_run(pipeline, mode=mode, partition=partition)
-    ids = {}
-    for step, (status, checks) in outcomes.items():
-        sr = store.create_step_run(pr, step)
-        store.start_step_run(sr)
-        if checks:
-            results = [_check(i + 1, s) for i, s in enumerate(checks)]
-            store.record_suite(sr, SimpleNamespace(name="s", results=results, metrics={}))
-        if status != "running":
-            store.finish_step_run(sr, status, error=None if status == "success" else "broke")
-        ids[step] = sr
-    store.finish_pipeline_run(pr)
-    return ids
+    """One pipeline run of ``factory`` for ``partition`` (``builders.record_partition``)."""
+    return record_partition(store, pipeline, partition, outcomes, mode=mode)
 
 
 def test_cells_hold_each_partitions_latest_run_newest_partition_first(store):

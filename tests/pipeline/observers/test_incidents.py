@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import Hook, write_notebook
+from builders import ORDERS_STEP, REPORT_STEP, Hook, sales_pipeline, write_notebook
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition.alert_config import parse_alert
@@ -43,16 +43,10 @@ def orders(path: Path) -> Path:
 def project(root: Path, hook: Hook, extra: str = "") -> Path:
     orders(root / "orders.ipynb")
     write_notebook(root / "report.ipynb", "", "x = 1")
-    (root / "dataops.yaml").write_text(
-        "pipeline: sales\n"
-        + textwrap.dedent(extra)
-        + f"alerts:\n  - webhook: {hook.url}\n    on: [check_failed, failure]\n"
-        "steps:\n"
-        "  orders:\n    notebook: orders.ipynb\n    outputs: [warehouse.orders]\n"
-        "  report:\n    notebook: report.ipynb\n    depends_on: [orders]\n"
-        "    outputs: [reports/daily.html]\n"
+    steps = ORDERS_STEP + "    outputs: [warehouse.orders]\n" + REPORT_STEP
+    return sales_pipeline(
+        root, hook.url, "check_failed, failure", head=textwrap.dedent(extra), steps=steps
     )
-    return root / "dataops.yaml"
 
 
 def run(path: Path, store, *params: str):

@@ -5,33 +5,26 @@ off), once per incident and period, and opens the late incident of the days past
 
 from __future__ import annotations
 
-import signal
-import textwrap
 from datetime import datetime, timedelta, timezone
 
-from builders import dataops_process, sleep_notebook, wait_for
 from builders import json_events as events
+from builders import running_scheduler, sales_pipeline, sleep_notebook, wait_for
 
 from jupyter_dataops.store import open_store
 
 
+def project(root, hook, on: str, *, head: str = "", alert: str = "") -> str:
+    """Pipeline ``sales`` of one step (it sleeps), scheduled far off, alerting ``hook`` on the
+    events ``on``; its store's URL."""
+    url = f"sqlite:///{root / 'store.db'}"
+    sleep_notebook(root / "orders.ipynb")
+    head = f"store: '{url}'\nschedule: \"0 0 1 1 *\"\n" + head
+    sales_pipeline(root, hook.url, on, head=head, alert=alert)
+    return url
+
+
 def test_the_scheduler_reminds_of_an_open_incident_on_its_ticks_once_per_period(tmp_path, hook):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    sleep_notebook(tmp_path / "orders.ipynb")
-    (tmp_path / "dataops.yaml").write_text(
-        textwrap.dedent(f"""\
-        pipeline: sales
-        store: '{url}'
-        schedule: "0 0 1 1 *"
-        alerts:
-          - webhook: {hook.url}
-            on: [check_failed]
-            remind_after: 1h
-        steps:
-          orders:
-            notebook: orders.ipynb
-        """)
-    )
+    url = project(tmp_path, hook, "check_failed", alert="    remind_after: 1h\n")
     two_hours_ago = datetime.now(timezone.utc) - timedelta(hours=2)
     with open_store(url) as store:
         due, _ = store.record_failure(
@@ -42,17 +35,14 @@ def test_the_scheduler_reminds_of_an_open_incident_on_its_ticks_once_per_period(
             "sales", "orders", "check", "y = 0", title="t", now=two_hours_ago
         )
         store.resolve_incident(done["id"], by="ana")
-    scheduler = dataops_process("scheduler", "--interval", "0.2", cwd=tmp_path)
-    try:
+    with running_scheduler(tmp_path, timeout=60) as scheduler:
         wait_for(lambda: hook.bodies, 60, "a reminder")
         sent_at = datetime.now(timezone.utc)
         with open_store(url) as store:
             # the scheduler goes on ticking (its heartbeat, every tick): no second reminder
             wait_for(lambda: _heartbeat(store) > sent_at + timedelta(seconds=2), 60, "ticks")
-    finally:
-        scheduler.send_signal(signal.SIGTERM)
-        err = scheduler.communicate(timeout=60)[1]
-    assert scheduler.returncode == 0, err
+    err = scheduler.stderr
+    assert scheduler.process.returncode == 0, err
     [reminder] = hook.bodies
     assert reminder["event"] == "check_failed" and reminder["incident"]["id"] == due["id"]
     assert "still open" in reminder["error"]
@@ -69,30 +59,12 @@ def _heartbeat(store) -> datetime:
 
 
 def test_the_scheduler_opens_and_alerts_a_late_incident_when_it_starts(tmp_path, hook):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    sleep_notebook(tmp_path / "orders.ipynb")
-    (tmp_path / "dataops.yaml").write_text(
-        textwrap.dedent(f"""\
-        pipeline: sales
-        store: '{url}'
-        schedule: "0 0 1 1 *"
-        partitions: {{every: day, start: 2026-09-01}}
-        expect_by: "00:00"
-        alerts:
-          - webhook: {hook.url}
-            on: [late]
-        steps:
-          orders:
-            notebook: orders.ipynb
-        """)
-    )
-    scheduler = dataops_process("scheduler", "--interval", "0.2", cwd=tmp_path)
-    try:
+    partitions = 'partitions: {every: day, start: 2026-09-01}\nexpect_by: "00:00"\n'
+    url = project(tmp_path, hook, "late", head=partitions)
+    with running_scheduler(tmp_path, timeout=60) as scheduler:
         wait_for(lambda: hook.bodies, 60, "the late alert")
-    finally:
-        scheduler.send_signal(signal.SIGTERM)
-        err = scheduler.communicate(timeout=60)[1]
-    assert scheduler.returncode == 0, err  # was a TypeError in its log line at start
+    err = scheduler.stderr
+    assert scheduler.process.returncode == 0, err  # was a TypeError in its log line at start
     [alert] = hook.bodies  # one incident for every late day so far, one alert
     assert alert["event"] == "late" and alert["step"] == "orders"
     logged = [e for e in events(err) if e["event"] == "late"]
