@@ -18,14 +18,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
 import pytest
+from builders import record_partition
 
 from jupyter_dataops.pipeline.definition.project import Project
 from jupyter_dataops.pipeline.execution.promote import promote
 
-from .conftest import ARTIFACTS, KERNELSPEC, LabPage, LabServer, start_lab, stop_lab
-from .test_panel import describe_page_error, in_tab, open_panel
+from .conftest import ARTIFACTS, LabPage
+from .seeding import partition_notebook, served
+from .test_panel import in_tab, open_panel, watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -43,100 +44,49 @@ STEPS = (
 )
 
 
-def _notebook(path: Path, *cells: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.cells = [
-        nbformat.v4.new_code_cell('run_date = "2000-01-01"', metadata={"tags": ["parameters"]}),
-        *(nbformat.v4.new_code_cell(c) for c in cells),
-    ]
-    nbformat.write(nb, path)
-
-
-def _record(store, partition: str, outcomes: dict[str, tuple[str, list[str]]]) -> dict[str, int]:
-    """A pipeline run for ``partition`` as the runner records one: step -> (status, checks)."""
-    pr = store.create_pipeline_run("factory", partition=partition)
-    ids = {}
-    for step, (status, checks) in outcomes.items():
-        sr = store.create_step_run(pr, step)
-        store.start_step_run(sr)
-        results = [
-            SimpleNamespace(
-                line=i + 1,
-                source=f"check {i + 1}",
-                status=s,
-                observed=None,
-                threshold=None,
-                metric=None,
-                message=s,
-            )
-            for i, s in enumerate(checks)
-        ]
-        if results:
-            store.record_suite(sr, SimpleNamespace(name="q", results=results, metrics={}))
-        error = None if status in ("success", "skipped") else "the raw file is missing"
-        store.finish_step_run(
-            sr, status, error=error, skip_reason="ingest failed" if status == "skipped" else None
-        )
-        ids[step] = sr
-    store.finish_pipeline_run(pr)
-    return ids
-
-
 def write_grid_project(root: Path) -> dict[str, dict[str, int]]:
     """The partitioned project, both steps promoted, two days recorded; returns their run ids."""
     checks = "%%dataops_test frame\nrow_count between 5 and 100\nmissing_count(day) = 0\n"
     load = "%load_ext jupyter_dataops\nimport polars as pl\n"
-    _notebook(
+    partition_notebook(
         root / "ingest.ipynb", load + "frame = pl.DataFrame({'day': [run_date] * 10})", checks
     )
-    _notebook(root / "report.ipynb", load + "frame = pl.DataFrame({'day': [run_date] * 6})", checks)
+    partition_notebook(
+        root / "report.ipynb", load + "frame = pl.DataFrame({'day': [run_date] * 6})", checks
+    )
     (root / "dataops.yaml").write_text(HEAD + "steps: {}\n")
     promote(root / "ingest.ipynb", "ingest", pipeline_file=root / "dataops.yaml")
     promote(root / "report.ipynb", "report", pipeline_file=root / "dataops.yaml")
     (root / "dataops.yaml").write_text(HEAD + STEPS)
+    failed = {"error": "the raw file is missing", "skip_reason": "ingest failed"}
     with Project(root).open_store() as store:
-        day1 = _record(
+        day1 = record_partition(
             store,
+            "factory",
             DAY1,
             {"ingest": ("success", ["pass", "pass"]), "report": ("success", ["pass", "warn"])},
         )
-        day2 = _record(
+        day2 = record_partition(
             store,
+            "factory",
             DAY2,
             {"ingest": ("failed", ["pass", "fail"]), "report": ("skipped", [])},
+            **failed,
         )
     return {DAY1: day1, DAY2: day2}
 
 
 @pytest.fixture(scope="module")
 def grid_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    root = tmp_path_factory.mktemp("grid_root")
-    runs = write_grid_project(root)
-    server = start_lab(root, tmp_path_factory.mktemp("grid_lab_state"))
-    try:
-        yield SimpleNamespace(root=root, runs=runs, server=server)
-    finally:
-        stop_lab(server)
+    with served(tmp_path_factory, "grid", write_grid_project) as project:
+        yield project
 
 
 @pytest.fixture
 def grid_page(chromium_context, grid_project) -> Iterator[LabPage]:
-    """A tab on the grid project's lab; fails the test if the page threw."""
-    server: LabServer = grid_project.server
-    lab = LabPage(page=None, server=server)
-    errors: list = []
-    listener = lambda request: lab.requests.append(request.url)  # noqa: E731
-    chromium_context.on("request", listener)
-    lab.page = chromium_context.new_page()
-    lab.page.on("pageerror", lambda error: errors.append(error))
-    try:
-        yield lab
-    finally:
-        lab.page.close()
-        chromium_context.remove_listener("request", listener)
-    assert not errors, "the page threw:\n" + "\n\n".join(describe_page_error(e) for e in errors)
-    assert not lab.external_requests(), lab.external_requests()
+    """A tab on the grid project's lab; fails the test if the page threw or went off-host."""
+    with watched_page(chromium_context, grid_project.server) as page:
+        yield page
 
 
 def cell(grid, partition: str, step: str):

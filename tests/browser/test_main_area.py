@@ -17,12 +17,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
 import pytest
+from builders import check_line, suite_result
 
 from jupyter_dataops.pipeline.definition.project import Project
 
-from .conftest import KERNELSPEC, LabPage, start_lab, stop_lab
+from .conftest import LabPage
+from .seeding import partition_notebook, served
 from .test_panel import PANEL, in_tab, open_panel, watched_page
 
 pytestmark = pytest.mark.browser
@@ -40,13 +41,7 @@ SIDEBAR_WIDTH = 300
 
 def write_project(root: Path) -> list[int]:
     """The project and its store: one recorded run of ``STEP`` per day; returns their ids."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.cells = [
-        nbformat.v4.new_code_cell('run_date = "2000-01-01"', metadata={"tags": ["parameters"]})
-    ]
-    (root / NOTEBOOK).parent.mkdir(parents=True)
-    nbformat.write(nb, root / NOTEBOOK)
+    partition_notebook(root / NOTEBOOK)
     (root / "dataops.yaml").write_text(
         f"pipeline: {PIPELINE}\n"
         f"partitions: {{every: day, parameter: run_date, start: {DAYS[0]}}}\n"
@@ -65,23 +60,18 @@ def write_project(root: Path) -> list[int]:
             lines = [(f"row_count >= {n}", "pass") for n in (1, 2, 3)]
             lines += [(f"warn: spc {m}: baseline 20", "baseline") for m in "abc"]
             results = [
-                SimpleNamespace(
-                    line=n + 1,
-                    source=source,
-                    status=status,
-                    observed=100.0 + i,
-                    threshold=None,
-                    metric=METRIC,
+                check_line(
+                    n + 1,
+                    status,
+                    100.0 + i,
+                    METRIC,
                     message="collecting baseline" if status == "baseline" else None,
+                    source=source,
                 )
                 for n, (source, status) in enumerate(lines)
             ]
-            suite = SimpleNamespace(
-                name="orders",
-                results=results,
-                metrics={METRIC: 100 + i * (-1) ** i, LONG_METRIC: 3.5 + i},
-            )
-            store.record_suite(sr, suite)
+            metrics = {METRIC: 100 + i * (-1) ** i, LONG_METRIC: 3.5 + i}
+            store.record_suite(sr, suite_result("orders", *results, metrics=metrics))
             store.finish_step_run(sr, "success")
             store.finish_pipeline_run(pr)
             ids.append(sr)
@@ -90,13 +80,8 @@ def write_project(root: Path) -> list[int]:
 
 @pytest.fixture(scope="module")
 def long_names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    root = tmp_path_factory.mktemp("long_names_root")
-    runs = write_project(root)
-    server = start_lab(root, tmp_path_factory.mktemp("long_names_lab_state"))
-    try:
-        yield SimpleNamespace(root=root, runs=runs, server=server)
-    finally:
-        stop_lab(server)
+    with served(tmp_path_factory, "long_names", write_project) as project:
+        yield project
 
 
 @pytest.fixture
