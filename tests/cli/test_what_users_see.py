@@ -152,18 +152,27 @@ def test_check_shows_each_line_without_its_comment(tmp_path, monkeypatch):
     assert "'a#1', 'b#2']" in out.stdout
 
 
-@pytest.mark.slow
-def test_runs_shows_parameters_once_and_tells_the_gate_apart(tmp_path, monkeypatch):
-    root = tmp_path / "orders"
+AMOUNTS = "[float(i) for i in range(n_rows)]"
+
+
+def orders_project(root: Path, monkeypatch, parameters: str, amounts: str, check: str) -> None:
+    """``root/orders.ipynb``: its ``parameters`` cell, an ``orders`` frame of the ``amounts``
+    (Python), one check line; the CLI (``invoke``) then works in ``root``."""
     write_notebook(
         root / "orders.ipynb",
-        "day = '2026-09-01'\nn_rows = 5",
+        parameters,
         "%load_ext jupyter_dataops\nimport polars as pl\n"
-        "orders = pl.DataFrame({'amount': [float(i) for i in range(n_rows)]})",
-        "%%dataops_test orders\nrow_count > 0",
+        f"orders = pl.DataFrame({{'amount': {amounts}}})",
+        f"%%dataops_test orders\n{check}",
     )
     monkeypatch.chdir(root)
     cli_env(monkeypatch)
+
+
+@pytest.mark.slow
+def test_runs_shows_parameters_once_and_tells_the_gate_apart(tmp_path, monkeypatch):
+    root = tmp_path / "orders"
+    orders_project(root, monkeypatch, "day = '2026-09-01'\nn_rows = 5", AMOUNTS, "row_count > 0")
     assert invoke("promote", "orders.ipynb", "--step", "orders").exit_code == 0
     for day in ("2026-09-02", "2026-09-03"):
         out = invoke("run", "-p", f"day={day}")
@@ -223,15 +232,8 @@ def test_an_alert_names_parameters_host_and_rounds_like_the_cli(tmp_path, monkey
     from builders import Hook
 
     root = tmp_path / "orders"
-    write_notebook(
-        root / "orders.ipynb",
-        "day = '2026-09-01'",
-        "%load_ext jupyter_dataops\nimport polars as pl\n"
-        "orders = pl.DataFrame({'amount': [1.0, 2.0, 4.0]})",
-        "%%dataops_test orders\navg(amount) < 2  # an average of 7/3 fails",
-    )
-    monkeypatch.chdir(root)
-    cli_env(monkeypatch)
+    check = "avg(amount) < 2  # an average of 7/3 fails"
+    orders_project(root, monkeypatch, "day = '2026-09-01'", "[1.0, 2.0, 4.0]", check)
     hook = Hook()
     try:
         (root / "dataops.yaml").write_text(
@@ -274,15 +276,7 @@ def test_promote_writes_the_pipeline_name_it_keeps_the_history_under(tmp_path):
 @pytest.mark.slow
 def test_a_renamed_pipeline_is_refused_until_its_history_is_moved(tmp_path, monkeypatch):
     root = tmp_path / "shop"
-    write_notebook(
-        root / "orders.ipynb",
-        "n_rows = 5",
-        "%load_ext jupyter_dataops\nimport polars as pl\n"
-        "orders = pl.DataFrame({'amount': [float(i) for i in range(n_rows)]})",
-        "%%dataops_test orders\nrow_count > 0",
-    )
-    monkeypatch.chdir(root)
-    cli_env(monkeypatch)
+    orders_project(root, monkeypatch, "n_rows = 5", AMOUNTS, "row_count > 0")
     assert invoke("promote", "orders.ipynb", "--step", "orders").exit_code == 0
     assert invoke("run").exit_code == 0
     path = root / "dataops.yaml"
