@@ -239,6 +239,27 @@ def json_events(stderr: str) -> list[dict]:
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
+def chart_rows(spec: dict) -> list[dict]:
+    """A metric chart's points as the viewer makes them of its spec (``chart_spec``): the
+    columns flattened into one row per point, each lookup's fields added (``status``/``rules``,
+    the limits ``c``/``l``/``u``/``s``, ``parameters``); a row keeps ``k``/``g``/``q`` only
+    where its data has them. A spec without a ``flatten`` (an altair picture's) has its rows."""
+    if not any("flatten" in step for step in spec.get("transform", [])):
+        return list(spec["data"]["values"])
+    (columns,) = spec["data"]["values"]
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    for step in spec["transform"]:
+        if "lookup" in step:
+            key, found = step["lookup"], step["from"]
+            table = {entry[key]: entry for entry in found["data"]["values"]}
+            for row in rows:
+                entry = table[row.get(key) or 0]
+                row.update({name: entry.get(name) for name in found["fields"]})
+    return rows
+
+
 def check_line(
     line: int,
     status: str,

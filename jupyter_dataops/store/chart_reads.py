@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, Text, cast, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, Text, case, cast, func, select, type_coerce
 
 from jupyter_dataops.store.base import _CR, _M, _SR, StoreBase, _iso
 
@@ -35,21 +35,22 @@ class ChartReadsMixin(StoreBase):
         last: int | None = None,
         before: int | None = None,
     ) -> dict[str, Any]:
-        """``{"total", "first", "points"}``: the ``last`` points (None: all) before position
+        """``{"total", "first", "columns"}``: the ``last`` points (None: all) before position
         ``before`` (None: the newest) of the series, ``first`` the position of the first of them.
 
-        Each point as ``metric_series`` gives it, plus ``parameters`` (the run's, as stored:
-        secrets already ``***``); runs with equal parameters share one dict.
+        ``columns``: each of ``FIELDS`` (those of ``metric_series``' points, plus ``parameters``:
+        the run's, as stored, secrets already ``***``) as a list, one entry per point; runs with
+        equal parameters share one dict. ``points(columns)`` gives them as dicts.
         """
         ids = self._resolve_steps(step, pipeline)
+        reader = _Rows(self.dialect)
         if not ids:
-            return {"total": 0, "first": 0, "points": []}
+            return {"total": 0, "first": 0, "columns": reader.columns([])}
         own = [_M.c.step_id.in_(ids), _M.c.key == metric_key]  # on the metrics index
         if suite is not None:
             own.append(_M.c.suite == suite)
         where = [*own, _SR.c.mode == "production"]
         joined = _M.join(_SR, _SR.c.id == _M.c.step_run_id)
-        reader = _Rows(self.dialect)
         with self._read() as conn:
             # a step that ran for partitions (index step_id, partition); where none of this
             # metric's runs had one, the partitioned reading keeps run order all the same
@@ -64,7 +65,7 @@ class ChartReadsMixin(StoreBase):
             if last is None and before is None:  # every point: one read
                 rows = reader.read(conn, reader.query(joined, where))
                 points = _by_partition(rows) if partitioned else rows
-                return {"total": len(points), "first": 0, "points": points}
+                return {"total": len(points), "first": 0, "columns": reader.columns(points)}
             if not partitioned:
                 # counted and paged on the metrics index alone, less the step's few runs that
                 # were not production (index step_id, mode, id); then the page's rows in full
@@ -76,7 +77,7 @@ class ChartReadsMixin(StoreBase):
                     q = reader.query(joined, where, newest_first=True)
                     q = q.limit(end - start).offset(total - end)
                     points = list(reversed(reader.read(conn, q)))
-                    return {"total": total, "first": start, "points": points}
+                    return {"total": total, "first": start, "columns": reader.columns(points)}
                 page = conn.scalars(
                     select(_M.c.id)
                     .where(*own)
@@ -85,7 +86,8 @@ class ChartReadsMixin(StoreBase):
                     .offset(total - end)
                 ).all()
                 q = reader.query(joined, [*where, _M.c.id.in_(page)])
-                return {"total": total, "first": start, "points": reader.read(conn, q)}
+                points = reader.read(conn, q)
+                return {"total": total, "first": start, "columns": reader.columns(points)}
             # a partitioned step: runs without a partition first, then one point per partition;
             # counted and windowed on the metrics index (step_id, key, partition, suite,
             # step_run_id) alone (metrics.partition, 0014), less the step's runs that were not
@@ -129,13 +131,9 @@ class ChartReadsMixin(StoreBase):
                 ).all()
                 wanted = set(latest)
                 runs = [*where, _M.c.step_run_id.in_(latest)] if len(latest) <= _IN_LIST else where
-                rows = [
-                    r
-                    for r in reader.read(conn, reader.query(joined, runs))
-                    if r["step_run_id"] in wanted
-                ]
+                rows = [r for r in reader.read(conn, reader.query(joined, runs)) if r[0] in wanted]
                 points += _by_partition(rows)
-        return {"total": total, "first": start, "points": points}
+        return {"total": total, "first": start, "columns": reader.columns(points)}
 
     def chart_verdicts(
         self,
@@ -181,13 +179,13 @@ def _bounds(total: int, last: int | None, before: int | None) -> tuple[int, int]
     return start, end
 
 
-def _by_partition(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _by_partition(series: list[tuple]) -> list[tuple]:
     """One point per partition (its latest run: a re-run replaces the day's point), in
     partition order after the runs without one (in run order)."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, tuple] = {}
     plain = []
     for p in series:  # oldest first: a later run of a partition replaces the earlier one
-        key = p["partition"]
+        key = p[_PARTITION]
         if key is None:
             plain.append(p)
         else:
@@ -195,17 +193,37 @@ def _by_partition(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return plain + [latest[k] for k in sorted(latest)]
 
 
+FIELDS = (
+    "step_run_id",
+    "pipeline_run_id",
+    "time",
+    "value",
+    "status",
+    "attempt",
+    "suite",
+    "partition",
+    "parameters",
+)
+_TIME, _PARTITION, _PARAMETERS = 2, 7, 8
+
+
+def points(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """``chart_window``'s columns as one dict per point (``metric_series``' shape)."""
+    return [dict(zip(FIELDS, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
 class _Rows:
-    """The window's query and the conversion of its rows (one parse per distinct parameters)."""
+    """The window's query and its rows as columns (times formatted in SQL where the database
+    can, one parse per distinct parameters): at 10,000 points, per-row Python work is what
+    the answer's time is made of."""
 
     def __init__(self, dialect: str) -> None:
-        self.sqlite = dialect == "sqlite"
+        self.dialect = dialect
         self.parameters: dict[Any, Any] = {}
 
     def query(
         self, joined: Any, where: Sequence[ColumnElement[bool]], *, newest_first: bool = False
     ) -> Select:
-        stamp = func.coalesce(_SR.c.started_at, _M.c.recorded_at)
         order = (
             (_M.c.step_run_id.desc(), _M.c.id.desc())
             if newest_first
@@ -215,8 +233,7 @@ class _Rows:
             select(
                 _M.c.step_run_id,
                 _SR.c.pipeline_run_id,
-                # SQLite keeps the UTC time as text: read it as text, not parsed per row
-                type_coerce(stamp, String()) if self.sqlite else stamp,
+                self._stamp(func.coalesce(_SR.c.started_at, _M.c.recorded_at)),
                 _M.c.value,
                 _SR.c.status,
                 _SR.c.attempt,
@@ -229,32 +246,53 @@ class _Rows:
             .order_by(*order)
         )
 
-    def read(self, conn: Any, q: Select) -> list[dict[str, Any]]:
-        return [
-            {
-                "step_run_id": srid,
-                "pipeline_run_id": prid,
-                "time": _stamp(at),
-                "value": float(value),
-                "status": status,
-                "attempt": attempt,
-                "suite": suite,
-                "partition": partition,
-                "parameters": self._parameters(params),
-            }
-            for srid, prid, at, value, status, attempt, suite, partition, params in conn.execute(
-                q
-            ).all()
-        ]
+    def _stamp(self, stamp: Any) -> Any:
+        """The UTC time as ``_iso`` writes it (``2026-12-06T12:00:00.5+00:00``), formatted by
+        the database where it can (``_stamp`` finishes what it leaves)."""
+        if self.dialect == "sqlite":  # kept as text: 2026-12-06 12:00:00.000000
+            text = type_coerce(stamp, String())
+            frac = func.substr(text, 20, type_=String())
+            return case(
+                (
+                    (func.length(text) == 26) & (func.substr(text, 11, 1) == " "),
+                    func.substr(text, 1, 10, type_=String())
+                    + "T"
+                    + func.substr(text, 12, 8, type_=String())
+                    + case((frac == ".000000", ""), else_=frac)
+                    + "+00:00",
+                ),
+                else_=text,
+            )
+        if self.dialect == "postgresql":
+            text = func.to_char(func.timezone("UTC", stamp), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+            return func.regexp_replace(text, r"\.000000$", "", type_=String()) + "+00:00"
+        return stamp
 
-    def _parameters(self, raw: Any) -> dict[str, Any] | None:
-        if raw is None:
-            return None
+    def read(self, conn: Any, q: Select) -> list[tuple]:
+        return conn.execute(q).all()
+
+    def columns(self, rows: list[tuple]) -> dict[str, list[Any]]:
+        cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in FIELDS]
+        cols[_TIME] = [
+            t if t is None or (type(t) is str and t.endswith("+00:00")) else _stamp(t)
+            for t in cols[_TIME]
+        ]
+        found = self.parameters
+        cols[_PARAMETERS] = [
+            None if raw is None else found[raw] if raw in found else self._parameters(raw)
+            for raw in cols[_PARAMETERS]
+        ]
+        cols[3] = [float(v) for v in cols[3]]  # the value: a Decimal on some databases
+        return dict(zip(FIELDS, cols, strict=True))
+
+    def _parameters(self, raw: Any) -> dict[str, Any]:
         key = raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
         found = self.parameters.get(key)
         if found is None:
             value = json.loads(raw) if isinstance(raw, str) else raw
             found = self.parameters[key] = value if isinstance(value, dict) else {}
+        if isinstance(raw, str):
+            self.parameters[raw] = found
         return found
 
 
@@ -270,4 +308,4 @@ def _stamp(value: Any) -> str | None:
     return _iso(datetime.fromisoformat(text))
 
 
-__all__ = ["ChartReadsMixin"]
+__all__ = ["FIELDS", "ChartReadsMixin", "points"]

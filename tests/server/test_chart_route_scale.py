@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from builders import chart_rows
 
 from jupyter_dataops.pipeline.views.charts import metric_chart
 from jupyter_dataops.store import open_store
@@ -58,7 +59,7 @@ async def test_ten_thousand_points_answer_under_one_megabyte_with_the_charts_jud
 ):
     data, size = await chart_answer(jp_fetch, limit=0)
     assert size <= ONE_MB, f"{size:,} bytes"
-    rows = data["spec"]["data"]["values"]
+    rows = chart_rows(data["spec"])
     assert len(rows) == POINTS and data["window"] == {
         "first": 0,
         "count": POINTS,
@@ -72,7 +73,7 @@ async def test_ten_thousand_points_answer_under_one_megabyte_with_the_charts_jud
     assert data["limits"] == pytest.approx(expected.limits)
     assert data["violations"] == expected.violations and data["violations"]
     flagged = {p.step_run_id: p.rules[0] for p in expected.points if p.rules}
-    assert {r["r"]: r["k"] for r in rows if "k" in r} == flagged
+    assert {r["r"]: r["status"] for r in rows if r["status"] != "in control"} == flagged
     # the limits drawn are the chart's: one table entry and nothing per row, since a frozen
     # baseline's limits never move
     (lookup,) = [t for t in data["spec"]["transform"] if t.get("lookup") == "g"]
@@ -82,7 +83,7 @@ async def test_ten_thousand_points_answer_under_one_megabyte_with_the_charts_jud
             for v in (expected.limits["center"], expected.limits["lcl"], expected.limits["ucl"])
         )
     }
-    assert not any("g" in r for r in rows)
+    assert "g" not in data["spec"]["data"]["values"][0]  # no column: all on entry 0
 
 
 async def test_the_chart_opens_on_the_newest_window_and_pages_to_older_history(year, jp_fetch):
@@ -98,11 +99,11 @@ async def test_the_chart_opens_on_the_newest_window_and_pages_to_older_history(y
     }
     whole = metric_chart(year, "step0", "row_count")
     ids = [p.step_run_id for p in whole.points]
-    assert [r["r"] for r in newest["spec"]["data"]["values"]] == ids[-90:]
+    assert [r["r"] for r in chart_rows(newest["spec"])] == ids[-90:]
 
     older, _ = await chart_answer(jp_fetch, before=window["older"])
     assert older["window"]["first"] == POINTS - 180 and older["window"]["newer"] == POINTS
-    rows = older["spec"]["data"]["values"]
+    rows = chart_rows(older["spec"])
     assert [r["r"] for r in rows] == ids[-180:-90]
     assert [r["x"] for r in rows] == list(range(POINTS - 179, POINTS - 89))
     # limits from the whole judged baseline, not the window: the same on every page
@@ -117,4 +118,4 @@ async def test_the_chart_opens_on_the_newest_window_and_pages_to_older_history(y
         "older": None,
         "newer": 140,  # the 90 points after the oldest 50
     }
-    assert [r["r"] for r in oldest["spec"]["data"]["values"]] == ids[:50]
+    assert [r["r"] for r in chart_rows(oldest["spec"])] == ids[:50]

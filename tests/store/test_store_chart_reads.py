@@ -43,8 +43,9 @@ def check_every_window(store, expected: list[dict]) -> None:
         start = 0 if last is None else max(0, end - last)
         assert got["total"] == total and got["first"] == start, (last, before)
         want = expected[start:end]
-        assert [p["step_run_id"] for p in got["points"]] == [p["step_run_id"] for p in want]
-        for p, w in zip(got["points"], want, strict=True):
+        points = chart_reads.points(got["columns"])  # read as columns, one list per field
+        assert [p["step_run_id"] for p in points] == [p["step_run_id"] for p in want]
+        for p, w in zip(points, want, strict=True):
             assert {k: p[k] for k in w} == w  # every field metric_series gives, the same
             assert p["parameters"] == {"day": p["partition"] or "none", "n": 3}
 
@@ -81,8 +82,6 @@ def test_every_window_of_a_partitioned_series_is_its_slice_with_re_runs_replacin
 
 
 def test_an_unknown_step_has_an_empty_window(store):
-    assert store.chart_window("nope", "row_count", last=90) == {
-        "total": 0,
-        "first": 0,
-        "points": [],
-    }
+    got = store.chart_window("nope", "row_count", last=90)
+    assert (got["total"], got["first"]) == (0, 0)
+    assert got["columns"] == {name: [] for name in chart_reads.FIELDS}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from builders import chart_rows
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.errors import DataOpsError
@@ -54,7 +55,7 @@ def spec_of(widget: MetricChartWidget) -> dict:
 
 def plotted(widget: MetricChartWidget) -> list[float]:
     spec = spec_of(widget)
-    return [row["y"] for row in spec["data"]["values"]]
+    return [row["y"] for row in chart_rows(spec)]
 
 
 def test_chart_is_an_offline_vegalite_v5_bundle_of_the_production_series(store):
@@ -124,7 +125,7 @@ def test_moving_range_line_points_are_runs(store):
     assert widget.point_run(8)["step_run_id"] == ids[8]
     assert "WE1" in widget.broken
     assert f"run #{ids[8]} (" in widget.rules_list.value  # the jump up to 25
-    rows = spec_of(widget)["data"]["values"]
+    rows = chart_rows(spec_of(widget))
     assert [r["r"] for r in rows] == ids
 
 
@@ -132,9 +133,9 @@ def test_chart_tooltips_name_the_run_of_each_point(store):
     ids = record(store, STABLE[:5])
     widget = MetricChartWidget(store, "load", METRIC)
     spec = spec_of(widget)
-    assert [r["r"] for r in spec["data"]["values"]] == ids  # shown as "#id" (a calculate)
+    assert [r["r"] for r in chart_rows(spec)] == ids  # shown as "#id" (a calculate)
     assert {"calculate": "'#' + datum.r", "as": "run"} in spec["transform"]
-    assert all(r["t"].endswith("Z") for r in spec["data"]["values"])  # UTC, said locally
+    assert all(r["t"].endswith("Z") for r in chart_rows(spec))  # UTC, said locally
     tooltips = [
         layer["encoding"]["tooltip"]
         for layer in spec["layer"]
@@ -235,7 +236,7 @@ def test_the_widget_shows_a_window_and_pages_to_older_history(store):
     limits = widget.chart.limits
     widget.older_button.click()
     assert [p["step_run_id"] for p in widget.series] == ids[:40]
-    assert [r["x"] for r in spec_of(widget)["data"]["values"]] == list(range(1, 41))
+    assert [r["x"] for r in chart_rows(spec_of(widget))] == list(range(1, 41))
     assert widget.older_button.disabled and not widget.newer_button.disabled
     assert widget.chart.limits == limits  # the whole baseline's, whatever the window
     widget.newer_button.click()

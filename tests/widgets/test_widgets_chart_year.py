@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from builders import chart_rows
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_dataops.store import open_store
@@ -46,7 +47,7 @@ def year(tmp_path_factory):
 def drawn(widget: MetricChartWidget) -> tuple[list[dict], int]:
     """The widget's plotted rows and the size of what it sends to the page."""
     (output,) = widget.output.outputs
-    return output["data"][VEGALITE]["data"]["values"], len(json.dumps(output))
+    return chart_rows(output["data"][VEGALITE]), len(json.dumps(output))
 
 
 def test_the_widget_opens_on_a_small_window_of_a_year_and_pages_to_older_points(year):

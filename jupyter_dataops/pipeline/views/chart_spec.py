@@ -94,47 +94,32 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     points = chart.points
     judged = chart._result is not None
     partitioned = any(p.partition for p in points)
-    words = {**RULES, "ewma": "the EWMA left its control limits"}
     first = chart.first + 1
-    rows: list[dict[str, Any]] = []
-    keys: list[str] = []
-    shown: dict[Any, str | None] = {}  # a run's parameters as shown, by parameters and partition
-    params: dict[str | None, int] = {}  # distinct parameters shown -> their entry
-    for i, p in enumerate(points):
-        y = p.statistic if p.statistic is not None else p.value
-        row: dict[str, Any] = {
-            "x": first + i,
-            "r": p.step_run_id,
-            "t": _time(p.time),
-            "y": rounded(y),
-        }
-        if chart.chart == "ewma" and judged:
-            row["v"] = rounded(p.value)
-        if partitioned:
-            row["p"] = p.partition or f"run #{p.step_run_id}"
-        rules = p.rules
-        if rules:
-            row["k"] = rules[0]
-            row["b"] = "; ".join(f"{r}: {words.get(r, r)}" for r in rules)
-            if rules[0] not in keys:
-                keys.append(rules[0])
-        seen = (id(p.parameters), p.partition)
-        if seen not in shown:
-            shown[seen] = point_parameters(p)
-        q = params.setdefault(shown[seen], len(params))
-        if q:
-            row["q"] = q
-        rows.append(row)
+    # one list per field, the rows made by a flatten transform in the viewer: at 10,000 points
+    # a dict per point was most of the answer's time and size
+    columns: dict[str, list[Any]] = {
+        "x": list(range(first, first + len(points))),
+        "r": [p.step_run_id for p in points],
+        "t": _times([p.time for p in points]),
+        "y": rounded_all([p.value if p.statistic is None else p.statistic for p in points]),
+    }
+    if chart.chart == "ewma" and judged:
+        columns["v"] = rounded_all([p.value for p in points])
+    if partitioned:
+        columns["p"] = [p.partition or f"run #{p.step_run_id}" for p in points]
+    rules_table, keys = _rules_column(points, columns)
+    params = _parameters_column(points, columns, partitioned)
     order = [*RULES, "ewma"]
     domain = [IN_CONTROL] + sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
     x_axis: dict[str, Any] = {"format": "d", "tickMinStep": 1}
     if partitioned:  # a label for each tick, the ticks chosen here (≤ 15 whatever the length)
-        stride = _stride(len(rows))
-        ticks = [r for r in rows if r["x"] % stride == 0] or rows[:1]
-        labels = json.dumps({str(r["x"]): r["p"] for r in ticks})
+        stride = _stride(len(points))
+        xs, labels = columns["x"], columns["p"]
+        ticks = [i for i, x in enumerate(xs) if x % stride == 0] or [0]
+        shown = json.dumps({str(xs[i]): labels[i] for i in ticks})
         x_axis.update(
-            values=[r["x"] for r in ticks],
-            labelExpr=f"{labels}[''+datum.value] || ''",
+            values=[xs[i] for i in ticks],
+            labelExpr=f"{shown}[''+datum.value] || ''",
             labelOverlap=True,
             labelAngle=-40,
         )
@@ -147,9 +132,14 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     }
     layers: list[dict[str, Any]] = []
     phase2 = None
-    lookups: list[dict[str, Any]] = []
+    lookups: list[dict[str, Any]] = [
+        {
+            "lookup": "k",
+            "from": {"data": {"values": rules_table}, "key": "k", "fields": ["status", "rules"]},
+        }
+    ]
     if judged:
-        table = _limits_table(chart, rows)
+        table = _limits_table(chart, columns)
         lookups.append(
             {
                 "lookup": "g",
@@ -184,7 +174,7 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
         {"field": "x", "type": "quantitative", "title": "sample", "format": "d"},
         {"field": "y", "type": "quantitative", "title": "statistic", "format": ".6g"},
     ]
-    if any(q["lookup"] == "q" for q in lookups):
+    if any(lookup["lookup"] == "q" for lookup in lookups):
         tooltip.insert(1, {"field": "parameters", "type": "nominal", "title": "parameters"})
     if partitioned:
         tooltip.insert(0, {"field": "p", "type": "nominal", "title": "partition"})
@@ -261,14 +251,13 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     # Vega's expressions know no `Infinity` (an unknown signal: the chart is not drawn at all)
     p2 = "MAX_VALUE" if phase2 == math.inf else phase2 if phase2 is not None else first - 1
     transform = [
+        {"flatten": list(columns)},
         {"calculate": "'#' + datum.r", "as": "run"},
-        {"calculate": f"datum.k || '{IN_CONTROL}'", "as": "status"},
-        {"calculate": f"datum.b || '{IN_CONTROL}'", "as": "rules"},
         {"calculate": f"datum.x < {p2} ? 'I' : 'II'", "as": "phase"},
         # the run's start in the viewer's time zone (the panel says it in the browser's locale)
         {"calculate": f"timeFormat(toDate(datum.t), '{TIME_FORMAT}')", "as": "run_time"},
     ]
-    for lookup in lookups:  # a row without ``g`` (``q``) is on the table's first entry
+    for lookup in lookups:  # a row without ``k``/``g``/``q`` is on the table's first entry
         key = lookup["lookup"]
         transform += [{"calculate": f"datum.{key} || 0", "as": key}, lookup]
     return {
@@ -276,7 +265,7 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
         "title": chart.title,
         "width": width,
         "height": height,
-        "data": {"values": rows},
+        "data": {"values": [columns]},
         "transform": transform,
         "layer": layers,
     }
@@ -321,30 +310,114 @@ def _stride(n: int) -> int:
     return stride
 
 
-def _limits_table(chart: MetricChart, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _limits_table(chart: MetricChart, columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """The distinct centre, limits and (rule charts) the zones' sigma of the points, the first
-    point's first; each row not on entry 0 gets its entry in ``g``."""
-    result = chart._result
-    se = getattr(result, "se", None)
+    point's first; the column ``g`` names each point's entry (left out when all are on 0)."""
+    points = chart.points
+    se = getattr(chart._result, "se", None)
     zones = chart.chart not in ("ewma", "cusum") and se is not None
-    sigmas = se.tolist() if zones else [None] * len(rows)
+    sigmas = [None if s != s else s for s in se.tolist()] if zones else [None] * len(points)
+    raw = list(
+        zip(
+            [p.center for p in points],
+            [p.lcl for p in points],
+            [p.ucl for p in points],
+            sigmas,
+            strict=True,
+        )
+    )
     table: dict[tuple, int] = {}
-    seen: dict[tuple, int] = {}  # the points' limits as they are -> their entry (rounded once)
-    for p, s, row in zip(chart.points, sigmas, rows, strict=True):
-        raw = (p.center, p.lcl, p.ucl, s)
-        g = seen.get(raw)
-        if g is None:
-            limits = (rounded(p.center), rounded(p.lcl), rounded(p.ucl), rounded(s))
-            g = seen[raw] = table.setdefault(limits, len(table))
-        if g:
-            row["g"] = g
+    entry: dict[tuple, int] = {}  # the points' limits as they are -> their entry (rounded once)
+    for limits in dict.fromkeys(raw):
+        entry[limits] = table.setdefault(tuple(map(rounded, limits)), len(table))
+    if len(table) > 1:
+        columns["g"] = [entry[limits] for limits in raw]
     out = []
     for (c, lo, u, s), g in table.items():
-        entry = {"g": g, "c": c, "l": lo, "u": u}
+        row = {"g": g, "c": c, "l": lo, "u": u}
         if zones:
-            entry["s"] = s
-        out.append(entry)
+            row["s"] = s
+        out.append(row)
     return out or [{"g": 0, "c": None, "l": None, "u": None}]
+
+
+def _rules_column(points: list[Any], columns: dict[str, list[Any]]) -> tuple[list, list[str]]:
+    """The table of the distinct rule lists broken (entry 0: none; ``status`` the first rule,
+    which colours the point, ``rules`` each with its meaning) and the first rules in the order
+    met; the column ``k`` names each point's entry when any broke a rule."""
+    from jupyter_dataops.spc.rules import RULES
+
+    words = {**RULES, "ewma": "the EWMA left its control limits"}
+    table = [{"k": 0, "status": IN_CONTROL, "rules": IN_CONTROL}]
+    entry: dict[tuple[str, ...], int] = {(): 0}
+    keys: list[str] = []
+    column = []
+    for p in points:
+        rules = tuple(p.rules)
+        k = entry.get(rules)
+        if k is None:
+            k = entry[rules] = len(table)
+            text = "; ".join(f"{r}: {words.get(r, r)}" for r in rules)
+            table.append({"k": k, "status": rules[0], "rules": text})
+            if rules[0] not in keys:
+                keys.append(rules[0])
+        column.append(k)
+    if len(table) > 1:
+        columns["k"] = column
+    return table, keys
+
+
+def _parameters_column(
+    points: list[Any], columns: dict[str, list[Any]], partitioned: bool
+) -> dict[str | None, int]:
+    """The distinct parameters shown (text -> entry, the first point's 0); the column ``q``
+    names each point's entry when they differ. Runs with equal parameters share one dict, so
+    each is written once."""
+    keys = [id(p.parameters) for p in points]
+    if partitioned:
+        keys = list(zip(keys, [p.partition for p in points], strict=True))
+    params: dict[str | None, int] = {}
+    entry: dict[Any, int] = {}
+    for i, key in enumerate(keys):
+        if key not in entry:
+            entry[key] = params.setdefault(point_parameters(points[i]), len(params))
+    if len(params) > 1:
+        columns["q"] = [entry[key] for key in keys]
+    return params
+
+
+def _times(stamps: list[str | None]) -> list[str | None]:
+    """``_time`` of each stamp (the store's are ``...+00:00``: cut, not parsed)."""
+    return [
+        t[:19] + "Z" if t is not None and len(t) >= 19 and t.endswith("+00:00") else _time(t)
+        for t in stamps
+    ]
+
+
+def rounded_all(values: list[float | None]) -> list[float | int | None]:
+    """``rounded`` of each value, on arrays: whole numbers as ints when all are."""
+    import numpy as np
+
+    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    finite = np.isfinite(a)
+    whole = finite & (a == np.round(a)) & (np.abs(a) < 1e15)
+    if whole.all():
+        return a.astype(np.int64).tolist()
+    nonzero = finite & (a != 0) & ~whole
+    digits = np.zeros(len(a), dtype=np.int64)  # decimals that keep 7 significant digits
+    digits[nonzero] = 6 - np.floor(np.log10(np.abs(a[nonzero]))).astype(np.int64)
+    exact = nonzero & (np.abs(digits) <= 22)  # powers of ten a double holds exactly
+    scale = 10.0 ** np.where(exact, np.abs(digits), 0)
+    up, down = exact & (digits >= 0), exact & (digits < 0)
+    out = a.copy()
+    out[up] = np.round(a[up] * scale[up]) / scale[up]  # the quotient is the decimal's double
+    out[down] = np.round(a[down] / scale[down]) * scale[down]
+    listed = out.tolist()
+    for i in np.flatnonzero((nonzero & ~exact) | whole).tolist():  # one by one
+        listed[i] = rounded(listed[i])
+    if finite.all():
+        return listed
+    return [v if ok else None for v, ok in zip(listed, finite.tolist(), strict=True)]
 
 
 def _limit_layers(x: dict[str, Any], *, zones: bool) -> list[dict[str, Any]]:
@@ -356,8 +429,9 @@ def _limit_layers(x: dict[str, Any], *, zones: bool) -> list[dict[str, Any]]:
         layers += [
             {
                 "transform": [
-                    {"calculate": f"datum.c - {k} * datum.s", "as": "lo"},
-                    {"calculate": f"datum.c + {k} * datum.s", "as": "hi"},
+                    # a point without limits (still collecting) has no zones: null, not 0
+                    {"calculate": f"isValid(datum.s) ? datum.c - {k} * datum.s : null", "as": "lo"},
+                    {"calculate": f"isValid(datum.s) ? datum.c + {k} * datum.s : null", "as": "hi"},
                 ],
                 "mark": {
                     "type": "area",
@@ -393,4 +467,4 @@ def _palette(n: int) -> list[str]:
     return [_COLOURS[0]] + [warm[k % len(warm)] for k in range(n - 1)]
 
 
-__all__ = ["chart_spec", "point_parameters", "rounded"]
+__all__ = ["chart_spec", "point_parameters", "rounded", "rounded_all"]

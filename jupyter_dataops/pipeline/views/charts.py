@@ -21,7 +21,6 @@ and limits its own verdict recorded.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -32,16 +31,14 @@ if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
 
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
-_BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
 _IN_LIST = 900  # up to this many runs, a window's verdicts and sizes are read by run id
-_NO_SPC: dict[str, Any] = {}  # a verdict row without its spc details (never changed)
 _SIGNALS = {
     "ewma": "the EWMA left its control limits",
     "cusum": "a cumulative sum passed the decision interval",
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class ChartPoint:
     """One production run of the step, as charted."""
 
@@ -263,6 +260,11 @@ def metric_chart(
     from jupyter_dataops import spc
     from jupyter_dataops.checks.spc_check import size_key
     from jupyter_dataops.checks.spec import SpcOptions
+    from jupyter_dataops.pipeline.views.chart_judgement import (
+        judged_result,
+        statistic,
+        verdicts_by_run,
+    )
 
     if last is not None and last < 1:
         raise DataOpsError(f"last must be at least 1 run (or None for all), got {last}.")
@@ -296,8 +298,8 @@ def metric_chart(
     nkey = size_key(metric) if sized else None
     # the window's points only: the whole series is counted in SQL, never read (chart_reads)
     got = store.chart_window(step, metric, pipeline=pipeline, suite=suite, last=last, before=before)
-    series, start = got["points"], got["first"]
-    ids = [p["step_run_id"] for p in series]
+    columns, start = got["columns"], got["first"]
+    ids = columns["step_run_id"]
     wanted = ids if len(ids) <= _IN_LIST else None  # a long window reads them all at once
     sizes: dict[int, float] = {}
     if nkey is not None:
@@ -306,7 +308,7 @@ def metric_chart(
         ):
             sizes[p["step_run_id"]] = p["value"]
     verdicts = (  # as stored: a metric no spc line watches has none to read
-        _verdicts_by_run(
+        verdicts_by_run(
             store.chart_verdicts(step, metric, pipeline=pipeline, suite=suite, step_run_ids=wanted),
             chart,
             rules,
@@ -317,27 +319,35 @@ def metric_chart(
     )
     points: list[ChartPoint] = []
     dropped = 0
-    partitioned = any(p["partition"] for p in series)
-    for p in series:
-        size = sizes.get(p["step_run_id"])
+    partitioned = any(columns["partition"])
+    verdict_of = verdicts.get
+    for srid, prid, at, value, status, attempt, own, part, params in zip(
+        *columns.values(), strict=True
+    ):
+        size = sizes.get(srid) if sized else None
         if sized and not (size and size > 0):
             dropped += 1  # a p/np/u chart cannot place a run without its sample size
             continue
-        v = verdicts.get(p["step_run_id"])
-        points.append(
+        v = verdict_of(srid)
+        points.append(  # positional: 10,000 points are built in the chart route's time
             ChartPoint(
-                step_run_id=p["step_run_id"],
-                pipeline_run_id=p["pipeline_run_id"],
-                time=p["time"],
-                value=p["value"],
-                size=size,
-                status=p["status"],
-                attempt=p["attempt"],
-                suite=p["suite"],
-                check_status=v["status"] if v else None,
-                rules=list(v["spc"].get("broken") or []) if v else [],
-                partition=p["partition"] if partitioned else None,
-                parameters=p["parameters"],
+                srid,
+                prid,
+                at,
+                value,
+                size,
+                status,
+                attempt,
+                own,
+                v["status"] if v else None,
+                list(v["spc"].get("broken") or ()) if v else [],
+                False,
+                None,
+                None,
+                None,
+                None,
+                part if partitioned else None,
+                params,
             )
         )
     if dropped:
@@ -365,11 +375,14 @@ def metric_chart(
     base_ids = {b["step_run_id"] for b in base}
     for pt in points:
         pt.baseline = pt.step_run_id in base_ids
+        v = verdicts.get(pt.step_run_id)
+        if v and v["spc"] and v["spc"].get("seasonal"):  # its season's baseline, not the first N
+            pt.baseline = v["status"] == "baseline"
         if sized and pt.size:
-            pt.statistic = _statistic(chart, pt.value, pt.size)
+            pt.statistic = statistic(chart, pt.value, pt.size)
     if out.judged and points:
         try:
-            out._result = _judged_result(chart, rules, n, base, points, verdicts, bool(latest))
+            out._result = judged_result(chart, rules, n, base, points, verdicts, bool(latest))
         except DataOpsError as exc:
             raise DataOpsError(
                 f"cannot draw the {chart} chart of {metric} for step {step!r}: {exc}"
@@ -384,185 +397,6 @@ def _phase_starts(store: Store, chart: MetricChart) -> list[dict[str, Any]]:
     phases = store.spc_phases(chart.pipeline, chart.step, chart.metric)
     keys = [(p.partition, p.step_run_id) for p in chart.points]
     return phase_starts(phases, keys, whole=chart.first == 0) if phases else []
-
-
-def _recorded_limits(plotted: Any, points: list[ChartPoint], verdicts: dict[int, Any]) -> None:
-    """Each judged point takes the centre and limits its verdict recorded: a frozen line's are
-    the baseline's, a rolling line's move run by run, a seasonal line's are its season's, a new
-    phase's its own (the runs no verdict judged keep the chart's). Where they differ from the
-    chart's, the zones' sigma follows them (UCL = centre + 3 sigma)."""
-    import numpy as np
-
-    at, recorded = [], []
-    limits: dict[int, Any] = {}  # verdicts stored alike share their spc dict: read it once
-    for i, p in enumerate(points):
-        v = verdicts.get(p.step_run_id)
-        if v is None:
-            continue
-        spc = v["spc"]
-        key = id(spc)
-        if key not in limits:
-            judged = bool(spc and spc.get("judged"))
-            limits[key] = [spc.get(name) for name in ("center", "lcl", "ucl")] if judged else None
-        if limits[key] is not None:
-            at.append(i)
-            recorded.append(limits[key])
-    if not at:
-        return
-    idx = np.asarray(at)
-    values = np.array(recorded, dtype=np.float64)  # None: nan (the chart's value is kept)
-    se = getattr(plotted, "se", None)
-    moved = np.zeros(len(at), dtype=bool)
-    for k, name in enumerate(("center", "lcl", "ucl")):
-        array = getattr(plotted, name, None)
-        if array is None or len(array) != len(points):
-            continue
-        keep = ~np.isnan(values[:, k])
-        moved |= keep & (array[idx] != values[:, k])
-        array[idx[keep]] = values[keep, k]
-    if se is not None and len(se) == len(points) and moved.any():
-        i = idx[moved]
-        se[i] = (plotted.ucl[i] - plotted.center[i]) / 3
-
-
-def _set_points(points: list[ChartPoint], **arrays: Any) -> None:
-    """Each point's ``statistic``/``center``/``lcl``/``ucl`` from the result's arrays (None
-    where not finite)."""
-    for name, array in arrays.items():
-        for p, v in zip(points, array.tolist(), strict=True):
-            setattr(p, name, v if math.isfinite(v) else None)
-
-
-def _verdicts_by_run(
-    rows: list[dict[str, Any]], chart: str, rules: str | None, n: int
-) -> dict[int, dict[str, Any]]:
-    """The stored verdict per run of the line with these options (its newest row on that run)."""
-    out: dict[int, dict[str, Any]] = {}
-    same: dict[int, bool] = {}  # by the spc dict (verdicts stored alike share one)
-    for r in rows:
-        spc = r["spc"] or _NO_SPC
-        key = id(spc)
-        if key not in same:
-            options = spc.get("chart") == chart and spc.get("baseline") == n
-            same[key] = options and (rules is None or spc.get("rules") == rules)
-        if same[key]:
-            out[r["step_run_id"]] = r
-    return out
-
-
-def _statistic(chart: str, value: float, size: float) -> float:
-    """A p/np/u point as plotted: the proportion (p) or number (np) defective of the percent
-    metric's n, or defects per row (u), as the spc line judges it."""
-    if chart == "u":
-        return value / size
-    count = round(value / 100.0 * size)
-    return count / size if chart == "p" else float(count)
-
-
-def _judged_result(
-    chart: str,
-    rules: str | None,
-    n: int,
-    base: list[dict[str, Any]],
-    points: list[ChartPoint],
-    verdicts: dict[int, Any],
-    watched: bool,
-) -> Any:
-    """The spc result for the plotted points: limits from the baseline (phase I = the N baseline
-    runs put first), then each judged point's as its verdict recorded; the points' own rules from
-    the stored verdicts (or, for a metric no spc line watches, from the chart itself)."""
-    from jupyter_dataops import spc
-
-    values = [b["value"] for b in base] + [p.value for p in points]
-    if chart in spc.RULE_CHARTS:
-        kwargs: dict[str, Any] = {"phase1": n, "rules": None}
-        if chart in spc.SIZED_CHARTS:
-            sizes = [b["size"] for b in base] + [p.size for p in points]
-            counts = (
-                values
-                if chart == "u"
-                else [round(v / 100.0 * k) for v, k in zip(values, sizes, strict=True)]
-            )
-            full = spc.control_chart(counts, chart, sizes=sizes, **kwargs)
-        else:
-            full = spc.control_chart(values, chart, **kwargs)
-    elif chart == "ewma":
-        full = spc.ewma(values, phase1=n)
-    else:
-        full = spc.cusum(values, phase1=n)
-    plotted = _tail(full, len(points))
-    if watched:
-        _recorded_limits(plotted, points, verdicts)
-    if chart in spc.RULE_CHARTS:
-        plotted.rules = spc.rules.expand(rules)
-        if not watched:  # no verdicts stored: the rules judged on the plotted points are shown
-            found = spc.rules.evaluate(
-                plotted.statistics,
-                plotted.center,
-                plotted.se,
-                plotted.rules,
-                lcl=plotted.lcl,
-                ucl=plotted.ucl,
-            )
-            at: dict[int, list[str]] = {}
-            for r, idx in found.items():
-                for i in idx:
-                    at.setdefault(i, []).append(r)
-            for i, p in enumerate(points):
-                p.rules = at.get(i, [])
-        broken = dict.fromkeys(r for p in points for r in p.rules)
-        plotted.violations = {r: [i for i, p in enumerate(points) if r in p.rules] for r in broken}
-        plotted.beyond_limits = [
-            i for i, p in enumerate(points) if any(r in _BEYOND for r in p.rules)
-        ]
-        _set_points(
-            points,
-            statistic=plotted.statistics,
-            center=plotted.center,
-            lcl=plotted.lcl,
-            ucl=plotted.ucl,
-        )
-    else:
-        if not watched:
-            signals = set(plotted.signals)
-            for i, p in enumerate(points):
-                p.rules = [chart] if i in signals else []
-        flagged = [i for i, p in enumerate(points) if p.rules]
-        plotted.signals = flagged
-        if chart == "ewma":
-            _set_points(
-                points,
-                statistic=plotted.ewma,
-                center=plotted.center,
-                lcl=plotted.lcl,
-                ucl=plotted.ucl,
-            )
-        else:
-            up = [i for i in flagged if plotted.upper[i] >= -plotted.lower[i]]
-            plotted.signals_upper = up
-            plotted.signals_lower = [i for i in flagged if i not in up]
-            _set_points(points, center=plotted.center)
-    first = next((i for i, p in enumerate(points) if not p.baseline), len(points))
-    plotted.phase1 = first  # the phase II marker before the first run judged
-    return plotted
-
-
-def _tail(result: Any, k: int) -> Any:
-    """The result for its last ``k`` points (every per-point array cut; lists of indices are
-    set again by the caller)."""
-    import numpy as np
-
-    length = len(result)
-    cut = {
-        f.name: getattr(result, f.name)[length - k :]
-        for f in dataclasses.fields(result)
-        if isinstance(getattr(result, f.name), np.ndarray)
-        and getattr(result, f.name).shape[:1] == (length,)
-    }
-    out = dataclasses.replace(result, **cut)
-    if hasattr(out, "first_label"):
-        out.first_label = 1
-    return out
 
 
 def _when(iso: str | None) -> str:

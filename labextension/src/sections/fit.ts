@@ -44,16 +44,24 @@ export function fitSpec(spec: Spec, width: number): Spec {
 }
 
 /** Each point's start (`t`, UTC) as `run_time` in the browser's locale and zone, instead of
- * the spec's own `run_time` transform (a fixed pattern). */
+ * the spec's own `run_time` transform (a fixed pattern). A metric chart's points come as columns
+ * flattened into rows by the spec's first transform: the times are one more column. */
 function addRunTimes(spec: Spec): void {
   const values = spec.data?.values;
   if (!Array.isArray(values) || !Array.isArray(spec.transform)) {
     return;
   }
   spec.transform = spec.transform.filter((t: Spec) => t?.as !== 'run_time');
+  const flatten = spec.transform.find((t: Spec) => Array.isArray(t?.flatten));
+  const said = (t: unknown) => (typeof t === 'string' && localTime(t)) || '\u2014';
   for (const row of values) {
-    if (row && typeof row.t === 'string') {
-      row.run_time = localTime(row.t) || '\u2014';
+    if (flatten && row && Array.isArray(row.t)) {
+      row.run_time = row.t.map(said);
+    } else if (row && typeof row.t === 'string') {
+      row.run_time = said(row.t);
     }
+  }
+  if (flatten && !flatten.flatten.includes('run_time')) {
+    flatten.flatten.push('run_time');
   }
 }

@@ -8,6 +8,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from builders import chart_rows
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.pipeline.execution.context import StepHistory
@@ -55,3 +56,43 @@ def test_each_point_is_judged_and_drawn_against_its_weekday(store):
     saturday = by_day[days[19].isoformat()]
     assert saturday.center == pytest.approx(31.0) and saturday.ucl < 40  # (32 + 30) / 2
     assert by_day[days[-1].isoformat()].rules == ["WE1"]
+
+
+def test_a_point_whose_season_still_collects_is_drawn_without_limits(store):
+    # baseline 2 per weekday: two weeks, but the first Friday had no run, so the third week's
+    # Friday is still "collecting baseline 1/2 for Fridays" while the other days are judged
+    start = dt.date(2026, 9, 7)  # a Monday
+    days = [start + dt.timedelta(d) for d in range(21) if d != 4]
+    messages = {}
+    for i, day in enumerate(days):
+        pr = store.create_pipeline_run("sales", partition=day.isoformat())
+        sr = store.create_step_run(pr, "load")
+        store.start_step_run(sr)
+        hist = StepHistory(store, "load", "sales", str(sr), suite="orders")
+        res = run_checks(
+            pl.DataFrame({"x": range(day_value(day, i))}), SPEC, name="orders", history=hist
+        )
+        store.record_suite(sr, res)
+        store.finish_step_run(sr, "success")
+        messages[day.isoformat()] = res.results[0].message
+    friday = (start + dt.timedelta(18)).isoformat()
+    assert messages[friday] == "collecting baseline 1/2 for Fridays"
+
+    chart = metric_chart(store, "load", "row_count")
+    assert chart.judged  # the first N runs of the series are long collected
+    collecting = [p for p in chart.points if p.check_status == "baseline"]
+    assert len(collecting) == 14 and friday in {p.partition for p in collecting}
+    for p in collecting:  # neither another season's limits nor the plain first-N ones
+        assert (p.center, p.lcl, p.ucl) == (None, None, None), p.partition
+        assert p.baseline, p.partition  # one of its season's baseline runs (phase I)
+    judged = [p for p in chart.points if p.check_status != "baseline"]
+    assert len(judged) == 6 and all(p.center is not None and not p.baseline for p in judged)
+    assert friday not in {p.partition for p in judged}
+
+    # the picture: the collecting points look up an entry without limits (no line, no zones)
+    spec = chart.spec()
+    rows = {row["p"]: row for row in chart_rows(spec)}  # each with its entry's limits
+    assert (rows[friday]["c"], rows[friday]["u"], rows[friday]["s"]) == (None, None, None)
+    assert rows[days[-1].isoformat()]["c"] is not None
+    zones = [lyr for lyr in spec["layer"] if lyr["mark"].get("type") == "area"]
+    assert zones and all("isValid(datum.s)" in str(lyr["transform"]) for lyr in zones)

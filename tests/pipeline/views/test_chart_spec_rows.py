@@ -17,9 +17,10 @@ from pathlib import Path
 import jsonschema
 import polars as pl
 import pytest
+from builders import chart_rows
 
 from jupyter_dataops import run_checks
-from jupyter_dataops.pipeline.views.chart_spec import rounded
+from jupyter_dataops.pipeline.views.chart_spec import IN_CONTROL, rounded
 from jupyter_dataops.pipeline.views.charts import VEGALITE_V5, metric_chart
 from jupyter_dataops.widgets.chart import MetricChartWidget
 
@@ -52,23 +53,6 @@ def record(store, values, spec, *, partitions=None, parameters=None) -> list[int
     return ids
 
 
-def resolved(spec: dict) -> list[dict]:
-    """The spec's rows with their looked-up fields, as Vega-Lite's ``lookup`` transforms give
-    them (a row without the key is on the table's entry 0)."""
-    tables = {
-        t["lookup"]: {e[t["lookup"]]: e for e in t["from"]["data"]["values"]}
-        for t in spec["transform"]
-        if "lookup" in t
-    }
-    out = []
-    for row in spec["data"]["values"]:
-        full = dict(row)
-        for key, table in tables.items():
-            full.update({k: v for k, v in table[row.get(key, 0)].items() if k != key})
-        out.append(full)
-    return out
-
-
 def schema_errors(validator, spec) -> list[str]:
     return [f"{list(e.path)}: {e.message[:200]}" for e in validator.iter_errors(spec)]
 
@@ -86,7 +70,7 @@ def test_limits_constant_over_the_window_are_one_table_entry_and_nothing_per_row
     assert (entry["c"], entry["l"], entry["u"]) == tuple(
         rounded(chart.limits[k]) for k in ("center", "lcl", "ucl")
     )
-    assert not any("g" in row for row in spec["data"]["values"])
+    assert "g" not in spec["data"]["values"][0]  # no column: every point is on entry 0
     # the limits are drawn from the points' own fields, as step lines
     lines = [lyr for lyr in spec["layer"] if lyr["mark"].get("interpolate") == "step"]
     assert {lyr["encoding"]["y"]["field"] for lyr in lines if lyr["mark"]["type"] == "line"} == {
@@ -97,7 +81,7 @@ def test_limits_constant_over_the_window_are_one_table_entry_and_nothing_per_row
     assert all("data" not in lyr for lyr in lines)
     # the last run broke the limits as its check recorded; its row names the rule, no other
     broken = store.spc_verdicts("load", "avg(x)", pipeline="factory")[-1]["spc"]["broken"]
-    flagged = {row["r"]: row["k"] for row in spec["data"]["values"] if "k" in row}
+    flagged = {row["r"]: row["status"] for row in chart_rows(spec) if row["status"] != IN_CONTROL}
     assert broken and flagged == {ids[-1]: broken[0]}
 
 
@@ -110,7 +94,7 @@ def test_limits_that_move_along_the_series_are_each_points_own_as_its_verdict_re
     chart = metric_chart(store, "load", "avg(x)", pipeline="factory")
     spec = chart.spec()
     assert schema_errors(validator, spec) == []
-    rows = resolved(spec)
+    rows = chart_rows(spec)
     recorded = {
         c["step_run_id"]: c["spc"]
         for c in store.spc_verdicts("load", "avg(x)", pipeline="factory")
@@ -129,7 +113,7 @@ def test_limits_that_move_along_the_series_are_each_points_own_as_its_verdict_re
     assert len(moved) > 1
     table = next(t for t in spec["transform"] if t.get("lookup") == "g")["from"]["data"]["values"]
     assert len(table) == len({(e["c"], e["l"], e["u"], e["s"]) for e in table})
-    assert sum("g" in row for row in spec["data"]["values"]) >= len(moved) - 1
+    assert sum(bool(row.get("g")) for row in rows) >= len(moved) - 1
     assert [r["r"] for r in rows] == ids
 
 
@@ -146,7 +130,7 @@ def test_tooltips_and_broken_rules_name_the_partition_and_parameters_with_secret
     spec = chart.mimebundle()[VEGALITE_V5]
     assert schema_errors(validator, spec) == []
     assert "s3cr3t" not in json.dumps(spec)
-    rows = resolved(spec)
+    rows = chart_rows(spec)
     # the day repeats the partition, so the tooltip leaves it out; the token is hidden
     assert {r["parameters"] for r in rows} == {"region='eu west', api_token=***"}
     assert [r["p"] for r in rows] == days
@@ -172,5 +156,5 @@ def test_partition_axis_labels_a_few_ticks_whatever_the_window(store):
     axis = points["encoding"]["x"]["axis"]
     assert 1 < len(axis["values"]) <= 15
     labels = json.loads(axis["labelExpr"].split("[''")[0])
-    by_x = {r["x"]: r["p"] for r in spec["data"]["values"]}
+    by_x = {r["x"]: r["p"] for r in chart_rows(spec)}
     assert labels == {str(x): by_x[x] for x in axis["values"]}

@@ -6,6 +6,7 @@ store (SQLite, and PostgreSQL via DATAOPS_TEST_PG_URL)."""
 from __future__ import annotations
 
 import polars as pl
+from builders import chart_rows
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.pipeline.views.charts import VEGALITE_V5, metric_chart
@@ -40,7 +41,7 @@ def test_one_point_per_partition_in_partition_order_labelled_by_day(store):
     assert ids["03"] not in {p.step_run_id for p in chart.points}
 
     spec = chart.mimebundle()[VEGALITE_V5]
-    rows = [r for r in spec["data"]["values"] if "x" in r and "p" in r]
+    rows = chart_rows(spec)
     assert [(r["p"], f"#{r['r']}") for r in rows] == [
         (p.partition, f"#{p.step_run_id}") for p in chart.points
     ]
@@ -65,7 +66,7 @@ def test_a_step_without_partitions_keeps_its_runs_and_sample_axis(store):
     chart = metric_chart(store, "load", "row_count", pipeline="factory")
     assert [(p.step_run_id, p.partition) for p in chart.points] == [(first, None), (second, None)]
     spec = chart.mimebundle()[VEGALITE_V5]
-    assert not any("p" in r for r in spec["data"]["values"])
+    assert not any("p" in r for r in chart_rows(spec))
     assert all(
         "labelExpr" not in layer["encoding"]["x"].get("axis", {})
         for layer in spec["layer"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from builders import chart_rows
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.errors import DataOpsError
@@ -109,7 +110,7 @@ def flagged_by_check(verdicts: dict[int, dict]) -> set[tuple[int, str]]:
 
 def drawn_off_colour(spec: dict) -> set[str]:
     """The runs the picture colours as breaking a rule (not "in control")."""
-    return {f"#{row['r']}" for row in spec["data"]["values"] if "k" in row}
+    return {f"#{row['r']}" for row in chart_rows(spec) if row["status"] != "in control"}
 
 
 @pytest.mark.parametrize(("key", "chart", "rules"), [(I_KEY, "i", "nelson"), (P_KEY, "p", "qcc")])
