@@ -17,10 +17,10 @@ def recorded_limits(plotted: Any, points: list[Any], verdicts: dict[int, Any]) -
     """Each judged point takes the centre and limits its verdict recorded: a frozen line's are
     the baseline's, a rolling line's move run by run, a seasonal line's are its season's, a new
     phase's its own. Where they differ from the chart's, the zones' sigma follows them (UCL =
-    centre + 3 sigma). A point its verdict did not judge has no limits (a season or a new phase
-    still collecting its baseline: neither another season's limits nor the first N runs' are its
-    own), except the chart's own baseline runs (phase I of a line that is not seasonal); runs no
-    verdict judged keep the chart's."""
+    centre + 3 sigma). A point of a season or a new phase still collecting its baseline has no
+    limits (neither another season's nor the first N runs' are its own); the other points their
+    verdicts did not judge (phase I of a line that is not seasonal) and runs no verdict judged
+    keep the chart's."""
     import numpy as np
 
     at, recorded, blank = [], [], []
@@ -37,7 +37,7 @@ def recorded_limits(plotted: Any, points: list[Any], verdicts: dict[int, Any]) -
         if limits[key] is not None:
             at.append(i)
             recorded.append(limits[key])
-        elif spc.get("seasonal") or not p.baseline:
+        elif spc.get("seasonal") or (spc.get("phase") or 1) > 1:
             blank.append(i)
     if blank:
         for name in ("center", "lcl", "ucl", "se"):

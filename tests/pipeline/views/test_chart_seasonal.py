@@ -1,6 +1,7 @@
 """A seasonal spc line end to end on a real store, without kernels: each day is judged against
 its own weekday's baseline (read through the pipeline's StepHistory), its verdict records the
-season, and the chart draws each point against that season's limits."""
+season, and the chart draws each point against that season's limits; a point whose season (or
+new phase) still collects its baseline is drawn without limits."""
 
 from __future__ import annotations
 
@@ -96,3 +97,28 @@ def test_a_point_whose_season_still_collects_is_drawn_without_limits(store):
     assert rows[days[-1].isoformat()]["c"] is not None
     zones = [lyr for lyr in spec["layer"] if lyr["mark"].get("type") == "area"]
     assert zones and all("isValid(datum.s)" in str(lyr["transform"]) for lyr in zones)
+
+
+def test_a_point_of_a_new_phase_still_collecting_is_drawn_without_limits(store):
+    # a plain line, baseline 2; from the 5th day a new phase (dataops spc rebaseline) at 30
+    days = [f"2026-09-{d:02d}" for d in range(1, 9)]
+    values = [10, 11, 10, 11, 30, 31, 30, 31]
+    for i, (day, value) in enumerate(zip(days, values, strict=True)):
+        if i == 4:
+            store.add_spc_phase("sales", "load", "row_count", from_partition=day, reason="new feed")
+        pr = store.create_pipeline_run("sales", partition=day)
+        sr = store.create_step_run(pr, "load")
+        store.start_step_run(sr)
+        hist = StepHistory(store, "load", "sales", str(sr), suite="orders")
+        spec = "warn: spc row_count: baseline 2"
+        res = run_checks(pl.DataFrame({"x": range(value)}), spec, name="orders", history=hist)
+        store.record_suite(sr, res)
+        store.finish_step_run(sr, "success")
+    by_day = {p.partition: p for p in metric_chart(store, "load", "row_count").points}
+    # phase I's baseline runs are drawn against the limits they give (10.5)
+    assert by_day[days[0]].center == pytest.approx(10.5) and by_day[days[0]].baseline
+    for day in days[4:6]:  # collecting phase 2's baseline: not phase 1's limits, none
+        p = by_day[day]
+        assert p.check_status == "baseline" and (p.center, p.lcl, p.ucl) == (None, None, None)
+    for day in days[6:]:  # judged against phase 2's own baseline (30, 31)
+        assert by_day[day].center == pytest.approx(30.5) and by_day[day].check_status == "pass"
