@@ -1,6 +1,8 @@
-"""Builders the test modules share: notebooks, promoted projects, the ``dataops`` command in a
-subprocess and a local webhook receiver. Fixtures (a run store on each backend) are in
-``tests/conftest.py``.
+"""Builders the test modules share: notebooks, promoted projects and pipeline files, the
+``dataops`` command in a subprocess (a scheduler for the length of a block), a local webhook
+receiver, runs recorded straight into a store (``record_partition``, ``check_line``,
+``suite_result``) and polars frames as database tables (``load_tables``). Fixtures (a run store
+on each backend) are in ``tests/conftest.py``.
 
 Everything here is real: notebooks are written with nbformat for the ``python3`` kernel that
 papermill runs, promotion is the product's ``promote``, the webhook is an HTTP server on a free
