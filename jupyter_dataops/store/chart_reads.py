@@ -19,6 +19,9 @@ from sqlalchemy import ColumnElement, Select, String, Text, case, cast, func, se
 from jupyter_dataops.store.base import _CR, _M, _SR, StoreBase, _iso
 
 _IN_LIST = 900  # up to this many runs, a window's rows are read by run id
+# databases whose driver gives the window's columns as they are sent (no type to convert):
+# their rows are read as the driver's plain tuples
+_PLAIN = ("sqlite", "postgresql")
 
 
 class ChartReadsMixin(StoreBase):
@@ -162,7 +165,7 @@ class ChartReadsMixin(StoreBase):
             q = q.where(_CR.c.step_run_id.in_(list(step_run_ids)))
         parsed: dict[str, Any] = {}
         with self._read() as conn:
-            rows = conn.execute(q).all()
+            rows = _tuples(conn, q) if self.dialect in _PLAIN else conn.execute(q).all()
         out = []
         for srid, status, raw in rows:
             spc = parsed.get(raw)
@@ -170,6 +173,16 @@ class ChartReadsMixin(StoreBase):
                 spc = parsed[raw] = json.loads(raw) if raw else {}
             out.append({"step_run_id": srid, "status": status, "spc": spc})
         return out
+
+
+def _tuples(conn: Any, q: Select) -> list[tuple]:
+    """The rows of ``q`` as the driver's tuples: at 10,000 rows, SQLAlchemy's row objects
+    doubled the objects the garbage collector went over."""
+    result = conn.execute(q)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _bounds(total: int, last: int | None, before: int | None) -> tuple[int, int]:
@@ -269,7 +282,7 @@ class _Rows:
         return stamp
 
     def read(self, conn: Any, q: Select) -> list[tuple]:
-        return conn.execute(q).all()
+        return _tuples(conn, q) if self.dialect in _PLAIN else conn.execute(q).all()
 
     def columns(self, rows: list[tuple]) -> dict[str, list[Any]]:
         cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in FIELDS]

@@ -5,8 +5,8 @@ builds the points; this module judges them, on arrays).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import math
 from typing import Any
 
 _BEYOND = ("WE1", "N1")  # the rules "beyond the control limits" in every rule set
@@ -64,10 +64,24 @@ def recorded_limits(plotted: Any, points: list[Any], verdicts: dict[int, Any]) -
 
 def set_points(points: list[Any], **arrays: Any) -> None:
     """Each point's ``statistic``/``center``/``lcl``/``ucl`` from the result's arrays (None
-    where not finite)."""
+    where not finite), set through the points' slots in one pass per field."""
+    import numpy as np
+
+    if not points:
+        return
+    kind = type(points[0])
     for name, array in arrays.items():
-        for p, v in zip(points, array.tolist(), strict=True):
-            setattr(p, name, v if math.isfinite(v) else None)
+        a = np.asarray(array, dtype=np.float64)
+        if len(a) != len(points):
+            raise ValueError(f"{len(a)} values of {name} for {len(points)} points")
+        values = a.astype(object)
+        values[~np.isfinite(a)] = None
+        slot = getattr(kind, name, None)
+        if hasattr(slot, "__set__"):
+            collections.deque(map(slot.__set__, points, values.tolist()), maxlen=0)
+        else:
+            for p, v in zip(points, values.tolist(), strict=True):
+                setattr(p, name, v)
 
 
 def verdicts_by_run(
@@ -147,11 +161,10 @@ def judged_result(
                     at.setdefault(i, []).append(r)
             for i, p in enumerate(points):
                 p.rules = at.get(i, [])
-        broken = dict.fromkeys(r for p in points for r in p.rules)
-        plotted.violations = {r: [i for i, p in enumerate(points) if r in p.rules] for r in broken}
-        plotted.beyond_limits = [
-            i for i, p in enumerate(points) if any(r in _BEYOND for r in p.rules)
-        ]
+        flagged = [(i, p.rules) for i, p in enumerate(points) if p.rules]
+        broken = dict.fromkeys(r for _, found in flagged for r in found)
+        plotted.violations = {r: [i for i, found in flagged if r in found] for r in broken}
+        plotted.beyond_limits = [i for i, found in flagged if any(r in _BEYOND for r in found)]
         set_points(
             points,
             statistic=plotted.statistics,
