@@ -21,6 +21,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -320,7 +322,7 @@ class SeededProject:
         return self.root / name
 
 
-def seed_project(root: Path) -> SeededProject:
+def seed_project(root: Path, *, written: bool = False) -> SeededProject:
     """Write the project and record real runs with ``dataops run`` (papermill kernels):
 
     both steps promoted first (production runs execute the promoted versions; the gate with
@@ -330,7 +332,8 @@ def seed_project(root: Path) -> SeededProject:
     """
     from jupyter_dataops.store import open_store, resolve_store_url
 
-    write_project(root)
+    if not written:
+        write_project(root)
     url = resolve_store_url(root)
     with open_store(url):  # create and migrate once, before parallel runners open it
         pass
@@ -354,17 +357,36 @@ def seed_project(root: Path) -> SeededProject:
 
 
 @pytest.fixture(scope="package")
-def dataops_project(tmp_path_factory: pytest.TempPathFactory) -> SeededProject:
+def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the lab server serves, with the project written (``write_project``)."""
+    root = tmp_path_factory.mktemp("lab_root")
+    write_project(root)
+    return root
+
+
+@pytest.fixture(scope="package")
+def dataops_project(lab_root: Path) -> SeededProject:
     """A project seeded by real ``dataops run`` invocations (see ``seed_project``)."""
-    return seed_project(tmp_path_factory.mktemp("lab_root"))
+    return seed_project(lab_root, written=True)
 
 
 @pytest.fixture(scope="package")
 def lab_server(
-    dataops_project: SeededProject, tmp_path_factory: pytest.TempPathFactory
+    lab_root: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LabServer]:
-    """One ``jupyter lab`` for the browser tests on the seeded project (a free port, a random token)."""
-    server = start_lab(dataops_project.root, tmp_path_factory.mktemp("lab_state"))
+    """One ``jupyter lab`` for the browser tests on the seeded project (a free port, a random token).
+
+    It starts while the project is seeded (neither needs the other: the lab reads the store on
+    each request), and is handed out once both are done."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(start_lab, lab_root, tmp_path_factory.mktemp("lab_state"))
+        try:
+            request.getfixturevalue("dataops_project")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                stop_lab(starting.result())
+            raise
+        server = starting.result()
     try:
         yield server
     finally:
