@@ -200,8 +200,8 @@ def main() -> None:
         days = all_days[: args.days]
         steps = len(days) * len(NOTEBOOKS)
         copies = {name: root / name for name in ("per_day", "plain")}
-        for copy in copies.values():
-            shutil.copytree(factory, copy)
+        for copy in copies.values():  # not the promotions' kernel template's socket
+            shutil.copytree(factory, copy, ignore=shutil.ignore_patterns("warm-*.sock*"))
         gates = frozenset(p.name for p in (factory / ".dataops" / "runs").iterdir())
         load = os.getloadavg()[0]
         pm_wall, pm_cpu = papermill_by_hand(factory, days, root / "papermill")
