@@ -225,6 +225,14 @@ def use_project_server(state_dir: str | os.PathLike[str] | None) -> None:
         _project = Path(state_dir) if state_dir and warm_server.supported() else None
 
 
+def _forked_for() -> Path | None:
+    """The project whose template forked this process to run a command (``warm_command``):
+    its kernels fork from that template too."""
+    from jupyter_dataops.pipeline.execution import warm_server
+
+    return warm_server.forked_for
+
+
 def _say_once(why: str) -> None:
     if why not in _said:
         _said.add(why)
@@ -280,7 +288,8 @@ def template() -> Template | None:
         if current is None:
             try:
                 try:
-                    current = SharedTemplate(_project) if _project else Template()
+                    project = _project or _forked_for()
+                    current = SharedTemplate(project) if project else Template()
                 except OSError as exc:  # no shared one: this process's own, as usual
                     log.info("the project's kernel template is not available (%s)", exc)
                     current = Template()

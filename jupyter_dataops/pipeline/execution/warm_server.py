@@ -36,6 +36,10 @@ DEFAULT_IDLE = 600.0
 _MAX_PATH = 100  # AF_UNIX paths: 107 bytes on Linux, 103 on macOS
 _CRED = struct.Struct("3i")  # pid, uid, gid
 
+#: in a command that a project's template forked (``warm_command``): that project's state
+#: folder, whose template the command's kernels fork from too (``warm.template``)
+forked_for: Path | None = None
+
 
 def idle_seconds() -> float:
     """How long a project template waits, idle, before it exits (``DATAOPS_WARM_IDLE``)."""

@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.pipeline.execution.warm_protocol import _HEADER, PRELOAD, _recv_exact
@@ -165,11 +166,11 @@ def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any])
         random.seed()
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
-        from jupyter_dataops.pipeline.execution import warm
+        from jupyter_dataops.pipeline.execution import warm_server
         from jupyter_dataops.store import base
 
         base.RUNNER_PID = int(request["runner"])  # the command's runs name the client
-        warm.use_project_server(request["state_dir"])  # its kernels fork from this template
+        warm_server.forked_for = Path(request["state_dir"])  # its kernels fork from here too
         module, _, name = str(request["command"]).partition(":")
         if not module.startswith("jupyter_dataops."):
             raise ValueError(f"not a command of this package: {request['command']!r}")
