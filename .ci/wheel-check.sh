@@ -42,7 +42,7 @@ PYEOF
 
 echo "wheel-check: installing it in a fresh virtualenv"
 "$PY" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet "$WHEEL" >"$WORK/pip-install.log" 2>&1 \
+"$WORK/venv/bin/python" -m pip install --quiet --no-compile "$WHEEL" >"$WORK/pip-install.log" 2>&1 \
   || { cat "$WORK/pip-install.log"; fail "pip install of the wheel failed"; }
 
 # Only the venv and a few shell tools on PATH: no node, no system jupyter.
