@@ -351,8 +351,10 @@ def _rules_column(points: list[Any], columns: dict[str, list[Any]]) -> tuple[lis
     table = [{"k": 0, "status": IN_CONTROL, "rules": IN_CONTROL}]
     entry: dict[tuple[str, ...], int] = {(): 0}
     keys: list[str] = []
-    column = []
-    for p in points:
+    column = [0] * len(points)
+    for i, p in enumerate(points):
+        if not p.rules:  # most points: in control
+            continue
         rules = tuple(p.rules)
         k = entry.get(rules)
         if k is None:
@@ -361,7 +363,7 @@ def _rules_column(points: list[Any], columns: dict[str, list[Any]]) -> tuple[lis
             table.append({"k": k, "status": rules[0], "rules": text})
             if rules[0] not in keys:
                 keys.append(rules[0])
-        column.append(k)
+        column[i] = k
     if len(table) > 1:
         columns["k"] = column
     return table, keys

@@ -18,9 +18,11 @@ import jsonschema
 import polars as pl
 import pytest
 from builders import chart_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jupyter_dataops import run_checks
-from jupyter_dataops.pipeline.views.chart_spec import IN_CONTROL, rounded
+from jupyter_dataops.pipeline.views.chart_spec import IN_CONTROL, rounded, rounded_all
 from jupyter_dataops.pipeline.views.charts import VEGALITE_V5, metric_chart
 from jupyter_dataops.widgets.chart import MetricChartWidget
 
@@ -158,3 +160,19 @@ def test_partition_axis_labels_a_few_ticks_whatever_the_window(store):
     labels = json.loads(axis["labelExpr"].split("[''")[0])
     by_x = {r["x"]: r["p"] for r in chart_rows(spec)}
     assert labels == {str(x): by_x[x] for x in axis["values"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(), st.integers(-(10**16), 10**16).map(float)),
+        max_size=40,
+    )
+)
+def test_the_columns_numbers_are_rounded_on_arrays_as_one_by_one(values):
+    # the spec's columns round 10,000 values at once; each must be what `rounded` gives it
+    # (7 significant digits, whole numbers as ints, None for a missing or non-finite value)
+    got = rounded_all(values)
+    want = [rounded(v) for v in values]
+    assert got == want
+    assert [type(v) for v in got] == [type(v) for v in want]
