@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, Text, case, cast, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, Text, cast, func, select, type_coerce
 
 from jupyter_dataops.store.base import _CR, _M, _SR, StoreBase, _iso
 
@@ -262,22 +262,11 @@ class _Rows:
         )
 
     def _stamp(self, stamp: Any) -> Any:
-        """The UTC time as ``_iso`` writes it (``2026-12-06T12:00:00.5+00:00``), formatted by
-        the database where it can (``_stamp`` finishes what it leaves)."""
+        """The UTC time: SQLite's text as stored (cut in ``columns``: its string functions cost
+        more than Python's slices), PostgreSQL's formatted as ``_iso`` writes it
+        (``2026-12-06T12:00:00.5+00:00``) by the server."""
         if self.dialect == "sqlite":  # kept as text: 2026-12-06 12:00:00.000000
-            text = type_coerce(stamp, String())
-            frac = func.substr(text, 20, type_=String())
-            return case(
-                (
-                    (func.length(text) == 26) & (func.substr(text, 11, 1) == " "),
-                    func.substr(text, 1, 10, type_=String())
-                    + "T"
-                    + func.substr(text, 12, 8, type_=String())
-                    + case((frac == ".000000", ""), else_=frac)
-                    + "+00:00",
-                ),
-                else_=text,
-            )
+            return type_coerce(stamp, String())
         if self.dialect == "postgresql":
             text = func.to_char(func.timezone("UTC", stamp), 'YYYY-MM-DD"T"HH24:MI:SS.US')
             return func.regexp_replace(text, r"\.000000$", "", type_=String()) + "+00:00"
@@ -288,10 +277,18 @@ class _Rows:
 
     def columns(self, rows: list[tuple]) -> dict[str, list[Any]]:
         cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in FIELDS]
-        cols[_TIME] = [
-            t if t is None or (type(t) is str and t.endswith("+00:00")) else _stamp(t)
-            for t in cols[_TIME]
-        ]
+        if self.dialect == "sqlite":  # 2026-12-06 12:00:00.123456 (no fraction when .000000)
+            cols[_TIME] = [
+                f"{t[:10]}T{t[11:]}+00:00"
+                if type(t) is str and len(t) == 26 and t[10] == " " and t[20:] != "000000"
+                else _stamp(t)
+                for t in cols[_TIME]
+            ]
+        else:
+            cols[_TIME] = [
+                t if t is None or (type(t) is str and t.endswith("+00:00")) else _stamp(t)
+                for t in cols[_TIME]
+            ]
         found = self.parameters
         cols[_PARAMETERS] = [
             None if raw is None else found[raw] if raw in found else self._parameters(raw)
