@@ -263,13 +263,13 @@ class _Rows:
 
     def _stamp(self, stamp: Any) -> Any:
         """The UTC time: SQLite's text as stored (cut in ``columns``: its string functions cost
-        more than Python's slices), PostgreSQL's formatted as ``_iso`` writes it
-        (``2026-12-06T12:00:00.5+00:00``) by the server."""
+        more than Python's slices), PostgreSQL's formatted by the server as ``_iso`` writes it
+        (``2026-12-06T12:00:00.500000+00:00``: cheaper than converting its datetimes)."""
         if self.dialect == "sqlite":  # kept as text: 2026-12-06 12:00:00.000000
             return type_coerce(stamp, String())
-        if self.dialect == "postgresql":
-            text = func.to_char(func.timezone("UTC", stamp), 'YYYY-MM-DD"T"HH24:MI:SS.US')
-            return func.regexp_replace(text, r"\.000000$", "", type_=String()) + "+00:00"
+        if self.dialect == "postgresql":  # a whole second's ".000000" is cut in ``columns``
+            utc = func.timezone("UTC", stamp)
+            return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"', type_=String())
         return stamp
 
     def read(self, conn: Any, q: Select) -> list[tuple]:
@@ -284,9 +284,11 @@ class _Rows:
                 else _stamp(t)
                 for t in cols[_TIME]
             ]
-        else:
+        else:  # PostgreSQL's formatted text, another database's datetime
             cols[_TIME] = [
-                t if t is None or (type(t) is str and t.endswith("+00:00")) else _stamp(t)
+                (t[:19] + "+00:00" if t.endswith(".000000+00:00") else t)
+                if type(t) is str and t.endswith("+00:00")
+                else _stamp(t)
                 for t in cols[_TIME]
             ]
         found = self.parameters

@@ -6,11 +6,14 @@ asked for. Real stores: SQLite, and PostgreSQL via DATAOPS_TEST_PG_URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
+from sqlalchemy import update
 
 from jupyter_dataops.store import chart_reads
+from jupyter_dataops.store.models import StepRun
 
 
 def record(store, value: float, *, partition=None, status="success", mode="production") -> int:
@@ -85,3 +88,25 @@ def test_an_unknown_step_has_an_empty_window(store):
     got = store.chart_window("nope", "row_count", last=90)
     assert (got["total"], got["first"]) == (0, 0)
     assert got["columns"] == {name: [] for name in chart_reads.FIELDS}
+
+
+def test_times_read_as_the_store_writes_them_whole_seconds_too(store):
+    # SQLite's text is cut and PostgreSQL's formatted by the server, never parsed per row: each
+    # point's time is still _iso's (no fraction on a whole second)
+    store.upsert_step("factory", "load", notebook="load.ipynb")
+    ids = [record(store, v) for v in (1.0, 2.0, 3.0)]
+    starts = [
+        dt.datetime(2026, 12, 6, 12, 0, 0, tzinfo=dt.timezone.utc),
+        dt.datetime(2026, 12, 6, 12, 0, 0, 500000, tzinfo=dt.timezone.utc),
+        dt.datetime(2026, 12, 6, 13, 0, 0, 1, tzinfo=dt.timezone.utc),
+    ]
+    with store.engine.begin() as conn:
+        for srid, start in zip(ids, starts, strict=True):
+            conn.execute(update(StepRun).where(StepRun.id == srid).values(started_at=start))
+    got = chart_reads.points(store.chart_window("load", "row_count", pipeline="factory")["columns"])
+    assert [p["time"] for p in got] == [
+        "2026-12-06T12:00:00+00:00",
+        "2026-12-06T12:00:00.500000+00:00",
+        "2026-12-06T13:00:00.000001+00:00",
+    ]
+    assert [p["time"] for p in got] == [p["time"] for p in whole_series(store)]
