@@ -17,6 +17,11 @@ seeding, as autovacuum would):
     python benchmarks/chart_bench.py                  # SQLite in a temp folder
     python benchmarks/chart_bench.py --runs 20000     # 2,000 points per step
     python benchmarks/chart_bench.py --url postgresql+psycopg://...  # in a new schema, dropped after
+    python benchmarks/chart_bench.py --server   # also GET the route from a real `jupyter server`
+
+`--server` (SQLite): the same store served by `jupyter server` with no answers kept
+(`--DataOpsExtension.answer_cache_mb=0`, so every request reads the store), every point and the
+window asked over HTTP: median wall time per answer and the server process's CPU per answer.
 """
 
 from __future__ import annotations
@@ -53,8 +58,9 @@ TARGET_BYTES = 1_000_000
 def empty_store(url: str | None, folder: Path) -> Iterator[str]:
     """An empty store's URL: a SQLite file in ``folder``, the given URL, or on PostgreSQL a new
     schema of that database (dropped afterwards, so the bench leaves nothing behind)."""
-    if url is None:
-        yield f"sqlite:///{folder / 'bench.db'}"
+    if url is None:  # where `jupyter server` finds a project's store
+        (folder / "project" / ".dataops").mkdir(parents=True)
+        yield f"sqlite:///{folder / 'project' / '.dataops' / 'dataops.db'}"
         return
     base = make_url(url)
     if not base.drivername.startswith("postgresql"):
@@ -145,6 +151,38 @@ def timed(fn: Callable[[], bytes], repeats: int) -> tuple[float, float, int]:
     return statistics.median(walls), statistics.median(cpus), size
 
 
+def served(root: Path, args: argparse.Namespace) -> dict[str, tuple[float, float, int]]:
+    """Every point and the window asked of `jupyter server` on the project at ``root``: median
+    wall seconds per answer, the server's CPU seconds per answer, the answer's size."""
+    from routes_bench import cpu_seconds, free_port, get, start_server
+
+    steps = "".join(f"  step{i}: {{notebook: step{i}.ipynb}}\n" for i in range(args.steps))
+    (root / "dataops.yaml").write_text(f"pipeline: bench\nsteps:\n{steps}")
+    port, token = free_port(), uuid.uuid4().hex
+    server = start_server(root, port, token, "--DataOpsExtension.answer_cache_mb=0")
+    out = {}
+    try:
+        route = "/dataops/api/metrics?step=step1&metric=row_count"
+        for name, path in (
+            ("server: every point", f"{route}&limit=0"),
+            ("server: newest 90", route),
+        ):
+            status, body = get(port, token, path)  # warm-up: the route's first call imports
+            assert status == 200, (path, status, body[:300])
+            walls = []
+            cpu = cpu_seconds(server.pid)
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                get(port, token, path)
+                walls.append(time.perf_counter() - t)
+            cpu = (cpu_seconds(server.pid) - cpu) / args.repeats
+            out[name] = (statistics.median(walls), cpu, len(body))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
@@ -152,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--before-repeats", type=int, default=1, help="the slow path's repeats")
     parser.add_argument("--url", help="an empty store (default: a temporary SQLite file)")
+    parser.add_argument("--server", action="store_true", help="also over HTTP (SQLite only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.server and args.url:
+        parser.error("--server serves the SQLite store it seeds: leave out --url")
     tmp = Path(tempfile.mkdtemp(prefix="dataops-chart-bench-"))
     try:
         with empty_store(args.url, tmp) as url:
@@ -195,6 +236,8 @@ def _run(url: str, args: argparse.Namespace) -> int:
             ),
         }
         figures = {name: timed(fn, n) for name, (fn, n) in cases.items()}
+    if args.server:
+        figures.update(served(Path(url.removeprefix("sqlite:///")).parents[1], args))
     load = os.getloadavg()
     if args.json:
         out = {"seed": seeded, "points": points, "load": load, "figures": figures}
@@ -211,7 +254,7 @@ def _run(url: str, args: argparse.Namespace) -> int:
     )
     for name, (s, c, b) in figures.items():
         print(f"{name:30} {s:7.3f} {c:7.3f} {b:11,} {base_c / c:9.1f} {base_b / b:10.1f}")
-    print("(x faster: of CPU time, steadier than wall time on a shared machine)")
+    print("(x faster: of CPU time, steadier than wall time on a shared machine; server: its CPU)")
     s, c, b = figures["now: every point"]
     print(
         f"every point: target <= {TARGET_S} s and <= {TARGET_BYTES:,} bytes: wall "
