@@ -46,8 +46,9 @@ def _late(pipeline: Any, store: Store, keys: list[str] | None = None) -> dict[st
     return late_partitions(pipeline, store, keys=keys)
 
 
-def _window(spec: Any, newest: str, outside: tuple[list[str], list[str]], limit: int,
-            offset: int) -> tuple[list[str], int]:  # fmt: skip
+def _window(
+    spec: Any, newest: str, outside: tuple[list[str], list[str]], limit: int, offset: int
+) -> tuple[list[str], int]:
     """The page's keys and the grid's total: newest first, the recorded keys after the newest
     due one, then the due keys (``start:`` to ``newest``: counted, and only the page's built),
     then the recorded keys before ``start:``. Recorded keys of another period (left by an
@@ -85,8 +86,9 @@ def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) 
     newest = _newest_due(pipeline) if spec is not None else None
     if newest is None:  # no due range: the recorded partitions (and the late newest) are rows
         late = _late(pipeline, store) if spec is not None else {}
-        page = store.partition_grid(pipeline.name, limit=limit, offset=offset, steps=steps,
-                                    late=late)  # fmt: skip
+        page = store.partition_grid(
+            pipeline.name, limit=limit, offset=offset, steps=steps, late=late
+        )
         hint = NOT_PARTITIONED if spec is None else None if page["total"] else NO_RUNS
         return {**page, "every": every, "hint": hint}
     from jupyter_dataops.store.grid import check_page
