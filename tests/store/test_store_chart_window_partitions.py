@@ -25,8 +25,7 @@ def record(store, value: float, partition=None, mode="production") -> int:
 
 def window(store, last: int | None = None, before: int | None = None) -> tuple:
     got = store.chart_window("load", "row_count", pipeline="factory", last=last, before=before)
-    # the window's points as columns (helper B's chart_reads, issue 26) or as dicts before them
-    points = chart_reads.points(got["columns"]) if "columns" in got else got["points"]
+    points = chart_reads.points(got["columns"])  # read as columns, one list per field
     return got["total"], got["first"], [(p["partition"], p["value"]) for p in points]
 
 
