@@ -12,12 +12,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import yaml
 
 from jupyter_dataops.errors import PipelineError
+
+if TYPE_CHECKING:
+    import nbformat
 
 PARAMETERS_TAG = "parameters"
 TYPES = ("int", "float", "str", "bool", "list", "dict", "any")
@@ -47,6 +49,8 @@ class NotebookParameter:
 
 def read_notebook(path: Path | str) -> nbformat.NotebookNode:
     """Read a notebook file, with an error that says which file and what is wrong."""
+    import nbformat
+
     path = Path(path)
     if not path.exists():
         raise PipelineError(f"notebook {str(path)!r} does not exist.")
@@ -64,13 +68,44 @@ def read_notebook(path: Path | str) -> nbformat.NotebookNode:
 def content_hash(nb: nbformat.NotebookNode | Path | str) -> str:
     """SHA-256 of the notebook's cell types and sources: outputs and metadata do not count,
     so running a notebook does not change its version, editing its code does."""
-    if not isinstance(nb, nbformat.NotebookNode):
-        nb = read_notebook(nb)
+    cells = _plain_cells(nb) if isinstance(nb, (str, Path)) else None
+    if cells is None:
+        cells = (read_notebook(nb) if isinstance(nb, (str, Path)) else nb).cells
     digest = hashlib.sha256()
-    for cell in nb.cells:
+    for cell in cells:
         tags = sorted(cell.get("metadata", {}).get("tags", []) or [])
-        digest.update(json.dumps([cell.cell_type, cell.source, tags]).encode("utf-8"))
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        digest.update(json.dumps([cell["cell_type"], source, tags]).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _plain_cells(path: Path | str) -> list[dict[str, Any]] | None:
+    """The cells of an nbformat 4 notebook file read as plain JSON: all ``content_hash`` needs,
+    without importing nbformat (and jsonschema's format grammars, ~2 CPU-s) in a command that
+    only compares versions (``dataops status``). None for anything else: ``read_notebook``
+    reads it, or says what is wrong with it."""
+    if not str(path).endswith(".ipynb"):
+        return None
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    cells = data.get("cells") if isinstance(data, dict) and data.get("nbformat") == 4 else None
+    if not isinstance(cells, list):
+        return None
+    for cell in cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return None
+        source, meta = cell.get("source", ""), cell.get("metadata", {})
+        if not isinstance(source, str) and not (
+            isinstance(source, list) and all(isinstance(line, str) for line in source)
+        ):
+            return None
+        tags = meta.get("tags", []) if isinstance(meta, dict) else None
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            return None
+    return cells
 
 
 def parameters_cell_index(nb: nbformat.NotebookNode) -> int:
@@ -124,8 +159,9 @@ def notebook_parameters(
     """
     from papermill.inspection import _infer_parameters
 
-    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else read_notebook(notebook)
-    where = "" if isinstance(notebook, nbformat.NotebookNode) else f"{str(notebook)!r}: "
+    from_file = isinstance(notebook, (str, Path))
+    nb = read_notebook(notebook) if from_file else notebook
+    where = f"{str(notebook)!r}: " if from_file else ""
     if parameters_cell_index(nb) < 0:
         if not require:
             return {}
