@@ -16,6 +16,8 @@ JSON, and writes them on stdin, so a secret value never shows in a process listi
 
 Both run outside the Jupyter server process: the runner forks workers and the gate sets the
 run-context environment for its kernel, neither of which may touch the server's own kernels.
+Their kernels fork from the project's shared kernel template (``warm_server``, as ``dataops
+run``'s do), so a click on "Run now" does not pay a template's imports for one step.
 """
 
 from __future__ import annotations
@@ -134,9 +136,22 @@ def promote_notebook(project_dir: str, notebook: str, step: str, options: dict[s
     return 0 if payload["promoted"] else 1
 
 
+def _share_the_projects_template(project_dir: str) -> None:
+    """Kernels from the project's shared template (``dataops run`` started it, or this starts
+    it for the commands after), not from a template of this one-step process's own."""
+    from jupyter_dataops.pipeline.definition.model import STATE_DIR
+    from jupyter_dataops.pipeline.execution import warm
+
+    state = Path(project_dir) / STATE_DIR
+    if state.is_dir():  # a project that has run: nothing is made for a refused first command
+        warm.use_project_server(state)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``run`` / ``run-partition`` / ``promote`` (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) >= 2 and args[0] in ("run", "run-partition", "promote"):
+        _share_the_projects_template(args[1])
     if len(args) >= 3 and args[0] == "run":
         params = json.loads(sys.stdin.read() or "[]") if args[3:] == ["-"] else args[3:]
         return run_step(args[1], args[2], params)

@@ -49,6 +49,20 @@ async def test_promote_runs_the_gate_and_refuses_a_notebook_whose_checks_fail(
     assert not (Path(jp_root_dir) / "dataops.yaml").exists()
 
 
+def project_templates(state: Path) -> list[int]:
+    """The pids of the templates (``warm_server``) listening for the project of ``state``."""
+    import hashlib
+    import os
+    import tempfile
+
+    from jupyter_dataops.pipeline.execution import warm_server
+
+    project = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
+    private = Path(tempfile.gettempdir()) / f"dataops-warm-{os.getuid()}"
+    sockets = [*state.glob("warm-*.sock"), *private.glob(f"{project}-*.sock")]
+    return [pid for path in sockets if (pid := warm_server.answering(str(path))) is not None]
+
+
 async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fetch, jp_root_dir):
     root = Path(jp_root_dir)
     orders_notebook(root / "orders.ipynb", CHECKS)
@@ -95,6 +109,9 @@ async def test_promote_then_run_now_records_a_new_run_that_the_list_shows(jp_fet
     assert {c["metric"]: c["observed"] for c in run["check_results"]}["row_count"] == 40
     assert run["executed_notebook"]["exists"] is True
     assert run["version"]["version"] == 1 and not (root / "EDITED.txt").exists()
+    # its kernel came from the project's shared template (which outlives the one-step worker
+    # process that ran it, for the next click or `dataops run`), not from one of the worker's own
+    assert project_templates(root / ".dataops"), "no template of the project's answers"
 
     runs = json.loads((await jp_fetch("dataops", "api", "runs", params={"step": "orders"})).body)
     assert runs["runs"][0]["id"] == run_id
