@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -20,8 +21,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jupyter_dataops.pipeline.execution.warm_protocol import _HEADER, PRELOAD, _recv_exact
 
@@ -99,33 +101,48 @@ def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) 
             *request["argv"],
             f"--IPKernelApp.parent_handle={os.getppid()}",
         ]
-        import gc
-        import importlib
-        import random
-
-        gc.enable()  # the template's objects stay frozen (never scanned: never copied)
-        importlib.invalidate_caches()
-        random.seed()
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed()
+        _as_if_new()
         from ipykernel import kernelapp
 
-        try:
-            kernelapp.launch_new_instance()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = _exit_code(kernelapp.launch_new_instance)
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001 - the child must never fall back into the server loop
         import traceback
 
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        _leave(code)
+
+
+def _as_if_new() -> None:
+    """In a forked child: what a fresh interpreter has anew (the collector on, import caches,
+    random seeds); the template's objects stay frozen (never scanned: never copied)."""
+    import gc
+    import random
+
+    gc.enable()
+    importlib.invalidate_caches()
+    random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+
+
+def _exit_code(call: Callable[[], object]) -> int:
+    """Call ``call`` as a program's main: its exit code (0, or its ``SystemExit``'s)."""
+    try:
+        call()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def _leave(code: int) -> NoReturn:
+    """A forked child's end: its streams flushed, then out without the template's exit work."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any]) -> None:
@@ -157,15 +174,7 @@ def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any])
         sys.path[:] = request["path"]
         sys.argv = list(request["argv"])
         _fresh_streams()
-        import gc
-        import importlib
-        import random
-
-        gc.enable()
-        importlib.invalidate_caches()
-        random.seed()
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed()
+        _as_if_new()
         from jupyter_dataops.pipeline.execution import warm_server
         from jupyter_dataops.store import base
 
@@ -176,10 +185,7 @@ def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any])
             raise ValueError(f"not a command of this package: {request['command']!r}")
         entry = getattr(importlib.import_module(module), name)
         try:
-            entry()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            code = _exit_code(entry)
         except KeyboardInterrupt:
             code = 130
         with contextlib.suppress(Exception):
@@ -190,11 +196,7 @@ def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any])
 
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        _leave(code)
 
 
 def _fresh_streams() -> None:
