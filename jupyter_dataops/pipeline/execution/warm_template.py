@@ -67,8 +67,44 @@ def _warm_up() -> None:
         plugins.installed_entry_points("jupyter_dataops.check")
 
 
-def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) -> None:
+def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) -> NoReturn:
     """In the forked child: reset what the template changed, then run the kernel. Never returns."""
+    _child(lambda: _kernel_main(request, fds), closing, signal.SIGKILL)
+
+
+def _kernel_main(request: dict[str, Any], fds: list[int]) -> int:
+    """The kernel, in the child (``_become_kernel``): its exit code."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    for fd in (devnull, *fds):
+        os.close(fd)
+    env = request["env"]
+    env["JPY_PARENT_PID"] = str(os.getppid())  # ipykernel's parent poller watches us
+    os.environ.clear()
+    os.environ.update(env)
+    cwd = request.get("cwd") or os.getcwd()
+    os.chdir(cwd)
+    sys.path[0] = cwd  # as `python -m ipykernel_launcher` started in cwd would have it
+    # (parent_handle's default was read from the template's environment at import)
+    sys.argv = [
+        "ipykernel_launcher",
+        *request["argv"],
+        f"--IPKernelApp.parent_handle={os.getppid()}",
+    ]
+    _as_if_new()
+    from ipykernel import kernelapp
+
+    return _exit_code(kernelapp.launch_new_instance)
+
+
+def _child(main: Callable[[], int], closing: list[Any], death: signal.Signals) -> NoReturn:
+    """A forked child's life: the template's sockets closed and its signal handlers undone, a
+    process group of its own (the template kills it and its workers if the client goes), the
+    ``death`` signal when the template dies (a kernel is killed; a command gets SIGTERM and
+    records its steps interrupted); then ``main`` (its exit code), the exit functions, and out:
+    whatever it raises, it never falls back into the template's server loop."""
     code = 1
     try:
         for thing in closing:
@@ -78,33 +114,11 @@ def _become_kernel(request: dict[str, Any], fds: list[int], closing: list[Any]) 
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
-        if sys.platform.startswith("linux"):  # die with the template
+        if sys.platform.startswith("linux"):
             import ctypes
 
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(fds[0], 1)
-        os.dup2(fds[1], 2)
-        for fd in (devnull, *fds):
-            os.close(fd)
-        env = request["env"]
-        env["JPY_PARENT_PID"] = str(os.getppid())  # ipykernel's parent poller watches us
-        os.environ.clear()
-        os.environ.update(env)
-        cwd = request.get("cwd") or os.getcwd()
-        os.chdir(cwd)
-        sys.path[0] = cwd  # as `python -m ipykernel_launcher` started in cwd would have it
-        # (parent_handle's default was read from the template's environment at import)
-        sys.argv = [
-            "ipykernel_launcher",
-            *request["argv"],
-            f"--IPKernelApp.parent_handle={os.getppid()}",
-        ]
-        _as_if_new()
-        from ipykernel import kernelapp
-
-        code = _exit_code(kernelapp.launch_new_instance)
+            ctypes.CDLL(None).prctl(1, death)  # PR_SET_PDEATHSIG
+        code = main()
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001 - the child must never fall back into the server loop
         import traceback
@@ -145,58 +159,44 @@ def _leave(code: int) -> NoReturn:
         os._exit(code)
 
 
-def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any]) -> None:
+def _become_command(request: dict[str, Any], fds: list[int], closing: list[Any]) -> NoReturn:
     """In the forked child: become the client's command (``warm_command.run_forked``): its
     streams, environment, folder, ``sys.path`` and arguments, then call its entry point
     (``module:function`` of this package). Never returns; exits with the command's code."""
-    code = 1
+    _child(lambda: _command_main(request, fds), closing, signal.SIGTERM)
+
+
+def _command_main(request: dict[str, Any], fds: list[int]) -> int:
+    """The command, in the child (``_become_command``): its exit code."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()
+    os.chdir(request["cwd"])
+    sys.path[:] = request["path"]
+    sys.argv = list(request["argv"])
+    _fresh_streams()
+    _as_if_new()
+    from jupyter_dataops.pipeline.execution import warm_server
+    from jupyter_dataops.store import base
+
+    base.RUNNER_PID = int(request["runner"])  # the command's runs name the client
+    warm_server.forked_for = Path(request["state_dir"])  # its kernels fork from here too
+    module, _, name = str(request["command"]).partition(":")
+    if not module.startswith("jupyter_dataops."):
+        raise ValueError(f"not a command of this package: {request['command']!r}")
+    entry = getattr(importlib.import_module(module), name)
     try:
-        for thing in closing:
-            thing.close()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        os.setsid()  # its own group: the template kills it and its workers if the client dies
-        if sys.platform.startswith("linux"):  # the template killed: its kernels die, this one
-            import ctypes  # records its steps interrupted
-
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        time.tzset()
-        os.chdir(request["cwd"])
-        sys.path[:] = request["path"]
-        sys.argv = list(request["argv"])
-        _fresh_streams()
-        _as_if_new()
-        from jupyter_dataops.pipeline.execution import warm_server
-        from jupyter_dataops.store import base
-
-        base.RUNNER_PID = int(request["runner"])  # the command's runs name the client
-        warm_server.forked_for = Path(request["state_dir"])  # its kernels fork from here too
-        module, _, name = str(request["command"]).partition(":")
-        if not module.startswith("jupyter_dataops."):
-            raise ValueError(f"not a command of this package: {request['command']!r}")
-        entry = getattr(importlib.import_module(module), name)
-        try:
-            code = _exit_code(entry)
-        except KeyboardInterrupt:
-            code = 130
-        with contextlib.suppress(Exception):
-            threading._shutdown()  # type: ignore[attr-defined] - as the interpreter's exit does
-        atexit._run_exitfuncs()
-    except BaseException:  # noqa: BLE001 - the child must never fall back into the server loop
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        _leave(code)
+        code = _exit_code(entry)
+    except KeyboardInterrupt:
+        code = 130
+    with contextlib.suppress(Exception):
+        threading._shutdown()  # type: ignore[attr-defined] - as the interpreter's exit does
+    return code
 
 
 def _fresh_streams() -> None:

@@ -165,13 +165,6 @@ def judged_result(
         broken = dict.fromkeys(r for _, found in flagged for r in found)
         plotted.violations = {r: [i for i, found in flagged if r in found] for r in broken}
         plotted.beyond_limits = [i for i, found in flagged if any(r in _BEYOND for r in found)]
-        set_points(
-            points,
-            statistic=plotted.statistics,
-            center=plotted.center,
-            lcl=plotted.lcl,
-            ucl=plotted.ucl,
-        )
     else:
         if not watched:
             signals = set(plotted.signals)
@@ -179,19 +172,20 @@ def judged_result(
                 p.rules = [chart] if i in signals else []
         flagged = [i for i, p in enumerate(points) if p.rules]
         plotted.signals = flagged
-        if chart == "ewma":
-            set_points(
-                points,
-                statistic=plotted.ewma,
-                center=plotted.center,
-                lcl=plotted.lcl,
-                ucl=plotted.ucl,
-            )
-        else:
+        if chart == "cusum":
             up = [i for i in flagged if plotted.upper[i] >= -plotted.lower[i]]
             plotted.signals_upper = up
             plotted.signals_lower = [i for i in flagged if i not in up]
-            set_points(points, center=plotted.center)
+    if chart == "cusum":  # its sums are drawn apart: the points carry the centre alone
+        set_points(points, center=plotted.center)
+    else:  # the plotted statistic (an EWMA's smoothed one) against its limits
+        set_points(
+            points,
+            statistic=plotted.ewma if chart == "ewma" else plotted.statistics,
+            center=plotted.center,
+            lcl=plotted.lcl,
+            ucl=plotted.ucl,
+        )
     first = next((i for i, p in enumerate(points) if not p.baseline), len(points))
     plotted.phase1 = first  # the phase II marker before the first run judged
     return plotted
