@@ -73,6 +73,11 @@ def scheduled_pipeline_runs(store) -> list[dict]:
     return [r for r in store.list_pipeline_runs(limit=1000) if r["trigger"] == "schedule"]
 
 
+def claimants(store) -> set[int]:
+    """The schedulers that have claimed a tick of the clock pipeline."""
+    return {c["scheduler_id"] for c in store.list_scheduled_runs(pipeline="clock", limit=10_000)}
+
+
 def assert_each_tick_once(claims: list[dict], runs: list[dict]) -> None:
     """Every second between the first and last claimed tick has exactly one claim (none lost),
     and every scheduled pipeline run belongs to exactly one claim (none run twice)."""
@@ -93,6 +98,9 @@ def test_two_scheduler_processes_start_each_tick_once_and_stop_cleanly(tmp_path,
         a, b = start_scheduler(root), start_scheduler(root)
         try:
             with open_store(url) as store:
+                # both must be up and racing before the count starts: under load the second
+                # process can still be importing when the first has run three ticks
+                wait_for(lambda: len(claimants(store)) == 2, 90, "a tick claimed by each")
                 wait_for(lambda: len(scheduled_pipeline_runs(store)) >= 3, 90, "three runs")
         finally:
             for p in (a, b):
