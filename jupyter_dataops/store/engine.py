@@ -11,12 +11,20 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from jupyter_dataops.errors import StoreError
 
@@ -26,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The newest revision in migrations/versions. A new migration must update it:
 # tests/store/test_store_engine.py checks it against Alembic's ScriptDirectory head.
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0016"
 
 ENV_STORE_URL = "DATAOPS_STORE_URL"
 DEFAULT_DB = Path(".dataops") / "dataops.db"
@@ -244,7 +252,44 @@ def _upgrade(engine: Engine, url: str, seen: list[str] | None) -> bool:
         _check_known(script, current, url)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    vacuum_analyze(engine, cfg.attributes.get(TIDY_TABLES, ()))
     return True
+
+
+# The tables the upgrade's migrations filled or indexed anew (``tidy_after_upgrade``)
+TIDY_TABLES = "dataops_tidy_tables"
+
+
+def tidy_after_upgrade(*tables: str) -> None:
+    """Called by a migration that fills columns or builds indexes: on PostgreSQL, once the whole
+    upgrade has committed, ``tables`` are vacuumed and analyzed (``vacuum_analyze``)."""
+    from alembic import context, op
+
+    if op.get_bind().dialect.name == "postgresql":
+        context.config.attributes.setdefault(TIDY_TABLES, set()).update(tables)
+
+
+def vacuum_analyze(engine: Engine, tables: Iterable[str]) -> None:
+    """``VACUUM (ANALYZE)`` ``tables`` on PostgreSQL, outside any transaction (VACUUM cannot run
+    in one). ANALYZE gives the planner statistics of new columns and indexes; VACUUM sets the
+    visibility map that index-only scans need after rows were rewritten. Without them a store
+    just migrated reads the tables' rows (a chart window 0.5 s instead of 0.07 s at 1M runs)
+    until autovacuum comes by. Not done (the role does not own the table, the server refused):
+    a warning, and autovacuum does it later; the migration itself has committed."""
+    names = sorted(set(tables))
+    if engine.dialect.name != "postgresql" or not names:
+        return
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in names:
+                conn.exec_driver_sql(f'VACUUM (ANALYZE) "{name}"')
+    except DBAPIError as exc:
+        warnings.warn(
+            f"The run store was migrated, but VACUUM ANALYZE of {', '.join(names)} failed "
+            f"({str(exc.orig).strip()}): its queries may be slow until autovacuum has visited "
+            "them. Run `VACUUM ANALYZE` on those tables as their owner to speed them up now.",
+            stacklevel=2,
+        )
 
 
 def operational_error(action: str, url: str, exc: OperationalError) -> StoreError:

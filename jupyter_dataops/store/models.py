@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -168,6 +169,13 @@ class StepRun(Base):
         Index(None, "step_id", "partition"),
         Index(None, "step_id", "mode", "id"),  # a chart leaves out a step's test runs (0012)
         Index(None, "partition", "step_id", "mode"),  # the grid's partitions in order (0013)
+        # a period's keys apart from another's, in key order (ISO keys: one length a period)
+        Index(
+            "ix_step_runs_step_id_partition_length",
+            "step_id",
+            text("length(partition)"),
+            "partition",
+        ),  # 0016
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
