@@ -231,6 +231,8 @@ class MetricRecord(Base):
         Index(None, "step_run_id"),
         # a partitioned step's chart: its partitions counted and windowed in key order (0014)
         Index(None, "step_id", "key", "partition", "suite", "step_run_id"),
+        # a step's metric list: each series counted and its last point found by seeks (0015)
+        Index(None, "step_id", "key", "suite", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_run_id: Mapped[int] = mapped_column(ForeignKey("step_runs.id", ondelete="CASCADE"))

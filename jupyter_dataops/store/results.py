@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from jupyter_dataops.store.base import (
     _CR,
@@ -248,41 +248,39 @@ class ResultsMixin(StoreBase):
         ]
 
     def list_metrics(self, step: str, *, pipeline: str | None = None) -> list[MetricSummary]:
-        """The metric series recorded for a step: key, suite, number of points, last value/time."""
-        ids = self._resolve_steps(step, pipeline)
+        """The metric series recorded for a step: key, suite, number of points, last value/time;
+        in key order, a key's unnamed suite first (``series_counts``: no point compared)."""
+        from jupyter_dataops.store.series_counts import series_counts
+
+        merged: dict[tuple[str, str | None], list[int]] = {}
         with self._read() as conn:
-            groups = conn.execute(
-                select(
-                    _M.c.key,
-                    _M.c.suite,
-                    func.count().label("points"),
-                    func.max(_M.c.id).label("last_id"),
-                )
-                .where(_M.c.step_id.in_(ids))
-                .group_by(_M.c.key, _M.c.suite)
-                .order_by(_M.c.key, _M.c.suite)
-            ).all()
+            for step_id in self._resolve_steps(step, pipeline):
+                for s in series_counts(conn, step_id):
+                    seen = merged.setdefault((s.key, s.suite), [0, s.last_id])
+                    seen[0] += s.points
+                    seen[1] = max(seen[1], s.last_id)
             last = (
                 {
                     r.id: r
                     for r in conn.execute(
                         select(_M.c.id, _M.c.value, _M.c.recorded_at).where(
-                            _M.c.id.in_([g.last_id for g in groups])
+                            _M.c.id.in_([last_id for _, last_id in merged.values()])
                         )
                     ).all()
                 }
-                if groups
+                if merged
                 else {}
             )
+        order = sorted(merged, key=lambda ks: (ks[0], ks[1] is not None, ks[1] or ""))
         return [
             {
-                "metric": g.key,
-                "suite": g.suite,
-                "points": g.points,
-                "last_value": float(last[g.last_id].value),
-                "last_time": _iso(last[g.last_id].recorded_at),
+                "metric": key,
+                "suite": suite,
+                "points": merged[key, suite][0],
+                "last_value": float(last[merged[key, suite][1]].value),
+                "last_time": _iso(last[merged[key, suite][1]].recorded_at),
             }
-            for g in groups
+            for key, suite in order
         ]
 
     # -- what spc lines judged (pipeline.charts.metric_chart draws exactly this) -----------------

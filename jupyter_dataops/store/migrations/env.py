@@ -40,6 +40,9 @@ def run_migrations_online() -> None:
         _configure(conn)
         with context.begin_transaction():
             context.run_migrations()
+    from jupyter_dataops.store.engine import TIDY_TABLES, vacuum_analyze
+
+    vacuum_analyze(engine, config.attributes.get(TIDY_TABLES, ()))  # after the commit
 
 
 if context.is_offline_mode():

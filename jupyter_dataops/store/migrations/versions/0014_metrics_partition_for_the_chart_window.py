@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from jupyter_dataops.store.engine import tidy_after_upgrade
+
 revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
@@ -39,9 +41,9 @@ def upgrade() -> None:
         ["step_id", "key", "partition", "suite", "step_run_id"],
         unique=False,
     )
-    if op.get_bind().dialect.name == "postgresql":
-        # the planner's statistics of the new column: without them it keeps joining every point
-        op.execute("ANALYZE metrics")
+    # PostgreSQL: the new column's statistics (without them the planner keeps joining every
+    # point) and the visibility map of the rewritten rows (without it the window reads them)
+    tidy_after_upgrade("metrics")
 
 
 def downgrade() -> None:

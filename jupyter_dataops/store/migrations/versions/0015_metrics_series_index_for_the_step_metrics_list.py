@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from jupyter_dataops.store.engine import tidy_after_upgrade
+
 revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
@@ -29,6 +31,7 @@ def upgrade() -> None:
         ["step_id", "key", "suite", "id"],
         unique=False,
     )
+    tidy_after_upgrade("metrics")  # PostgreSQL: index-only scans need the visibility map
 
 
 def downgrade() -> None:
