@@ -81,9 +81,11 @@ class GridMixin(StoreBase):
         return {r.id: r.name for r in rows}
 
     def list_partitions(
-        self, pipeline: str, *, limit: int | None = None, offset: int = 0
+        self, pipeline: str, *, limit: int | None = None, offset: int = 0, until: str | None = None
     ) -> list[str]:
-        """The partition keys the pipeline's production step runs recorded, newest first.
+        """The partition keys the pipeline's production step runs recorded, newest first
+        (``until``: only those not after it, so the newest ``limit`` of them are read from the
+        index, not every key).
 
         ISO keys of one period length sort as text in time order (``2026-09-01``,
         ``2026-W36``, ``2026-09``, ``2026-09-01T06``)."""
@@ -95,7 +97,7 @@ class GridMixin(StoreBase):
                 select(_SR.c.partition)
                 .where(
                     *_of_steps(conn, ids),
-                    _SR.c.partition.is_not(None),
+                    _SR.c.partition.is_not(None) if until is None else _SR.c.partition <= until,
                     _SR.c.mode == "production",
                 )
                 .group_by(_SR.c.partition)
@@ -137,6 +139,43 @@ class GridMixin(StoreBase):
                 return list(conn.scalars(q).all())
 
             return keys(_SR.c.partition > last), keys(_SR.c.partition < first)
+
+    def partitions_of_other_length(self, pipeline: str, length: int) -> list[str]:
+        """The partition keys the pipeline's production runs recorded whose length is not
+        ``length``, newest first (ISO text order). ISO keys of one period have one length, so
+        these are the keys of other periods (left by an earlier ``every:``), read per step from
+        the (step_id, length(partition), partition) index (0016) without touching the keys of
+        ``length``."""
+        size = func.length(_SR.c.partition)
+        with self._read() as conn:
+            keys: set[str] = set()
+            for step_id in self._pipeline_step_ids(conn, pipeline):
+                for other in (size < length, size > length):
+                    keys.update(
+                        conn.scalars(
+                            select(_SR.c.partition)
+                            .where(_SR.c.step_id == step_id, other, _SR.c.mode == "production")
+                            .distinct()
+                        ).all()
+                    )
+        return sorted(keys, reverse=True)
+
+    def oldest_partition(self, pipeline: str, length: int) -> str | None:
+        """The oldest partition key of ``length`` the pipeline's production runs recorded (None:
+        none): the first key of each step in the (step_id, length(partition), partition) index
+        (0016), not a read of every key."""
+        size = func.length(_SR.c.partition)
+        with self._read() as conn:
+            firsts = [
+                conn.scalar(
+                    select(_SR.c.partition)
+                    .where(_SR.c.step_id == step_id, size == length, _SR.c.mode == "production")
+                    .order_by(size, _SR.c.partition)
+                    .limit(1)
+                )
+                for step_id in self._pipeline_step_ids(conn, pipeline)
+            ]
+        return min((k for k in firsts if k is not None), default=None)
 
     def partition_rows(
         self,

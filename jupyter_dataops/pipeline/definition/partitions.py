@@ -28,6 +28,7 @@ _PATTERNS = {
     "week": re.compile(r"^(\d{4})-W(\d{2})$"),
     "month": re.compile(r"^(\d{4})-(\d{2})$"),
 }
+KEY_LENGTHS = {every: len(example) for every, example in EXAMPLES.items()}  # one per period
 _EXPECT_BY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -54,6 +55,15 @@ def parse_key(every: str, key: str) -> datetime:
         raise PartitionKeyError(
             f"{key!r} is not a {every} partition key; write one such as {EXAMPLES[every]!r}."
         ) from None
+
+
+def period_of(key: str) -> str | None:
+    """The period ``key`` is a canonical key of (``2026-09-01`` -> ``"day"``); None: none."""
+    every = next((p for p, n in KEY_LENGTHS.items() if n == len(key)), None)
+    try:
+        return every if every and format_key(every, parse_key(every, key)) == key else None
+    except PartitionKeyError:
+        return None
 
 
 def floor(every: str, moment: datetime) -> datetime:
@@ -114,6 +124,11 @@ class Partitions:
 
     def parse(self, key: str) -> datetime:
         return parse_key(self.every, key)
+
+    @property
+    def key_length(self) -> int:
+        """The length of every key of this period (ISO text: ``2026-09-01`` is 10)."""
+        return KEY_LENGTHS[self.every]
 
     def check(self, key: str) -> str:
         """``key`` in its canonical form (PartitionKeyError when it is no key of this kind)."""
@@ -306,8 +321,14 @@ def lateness(
         else:
             keys = parts.range(parts.format(oldest), newest)
     else:
-        ran = store.partition_keys(pipeline.name) if store is not None else []
-        window = sorted({k for k in ran if k <= newest} | {newest})[-LOOKBACK:]
+        # the newest LOOKBACK keys that ran (read from the index, not the whole history);
+        # keys of another period (an earlier `every:`) have no deadline of this one
+        ran = (
+            store.list_partitions(pipeline.name, limit=LOOKBACK, until=newest)
+            if store is not None
+            else []
+        )
+        window = sorted({k for k in ran if parts.is_key(k)} | {newest})[-LOOKBACK:]
         only = None if keys is None else set(keys)
         keys = window if only is None else [k for k in window if k in only]
     statuses = store.partition_statuses(pipeline.name, keys) if store is not None else {}

@@ -8,9 +8,12 @@ each step); this module adds what the pipeline file knows: the column order (the
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.pipeline.definition.partitions import parse_key, period_of, periods_between
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -30,12 +33,13 @@ def _partitions(pipeline: Any) -> Any:
     return getattr(pipeline, "partitions", None)
 
 
-def _newest_due(pipeline: Any) -> str | None:
-    """The newest partition the pipeline expects by now (None: no ``start:``, or none yet)."""
+def _newest(spec: Any, pipeline: Any) -> str:
+    """The partition a tick now processes: the newest the pipeline expects."""
     from datetime import datetime, timezone
 
-    zone = getattr(pipeline, "timezone", None) or "UTC"
-    return _partitions(pipeline).newest_due(datetime.now(timezone.utc), zone)
+    return spec.key_of_tick(
+        datetime.now(timezone.utc), getattr(pipeline, "timezone", None) or "UTC"
+    )
 
 
 def _late(pipeline: Any, store: Store, keys: list[str] | None = None) -> dict[str, list[str]]:
@@ -46,29 +50,61 @@ def _late(pipeline: Any, store: Store, keys: list[str] | None = None) -> dict[st
     return late_partitions(pipeline, store, keys=keys)
 
 
+def _in_time(key: str) -> tuple[bool, datetime, str]:
+    """A key's place in time, for any period: its first moment, then the key (text order
+    among periods that start together); a key of no period after every other, by text."""
+    every = period_of(key)
+    return (every is not None, parse_key(every, key) if every else datetime.min, key)
+
+
+def _due_newer(spec: Any, first: str, newest: str, key: str) -> int:
+    """How many due keys (``first`` to ``newest``) come before ``key`` newest first, by
+    arithmetic: those that start after it (and the one starting with it, when its key is
+    greater)."""
+    known, moment, _ = _in_time(key)
+    top, bottom = spec.parse(newest), spec.parse(first)
+    if not known or moment < bottom:
+        return spec.count(first, newest)
+    if moment > top:
+        return 0
+    mine = spec.parse(spec.format(moment))  # the due period holding the key's start
+    tie = mine == moment and spec.format(mine) > key
+    return periods_between(spec.every, mine, top) + tie
+
+
 def _window(
-    spec: Any, newest: str, outside: tuple[list[str], list[str]], limit: int, offset: int
+    spec: Any, first: str | None, newest: str, extra: set[str], limit: int, offset: int
 ) -> tuple[list[str], int]:
-    """The page's keys and the grid's total: newest first, the recorded keys after the newest
-    due one, then the due keys (``start:`` to ``newest``: counted, and only the page's built),
-    then the recorded keys before ``start:``. Recorded keys of another period (left by an
-    earlier ``every:``) are no rows."""
-    above, below = ([k for k in keys if spec.is_key(k)] for keys in outside)
-    due = spec.count(spec.start, newest)
-    page: list[str] = above[offset : offset + limit]
-    skip = max(0, offset - len(above))
-    page += spec.newest(spec.start, newest, skip, limit - len(page))
-    skip = max(0, offset - len(above) - due)
-    page += below[skip : skip + limit - len(page)]
-    return page, len(above) + due + len(below)
+    """The page's keys and the grid's total: the due keys (``first`` to ``newest``: counted,
+    and only the page's built, stepped back from ``newest``) and the recorded ``extra`` keys
+    (outside the due range, or of another period: read, few), together newest first by the
+    moment each key's period starts."""
+    due = spec.count(first, newest) if first is not None else 0
+    ordered = sorted(extra, key=_in_time, reverse=True)
+    if due:  # an extra key's place: the extra keys before it and the due keys newer than it
+        places = [j + _due_newer(spec, first, newest, k) for j, k in enumerate(ordered)]
+    else:
+        places = list(range(len(ordered)))
+    total = due + len(ordered)
+    stop = min(offset + limit, total)
+    lo, hi = bisect_left(places, offset), bisect_left(places, stop)
+    skip = offset - lo  # due keys before the page
+    dues = iter(spec.newest(first, newest, skip, (stop - offset) - (hi - lo)) if due else ())
+    on_page = dict(zip(places[lo:hi], ordered[lo:hi], strict=True))
+    page = [on_page[p] if p in on_page else next(dues) for p in range(offset, stop)]
+    return page, total
 
 
 def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
     """One page of the grid (newest partition first) with ``every`` (hour/day/week/month or
-    None) and a ``hint`` when there is nothing to show.
+    None) and a ``hint`` when there is nothing to show. Each row says its key's ``every``: a
+    row of another period than the grid's was recorded under an earlier ``every:`` and is not
+    on the current schedule.
 
-    A pipeline with ``start:`` pages its due partitions by arithmetic (a page of 14 hours builds
-    14 keys, whatever the history's length) and reads only the recorded keys outside them."""
+    The due partitions run from ``start:`` (without it: the oldest key of the period that
+    ran) to the newest a tick now processes; they are paged by arithmetic (a page of 14 hours
+    builds 14 keys, whatever the history's length), and only the recorded keys outside them
+    or of another period are read."""
     steps = list(pipeline.steps)
     spec = _partitions(pipeline)
     every = getattr(spec, "every", None) if spec is not None else None
@@ -83,23 +119,27 @@ def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) 
     }
     if store is None:
         return {**empty, "hint": NOT_PARTITIONED if spec is None else NO_RUNS}
-    newest = _newest_due(pipeline) if spec is not None else None
-    if newest is None:  # no due range: the recorded partitions (and the late newest) are rows
-        late = _late(pipeline, store) if spec is not None else {}
-        page = store.partition_grid(
-            pipeline.name, limit=limit, offset=offset, steps=steps, late=late
-        )
-        hint = NOT_PARTITIONED if spec is None else None if page["total"] else NO_RUNS
-        return {**page, "every": every, "hint": hint}
+    if spec is None:  # runs recorded before `partitions:` was taken out still show
+        page = store.partition_grid(pipeline.name, limit=limit, offset=offset, steps=steps)
+        rows = [{**r, "every": period_of(r["partition"])} for r in page["partitions"]]
+        return {**page, "partitions": rows, "every": None, "hint": NOT_PARTITIONED}
     from jupyter_dataops.store.grid import check_page
 
     check_page(limit, offset)
-    outside = store.partitions_outside(pipeline.name, spec.start, newest)
-    keys, total = _window(spec, newest, outside, limit, offset)
+    newest = _newest(spec, pipeline)
+    first = spec.start or store.oldest_partition(pipeline.name, spec.key_length)
+    extra = set(store.partitions_of_other_length(pipeline.name, spec.key_length))
+    if first is not None:
+        extra.update(*store.partitions_outside(pipeline.name, first, newest))
+        if spec.parse(first) > spec.parse(newest):
+            first = None  # nothing due yet: the recorded keys (all outside) are the rows
+    keys, total = _window(spec, first, newest, extra, limit, offset)
     columns, rows = store.partition_rows(
         pipeline.name, keys, steps=steps, late=_late(pipeline, store, keys)
     )
-    return {**empty, "steps": columns, "partitions": rows, "total": total, "hint": None}
+    rows = [{**r, "every": period_of(r["partition"])} for r in rows]
+    hint = None if total else NO_RUNS
+    return {**empty, "steps": columns, "partitions": rows, "total": total, "hint": hint}
 
 
 def check_partition(pipeline: Any, key: str) -> str:

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from jupyter_dataops.store.engine import tidy_after_upgrade
+
 revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
@@ -30,6 +32,7 @@ def upgrade() -> None:
     op.create_index(
         NAME, "step_runs", ["step_id", sa.text("length(partition)"), "partition"], unique=False
     )
+    tidy_after_upgrade("step_runs")  # PostgreSQL: statistics of the new expression
 
 
 def downgrade() -> None:
