@@ -49,6 +49,8 @@ def recorded_limits(plotted: Any, points: list[Any], verdicts: dict[int, Any]) -
     idx = np.asarray(at)
     values = np.array(recorded, dtype=np.float64)  # None: nan (the chart's value is kept)
     se = getattr(plotted, "se", None)
+    if getattr(plotted, "ucl", None) is None:  # a CUSUM's sigma is not a third of its limits'
+        se = None
     moved = np.zeros(len(at), dtype=bool)
     for k, name in enumerate(("center", "lcl", "ucl")):
         array = getattr(plotted, name, None)

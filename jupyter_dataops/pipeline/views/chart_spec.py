@@ -39,6 +39,9 @@ class MetricChart(Protocol):
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 IN_CONTROL = "in control"
+# the phase of a point after the phase II marker whose season or new phase still collects its
+# baseline (drawn without limits): what the chart says of its series before limits exist
+COLLECTING = "collecting baseline"
 _COLOURS = ["#4c78a8", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"]
 _Y_TITLES = {
     "i": "individual value",
@@ -132,6 +135,7 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     }
     layers: list[dict[str, Any]] = []
     phase2 = None
+    collecting = False
     lookups: list[dict[str, Any]] = [
         {
             "lookup": "k",
@@ -146,6 +150,7 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
                 "from": {"data": {"values": table}, "key": "g", "fields": list(table[0])[1:]},
             }
         )
+        collecting = "phase" in table[0]
         layers += _limit_layers(x, zones="s" in table[0])
         base = next((i for i, p in enumerate(points) if not p.baseline), None)
         if base is None:
@@ -253,13 +258,15 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     transform = [
         {"flatten": list(columns)},
         {"calculate": "'#' + datum.r", "as": "run"},
-        {"calculate": f"datum.x < {p2} ? 'I' : 'II'", "as": "phase"},
         # the run's start in the viewer's time zone (the panel says it in the browser's locale)
         {"calculate": f"timeFormat(toDate(datum.t), '{TIME_FORMAT}')", "as": "run_time"},
     ]
     for lookup in lookups:  # a row without ``k``/``g``/``q`` is on the table's first entry
         key = lookup["lookup"]
         transform += [{"calculate": f"datum.{key} || 0", "as": key}, lookup]
+    # phase II after the marker, unless the point's limits entry says it is still collecting
+    phase2_word = "datum.phase || 'II'" if collecting else "'II'"
+    transform.append({"calculate": f"datum.x < {p2} ? 'I' : {phase2_word}", "as": "phase"})
     return {
         "$schema": SCHEMA,
         "title": chart.title,
@@ -312,7 +319,9 @@ def _stride(n: int) -> int:
 
 def _limits_table(chart: MetricChart, columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """The distinct centre, limits and (rule charts) the zones' sigma of the points, the first
-    point's first; the column ``g`` names each point's entry (left out when all are on 0)."""
+    point's first; the column ``g`` names each point's entry (left out when all are on 0). When
+    some points have no limits (their season or new phase still collects its baseline: see
+    ``chart_judgement.recorded_limits``), each entry says ``phase``: ``COLLECTING`` or None."""
     points = chart.points
     se = getattr(chart._result, "se", None)
     zones = chart.chart not in ("ewma", "cusum") and se is not None
@@ -332,11 +341,14 @@ def _limits_table(chart: MetricChart, columns: dict[str, list[Any]]) -> list[dic
         entry[limits] = table.setdefault(tuple(map(rounded, limits)), len(table))
     if len(table) > 1:
         columns["g"] = [entry[limits] for limits in raw]
+    collecting = any(c is None for c, *_ in table)  # a season or new phase without limits yet
     out = []
     for (c, lo, u, s), g in table.items():
         row = {"g": g, "c": c, "l": lo, "u": u}
         if zones:
             row["s"] = s
+        if collecting:
+            row["phase"] = COLLECTING if c is None else None
         out.append(row)
     return out or [{"g": 0, "c": None, "l": None, "u": None}]
 
@@ -469,4 +481,4 @@ def _palette(n: int) -> list[str]:
     return [_COLOURS[0]] + [warm[k % len(warm)] for k in range(n - 1)]
 
 
-__all__ = ["chart_spec", "point_parameters", "rounded", "rounded_all"]
+__all__ = ["COLLECTING", "chart_spec", "point_parameters", "rounded", "rounded_all"]

@@ -438,13 +438,19 @@ def _when(iso: str | None) -> str:
 
 
 def _name_runs(spec: dict[str, Any], points: list[ChartPoint]) -> None:
-    """Add each plotted sample's run id and start time to the chart's data and tooltips."""
+    """Add each plotted sample's run id and start time to the chart's data and tooltips; a
+    sample after the phase II marker whose season or new phase still collects its baseline (no
+    centre) is in phase ``COLLECTING``, not II."""
+    from jupyter_dataops.pipeline.views.chart_spec import COLLECTING
+
     for row in spec.get("data", {}).get("values", []):
         k = row.get("sample")
         if isinstance(k, int) and 1 <= k <= len(points):
             point = points[k - 1]
             row["run"] = f"#{point.step_run_id}"
             row["run_time"] = _when(point.time)
+            if row.get("phase") == "II" and point.center is None:
+                row["phase"] = COLLECTING
     extra = [
         {"field": "run", "type": "nominal", "title": "run"},
         {"field": "run_time", "type": "nominal", "title": "started"},

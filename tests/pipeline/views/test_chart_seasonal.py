@@ -1,11 +1,15 @@
 """A seasonal spc line end to end on a real store, without kernels: each day is judged against
 its own weekday's baseline (read through the pipeline's StepHistory), its verdict records the
 season, and the chart draws each point against that season's limits; a point whose season (or
-new phase) still collects its baseline is drawn without limits."""
+new phase) still collects its baseline is drawn without limits, and its tooltip's phase says it
+collects (not II, though it comes after the phase II marker)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
+import subprocess
 
 import polars as pl
 import pytest
@@ -13,6 +17,7 @@ from builders import chart_rows
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.pipeline.execution.context import StepHistory
+from jupyter_dataops.pipeline.views.chart_spec import COLLECTING
 from jupyter_dataops.pipeline.views.charts import metric_chart
 
 SPEC = "warn: spc row_count: seasonal weekday, baseline 2"
@@ -98,9 +103,55 @@ def test_a_point_whose_season_still_collects_is_drawn_without_limits(store):
     zones = [lyr for lyr in spec["layer"] if lyr["mark"].get("type") == "area"]
     assert zones and all("isValid(datum.s)" in str(lyr["transform"]) for lyr in zones)
 
+    # the tooltip's phase, in the answer the panel, the widget and %dataops_chart share: the
+    # Friday after the phase II marker is collecting, the judged days are phase II, the other
+    # collecting days (before the marker) phase I
+    answer = chart.to_dict(points=False)
+    marker = phase2_marker(answer["spec"])
+    rows = chart_rows(answer["spec"])
+    phase = dict(zip([r["p"] for r in rows], phases(answer["spec"], rows), strict=True))
+    x = {r["p"]: r["x"] for r in rows}
+    assert x[friday] > marker and phase[friday] == COLLECTING
+    assert {phase[p.partition] for p in judged} == {"II"}
+    assert all(x[p.partition] < marker for p in collecting if p.partition != friday)
+    assert {phase[p.partition] for p in collecting if p.partition != friday} == {"I"}
 
-def test_a_point_of_a_new_phase_still_collecting_is_drawn_without_limits(store):
-    # a plain line, baseline 2; from the 5th day a new phase (dataops spc rebaseline) at 30
+
+def phase2_marker(spec: dict) -> float:
+    """Where the spec draws its phase II marker."""
+    (x,) = {
+        v["x"]
+        for layer in spec["layer"]
+        for v in layer.get("data", {}).get("values", [])
+        if v.get("label") == "phase II \u2192"
+    }
+    return x
+
+
+def phases(spec: dict, rows: list[dict]) -> list[str]:
+    """Each row's phase as the viewer computes it: the spec's own ``calculate``, evaluated by a
+    JavaScript engine (node: Vega's expressions are JavaScript's) on the rows with their
+    looked-up fields, after every lookup it may read."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to evaluate the chart spec's expressions (CI installs it)")
+    steps = spec["transform"]
+    (at,) = [i for i, t in enumerate(steps) if t.get("as") == "phase"]
+    assert all(i < at for i, t in enumerate(steps) if "lookup" in t)
+    script = (
+        "const MAX_VALUE = Number.MAX_VALUE;"
+        "const rows = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        f"process.stdout.write(JSON.stringify(rows.map((datum) => ({steps[at]['calculate']}))));"
+    )
+    done = subprocess.run(
+        [node, "-e", script], input=json.dumps(rows), capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def record_new_phase(store, line: str) -> list[str]:
+    """Eight days under ``line`` (baseline 2); from the 5th a new phase (dataops spc rebaseline)
+    at 30. Returns the days."""
     days = [f"2026-09-{d:02d}" for d in range(1, 9)]
     values = [10, 11, 10, 11, 30, 31, 30, 31]
     for i, (day, value) in enumerate(zip(days, values, strict=True)):
@@ -110,11 +161,16 @@ def test_a_point_of_a_new_phase_still_collecting_is_drawn_without_limits(store):
         sr = store.create_step_run(pr, "load")
         store.start_step_run(sr)
         hist = StepHistory(store, "load", "sales", str(sr), suite="orders")
-        spec = "warn: spc row_count: baseline 2"
-        res = run_checks(pl.DataFrame({"x": range(value)}), spec, name="orders", history=hist)
+        res = run_checks(pl.DataFrame({"x": range(value)}), line, name="orders", history=hist)
         store.record_suite(sr, res)
         store.finish_step_run(sr, "success")
-    by_day = {p.partition: p for p in metric_chart(store, "load", "row_count").points}
+    return days
+
+
+def test_a_point_of_a_new_phase_still_collecting_is_drawn_without_limits(store):
+    days = record_new_phase(store, "warn: spc row_count: baseline 2")
+    chart = metric_chart(store, "load", "row_count")
+    by_day = {p.partition: p for p in chart.points}
     # phase I's baseline runs are drawn against the limits they give (10.5)
     assert by_day[days[0]].center == pytest.approx(10.5) and by_day[days[0]].baseline
     for day in days[4:6]:  # collecting phase 2's baseline: not phase 1's limits, none
@@ -122,3 +178,24 @@ def test_a_point_of_a_new_phase_still_collecting_is_drawn_without_limits(store):
         assert p.check_status == "baseline" and (p.center, p.lcl, p.ucl) == (None, None, None)
     for day in days[6:]:  # judged against phase 2's own baseline (30, 31)
         assert by_day[day].center == pytest.approx(30.5) and by_day[day].check_status == "pass"
+
+    # the tooltip's phase in the answer: phase 2's collecting days, after the phase II marker
+    # (between days 2 and 3), say so; the days judged say II
+    spec = chart.to_dict(points=False)["spec"]
+    rows = chart_rows(spec)
+    phase = dict(zip([r["p"] for r in rows], phases(spec, rows), strict=True))
+    assert phase2_marker(spec) == 2.5
+    assert [phase[d] for d in days] == ["I", "I", "II", "II", COLLECTING, COLLECTING, "II", "II"]
+
+
+def test_a_cusum_point_of_a_new_phase_still_collecting_says_so(store):
+    # a judged CUSUM is drawn through its altair picture, whose rows carry their phase as data
+    days = record_new_phase(store, "warn: spc row_count: chart cusum, baseline 2")
+    chart = metric_chart(store, "load", "row_count")
+    assert chart.judged and chart.chart == "cusum"
+    rows = chart_rows(chart.to_dict(points=False)["spec"])  # an upper and a lower sum a day
+    phase = {(r["partition"], r["side"]): r["phase"] for r in rows}
+    assert len(phase) == 2 * len(days)
+    for side in ("upper", "lower"):
+        got = [phase[d, side] for d in days]
+        assert got == ["I", "I", "II", "II", COLLECTING, COLLECTING, "II", "II"], side
