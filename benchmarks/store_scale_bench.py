@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -258,6 +259,7 @@ def screens(url: str, project: Path, repeats: int) -> dict[str, dict[str, float]
         "run detail": lambda: store.get_run(latest),
         "pipelines overview": store.list_pipelines,
         "step metrics": lambda: store.list_metrics("step3"),
+        "step metrics, every point grouped (before 0015)": lambda: grouped_metrics(store, "step3"),
         "chart window (90)": lambda: metric_chart(store, "step1", "row_count", last=90),
         "chart window, middle (90)": lambda: metric_chart(
             store, "step1", "row_count", last=90, before=points // 2
@@ -274,6 +276,118 @@ def screens(url: str, project: Path, repeats: int) -> dict[str, dict[str, float]
         return {name: timed(fn, repeats) for name, fn in cases.items()}
     finally:
         store.close()
+
+
+def grouped_metrics(store: Any, step: str) -> list[tuple]:
+    """The step's metric list as it was read before migration 0015 (side by side with
+    ``list_metrics``): every point grouped by key and suite, then the last points by id."""
+    from jupyter_dataops.store.models import MetricRecord as M
+
+    steps = select(Step.id).where(Step.name == step)
+    with store.engine.connect() as conn:
+        groups = conn.execute(
+            select(M.key, M.suite, func.count(), func.max(M.id))
+            .where(M.step_id.in_(steps))
+            .group_by(M.key, M.suite)
+            .order_by(M.key, M.suite)
+        ).all()
+        last = dict(
+            conn.execute(select(M.id, M.value).where(M.id.in_([g[3] for g in groups]))).all()
+        )
+    return [(k, suite, n, last[i]) for k, suite, n, i in groups]
+
+
+def migrated_copy(url: str, runs: int, revision: str, repeats: int) -> dict[str, Any]:
+    """A copy of the kept store taken back to ``revision`` (settled: PostgreSQL vacuumed and
+    analyzed, as autovacuum leaves an old store), then opened by this package: the migration's
+    seconds (VACUUM ANALYZE included) and, at once, the first call of the screens the
+    migrations changed, then their medians."""
+    from alembic import command
+
+    from jupyter_dataops.pipeline.views.charts import metric_chart
+    from jupyter_dataops.store.engine import alembic_config, create_store_engine
+
+    parsed = make_url(url)
+    t0 = time.perf_counter()
+    if parsed.get_backend_name() == "sqlite":
+        source = Path(parsed.database)
+        with open_store(url) as store, store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        target = source.with_name("store-migrated.db")
+        shutil.copyfile(source, target)
+        copy = f"sqlite:///{target}"
+    else:
+        source_schema = f"dataops_scale_{runs}"
+        copy = copy_pg_schema(url, source_schema, f"{source_schema}_migrated")
+    copied = time.perf_counter() - t0
+    engine = create_store_engine(copy)
+    with engine.connect().execution_options(dataops_write=True) as conn, conn.begin():
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+    first: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        store = open_store(copy)  # migrates to head
+        migration = time.perf_counter() - t0
+        points = None
+        cases: dict[str, Callable[[], Any]] = {
+            "chart window (90)": lambda: metric_chart(store, "step1", "row_count", last=90),
+            "chart window, middle (90)": lambda: metric_chart(
+                store, "step1", "row_count", last=90, before=points // 2
+            ),
+            "step metrics": lambda: store.list_metrics("step3"),
+        }
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            got = fn()
+            first[name] = (time.perf_counter() - t0) * 1000
+            if points is None:
+                points = got.total
+        figures = {name: timed(fn, repeats) for name, fn in cases.items()}
+        store.close()
+    finally:
+        if parsed.get_backend_name() == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+        else:
+            drop_pg_schema(copy, f"dataops_scale_{runs}_migrated")
+    return {
+        "from": revision, "copy_seconds": copied, "migration_seconds": migration,
+        "first_ms": first, "screens": figures,
+    }  # fmt: skip
+
+
+def copy_pg_schema(url: str, source: str, target: str) -> str:
+    """A copy of schema ``source`` (its tables' rows and indexes) as ``target``; its URL."""
+    copy = pg_schema_url(url, target)
+    admin = create_engine(make_url(url).set(query={}), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{target}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{target}"'))
+        tables = conn.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": source}
+        ).all()
+        for table in tables:
+            conn.execute(
+                text(
+                    f'CREATE TABLE "{target}"."{table}" '
+                    f'(LIKE "{source}"."{table}" INCLUDING DEFAULTS)'
+                )
+            )
+            conn.execute(
+                text(f'INSERT INTO "{target}"."{table}" SELECT * FROM "{source}"."{table}"')
+            )
+        for (index,) in conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE schemaname = :s"), {"s": source}
+        ):
+            conn.execute(text(index.replace(f" ON {source}.", f" ON {target}.")))
+    admin.dispose()
+    return copy
 
 
 def pg_schema_url(base: str, schema: str) -> str:
@@ -303,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", action="store_true", help="PostgreSQL ($DATAOPS_TEST_PG_URL)")
     parser.add_argument("--keep", action="store_true", help="keep the seeded store for next time")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--migrate-from",
+        metavar="REV",
+        help="also time a copy of the kept store migrated from REV (e.g. 0013) to head",
+    )
     args = parser.parse_args(argv)
 
     work = Path("/tmp") / f"dataops-scale-{args.runs}"
@@ -336,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
             start_file.write_text(start_at.isoformat())
         size = size_bytes(url)
         figures = screens(url, project, args.repeats)
+        migrated = (
+            migrated_copy(url, args.runs, args.migrate_from, args.repeats)
+            if args.migrate_from
+            else None
+        )
     finally:
         if not args.keep:
             start_file.unlink(missing_ok=True)
@@ -347,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     backend = "PostgreSQL" if args.pg else "SQLite"
     result = {
         "backend": backend, "seed": seeded, "size_bytes": size,
-        "bytes_per_run": size / args.runs, "screens": figures, "load": os.getloadavg(),
+        "bytes_per_run": size / args.runs, "screens": figures, "migrated": migrated,
+        "load": os.getloadavg(),
     }  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
@@ -361,6 +486,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'screen':36} {'median ms':>10} {'p99 ms':>9}")
     for name, f in figures.items():
         print(f"{name:36} {f['median_ms']:10.1f} {f['p99_ms']:9.1f}")
+    if migrated:
+        print(
+            f"a copy migrated from {migrated['from']} to head (copied in "
+            f"{migrated['copy_seconds']:.0f} s): the migration {migrated['migration_seconds']:.1f} s"
+        )
+        print(f"{'screen, at once after it':36} {'first ms':>10} {'median ms':>10} {'p99 ms':>9}")
+        for name, f in migrated["screens"].items():
+            first = migrated["first_ms"][name]
+            print(f"{name:36} {first:10.1f} {f['median_ms']:10.1f} {f['p99_ms']:9.1f}")
     return 0
 
 

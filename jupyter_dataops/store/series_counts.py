@@ -10,9 +10,10 @@ A key recorded under several named suites is grouped as before (rare).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from jupyter_dataops.store.base import _M
 
@@ -28,56 +29,8 @@ class SeriesCount(NamedTuple):
 
 def series_counts(conn: Connection, step_id: int) -> list[SeriesCount]:
     """The series step ``step_id`` has recorded, in key order (a key's unnamed suite first)."""
-    first = select(func.min(_M.c.key).label("key")).where(_M.c.step_id == step_id)
-    keys = first.cte("metric_keys", recursive=True)
-    after = _M.alias("next_key")
-    keys = keys.union_all(
-        select(
-            select(func.min(after.c.key))
-            .where(after.c.step_id == step_id, after.c.key > keys.c.key)
-            .scalar_subquery()
-        ).where(keys.c.key.is_not(None))
-    )
-
-    def of_key(key: Any, what: str, suite: Any = ...) -> Any:
-        """One seek or equality range of the index: ``what`` of the key's points (of ``suite``:
-        a column, or None for the unnamed suite; all suites when left out)."""
-        m = _M.alias()
-        fn = {
-            "count": func.count(),
-            "last": func.max(m.c.id),
-            "lo": func.min(m.c.suite),
-            "hi": func.max(m.c.suite),
-        }[what]
-        q = select(fn).where(m.c.step_id == step_id, m.c.key == key)
-        if suite is None:
-            q = q.where(m.c.suite.is_(None))
-        elif suite is not ...:
-            q = q.where(m.c.suite == suite)
-        return q.scalar_subquery()
-
-    # each key with its lowest and highest named suite (min/max pass over unnamed points)
-    per_key = (
-        select(
-            keys.c.key, of_key(keys.c.key, "lo").label("lo"), of_key(keys.c.key, "hi").label("hi")
-        )
-        .where(keys.c.key.is_not(None))
-        .subquery("per_key")
-    )
-    k, lo, hi = per_key.c.key, per_key.c.lo, per_key.c.hi
-    rows = conn.execute(
-        select(
-            k,
-            lo,
-            hi,
-            of_key(k, "count", lo).label("n_lo"),
-            of_key(k, "last", lo).label("last_lo"),
-            of_key(k, "count", None).label("n_null"),
-            of_key(k, "last", None).label("last_null"),
-        ).order_by(k)
-    ).all()
     series: list[SeriesCount] = []
-    for r in rows:
+    for r in conn.execute(_per_key(), {"step_id": step_id}).all():
         if r.n_null:
             series.append(SeriesCount(r.key, None, r.n_null, r.last_null))
         if r.lo is None:
@@ -96,3 +49,57 @@ def series_counts(conn: Connection, step_id: int) -> list[SeriesCount]:
             )
         )
     return series
+
+
+@functools.cache
+def _per_key() -> Select:
+    """Each key of step ``:step_id`` with its lowest and highest named suite, the count and last
+    id of the lowest and of the unnamed suite: seeks and equality ranges of the index (built
+    once: building it costs more than running it)."""
+    step_id = bindparam("step_id")
+    first = select(func.min(_M.c.key).label("key")).where(_M.c.step_id == step_id)
+    keys = first.cte("metric_keys", recursive=True)
+    after = _M.alias("next_key")
+    keys = keys.union_all(
+        select(
+            select(func.min(after.c.key))
+            .where(after.c.step_id == step_id, after.c.key > keys.c.key)
+            .scalar_subquery()
+        ).where(keys.c.key.is_not(None))
+    )
+
+    def of_key(key: Any, what: str, suite: Any = ...) -> Any:
+        """``what`` of the key's points (of ``suite``: a column, None for the unnamed suite;
+        every suite when left out)."""
+        m = _M.alias()
+        fn = {
+            "count": func.count(),
+            "last": func.max(m.c.id),
+            "lo": func.min(m.c.suite),
+            "hi": func.max(m.c.suite),
+        }[what]
+        q = select(fn).where(m.c.step_id == step_id, m.c.key == key)
+        if suite is None:
+            q = q.where(m.c.suite.is_(None))
+        elif suite is not ...:
+            q = q.where(m.c.suite == suite)
+        return q.scalar_subquery()
+
+    # min/max pass over the unnamed points
+    per_key = (
+        select(
+            keys.c.key, of_key(keys.c.key, "lo").label("lo"), of_key(keys.c.key, "hi").label("hi")
+        )
+        .where(keys.c.key.is_not(None))
+        .subquery("per_key")
+    )
+    k, lo, hi = per_key.c.key, per_key.c.lo, per_key.c.hi
+    return select(
+        k,
+        lo,
+        hi,
+        of_key(k, "count", lo).label("n_lo"),
+        of_key(k, "last", lo).label("last_lo"),
+        of_key(k, "count", None).label("n_null"),
+        of_key(k, "last", None).label("last_null"),
+    ).order_by(k)
