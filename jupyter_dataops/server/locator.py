@@ -8,12 +8,12 @@ to the server root, and a path that resolves outside that root is refused.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jupyter_dataops.errors import DataOpsError
+from jupyter_dataops.pipeline.definition.yaml_file import file_stamp, settled  # noqa: F401 - actions
 from jupyter_dataops.pipeline.views.status import next_scheduled  # noqa: F401 - the REST routes use it
 from jupyter_dataops.server.answers import Answers
 
@@ -87,22 +87,6 @@ def resolve_in_root(root_dir: Path, relative_path: str) -> Path:
             "that folder can be promoted or opened."
         ) from None
     return target
-
-
-def file_stamp(path: Path) -> tuple[int, ...] | None:
-    """A file's identity, size and change times (None: no such file): an edit changes it."""
-    try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def settled(stamp: tuple[int, ...] | None) -> bool:
-    """Whether a stamp can be trusted to change with the next edit: a file changed in the last
-    two seconds may be edited again within the file system's timestamp granularity with the
-    same size (git's "racy" files), so it is read afresh until then."""
-    return stamp is None or time.time_ns() - max(stamp[2], stamp[3]) > 2_000_000_000
 
 
 class ProjectLocator:

@@ -29,7 +29,13 @@ from jupyter_dataops.pipeline.definition.step_keys import (
     suggest,
 )
 from jupyter_dataops.pipeline.definition.values import plain, validate_schedule
-from jupyter_dataops.pipeline.definition.yaml_file import line_of, read_yaml
+from jupyter_dataops.pipeline.definition.yaml_file import file_stamp, line_of, read_yaml, settled
+
+#: (resolved file, allow_no_steps) -> (the file's stamp when read, its pipeline): a command, a
+#: server or a scheduler asks for the pipeline from many places; the file is parsed again only
+#: when its stamp changed (an edit, a replaced file) or is too fresh to be trusted
+_LOADED: dict[tuple[str, bool], tuple[tuple[int, ...], Pipeline]] = {}
+_LOADED_MAX = 64
 
 
 def configured_store(path: Path | str) -> str | None:
@@ -41,6 +47,9 @@ def configured_store(path: Path | str) -> str | None:
     reported exactly as every other command reports it.
     """
     path = Path(path)
+    loaded = loaded_pipeline(path.resolve())
+    if loaded is not None:
+        return loaded.store
     try:
         import yaml
 
@@ -74,7 +83,28 @@ def load_pipeline(path: Path | str | None = None, *, allow_no_steps: bool = Fals
     path = Path(path).resolve()
     if path.is_dir():
         path = path / PIPELINE_FILE
-    return build_pipeline(path, read_yaml(path), allow_no_steps=allow_no_steps)
+    key = (str(path), allow_no_steps)
+    stamp = file_stamp(path)  # before reading: an edit while reading changes it for next time
+    known = _LOADED.get(key)
+    if known is not None and known[0] == stamp and settled(stamp):
+        return known[1]
+    pipeline = build_pipeline(path, read_yaml(path), allow_no_steps=allow_no_steps)
+    if stamp is not None:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)), None)
+        _LOADED[key] = (stamp, pipeline)
+    return pipeline
+
+
+def loaded_pipeline(path: Path) -> Pipeline | None:
+    """The pipeline already loaded from ``path`` (resolved) if the file has not changed since,
+    else None; never reads the file."""
+    stamp = file_stamp(path)
+    for allow_no_steps in (False, True):
+        known = _LOADED.get((str(path), allow_no_steps))
+        if known is not None and known[0] == stamp and settled(stamp):
+            return known[1]
+    return None
 
 
 def build_pipeline(path: Path, data: Any, *, allow_no_steps: bool = False) -> Pipeline:
@@ -128,13 +158,6 @@ def build_pipeline(path: Path, data: Any, *, allow_no_steps: bool = False) -> Pi
             raise bad("schedule", str(exc)) from None
     if data.get("alerts") is not None:
         extra["alerts"] = parse_alerts(path, data["alerts"])
-    if data.get("incidents") is not None:
-        from jupyter_dataops.pipeline.definition.incident_options import parse_incidents
-
-        try:
-            extra["incidents"] = parse_incidents(plain(data["incidents"]))
-        except ValueError as exc:
-            raise bad("incidents", str(exc)) from None
     if data.get("incidents") is not None:
         from jupyter_dataops.pipeline.definition.incident_options import parse_incidents
 

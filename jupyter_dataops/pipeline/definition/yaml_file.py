@@ -4,6 +4,7 @@ comments and key order kept when a step is written back. ruamel is imported on f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,26 @@ def round_trip_yaml() -> YAML:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
+
+
+#: a file changed this recently may be changed again within the file system's timestamp
+#: granularity with the same size (git's "racy" files): its stamp is not trusted until then
+RACY_NS = 2_000_000_000
+
+
+def file_stamp(path: Path) -> tuple[int, ...] | None:
+    """A file's identity, size and change times (None: no such file): an edit changes it."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def settled(stamp: tuple[int, ...] | None) -> bool:
+    """Whether a stamp can be trusted to change with the next edit: a file changed in the last
+    ``RACY_NS`` is read afresh until then."""
+    return stamp is None or time.time_ns() - max(stamp[2], stamp[3]) > RACY_NS
 
 
 def read_yaml(path: Path) -> Any:
