@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -272,10 +273,38 @@ def screens(url: str, project: Path, repeats: int) -> dict[str, dict[str, float]
         "grid oldest page (14)": lambda: grid_page(pipeline, store, limit=14, offset=rows - 14),
         "status (schedules)": lambda: schedule_status(pipeline, store),
     }
+    cases.update(grid_without_start(project, store))
     try:
         return {name: timed(fn, repeats) for name, fn in cases.items()}
     finally:
         store.close()
+
+
+def grid_without_start(project: Path, store: Any) -> dict[str, Callable[[], Any]]:
+    """The grid of the same pipeline without ``start:`` (its oldest hour that ran starts it),
+    side by side with the page as it was read before: every recorded key sorted for the page
+    (``partition_grid``) and again for its lateness (``partition_keys``)."""
+    from jupyter_dataops.pipeline.definition.spec import load_pipeline
+    from jupyter_dataops.pipeline.views.grid import grid_page
+
+    pipeline_text = (project / "dataops.yaml").read_text()
+    (project / "nostart").mkdir(exist_ok=True)
+    (project / "nostart" / "dataops.yaml").write_text(
+        re.sub(r", start: '[^']*'", "", pipeline_text, count=1)
+    )
+    nostart = load_pipeline(project / "nostart" / "dataops.yaml")
+    rows = grid_page(nostart, store, limit=14)["total"]
+    steps = list(nostart.steps)
+    return {
+        "grid without start: first page (14)": lambda: grid_page(nostart, store, limit=14),
+        "grid without start: oldest page (14)": lambda: grid_page(
+            nostart, store, limit=14, offset=rows - 14
+        ),
+        "grid without start, every key read (before)": lambda: (
+            store.partition_grid("bench", limit=14, steps=steps),
+            store.partition_keys("bench"),
+        ),
+    }
 
 
 def grouped_metrics(store: Any, step: str) -> list[tuple]:
