@@ -13,6 +13,15 @@ runs name it as their runner (pid), and if it is killed the template kills the c
 child's own processes (their connection hangs up), as killing the command itself would. Where
 no template can serve (``DATAOPS_WARM_KERNELS=0``, not Linux, the template cannot start or
 fork), ``run_forked`` returns None and the caller runs the command itself, as before.
+
+The interpreter options this process was started with reach the command too (``interpreter``):
+those a running interpreter can take are applied in the child (``-W`` and PYTHONWARNINGS as
+the warnings filters a fresh interpreter makes of them, ``-X faulthandler``, ``-B``, ``-u``
+and the streams' encodings, ``-X int_max_str_digits``, ``-X pycache_prefix``); for any other
+that differs from the template's (``-X importtime``, ``-X dev``, ``-X utf8``,
+``-X tracemalloc``, ``-O``, ``-I``, ``-E``, ``-S``, ``-s``, ``-v``, ``-b``, an allocator or
+a hash seed set in the environment, an unknown ``-X``) the template refuses to fork
+(``mismatch``) and the command runs in this process, so nothing asked for is dropped.
 """
 
 from __future__ import annotations
@@ -23,12 +32,91 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from jupyter_dataops.pipeline.execution.warm_protocol import _HEADER, PRELOAD, _recv_exact, warm_off
 
 _START_TIMEOUT = 120.0
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: ``sys.flags`` a forked command takes from its caller (``-B``, ``int_max_str_digits``), that
+#: mean nothing to it (``-q``: the interactive banner) or are compared otherwise (the hash seed)
+_APPLIED_FLAGS = frozenset(
+    {"dont_write_bytecode", "int_max_str_digits", "quiet", "hash_randomization"}
+)
+#: ``-X`` options applied in the forked child; any other (``importtime``, ``dev``, ``utf8``,
+#: ``tracemalloc``: every allocation since the start, the imports' too) must be the template's
+_APPLIED_X = frozenset({"faulthandler", "int_max_str_digits", "pycache_prefix"})
+
+
+def interpreter() -> dict[str, Any]:
+    """What this interpreter was started with: ``fixed``, what only a new interpreter can have
+    (flags, ``-X`` options, settings read once at start), which a forked child must share with
+    the template; ``applied``, what the child takes from its caller (``_take_interpreter``)."""
+    import faulthandler
+    import locale
+
+    env: Mapping[str, str] = {} if sys.flags.ignore_environment else os.environ
+    seed = env.get("PYTHONHASHSEED") or None
+    getencoding = getattr(locale, "getencoding", None)  # Python 3.11+
+    fixed = {
+        "flags": {
+            name: getattr(sys.flags, name)
+            for name in type(sys.flags).__match_args__
+            if name not in _APPLIED_FLAGS
+        },
+        "-X": {k: v for k, v in sys._xoptions.items() if k not in _APPLIED_X},
+        "importtime": bool(sys._xoptions.get("importtime") or env.get("PYTHONPROFILEIMPORTTIME")),
+        "tracemalloc": _tracing(),
+        "hash seed": None if seed == "random" else seed,
+        "allocator": [env.get("PYTHONMALLOC"), env.get("PYTHONMALLOCSTATS")],
+        "file names": [sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()],
+        "locale": getencoding() if getencoding else locale.getpreferredencoding(False),
+    }
+    applied = {
+        "warnoptions": list(sys.warnoptions),
+        "faulthandler": faulthandler.is_enabled(),
+        "dont_write_bytecode": sys.dont_write_bytecode,
+        "int_max_str_digits": getattr(sys, "get_int_max_str_digits", lambda: None)(),
+        "pycache_prefix": sys.pycache_prefix,
+        "streams": [_stream(name) for name in ("stdin", "stdout", "stderr")],
+    }
+    return {"fixed": fixed, "applied": applied}
+
+
+def _tracing() -> int:
+    """tracemalloc's frames per traceback, 0 when it does not trace (not imported: 0)."""
+    tracemalloc = sys.modules.get("tracemalloc")
+    if tracemalloc is None:
+        import _tracemalloc as tracemalloc  # the C module: no Python import to pay
+
+    return tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
+
+
+def _stream(name: str) -> dict[str, Any] | None:
+    """How ``sys.<name>`` was made (encoding, errors, line buffering, ``-u``), or None."""
+    stream = getattr(sys, name, None)
+    if stream is None or not isinstance(getattr(stream, "encoding", None), str):
+        return None
+    return {
+        "encoding": stream.encoding,
+        "errors": getattr(stream, "errors", None),
+        "line_buffering": bool(getattr(stream, "line_buffering", False)),
+        "write_through": bool(getattr(stream, "write_through", False)),
+    }
+
+
+def mismatch(theirs: dict[str, Any] | None) -> str | None:
+    """Why a command started with ``theirs`` (``interpreter()`` of its caller) cannot run in a
+    child of this interpreter (what differs), or None when it can."""
+    if not isinstance(theirs, dict) or not isinstance(theirs.get("fixed"), dict):
+        return "the caller did not say how its interpreter was started"
+    mine = json.loads(json.dumps(interpreter()["fixed"]))  # as the caller's came: through JSON
+    differ = sorted(
+        k for k in mine.keys() | theirs["fixed"].keys() if mine.get(k) != theirs["fixed"].get(k)
+    )
+    return f"the interpreter was started otherwise ({', '.join(differ)})" if differ else None
 
 
 def _read(sock: socket.socket) -> dict:
@@ -54,6 +142,7 @@ def run_forked(entry: str, argv: list[str], state_dir: Path, *, start: bool = Tr
         "path": list(sys.path),
         "runner": os.getpid(),
         "state_dir": str(state_dir),
+        "interpreter": interpreter(),
     }
     try:
         path = warm_server.socket_path(state_dir, warm_server.environment_key(PRELOAD))
@@ -69,6 +158,9 @@ def run_forked(entry: str, argv: list[str], state_dir: Path, *, start: bool = Tr
         socket.send_fds(sock, [_HEADER.pack(len(body))], [0, 1, 2])
         sock.sendall(body)
         answer = _read(sock)
+        if "refused" in answer:  # started otherwise (``mismatch``): run it here, as asked
+            sock.close()
+            return None
         pid = int(answer["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         sock.close()
@@ -91,4 +183,4 @@ def run_forked(entry: str, argv: list[str], state_dir: Path, *, start: bool = Tr
     return code if code >= 0 else 128 - code  # a signal's death, as a shell reports it
 
 
-__all__ = ["run_forked"]
+__all__ = ["interpreter", "mismatch", "run_forked"]

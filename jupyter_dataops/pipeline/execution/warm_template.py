@@ -179,7 +179,9 @@ def _command_main(request: dict[str, Any], fds: list[int]) -> int:
     os.chdir(request["cwd"])
     sys.path[:] = request["path"]
     sys.argv = list(request["argv"])
-    _fresh_streams()
+    applied = (request.get("interpreter") or {}).get("applied") or {}
+    _fresh_streams(applied.get("streams") or [None, None, None])
+    _take_interpreter(applied)
     _as_if_new()
     from jupyter_dataops.pipeline.execution import warm_server
     from jupyter_dataops.store import base
@@ -199,24 +201,109 @@ def _command_main(request: dict[str, Any], fds: list[int]) -> int:
     return code
 
 
-def _fresh_streams() -> None:
+def _fresh_streams(caller: list[dict[str, Any] | None]) -> None:
     """``sys.stdin``/``stdout``/``stderr`` made anew on fds 0-2 (the template's were made for
-    its /dev/null): line-buffered on a terminal, as at an interpreter's start."""
+    its /dev/null) as the caller's were made (encoding, errors, line buffering, unbuffered with
+    ``-u``); when the caller's are not known, as an interpreter's start makes them."""
     import io
 
     unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
     for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
         old = getattr(sys, name)
+        made = caller[fd] or {
+            "encoding": getattr(old, "encoding", None) or "utf-8",
+            "errors": "backslashreplace" if fd == 2 else getattr(old, "errors", None),
+            "line_buffering": fd == 2 or os.isatty(fd),
+            "write_through": fd != 0 and unbuffered,
+        }
         raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        # -u: no buffer under the text layer, as CPython makes its unbuffered streams
+        binary = raw if fd == 0 or made["write_through"] else io.BufferedWriter(raw)
         stream = io.TextIOWrapper(
-            raw if fd == 0 else io.BufferedWriter(raw),  # type: ignore[arg-type]
-            encoding=getattr(old, "encoding", None) or "utf-8",
-            errors="backslashreplace" if fd == 2 else getattr(old, "errors", None),
-            line_buffering=fd == 2 or os.isatty(fd),
-            write_through=fd != 0 and unbuffered,
+            binary,  # type: ignore[arg-type]
+            encoding=made["encoding"],
+            errors=made["errors"],
+            line_buffering=made["line_buffering"],
+            write_through=fd != 0 and made["write_through"],
         )
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
+
+
+# the template's warnings filters as its start made them, and how many of them came from its
+# own -W options (PYTHONWARNINGS): ``_take_interpreter`` replaces them with the caller's
+_STARTUP_WARNINGS: list[Any] = []
+
+
+def _startup_warnings() -> tuple[list[Any], int]:
+    """The warnings filters as this interpreter's start made them (no import has added any
+    yet), and how many of them its own -W options made (in front of the defaults)."""
+    import warnings
+
+    startup = list(warnings.filters)
+    process = getattr(warnings, "_processoptions", None)
+    if not sys.warnoptions or process is None:
+        return startup, 0
+    made = warnings.filters
+    warnings.filters = []
+    try:
+        process(sys.warnoptions)  # an invalid option is said on the template's /dev/null
+        own = len(warnings.filters)
+    finally:
+        warnings.filters = made
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+    return startup, own
+
+
+def _take_interpreter(applied: dict[str, Any]) -> None:
+    """In a forked command: what its caller's interpreter was started with and a running one
+    can take (``warm_command.interpreter``): -W, -X faulthandler, -B, -X int_max_str_digits,
+    -X pycache_prefix. (The streams: ``_fresh_streams``.)"""
+    import faulthandler
+
+    if "warnoptions" in applied:
+        _take_warnoptions(list(applied["warnoptions"]))
+    if applied.get("faulthandler"):
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+    elif faulthandler.is_enabled():
+        faulthandler.disable()
+    if "dont_write_bytecode" in applied:
+        sys.dont_write_bytecode = bool(applied["dont_write_bytecode"])
+    if applied.get("int_max_str_digits") is not None and hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(int(applied["int_max_str_digits"]))
+    if "pycache_prefix" in applied:
+        sys.pycache_prefix = applied["pycache_prefix"]
+
+
+def _take_warnoptions(options: list[str]) -> None:
+    """The caller's -W options (and PYTHONWARNINGS) as a fresh interpreter takes them at start:
+    the template's startup filters become the defaults after the caller's options; the filters
+    that imports added since stay in front of them, as they would in the caller. An invalid
+    option is said on the caller's stderr, as at its start."""
+    import warnings
+
+    if not _STARTUP_WARNINGS:
+        return
+    startup, own = _STARTUP_WARNINGS
+    process = getattr(warnings, "_processoptions", None)
+    if options == sys.warnoptions or process is None:
+        return
+    filters = warnings.filters
+    n = len(startup)
+    at = next(
+        (i for i in range(len(filters) - n, -1, -1) if filters[i : i + n] == startup),
+        None,  # someone reset them: the caller's options go in front, as they would now
+    )
+    warnings.filters = list(startup[own:])  # the defaults
+    process(options)
+    block = warnings.filters
+    warnings.filters = filters
+    if at is None:
+        filters[:0] = block[: len(block) - (n - own)]
+    else:
+        filters[at : at + n] = block
+    warnings._filters_mutated()  # type: ignore[attr-defined]
+    sys.warnoptions[:] = options
 
 
 def serve(path: str, idle: float | None = None) -> None:
@@ -230,6 +317,7 @@ def serve(path: str, idle: float | None = None) -> None:
     # collections never write to (and copy) the template's pages of long-lived objects.
     gc.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STARTUP_WARNINGS.extend(_startup_warnings())
     owner = os.getppid()
     # polars' allocator (jemalloc) would start background threads at import; the children's
     # environment is the step's own, but this setting is read once, here, when polars loads.
@@ -301,9 +389,17 @@ def serve(path: str, idle: float | None = None) -> None:
             (size,) = _HEADER.unpack(msg)
             request = json.loads(_recv_exact(conn, size))
         # a kernel: stdout and stderr; a command: stdin, stdout and stderr
-        if request is None or len(fds) != (3 if "command" in request else 2):
+        refused = None
+        if request is not None and "command" in request:
+            from jupyter_dataops.pipeline.execution.warm_command import mismatch
+
+            refused = mismatch(request.get("interpreter"))  # the client runs it itself
+        if request is None or len(fds) != (3 if "command" in request else 2) or refused:
             for fd in fds:
                 os.close(fd)
+            if refused:
+                body = json.dumps({"refused": refused}).encode()
+                conn.sendall(_HEADER.pack(len(body)) + body)
             conn.close()
             return
         become = _become_command if "command" in request else _become_kernel
