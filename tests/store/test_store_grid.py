@@ -90,3 +90,36 @@ def test_other_pipelines_and_unknown_pipelines_stay_apart(store):
 def test_a_bad_page_is_refused_with_a_message(store, limit, offset):
     with pytest.raises(StoreError, match="limit >= 1 and offset >= 0"):
         store.partition_grid("factory", limit=limit, offset=offset)
+
+
+def test_a_periods_oldest_key_and_the_keys_of_other_periods_are_read_by_length(store):
+    """ISO keys of one period have one length: the oldest hour a production run recorded (a
+    key only test runs recorded, a day, another pipeline's older hour: passed over), and the
+    keys of other lengths (another period's), newest first, of this pipeline only."""
+    assert store.oldest_partition("factory", 13) is None
+    assert store.partitions_of_other_length("factory", 13) == []
+    run_partition(store, "2026-09-01T03", {"ingest": ("success", [])}, mode="test")
+    run_partition(store, "2026-09-01T05", {"ingest": ("failed", [])})
+    run_partition(store, "2026-09-02T00", {"report": ("success", [])})
+    for day in ("2026-08-30", "2026-09-01"):
+        run_partition(store, day, {"ingest": ("success", []), "report": ("success", [])})
+    run_partition(store, "2026-W30", {"report": ("success", [])})
+    run_partition(store, "2026-08", {"ingest": ("success", [])}, mode="test")  # never shown
+    run_partition(store, "2026-01-01T00", {"load": ("success", [])}, pipeline="other")
+    assert store.oldest_partition("factory", 13) == "2026-09-01T05"
+    assert store.oldest_partition("factory", 10) == "2026-08-30"
+    assert store.oldest_partition("factory", 7) is None  # the month only a test run recorded
+    assert store.partitions_of_other_length("factory", 13) == [
+        "2026-W30",
+        "2026-09-01",
+        "2026-08-30",
+    ]
+    assert store.partitions_of_other_length("factory", 10) == [
+        "2026-W30",
+        "2026-09-02T00",
+        "2026-09-01T05",
+    ]
+    assert store.list_partitions("factory", limit=2, until="2026-09-01T05") == [
+        "2026-09-01T05",
+        "2026-09-01",
+    ]
