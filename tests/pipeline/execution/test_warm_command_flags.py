@@ -129,14 +129,6 @@ def test_a_warnings_option_reaches_the_forked_command_as_in_process(project):
     defaults = in_process["filters"][-6:]
     assert defaults[0] == "error:DeprecationWarning:None" and who["filters"][-6:] == defaults
 
-    # -W default: the warning is shown, once, on the command's stderr, in both
-    done, who = dataops(project, "-W", "default::DeprecationWarning")
-    here, _ = dataops(project, "-W", "default::DeprecationWarning", warm_on=False)
-    assert forked(who)
-    shown = [line for line in done.stderr.splitlines() if "old API" in line]
-    assert shown == [line for line in here.stderr.splitlines() if "old API" in line]
-    assert len(shown) == 1 and "DeprecationWarning" in shown[0]
-
 
 def test_options_a_running_interpreter_takes_are_applied_in_the_forked_command(project):
     options = ("-B", "-u", "-X", "faulthandler", "-X", "int_max_str_digits=5000")
@@ -148,23 +140,67 @@ def test_options_a_running_interpreter_takes_are_applied_in_the_forked_command(p
         assert who[key] == in_process[key] != plain[key], key
 
 
-@pytest.mark.parametrize(
-    ("options", "shows"),
-    [
-        (("-X", "importtime"), "import time:"),  # the imports' times, on stderr
-        (("-X", "dev"), None),
-        (("-O",), None),
-    ],
-)
-def test_options_only_a_new_interpreter_can_have_run_the_command_in_process(
-    project, options, shows
-):
-    done, who = dataops(project, *options)
+def test_importtime_runs_the_command_in_process_and_shows_the_import_times(project):
+    done, who = dataops(project, "-X", "importtime")
     assert who and not forked(who), who
     assert "promot" in done.stdout + done.stderr  # the command ran, to its usual end
-    if shows:
-        lines = [line for line in done.stderr.splitlines() if line.startswith(shows)]
-        assert any("jupyter_dataops.pipeline.execution.runner" in line for line in lines)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert any("jupyter_dataops.pipeline.execution.runner" in line for line in lines)
+
+
+PROBE = (
+    "import json; from jupyter_dataops.pipeline.execution.warm_command import interpreter; "
+    "print(json.dumps(interpreter()))"
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "forks"),
+    [
+        ((), {}, True),
+        (("-W", "error::DeprecationWarning", "-W", "ignore:x:UserWarning"), {}, True),
+        ((), {"PYTHONWARNINGS": "error"}, True),
+        (("-B", "-u", "-q"), {}, True),
+        (("-X", "faulthandler", "-X", "int_max_str_digits=5000"), {}, True),
+        (("-X", "pycache_prefix=/tmp/nowhere"), {}, True),
+        (("-X", "importtime"), {}, False),
+        ((), {"PYTHONPROFILEIMPORTTIME": "1"}, False),
+        (("-X", "dev"), {}, False),
+        (("-X", "utf8"), {}, False),
+        (("-X", "tracemalloc=5"), {}, False),
+        (("-X", "frozen_modules=off"), {}, False),
+        (("-X", "warn_default_encoding"), {}, False),
+        (("-X", "no_such_option"), {}, False),
+        (("-O",), {}, False),
+        (("-OO",), {}, False),
+        (("-E",), {}, False),
+        (("-I",), {}, False),
+        (("-s",), {}, False),
+        (("-b",), {}, False),
+        (("-P",), {}, False),
+        ((), {"PYTHONHASHSEED": "0"}, False),
+        ((), {"PYTHONMALLOC": "malloc"}, False),
+    ],
+)
+def test_which_interpreter_options_a_forked_command_can_take(options, env, forks):
+    """Each option of the caller against an interpreter started plainly (this one, as the
+    template is): applied in the child (forks), or only a new interpreter can have it."""
+    import json as json_
+
+    from jupyter_dataops.pipeline.execution.warm_command import mismatch
+
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS",)}
+    done = subprocess.run(
+        [sys.executable, *options, "-c", PROBE],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    caller = json_.loads(done.stdout)
+    why = mismatch(caller)
+    assert (why is None) == forks, why
 
 
 def test_dataops_status_with_importtime_runs_in_process_and_shows_the_import_times(project):
