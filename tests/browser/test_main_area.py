@@ -11,14 +11,16 @@ closed; a metric opens its control chart in a main-area tab as wide as the tab, 
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from builders import check_line, suite_result
+from builders import check_line, suite_result, wait_for
 
 from jupyter_dataops.pipeline.definition.project import Project
 
@@ -107,6 +109,16 @@ def main_tabs(page, label: str):
     """The main area's tab-bar tabs whose label is ``label``."""
     name = page.locator(".lm-TabBar-tabLabel").filter(has_text=re.compile(f"^{re.escape(label)}$"))
     return page.locator(MAIN_TAB).filter(has=name)
+
+
+def saved_chart_tab(lab: LabPage) -> bool:
+    """Whether the server's copy of this test's workspace has a chart tab in the main area."""
+    try:
+        saved = lab.server.api(f"lab/api/workspaces/{lab.workspace}")
+    except urllib.error.HTTPError:  # not saved yet
+        return False
+    main = (saved.get("data") or {}).get("layout-restorer:data", {}).get("main")
+    return '"dataops-chart:' in json.dumps(main)
 
 
 def current_tab_label(page) -> str:
@@ -298,8 +310,10 @@ def test_a_metric_opens_its_chart_in_one_wide_main_area_tab(lab, long_names):
         }"""
     )
     assert page.locator(PANEL).bounding_box()["width"] > 600
-    # the open tabs are part of the workspace: a reload brings the chart's tab back, drawn
-    page.wait_for_timeout(1500)  # Lab saves the workspace's layout shortly after it changes
+    # the open tabs are part of the workspace: a reload brings the chart's tab back, drawn.
+    # Lab saves the workspace's layout a while after it changes (later under load): reload once
+    # the server holds a layout with the chart's tab in the main area, not after a fixed pause
+    wait_for(lambda: saved_chart_tab(lab), 60, "the workspace saved with the chart's tab")
     page.reload()
     main_tabs(page, label).wait_for(timeout=60_000)
     main_tabs(page, label).click()
