@@ -68,6 +68,48 @@ def _of_steps(conn, ids: list[int]) -> list:  # noqa: ANN001
     return [_SR.c.step_id.in_(ids)]
 
 
+def _outside(conn, ids: list[int], first: str, last: str) -> tuple[list[str], list[str]]:  # noqa: ANN001
+    """``partitions_outside`` on ``conn`` for the steps ``ids``."""
+    steps = _of_steps(conn, ids)
+
+    def keys(outside: ColumnElement[bool]) -> list[str]:
+        q = (
+            select(_SR.c.partition)
+            .where(*steps, outside, _SR.c.mode == "production")
+            .group_by(_SR.c.partition)
+            .order_by(_SR.c.partition.desc())
+        )
+        return list(conn.scalars(q).all())
+
+    return keys(_SR.c.partition > last), keys(_SR.c.partition < first)
+
+
+def _oldest(conn, ids: list[int], length: int) -> str | None:  # noqa: ANN001
+    """The oldest key of ``length`` a production run of the steps ``ids`` recorded: the least
+    of each step's first key of that length in index 0016 (one statement; a key only test runs
+    recorded is passed over)."""
+    size = func.length(_SR.c.partition)
+    key = None
+    while True:
+        after = [] if key is None else [_SR.c.partition > key]
+        firsts = [
+            select(
+                select(func.min(_SR.c.partition))
+                .where(_SR.c.step_id == i, size == length, *after)
+                .scalar_subquery()
+                .label("first")
+            )
+            for i in ids
+        ]
+        each = union_all(*firsts).subquery()
+        key = conn.scalar(select(func.min(each.c.first)))
+        production = select(_SR.c.id).where(
+            _SR.c.step_id.in_(ids), _SR.c.partition == key, _SR.c.mode == "production"
+        )
+        if key is None or conn.scalar(production.limit(1)) is not None:
+            return key
+
+
 class GridMixin(StoreBase):
     """Partitions × steps: what ran for which period, what failed, what is missing."""
 
@@ -125,66 +167,33 @@ class GridMixin(StoreBase):
         index without touching the partitions in between."""
         with self._read() as conn:
             ids = list(self._pipeline_step_ids(conn, pipeline))
-            if not ids:
-                return [], []
-            steps = _of_steps(conn, ids)
+            return _outside(conn, ids, first, last) if ids else ([], [])
 
-            def keys(outside: ColumnElement[bool]) -> list[str]:
-                q = (
-                    select(_SR.c.partition)
-                    .where(*steps, outside, _SR.c.mode == "production")
-                    .group_by(_SR.c.partition)
-                    .order_by(_SR.c.partition.desc())
-                )
-                return list(conn.scalars(q).all())
-
-            return keys(_SR.c.partition > last), keys(_SR.c.partition < first)
-
-    def partitions_of_other_length(self, pipeline: str, length: int) -> list[str]:
-        """The partition keys the pipeline's production runs recorded whose length is not
-        ``length``, newest first (ISO text order). ISO keys of one period have one length, so
-        these are the keys of other periods (left by an earlier ``every:``), read from the
-        (step_id, length(partition), partition) index (0016) without touching the keys of
-        ``length``."""
-        size = func.length(_SR.c.partition)
+    def grid_keys(
+        self, pipeline: str, length: int, last: str, first: str | None = None
+    ) -> tuple[str | None, list[str]]:
+        """What a grid page of keys of ``length`` due up to ``last`` reads, in one transaction:
+        the first due key (``first``; None: the oldest key of ``length`` a production run
+        recorded, or None) and the recorded keys that are not due, newest first (ISO text
+        order): those after ``last`` or before the first, and those of another length (ISO
+        keys of one period have one length: another period's, left by an earlier
+        ``every:``). Index 0016 (step_id, length(partition), partition) answers the oldest
+        key and the other lengths without touching the keys in between."""
         with self._read() as conn:
             ids = list(self._pipeline_step_ids(conn, pipeline))
             if not ids:
-                return []
-            q = select(_SR.c.partition).where(
+                return first, []
+            first = first or _oldest(conn, ids, length)
+            size = func.length(_SR.c.partition)
+            other = select(_SR.c.partition).where(
                 _SR.c.step_id.in_(ids),
                 or_(size < length, size > length),
                 _SR.c.mode == "production",
             )
-            return sorted(conn.scalars(q.distinct()).all(), reverse=True)
-
-    def oldest_partition(self, pipeline: str, length: int) -> str | None:
-        """The oldest partition key of ``length`` a production run of the pipeline recorded
-        (None: none): the least of each step's first key in the (step_id, length(partition),
-        partition) index (0016), one statement, not a read of every key."""
-        size = func.length(_SR.c.partition)
-        with self._read() as conn:
-            ids = list(self._pipeline_step_ids(conn, pipeline))
-            key = None
-            while ids:
-                after = [] if key is None else [_SR.c.partition > key]
-                firsts = [
-                    select(
-                        select(func.min(_SR.c.partition))
-                        .where(_SR.c.step_id == i, size == length, *after)
-                        .scalar_subquery()
-                        .label("first")
-                    )
-                    for i in ids
-                ]
-                each = union_all(*firsts).subquery()
-                key = conn.scalar(select(func.min(each.c.first)))
-                production = select(_SR.c.id).where(
-                    _SR.c.step_id.in_(ids), _SR.c.partition == key, _SR.c.mode == "production"
-                )
-                if key is None or conn.scalar(production.limit(1)) is not None:
-                    return key  # (a key only test runs recorded is passed over)
-            return None
+            keys = set(conn.scalars(other.distinct()).all())
+            if first is not None:
+                keys.update(*_outside(conn, ids, first, last))
+        return first, sorted(keys, reverse=True)
 
     def partition_rows(
         self,

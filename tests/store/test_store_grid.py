@@ -92,33 +92,38 @@ def test_a_bad_page_is_refused_with_a_message(store, limit, offset):
         store.partition_grid("factory", limit=limit, offset=offset)
 
 
-def test_a_periods_oldest_key_and_the_keys_of_other_periods_are_read_by_length(store):
+def test_a_periods_oldest_key_and_the_keys_not_due_are_read_by_length(store):
     """ISO keys of one period have one length: the oldest hour a production run recorded (a
-    key only test runs recorded, a day, another pipeline's older hour: passed over), and the
-    keys of other lengths (another period's), newest first, of this pipeline only."""
-    assert store.oldest_partition("factory", 13) is None
-    assert store.partitions_of_other_length("factory", 13) == []
+    key only test runs recorded, a day, another pipeline's older hour: passed over) starts the
+    due range; the keys not due are those outside it and those of other lengths (another
+    period's), newest first, of this pipeline only."""
+    assert store.grid_keys("factory", 13, "2026-09-01T08") == (None, [])
     run_partition(store, "2026-09-01T03", {"ingest": ("success", [])}, mode="test")
     run_partition(store, "2026-09-01T05", {"ingest": ("failed", [])})
     run_partition(store, "2026-09-02T00", {"report": ("success", [])})
+    run_partition(store, "2026-09-01T06", {"report": ("success", [])})
     for day in ("2026-08-30", "2026-09-01"):
         run_partition(store, day, {"ingest": ("success", []), "report": ("success", [])})
     run_partition(store, "2026-W30", {"report": ("success", [])})
     run_partition(store, "2026-08", {"ingest": ("success", [])}, mode="test")  # never shown
     run_partition(store, "2026-01-01T00", {"load": ("success", [])}, pipeline="other")
-    assert store.oldest_partition("factory", 13) == "2026-09-01T05"
-    assert store.oldest_partition("factory", 10) == "2026-08-30"
-    assert store.oldest_partition("factory", 7) is None  # the month only a test run recorded
-    assert store.partitions_of_other_length("factory", 13) == [
-        "2026-W30",
-        "2026-09-01",
-        "2026-08-30",
-    ]
-    assert store.partitions_of_other_length("factory", 10) == [
-        "2026-W30",
-        "2026-09-02T00",
+    days = ["2026-09-01", "2026-08-30"]
+    assert store.grid_keys("factory", 13, "2026-09-01T08") == (
         "2026-09-01T05",
-    ]
+        ["2026-W30", "2026-09-02T00", *days],
+    )
+    hours = ["2026-09-02T00", "2026-09-01T06", "2026-09-01T05"]
+    # a first key after the last (`start:` not reached yet): every recorded key is not due
+    assert store.grid_keys("factory", 13, "2026-09-01T05", "2026-09-01T06") == (
+        "2026-09-01T06",
+        ["2026-W30", *hours, *days],
+    )
+    assert store.grid_keys("factory", 10, "2026-08-31") == (
+        "2026-08-30",
+        ["2026-W30", *hours, "2026-09-01"],
+    )
+    assert store.grid_keys("factory", 7, "2026-09") == (None, ["2026-W30", *hours, *days])
+    assert store.grid_keys("nope", 13, "2026-09-01T08") == (None, [])
     assert store.list_partitions("factory", limit=2, until="2026-09-01T05") == [
         "2026-09-01T05",
         "2026-09-01",

@@ -9,6 +9,7 @@ each step); this module adds what the pipeline file knows: the column order (the
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,7 @@ def _due_newer(spec: Any, first: str, newest: str, key: str) -> int:
 
 
 def _window(
-    spec: Any, first: str | None, newest: str, extra: set[str], limit: int, offset: int
+    spec: Any, first: str | None, newest: str, extra: Iterable[str], limit: int, offset: int
 ) -> tuple[list[str], int]:
     """The page's keys and the grid's total: the due keys (``first`` to ``newest``: counted,
     and only the page's built, stepped back from ``newest``) and the recorded ``extra`` keys
@@ -127,12 +128,9 @@ def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) 
 
     check_page(limit, offset)
     newest = _newest(spec, pipeline)
-    first = spec.start or store.oldest_partition(pipeline.name, spec.key_length)
-    extra = set(store.partitions_of_other_length(pipeline.name, spec.key_length))
-    if first is not None:
-        extra.update(*store.partitions_outside(pipeline.name, first, newest))
-        if spec.parse(first) > spec.parse(newest):
-            first = None  # nothing due yet: the recorded keys (all outside) are the rows
+    first, extra = store.grid_keys(pipeline.name, spec.key_length, newest, spec.start)
+    if first is not None and spec.parse(first) > spec.parse(newest):
+        first = None  # nothing due yet: the recorded keys (all outside) are the rows
     keys, total = _window(spec, first, newest, extra, limit, offset)
     columns, rows = store.partition_rows(
         pipeline.name, keys, steps=steps, late=_late(pipeline, store, keys)
