@@ -94,6 +94,23 @@ async def test_the_grid_pages_partitions_newest_first_with_a_cell_per_step(jp_fe
     assert rows["2026-09-02"]["late"] == ["ingest", "report"]
     assert all(c["late"] for c in rows["2026-09-02"]["cells"])
     assert rows[keys[1]]["late"] == ["ingest", "report"] and rows[keys[1]]["cells"] == [None, None]
+    assert {r["every"] for r in older["partitions"]} == {"day"}
+
+    # the pipeline goes hourly: the days that ran stay rows, marked as days, at their place
+    (root / "dataops.yaml").write_text(
+        (root / "dataops.yaml").read_text().replace("every: day", "every: hour", 1)
+    )
+    hourly = await get_grid(jp_fetch, limit="3")
+    assert hourly["every"] == "hour" and {r["every"] for r in hourly["partitions"]} == {"hour"}
+    tail = await get_grid(jp_fetch, limit="3", offset=str(hourly["total"] - 3))
+    assert [r["partition"] for r in tail["partitions"]] == [
+        "2026-09-01T01",
+        "2026-09-01T00",
+        "2026-09-01",
+    ]
+    day = tail["partitions"][-1]
+    assert day["every"] == "day" and day["late"] == []
+    assert [c["run_id"] for c in day["cells"]] == [first["ingest"], first["report"]]
 
     code, message = await failing(
         jp_fetch, "dataops", "api", "partitions", "2026-13-01", "run", method="POST"
