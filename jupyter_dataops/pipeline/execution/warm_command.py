@@ -76,6 +76,7 @@ def interpreter() -> dict[str, Any]:
     }
     applied = {
         "warnoptions": list(sys.warnoptions),
+        "-X": dict(sys._xoptions),  # what a Python it starts is given (``subprocess``'s flags)
         "faulthandler": faulthandler.is_enabled(),
         "dont_write_bytecode": sys.dont_write_bytecode,
         "int_max_str_digits": getattr(sys, "get_int_max_str_digits", lambda: None)(),
@@ -112,6 +113,11 @@ def mismatch(theirs: dict[str, Any] | None) -> str | None:
     child of this interpreter (what differs), or None when it can."""
     if not isinstance(theirs, dict) or not isinstance(theirs.get("fixed"), dict):
         return "the caller did not say how its interpreter was started"
+    import warnings
+
+    options = (theirs.get("applied") or {}).get("warnoptions") or []
+    if options != sys.warnoptions and not hasattr(warnings, "_processoptions"):
+        return "this Python cannot apply -W options to a running interpreter"
     mine = json.loads(json.dumps(interpreter()["fixed"]))  # as the caller's came: through JSON
     differ = sorted(
         k for k in mine.keys() | theirs["fixed"].keys() if mine.get(k) != theirs["fixed"].get(k)

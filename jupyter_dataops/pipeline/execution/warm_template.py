@@ -258,7 +258,8 @@ def _startup_warnings() -> tuple[list[Any], int]:
 def _take_interpreter(applied: dict[str, Any]) -> None:
     """In a forked command: what its caller's interpreter was started with and a running one
     can take (``warm_command.interpreter``): -W, -X faulthandler, -B, -X int_max_str_digits,
-    -X pycache_prefix. (The streams: ``_fresh_streams``.)"""
+    -X pycache_prefix, and ``sys._xoptions`` (a Python it starts gets them). (The streams:
+    ``_fresh_streams``.)"""
     import faulthandler
 
     if "warnoptions" in applied:
@@ -273,6 +274,9 @@ def _take_interpreter(applied: dict[str, Any]) -> None:
         sys.set_int_max_str_digits(int(applied["int_max_str_digits"]))
     if "pycache_prefix" in applied:
         sys.pycache_prefix = applied["pycache_prefix"]
+    if isinstance(applied.get("-X"), dict):  # the others are the template's (``mismatch``)
+        sys._xoptions.clear()
+        sys._xoptions.update(applied["-X"])
 
 
 def _take_warnoptions(options: list[str]) -> None:

@@ -41,6 +41,7 @@ with open(os.environ["WHO_FILE"], "w") as fh:
         "faulthandler": faulthandler.is_enabled(),
         "dont_write_bytecode": sys.dont_write_bytecode,
         "int_max_str_digits": sys.get_int_max_str_digits(),
+        "xoptions": sys._xoptions,
         "stdout": [type(sys.stdout.buffer).__name__, sys.stdout.write_through],
     }, fh)
 warnings.warn("the loud executor uses an old API", DeprecationWarning, stacklevel=2)
@@ -136,7 +137,8 @@ def test_options_a_running_interpreter_takes_are_applied_in_the_forked_command(p
     _, in_process = dataops(project, *options, warm_on=False)
     _, plain = dataops(project)
     assert forked(who) and forked(plain) and not forked(in_process)
-    for key in ("faulthandler", "dont_write_bytecode", "int_max_str_digits", "stdout"):
+    keys = ("faulthandler", "dont_write_bytecode", "int_max_str_digits", "xoptions", "stdout")
+    for key in keys:
         assert who[key] == in_process[key] != plain[key], key
 
 
