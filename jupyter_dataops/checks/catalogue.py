@@ -536,3 +536,7 @@ class ReferenceMissingCount(Metric):
 
 
 STRUCTURAL = ("columns", "schema", "spc")
+
+# drift(col) is a metric of its own module (it needs numpy); registered with the catalogue, so
+# that every parser of check lines knows it. Last: drift imports this module.
+from jupyter_dataops.checks import drift as _drift  # noqa: E402, F401

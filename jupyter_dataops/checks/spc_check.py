@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_dataops.checks.catalogue import CATALOGUE
 from jupyter_dataops.checks.spec import CheckSpec
 from jupyter_dataops.spc.charts import RULE_CHARTS
 from jupyter_dataops.spc.charts import SIZED_CHARTS as _SPC_SIZED
@@ -84,6 +83,8 @@ def size_key(metric_key: str) -> str:
 
 def chart_misfit(chart: str, metric: str) -> str | None:
     """Why ``chart`` cannot judge ``metric`` (None when it can): p/np/u fit only some metrics."""
+    from jupyter_dataops.checks.catalogue import CATALOGUE  # polars, sqlglot: only when asked
+
     what = SIZED_CHARTS.get(chart)
     cls = CATALOGUE.get(metric, None)
     if what is None or (cls is not None and cls.kind == what):

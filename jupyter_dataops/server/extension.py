@@ -17,7 +17,8 @@ from jupyter_dataops.server.locator import ProjectLocator
 # partly initialised module, and that route answers 500 until the server restarts. Imported here,
 # once, on the main thread, before the server takes a request.
 ROUTE_MODULES = (
-    "jupyter_dataops.checks",
+    "jupyter_dataops.checks.planner",  # the package itself loads its names lazily
+    "jupyter_dataops.checks.language",
     "jupyter_dataops.checks.display",
     "jupyter_dataops.store.api",
     "jupyter_dataops.pipeline.definition.project",

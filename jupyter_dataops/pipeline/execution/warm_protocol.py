@@ -35,7 +35,8 @@ PRELOAD = (
     "sqlalchemy.dialects.sqlite",
     "sqlalchemy.dialects.postgresql",
     "jupyter_dataops.magics",
-    "jupyter_dataops.checks",
+    "jupyter_dataops.checks.planner",  # the package itself loads its names lazily
+    "jupyter_dataops.checks.language",
     "jupyter_dataops.spc",
     "jupyter_dataops.store",
     "jupyter_dataops.pipeline.execution.context",

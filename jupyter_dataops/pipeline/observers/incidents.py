@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.checks.display import time_text
 from jupyter_dataops.pipeline.observers.base import RunObserver
-from jupyter_dataops.pipeline.observers.operations import CHECKS_FAILING
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -68,6 +67,10 @@ def blast_radius(pipeline: Any, step: str | None) -> dict[str, list[str]]:
 
 def problems(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """``(kind, key, title)`` of each problem in a finished step run (``store.get_run``)."""
+    # here, not at the top: operations imports checks.spec and spc (numpy), which `dataops
+    # runs` noticing lateness (incidents -> blast_radius) never needs
+    from jupyter_dataops.pipeline.observers.operations import CHECKS_FAILING
+
     checks = run.get("check_results") or []
     out: list[tuple[str, str, str]] = []
     for c in checks:

@@ -69,16 +69,18 @@ def notice_late(pipeline: Any, store: Store, now: datetime | None = None) -> lis
 
 
 def _notice(pipeline: Any, store: Store, now: datetime | None) -> list[dict[str, Any]]:
-    from jupyter_dataops.pipeline.observers.alerts import deliver, incident_event
-
     if store is None or getattr(pipeline, "partitions", None) is None:
         return []
     found = lateness(pipeline, store, now)
     opened = _record_incidents(pipeline, store, found)
     resolved = _resolve_done(pipeline, store)
     alerts = list(getattr(pipeline, "alerts", ()) or ())
-    if not alerts:
+    if not alerts or not (opened or resolved):
         return []
+    # only now: the alerts import the check parser (polars), which a look that finds nothing
+    # new (nearly every `dataops runs`/`status`) never needs
+    from jupyter_dataops.pipeline.observers.alerts import deliver, incident_event
+
     sent: list[dict[str, Any]] = []
     for iid, lates in opened.items():
         incident = store.get_incident(iid)

@@ -24,7 +24,6 @@ from jupyter_dataops.checks.display import (
     status_label,
     unit_of,
 )
-from jupyter_dataops.checks.source_text import without_comment
 
 if TYPE_CHECKING:  # pragma: no cover - the runner (papermill, nbformat) is not needed to print
     from jupyter_dataops.pipeline.execution.runner import RunResult, StepOutcome, StepPlan
@@ -305,6 +304,10 @@ def backfill_progress(console: Console, total: int) -> tuple[Any, Callable[[str,
 def check_text(source: str | None) -> str:
     """A check line as reports show it: as written, without its trailing ``# comment`` (the
     parser says where the check ends, so a ``#`` in quotes or a regex stays)."""
+    if "#" not in (source or ""):
+        return (source or "").strip()  # no comment to take off: no parser (polars) needed
+    from jupyter_dataops.checks.source_text import without_comment
+
     return without_comment(source or "").strip()
 
 
