@@ -19,9 +19,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from builders import wait_for
 
-from jupyter_dataops.pipeline.execution import warm, warm_server
+from jupyter_dataops.pipeline.execution import warm_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -71,11 +70,17 @@ def project(tmp_path_factory) -> Iterator[Path]:
         "[jupyter_dataops.executor]\nloud = loud_executor:Loud\n"
     )
     yield root
-    path = warm_server.socket_path(root / ".dataops", warm_server.environment_key(warm.PRELOAD))
-    pid = warm_server.answering(path)
-    if pid is not None:
-        os.kill(pid, 15)
-        wait_for(lambda: not psutil.pid_exists(pid), 15, "the template to stop")
+    for pid in TEMPLATES:  # the templates the forked commands came from
+        try:
+            template = psutil.Process(pid)
+            if "jupyter_dataops.pipeline.execution.warm" in template.cmdline():
+                template.terminate()
+                template.wait(15)
+        except psutil.NoSuchProcess:
+            continue
+
+
+TEMPLATES: set[int] = set()
 
 
 def dataops(
@@ -101,7 +106,10 @@ def dataops(
         text=True,
         timeout=120,
     )
-    return done, json.loads(who.read_text()) if who.exists() else {}
+    found = json.loads(who.read_text()) if who.exists() else {}
+    if found and forked(found):
+        TEMPLATES.add(found["ppid"])
+    return done, found
 
 
 def forked(who: dict) -> bool:
