@@ -326,14 +326,27 @@ def grouped_metrics(store: Any, step: str) -> list[tuple]:
     return [(k, suite, n, last[i]) for k, suite, n, i in groups]
 
 
-def migrated_copy(url: str, runs: int, revision: str, repeats: int) -> dict[str, Any]:
+def analyze_only(engine: Any, tables: Any) -> None:
+    """What an upgrade did after its migrations before ``vacuum_analyze`` (0014 analyzed
+    ``metrics`` and nothing vacuumed it): ``--migrate-from``'s before."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in sorted(set(tables)):
+                conn.exec_driver_sql(f'ANALYZE "{table}"')
+
+
+def migrated_copy(
+    url: str, runs: int, revision: str, repeats: int, tidy: Callable | None = None
+) -> dict[str, Any]:
     """A copy of the kept store taken back to ``revision`` (settled: PostgreSQL vacuumed and
     analyzed, as autovacuum leaves an old store), then opened by this package: the migration's
     seconds (VACUUM ANALYZE included) and, at once, the first call of the screens the
-    migrations changed, then their medians."""
+    migrations changed, then their medians. ``tidy``: what the upgrade runs after its
+    migrations instead of ``engine.vacuum_analyze`` (``analyze_only``: the package before)."""
     from alembic import command
 
     from jupyter_dataops.pipeline.views.charts import metric_chart
+    from jupyter_dataops.store import engine as store_engine
     from jupyter_dataops.store.engine import alembic_config, create_store_engine
 
     parsed = make_url(url)
@@ -364,8 +377,13 @@ def migrated_copy(url: str, runs: int, revision: str, repeats: int) -> dict[str,
     visible = None
     first: dict[str, float] = {}
     try:
+        now = store_engine.vacuum_analyze
+        store_engine.vacuum_analyze = tidy or now
         t0 = time.perf_counter()
-        store = open_store(copy)  # migrates to head
+        try:
+            store = open_store(copy)  # migrates to head
+        finally:
+            store_engine.vacuum_analyze = now
         migration = time.perf_counter() - t0
         if store.dialect == "postgresql":  # how much of metrics index-only scans can skip
             with store.engine.connect() as conn:
@@ -497,11 +515,13 @@ def main(argv: list[str] | None = None) -> int:
             start_file.write_text(start_at.isoformat())
         size = size_bytes(url)
         figures = screens(url, project, args.repeats)
-        migrated = (
-            migrated_copy(url, args.runs, args.migrate_from, args.repeats)
-            if args.migrate_from
-            else None
-        )
+        migrated = []
+        if args.migrate_from and args.pg:  # before: the upgrade analyzed, vacuumed nothing
+            before = migrated_copy(url, args.runs, args.migrate_from, args.repeats, analyze_only)
+            migrated.append({**before, "how": "ANALYZE only (before)"})
+        if args.migrate_from:
+            now = migrated_copy(url, args.runs, args.migrate_from, args.repeats)
+            migrated.append({**now, "how": "VACUUM (ANALYZE) after the upgrade"})
     finally:
         if not args.keep:
             start_file.unlink(missing_ok=True)
@@ -528,19 +548,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'screen':36} {'median ms':>10} {'p99 ms':>9}")
     for name, f in figures.items():
         print(f"{name:36} {f['median_ms']:10.1f} {f['p99_ms']:9.1f}")
-    if migrated:
+    for copy in migrated:
         print(
-            f"a copy migrated from {migrated['from']} to head (copied in "
-            f"{migrated['copy_seconds']:.0f} s): the migration {migrated['migration_seconds']:.1f} s"
+            f"a copy migrated from {copy['from']} to head, {copy['how']} (copied in "
+            f"{copy['copy_seconds']:.0f} s): the migration {copy['migration_seconds']:.1f} s"
             + (
                 f"; metrics pages all-visible after it: {visible:.0%}"
-                if (visible := migrated["metrics_pages_all_visible"]) is not None
+                if (visible := copy["metrics_pages_all_visible"]) is not None
                 else ""
             )
         )
         print(f"{'screen, at once after it':36} {'first ms':>10} {'median ms':>10} {'p99 ms':>9}")
-        for name, f in migrated["screens"].items():
-            first = migrated["first_ms"][name]
+        for name, f in copy["screens"].items():
+            first = copy["first_ms"][name]
             print(f"{name:36} {first:10.1f} {f['median_ms']:10.1f} {f['p99_ms']:9.1f}")
     return 0
 
