@@ -282,8 +282,9 @@ def _take_interpreter(applied: dict[str, Any]) -> None:
 def _take_warnoptions(options: list[str]) -> None:
     """The caller's -W options (and PYTHONWARNINGS) as a fresh interpreter takes them at start:
     the template's startup filters become the defaults after the caller's options; the filters
-    that imports added since stay in front of them, as they would in the caller. An invalid
-    option is said on the caller's stderr, as at its start."""
+    that imports added since stay in front of them, as they would in the caller. (An invalid
+    option was said by the caller at its start: not again.)"""
+    import io
     import warnings
 
     if not _STARTUP_WARNINGS:
@@ -299,7 +300,8 @@ def _take_warnoptions(options: list[str]) -> None:
         None,  # someone reset them: the caller's options go in front, as they would now
     )
     warnings.filters = list(startup[own:])  # the defaults
-    process(options)
+    with contextlib.redirect_stderr(io.StringIO()):
+        process(options)
     block = warnings.filters
     warnings.filters = filters
     if at is None:

@@ -127,13 +127,15 @@ def test_a_warnings_option_reaches_the_forked_command_as_in_process(project):
     assert "promot" in done.stdout + done.stderr
 
     # -W error::DeprecationWarning: the plug-in cannot load, in the forked child as in-process
-    here, in_process = dataops(project, "-W", "error::DeprecationWarning", warm_on=False)
-    done, who = dataops(project, "-W", "error::DeprecationWarning")
+    # (and an invalid option, said once at the start, as Python does)
+    options = ("-W", "error::DeprecationWarning", "-W", "nosuchaction")
+    here, in_process = dataops(project, *options, warm_on=False)
+    done, who = dataops(project, *options)
     assert forked(who) and not forked(in_process), (who, in_process)
     assert "could not be loaded" in here.stderr and "old API" in here.stderr, here.stderr
     assert done.returncode == here.returncode != 0
-    assert done.stderr == here.stderr
-    assert who["warnoptions"] == in_process["warnoptions"] == ["error::DeprecationWarning"]
+    assert done.stderr == here.stderr and here.stderr.count("Invalid -W option") == 1
+    assert who["warnoptions"] == in_process["warnoptions"] == list(options[1::2])
     # the option's filter just before the defaults, imports' filters in front, as at a start
     defaults = in_process["filters"][-6:]
     assert defaults[0] == "error:DeprecationWarning:None" and who["filters"][-6:] == defaults
