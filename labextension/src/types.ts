@@ -323,6 +323,8 @@ export interface IGridCell {
 /** One partition of the grid: a cell per step, in the order of `IGrid.steps`. */
 export interface IGridRow {
   partition: string;
+  /** the period of the key; one other than the grid's was recorded under an earlier `every:` */
+  every: string | null;
   /** null: the step never ran for this partition */
   cells: (IGridCell | null)[];
   /** the steps late for this partition */

@@ -3,7 +3,7 @@
 A project of its own: a daily-partitioned pipeline ``factory`` (starting three days ago) with two
 promoted steps (``ingest`` then ``report``), served by its own ``jupyter lab``. Its store holds
 two days: DAY1 fully successful, DAY2 with ``ingest`` failed and ``report`` skipped; yesterday is
-due and never ran. The grid shows the days × steps with their statuses and check counts; a click
+due and never ran; an hour of DAY2 recorded under an earlier ``every: hour`` is a marked row. The grid shows the days × steps with their statuses and check counts; a click
 on a cell opens that run in a main-area tab; "Re-run" (this day), once confirmed in the dialog, starts a real
 ``dataops run --partition DAY2`` (papermill kernels), which the store records and the grid then
 shows as successful. The panel's picture is kept as ``tests/artifacts/grid.png`` (the README's
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.browser
 GRID = '[data-testid="dataops-grid"]'
 _TODAY = datetime.now(timezone.utc).date()
 DAY1, DAY2, YESTERDAY = (str(_TODAY - timedelta(days=n)) for n in (3, 2, 1))
+HOUR = f"{DAY2}T06"
 HEAD = (
     f"pipeline: factory\npartitions: {{every: day, parameter: run_date, start: {DAY1}}}\n"
     "expect_by: '07:00'\n"
@@ -73,6 +74,8 @@ def write_grid_project(root: Path) -> dict[str, dict[str, int]]:
             {"ingest": ("failed", ["pass", "fail"]), "report": ("skipped", [])},
             **failed,
         )
+        # an hour of DAY2, recorded while the pipeline ran hourly (an earlier `every:`)
+        record_partition(store, "factory", HOUR, {"ingest": ("success", ["pass"])})
     return {DAY1: day1, DAY2: day2}
 
 
@@ -112,7 +115,15 @@ def test_the_grid_shows_days_by_steps_opens_a_run_and_reruns_a_day(grid_page, gr
     keys = grid.locator('[data-testid="dataops-grid-row"]').evaluate_all(
         "els => els.map(e => e.dataset.partition)"
     )
-    assert keys == [YESTERDAY, DAY2, DAY1]  # newest first; every due day is a row
+    assert keys == [YESTERDAY, HOUR, DAY2, DAY1]  # newest first; every due day is a row
+    # the hour recorded under an earlier `every: hour` is a row of its own, marked, not re-run
+    hour = grid.locator(f'[data-testid="dataops-grid-row"][data-partition="{HOUR}"]')
+    assert hour.get_attribute("data-every") == "hour"
+    assert "jp-mod-other-period" in hour.get_attribute("class")
+    assert "(hour)" in hour.locator("th").inner_text()
+    assert "not on the current schedule" in hour.locator("th").get_attribute("title")
+    assert hour.locator('[data-testid="dataops-grid-rerun"]').count() == 0
+    assert cell(grid, HOUR, "ingest").get_attribute("data-status") == "success"
     # yesterday never ran: empty cells, late once its deadline (today 07:00 UTC) passed
     yesterday = [c.get_attribute("data-status") for c in cells_of(grid, YESTERDAY)]
     assert yesterday in (["missing"] * 2, ["late"] * 2)

@@ -106,28 +106,47 @@ export class GridSection extends Section {
 
   private _row(data: IGrid, row: IGridRow): HTMLElement {
     const period = PERIOD[data.every || ''] || 'partition';
+    // a key of another period (an earlier `every:`): shown, marked, not re-run as this one
+    const other = row.every !== data.every;
+    const was = other ? PERIOD[row.every || ''] || 'period' : '';
     return h(
       'tr',
       {
         'data-testid': 'dataops-grid-row',
         'data-partition': row.partition,
-        className: row.late.length ? 'jp-mod-late' : ''
+        'data-every': row.every || '',
+        className: [row.late.length ? 'jp-mod-late' : '', other ? 'jp-mod-other-period' : '']
+          .join(' ')
+          .trim()
       },
-      h('th', { className: 'jp-DataOps-grid-key', scope: 'row', title: row.partition }, row.partition),
+      h(
+        'th',
+        {
+          className: 'jp-DataOps-grid-key',
+          scope: 'row',
+          title: other
+            ? `${row.partition}: a ${was} recorded under an earlier \`every:\`, not on the current schedule (every ${data.every})`
+            : row.partition
+        },
+        row.partition,
+        other ? h('span', { className: 'jp-DataOps-grid-other' }, ` (${was})`) : null
+      ),
       data.steps.map((step, i) => this._cell(row, step, row.cells[i] ?? null)),
       h(
         'td',
         {},
-        h(
-          'button',
-          {
-            className: 'jp-mod-styled jp-DataOps-button jp-DataOps-rerun',
-            'data-testid': 'dataops-grid-rerun',
-            title: `Re-run this ${period}: every step again for ${row.partition} (dataops run --partition ${row.partition})`,
-            onclick: () => void this._rerun(row.partition, period)
-          },
-          'Re-run'
-        )
+        other
+          ? null
+          : h(
+              'button',
+              {
+                className: 'jp-mod-styled jp-DataOps-button jp-DataOps-rerun',
+                'data-testid': 'dataops-grid-rerun',
+                title: `Re-run this ${period}: every step again for ${row.partition} (dataops run --partition ${row.partition})`,
+                onclick: () => void this._rerun(row.partition, period)
+              },
+              'Re-run'
+            )
       )
     );
   }
