@@ -118,8 +118,12 @@ def _record_incidents(pipeline: Any, store: Store, found: list[Late]) -> dict[in
         for i in store.list_incidents(pipeline=pipeline.name)
         if i["kind"] == EVENT
     }
+    firsts: dict[tuple[str, ...], list[str]] = {}  # most late partitions have the same steps
     for late in found:
-        for step in first_late_steps(pipeline, late):
+        steps = tuple(late.steps)
+        if steps not in firsts:
+            firsts[steps] = first_late_steps(pipeline, late)
+        for step in firsts[steps]:
             if late.partition in attached.get(step, ()):
                 continue
             incident, new = store.record_failure(
