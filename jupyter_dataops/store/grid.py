@@ -69,7 +69,9 @@ def _of_steps(conn, ids: list[int]) -> list:  # noqa: ANN001
 
 
 def _outside(conn, ids: list[int], first: str, last: str) -> tuple[list[str], list[str]]:  # noqa: ANN001
-    """``partitions_outside`` on ``conn`` for the steps ``ids``."""
+    """The keys the steps ``ids`` recorded in production after ``last`` and before ``first``
+    (ISO text order), newest first each, read from the (partition, step_id, mode) index
+    without touching the keys in between."""
     steps = _of_steps(conn, ids)
 
     def keys(outside: ColumnElement[bool]) -> list[str]:
@@ -157,17 +159,6 @@ class GridMixin(StoreBase):
         with self._read() as conn:
             rows = conn.execute(select(_SR.c.id, _SR.c.partition).where(_SR.c.id.in_(ids))).all()
         return {r.id: r.partition for r in rows}
-
-    def partitions_outside(
-        self, pipeline: str, first: str, last: str
-    ) -> tuple[list[str], list[str]]:
-        """The partition keys the pipeline's production runs recorded after ``last`` and before
-        ``first`` (ISO text order), newest first each: with the due keys between them (the
-        pipeline room counts those), the grid's rows, read from the (partition, step_id, mode)
-        index without touching the partitions in between."""
-        with self._read() as conn:
-            ids = list(self._pipeline_step_ids(conn, pipeline))
-            return _outside(conn, ids, first, last) if ids else ([], [])
 
     def grid_keys(
         self, pipeline: str, length: int, last: str, first: str | None = None
@@ -268,7 +259,7 @@ class GridMixin(StoreBase):
         there follow). ``partitions`` adds the keys the pipeline expects (due but maybe never
         run) to those recorded. ``late`` maps a late partition to its late steps; their cells
         (and the row) say ``late``. (This reads every recorded key: the pipeline room pages a
-        long history with ``partitions_outside`` and ``partition_rows``.)
+        long history with ``grid_keys`` and ``partition_rows``.)
         """
         check_page(limit, offset)
         late_steps = {str(k): set(v) for k, v in (late or {}).items()}

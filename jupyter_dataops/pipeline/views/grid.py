@@ -1,8 +1,10 @@
 """The factory's calendar as the panel's "Grid" shows it: partitions × steps of the pipeline.
 
-The store answers what ran (``Store.partition_grid``: each partition's latest production run of
-each step); this module adds what the pipeline file knows: the column order (the steps as
-``dataops.yaml`` lists them), the partitions that are due but never ran, and which are late
+The store answers what ran (``Store.partition_rows``: each partition's latest production run of
+each step; ``Store.grid_keys``: the recorded keys that are not due); this module adds what the
+pipeline file knows: the column order (the steps as ``dataops.yaml`` lists them), the partitions
+that are due (counted, and only a page's built), where the other recorded keys fall among them
+(also those of another period, left by an earlier ``every:``), and which are late
 (``expect_by``). The REST route ``GET /dataops/api/grid`` serves ``grid_page``.
 """
 
@@ -10,11 +12,16 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
-from jupyter_dataops.pipeline.definition.partitions import parse_key, period_of, periods_between
+from jupyter_dataops.pipeline.definition.partitions import (
+    late_partitions,
+    parse_key,
+    period_of,
+    periods_between,
+)
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
@@ -36,8 +43,6 @@ def _partitions(pipeline: Any) -> Any:
 
 def _newest(spec: Any, pipeline: Any) -> str:
     """The partition a tick now processes: the newest the pipeline expects."""
-    from datetime import datetime, timezone
-
     return spec.key_of_tick(
         datetime.now(timezone.utc), getattr(pipeline, "timezone", None) or "UTC"
     )
@@ -46,8 +51,6 @@ def _newest(spec: Any, pipeline: Any) -> str:
 def _late(pipeline: Any, store: Store, keys: list[str] | None = None) -> dict[str, list[str]]:
     """Late partition -> its late steps (``expect_by`` passed, not successful); ``keys``: only
     those partitions."""
-    from jupyter_dataops.pipeline.definition.partitions import late_partitions
-
     return late_partitions(pipeline, store, keys=keys)
 
 
