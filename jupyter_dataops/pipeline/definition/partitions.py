@@ -57,13 +57,21 @@ def parse_key(every: str, key: str) -> datetime:
         ) from None
 
 
-def period_of(key: str) -> str | None:
-    """The period ``key`` is a canonical key of (``2026-09-01`` -> ``"day"``); None: none."""
+def key_start(key: str) -> tuple[str, datetime] | None:
+    """The period ``key`` is a key of and its first moment (``2026-09-01`` -> ``("day",
+    2026-09-01 00:00)``); None: ``key`` names no period. (A key that matches its period's
+    pattern and parses is canonical: parse and format round-trip.)"""
     every = next((p for p, n in KEY_LENGTHS.items() if n == len(key)), None)
     try:
-        return every if every and format_key(every, parse_key(every, key)) == key else None
+        return (every, parse_key(every, key)) if every else None
     except PartitionKeyError:
         return None
+
+
+def period_of(key: str) -> str | None:
+    """The period ``key`` is a key of (``2026-09-01`` -> ``"day"``); None: none."""
+    found = key_start(key)
+    return found[0] if found else None
 
 
 def floor(every: str, moment: datetime) -> datetime:

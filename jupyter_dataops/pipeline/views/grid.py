@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition.partitions import (
+    floor,
+    key_start,
     late_partitions,
-    parse_key,
     period_of,
     periods_between,
 )
@@ -57,23 +58,8 @@ def _late(pipeline: Any, store: Store, keys: list[str] | None = None) -> dict[st
 def _in_time(key: str) -> tuple[bool, datetime, str]:
     """A key's place in time, for any period: its first moment, then the key (text order
     among periods that start together); a key of no period after every other, by text."""
-    every = period_of(key)
-    return (every is not None, parse_key(every, key) if every else datetime.min, key)
-
-
-def _due_newer(spec: Any, first: str, newest: str, key: str) -> int:
-    """How many due keys (``first`` to ``newest``) come before ``key`` newest first, by
-    arithmetic: those that start after it (and the one starting with it, when its key is
-    greater)."""
-    known, moment, _ = _in_time(key)
-    top, bottom = spec.parse(newest), spec.parse(first)
-    if not known or moment < bottom:
-        return spec.count(first, newest)
-    if moment > top:
-        return 0
-    mine = spec.parse(spec.format(moment))  # the due period holding the key's start
-    tie = mine == moment and spec.format(mine) > key
-    return periods_between(spec.every, mine, top) + tie
+    found = key_start(key)
+    return (found is not None, found[1] if found else datetime.min, key)
 
 
 def _window(
@@ -84,17 +70,23 @@ def _window(
     (outside the due range, or of another period: read, few), together newest first by the
     moment each key's period starts."""
     due = spec.count(first, newest) if first is not None else 0
-    ordered = sorted(extra, key=_in_time, reverse=True)
+    ordered = sorted(map(_in_time, extra), reverse=True)
+    places = list(range(len(ordered)))
     if due:  # an extra key's place: the extra keys before it and the due keys newer than it
-        places = [j + _due_newer(spec, first, newest, k) for j, k in enumerate(ordered)]
-    else:
-        places = list(range(len(ordered)))
+        top, bottom = spec.parse(newest), spec.parse(first)
+        for j, (known, moment, key) in enumerate(ordered):
+            if not known or moment < bottom:
+                places[j] += due
+            elif moment <= top:  # the due keys after the one holding its start (and that
+                mine = floor(spec.every, moment)  # one when it starts with it, by text)
+                tie = mine == moment and spec.format(mine) > key
+                places[j] += periods_between(spec.every, mine, top) + tie
     total = due + len(ordered)
     stop = min(offset + limit, total)
     lo, hi = bisect_left(places, offset), bisect_left(places, stop)
     skip = offset - lo  # due keys before the page
     dues = iter(spec.newest(first, newest, skip, (stop - offset) - (hi - lo)) if due else ())
-    on_page = dict(zip(places[lo:hi], ordered[lo:hi], strict=True))
+    on_page = {p: key for p, (_, _, key) in zip(places[lo:hi], ordered[lo:hi], strict=True)}
     page = [on_page[p] if p in on_page else next(dues) for p in range(offset, stop)]
     return page, total
 

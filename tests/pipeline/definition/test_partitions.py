@@ -11,7 +11,9 @@ from jupyter_dataops.pipeline.definition.partitions import (
     PartitionKeyError,
     Partitions,
     deadline,
+    key_start,
     parse_partitions,
+    period_of,
 )
 
 
@@ -26,6 +28,7 @@ def test_a_key_round_trips_and_its_neighbours_are_one_period_away(every, moment)
     assert p.parse(key) <= moment < p.end(key)
     assert p.previous(p.next(key)) == key
     assert p.range(key, p.next(key)) == [key, p.next(key)]
+    assert key_start(key) == (every, p.parse(key)) and len(key) == p.key_length
 
 
 @pytest.mark.parametrize(
@@ -34,6 +37,9 @@ def test_a_key_round_trips_and_its_neighbours_are_one_period_away(every, moment)
 )
 def test_iso_keys_per_period(every, key):
     assert Partitions(every).check(key) == key
+    assert period_of(key) == every  # a key says its period: the grid's rows of an old `every:`
+    for other in ("yesterday", key + " ", key.replace("-", "/"), "2026-W54", "2026-13"):
+        assert period_of(other) is None
     with pytest.raises(PartitionKeyError, match="not a .* partition key"):
         Partitions(every).check("yesterday")
 
