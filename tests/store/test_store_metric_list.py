@@ -134,12 +134,12 @@ def listed_in(conn) -> int:
     return sum(name == "ix_metrics_step_id_key_suite_id" for name in names)
 
 
-@pytest.mark.postgres
-def test_a_postgresql_upgrade_vacuums_and_analyzes_the_tables_it_rewrote(store_backend, store_url):
+@pytest.mark.parametrize(
+    "store_backend", [pytest.param("postgresql", marks=pytest.mark.postgres)]
+)  # VACUUM and ANALYZE are PostgreSQL's
+def test_a_postgresql_upgrade_vacuums_and_analyzes_the_tables_it_rewrote(store_url):
     from alembic import command
 
-    if store_backend != "postgresql":
-        pytest.skip("VACUUM and ANALYZE are PostgreSQL's")
     with open_store(store_url) as store:
         seeded(store)
     state = text(
