@@ -7,6 +7,7 @@
 - ``runs``        run lifecycle: create, start, finish, heartbeat
 - ``results``     check results and metric points; metric history/series for SPC and charts
 - ``chart_reads`` a chart's window of a metric's series, counted and paged in SQL
+- ``series_counts`` a step's metric series: counts and last points by index seeks (``0015``)
 - ``queries``     run history: list/count/get runs and pipeline runs, the pipelines overview
 - ``maintenance`` liveness: runs whose runner died become ``interrupted``
 - ``partitions``  which periods ran; one SPC point per partition (migration ``0007``)
