@@ -191,6 +191,31 @@ def test_a_step_over_its_timeout_is_stopped_and_keeps_its_partial_notebook(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug, reported: a timeout that fires while the kernel still starts kills "
+    "nothing (no kernel registered yet) and the step runs to its end, 'success'; on a loaded "
+    "machine this fails the two timeout tests (6 s here, 3 s on Dask)",
+)
+def test_a_timeout_that_fires_while_the_kernel_starts_still_stops_the_step(tmp_path):
+    # 0.1 s: no kernel starts that fast, so the timeout always fires during start-up, as the
+    # 6 s one above does when the machine is loaded
+    result, _ = timed_run(
+        tmp_path / "proj",
+        """
+        steps:
+          sleepy:
+            notebook: sleepy.ipynb
+            parameters: {seconds: 3}
+            timeout: 0.1
+        """,
+        "sleepy.ipynb",
+    )
+    sleepy = result.steps["sleepy"]
+    assert (sleepy.status, sleepy.reason) == ("failed", "timeout"), sleepy.error
+
+
+@pytest.mark.slow
 def test_a_kernel_that_dies_keeps_its_partial_output_notebook(tmp_path):
     path = make_project(
         tmp_path / "proj",
