@@ -338,13 +338,18 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     with _STARTED_LOCK:
         before = len(_STARTED)
-    timed_out = threading.Event()
+    timed_out, ended = threading.Event(), threading.Event()
 
     def watchdog() -> None:
+        # the kernel may still be starting (no process to kill yet, e.g. on a loaded machine):
+        # keep stopping what this attempt starts until papermill gives up
         timed_out.set()
-        with _STARTED_LOCK:
-            managers = _STARTED[before:]
-        _kill_kernels(managers)
+        while True:
+            with _STARTED_LOCK:
+                managers = _STARTED[before:]
+            _kill_kernels(managers)
+            if ended.wait(0.2):
+                return
 
     timer = threading.Timer(job.timeout, watchdog) if job.timeout else None
     start = time.monotonic()
@@ -452,8 +457,20 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
             evalue=str(exc),
         )
     finally:
+        ended.set()
         if timer:
             timer.cancel()
         with _STARTED_LOCK:
             del _STARTED[before:]
+    if timed_out.is_set():  # it ended past its timeout before a kill could land: not a success
+        evalue = _timeout_text(job.timeout)
+        return AttemptResult(
+            "failed",
+            str(output),
+            time.monotonic() - start,
+            reason="timeout",
+            error=f"StepTimeout: {evalue}",
+            ename="StepTimeout",
+            evalue=evalue,
+        )
     return AttemptResult("success", str(output), time.monotonic() - start)

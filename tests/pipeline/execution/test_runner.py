@@ -191,12 +191,6 @@ def test_a_step_over_its_timeout_is_stopped_and_keeps_its_partial_notebook(tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug, reported: a timeout that fires while the kernel still starts kills "
-    "nothing (no kernel registered yet) and the step runs to its end, 'success'; on a loaded "
-    "machine this fails the two timeout tests (6 s here, 3 s on Dask)",
-)
 def test_a_timeout_that_fires_while_the_kernel_starts_still_stops_the_step(tmp_path):
     # 0.1 s: no kernel starts that fast, so the timeout always fires during start-up, as the
     # 6 s one above does when the machine is loaded
@@ -213,6 +207,10 @@ def test_a_timeout_that_fires_while_the_kernel_starts_still_stops_the_step(tmp_p
     )
     sleepy = result.steps["sleepy"]
     assert (sleepy.status, sleepy.reason) == ("failed", "timeout"), sleepy.error
+    # the kernel that started after the timeout fired was stopped too: its cells never woke up
+    kept = nbformat.read(result.run_dir / "sleepy.ipynb", as_version=4)
+    assert not any("woke up" in o.get("text", "") for c in kept.cells for o in c.get("outputs", []))
+    assert any(o.get("ename") == "StepTimeout" for c in kept.cells for o in c.get("outputs", []))
 
 
 @pytest.mark.slow
