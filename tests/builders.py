@@ -91,16 +91,34 @@ def dataops(*args: str, cwd: Path | None = None, env: dict | None = None):
     )
 
 
+class _LoggedProcess(subprocess.Popen):
+    """A process whose stderr goes to a temporary file, not a pipe: a scheduler logs ~0.7 KB a
+    second and nobody reads until it stops, so a 64 KB pipe would fill in ~95 s and block it.
+    ``communicate()`` answers stderr as text, as with ``stderr=PIPE``."""
+
+    def __init__(self, args: list[str], *, cwd: Path, stdout: int | None) -> None:
+        import tempfile
+
+        # closed by communicate(), which every caller ends with
+        self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        self._err: str | None = None
+        super().__init__(args, cwd=cwd, stdout=stdout, stderr=self._log, text=True)
+
+    def communicate(self, input=None, timeout=None):  # noqa: A002 - Popen's own name
+        out, _ = super().communicate(input, timeout)
+        if self._err is None:
+            self._log.seek(0)
+            self._err = self._log.read()
+            self._log.close()
+        return out, self._err
+
+
 def dataops_process(*args: str, cwd: Path, stdout: int | None = None) -> subprocess.Popen:
     """``python -m jupyter_dataops.cli ARGS`` started in ``cwd`` (a scheduler, a long run) for
-    the caller to signal and wait for; stderr is piped as text (stdout too with
-    ``stdout=subprocess.PIPE``)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "jupyter_dataops.cli", *args],
-        cwd=cwd,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
+    the caller to signal and wait for; ``communicate()`` gives its stderr as text (stdout too
+    with ``stdout=subprocess.PIPE``)."""
+    return _LoggedProcess(
+        [sys.executable, "-m", "jupyter_dataops.cli", *args], cwd=cwd, stdout=stdout
     )
 
 
