@@ -161,6 +161,31 @@ class AttemptResult:
         if self.status != "success" and not (self.error or "").strip():
             self.error = failure_summary(self)
 
+    @classmethod
+    def failed(
+        cls,
+        output: Path | str,
+        duration: float,
+        reason: str,
+        ename: str,
+        evalue: str,
+        *,
+        error: str | None = None,
+        cell: int | None = None,
+    ) -> AttemptResult:
+        """A failed attempt; ``error`` defaults to ``ename: evalue``."""
+        error = f"{ename}: {evalue}" if error is None else error
+        return cls(
+            "failed",
+            str(output),
+            duration,
+            reason=reason,
+            error=error,
+            cell=cell,
+            ename=ename,
+            evalue=evalue,
+        )
+
     @property
     def ok(self) -> bool:
         return self.status == "success"
@@ -364,14 +389,8 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
         try:
             check_kernel_language(job.notebook, job.kernel)
         except (DataOpsError, OSError, ValueError, KeyError, AttributeError) as exc:
-            return AttemptResult(
-                "failed",
-                str(output),
-                0.0,
-                reason="setup",
-                error=str(exc),
-                ename=type(exc).__name__,
-                evalue=str(exc),
+            return AttemptResult.failed(
+                output, 0.0, "setup", type(exc).__name__, str(exc), error=str(exc)
             )
         secret_params, secret_env = kernel_parameters(job.secrets)
         parameters.update(secret_params)
@@ -403,15 +422,14 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
         reason, message = _summary(exc.ename, exc.evalue, exc.exec_count, where)
         if timed_out.is_set():  # the kill surfaced as a cell error: it is still the timeout
             reason, message = "timeout", f"StepTimeout: {_timeout_text(job.timeout)}"
-        return AttemptResult(
-            "failed",
-            str(output),
+        return AttemptResult.failed(
+            output,
             time.monotonic() - start,
-            reason=reason,
+            reason,
+            exc.ename,
+            exc.evalue,
             error=message,
             cell=exc.cell_index,
-            ename=exc.ename,
-            evalue=exc.evalue,
         )
     except (DeadKernelError, CellTimeoutError, RuntimeError, OSError) as exc:
         duration = time.monotonic() - start
@@ -424,37 +442,18 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
                 "os._exit). The notebook is kept up to the last finished cell."
             )
         elif not output.exists():
-            return AttemptResult(
-                "failed",
-                str(output),
-                duration,
-                reason="setup",
-                error=f"could not start the notebook: {type(exc).__name__}: {exc}",
-                ename=type(exc).__name__,
-                evalue=str(exc),
+            why = f"could not start the notebook: {type(exc).__name__}: {exc}"
+            return AttemptResult.failed(
+                output, duration, "setup", type(exc).__name__, str(exc), error=why
             )
         else:
             ename, reason, evalue = type(exc).__name__, "error", str(exc)
         cell = _annotate_stopped(output, ename, evalue) if output.exists() else None
-        return AttemptResult(
-            "failed",
-            str(output),
-            duration,
-            reason=reason,
-            error=f"{ename}: {evalue}",
-            cell=cell,
-            ename=ename,
-            evalue=evalue,
-        )
+        return AttemptResult.failed(output, duration, reason, ename, evalue, cell=cell)
     except Exception as exc:  # papermill/jupyter_client errors before or around execution
-        return AttemptResult(
-            "failed",
-            str(output),
-            time.monotonic() - start,
-            reason="setup",
-            error=f"could not run the notebook: {type(exc).__name__}: {exc}",
-            ename=type(exc).__name__,
-            evalue=str(exc),
+        why = f"could not run the notebook: {type(exc).__name__}: {exc}"
+        return AttemptResult.failed(
+            output, time.monotonic() - start, "setup", type(exc).__name__, str(exc), error=why
         )
     finally:
         ended.set()
@@ -463,14 +462,8 @@ def execute_notebook(job: NotebookJob) -> AttemptResult:
         with _STARTED_LOCK:
             del _STARTED[before:]
     if timed_out.is_set():  # it ended past its timeout before a kill could land: not a success
-        evalue = _timeout_text(job.timeout)
-        return AttemptResult(
-            "failed",
-            str(output),
-            time.monotonic() - start,
-            reason="timeout",
-            error=f"StepTimeout: {evalue}",
-            ename="StepTimeout",
-            evalue=evalue,
+        duration = time.monotonic() - start
+        return AttemptResult.failed(
+            output, duration, "timeout", "StepTimeout", _timeout_text(job.timeout)
         )
     return AttemptResult("success", str(output), time.monotonic() - start)
