@@ -83,16 +83,15 @@ def load_pipeline(path: Path | str | None = None, *, allow_no_steps: bool = Fals
     path = Path(path).resolve()
     if path.is_dir():
         path = path / PIPELINE_FILE
-    key = (str(path), allow_no_steps)
     stamp = file_stamp(path)  # before reading: an edit while reading changes it for next time
-    known = _LOADED.get(key)
-    if known is not None and known[0] == stamp and settled(stamp):
-        return known[1]
+    known = _still_loaded(path, stamp, allow_no_steps)
+    if known is not None:
+        return known
     pipeline = build_pipeline(path, read_yaml(path), allow_no_steps=allow_no_steps)
     if stamp is not None:
         if len(_LOADED) >= _LOADED_MAX:
             _LOADED.pop(next(iter(_LOADED)), None)
-        _LOADED[key] = (stamp, pipeline)
+        _LOADED[(str(path), allow_no_steps)] = (stamp, pipeline)
     return pipeline
 
 
@@ -101,9 +100,19 @@ def loaded_pipeline(path: Path) -> Pipeline | None:
     else None; never reads the file."""
     stamp = file_stamp(path)
     for allow_no_steps in (False, True):
-        known = _LOADED.get((str(path), allow_no_steps))
-        if known is not None and known[0] == stamp and settled(stamp):
-            return known[1]
+        known = _still_loaded(path, stamp, allow_no_steps)
+        if known is not None:
+            return known
+    return None
+
+
+def _still_loaded(
+    path: Path, stamp: tuple[int, ...] | None, allow_no_steps: bool
+) -> Pipeline | None:
+    """The pipeline kept for ``path`` if it was read at ``stamp`` and that stamp is settled."""
+    known = _LOADED.get((str(path), allow_no_steps))
+    if known is not None and known[0] == stamp and settled(stamp):
+        return known[1]
     return None
 
 
