@@ -9,10 +9,7 @@ and P's runs are created after the previous partition's, so every SPC history is
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -179,7 +176,8 @@ def backfill(
     """Run ``pipeline`` once per planned partition (``run_pipeline(partition=...)``), ``jobs``
     partitions overlapping, in order per step. Returns partition -> ``RunResult``.
     ``reporter(partition)`` may give each run a runner Reporter (e.g. alerts)."""
-    from jupyter_dataops.pipeline.execution.executors import executors, worker_init
+    from jupyter_dataops.pipeline.execution.executors import executors
+    from jupyter_dataops.pipeline.execution.forking import started_pool
     from jupyter_dataops.pipeline.execution.runner import run_pipeline
     from jupyter_dataops.store import open_store
 
@@ -196,13 +194,8 @@ def backfill(
     # all share it: every step of every partition forks its kernel from it (its imports are
     # paid once, not once per worker or per partition).
     warm.prestart()
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
     # Started before any thread, so no worker is forked while another thread holds a lock.
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context(method), initializer=worker_init
-    )
-    for f in [pool.submit(time.sleep, 0) for _ in range(jobs)]:
-        f.result()
+    pool = started_pool(jobs)
     _Shared.pool, _Shared.turns = pool, turns
     errors: list[BaseException] = []
     results: dict[str, Any] = {}

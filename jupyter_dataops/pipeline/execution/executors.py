@@ -9,10 +9,7 @@ attempt in a local process pool; a distributed engine (e.g. dask) is one more su
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import sys
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_dataops.errors import PipelineError
 from jupyter_dataops.pipeline.execution.execute import AttemptResult, NotebookJob, execute_notebook
+from jupyter_dataops.pipeline.execution.forking import started_pool
 from jupyter_dataops.plugins import Registry
 
 if TYPE_CHECKING:
@@ -116,28 +114,6 @@ class Executor(ABC):
         )
 
 
-def worker_init() -> None:
-    """In each pool worker: die with the runner, so a killed runner leaves no orphan kernels.
-
-    The initializer of every process pool that runs step attempts (the local executor's, the
-    demo's backfill)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the runner's handler, inherited by fork
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            pr_set_pdeathsig = 1
-            libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-        except OSError:  # pragma: no cover - no libc: the kernel's own parent poller still acts
-            pass
-
-
-def _noop() -> int:
-    return os.getpid()
-
-
 def _run_job(job: NotebookJob) -> AttemptResult:
     return execute_notebook(job)
 
@@ -146,7 +122,7 @@ class LocalExecutor(Executor):
     """Attempts run in a pool of local processes (``workers`` at a time).
 
     Workers are forked where the platform allows (they start in milliseconds, with papermill
-    already imported) and spawned elsewhere.
+    already imported) and spawned elsewhere (``forking.started_pool``).
     """
 
     name = "local"
@@ -161,16 +137,7 @@ class LocalExecutor(Executor):
         from jupyter_dataops.pipeline.execution import warm
 
         warm.prestart()  # one kernel template for the run, shared by the forked workers
-
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context(method),
-            initializer=worker_init,
-        )
-        # Start every worker now, before the progress display starts its thread.
-        for f in [self._pool.submit(_noop) for _ in range(self.workers)]:
-            f.result()
+        self._pool = started_pool(self.workers)
 
     def close(self, *, cancel: bool = False) -> None:
         pool, self._pool = self._pool, None

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition import dag
 from jupyter_dataops.pipeline.definition.spec import load_pipeline
+from jupyter_dataops.pipeline.execution.forking import frozen_for_fork
 from jupyter_dataops.pipeline.scheduling.schedule_status import STALE_AFTER
 from jupyter_dataops.pipeline.scheduling.scheduled_run import RESIGNAL_SECONDS, run_claimed
 from jupyter_dataops.pipeline.scheduling.scheduler_log import log, log_event
@@ -382,7 +383,8 @@ class Scheduler:
             ),
             name=f"dataops-run-{'+'.join(keys)}",
         )
-        process.start()
+        with frozen_for_fork():  # the child never finalizes what the scheduler's threads held
+            process.start()
         self.store.set_claim_runner(claim_ids, process.pid)
         child = _Child(process, scheduled_for, keys, claim_ids, steps)
         self.children.append(child)
