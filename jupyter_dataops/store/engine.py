@@ -3,7 +3,8 @@
 Opening a store that is already at the newest schema costs one plain query (the
 ``alembic_version`` row compared with ``HEAD_REVISION``); Alembic is imported only when a
 migration really has to run, because importing it costs every kernel and every ``dataops``
-command most of a second.
+command most of a second. A new (empty) database is made from the models and stamped head, as
+Alembic's documentation recommends, instead of running every migration from the first.
 """
 
 from __future__ import annotations
@@ -12,11 +13,23 @@ import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -223,9 +236,55 @@ def migrate(engine: Engine) -> bool:
                 conn.rollback()
         if revisions == [HEAD_REVISION]:
             return False
+        if revisions == [] and _create_fresh(engine):
+            return True
         return _upgrade(engine, url, revisions)
     except OperationalError as exc:
         raise operational_error("open", url, exc) from None
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the migration lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
+    advisory lock), so processes opening a fresh store together change its schema once."""
+    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        yield conn
+
+
+def _version_table() -> Table:
+    """``alembic_version`` as Alembic makes it (``MigrationContext``: one ``String(32)``
+    column, primary key ``alembic_version_pkc``), so later upgrades read and move it."""
+    return Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+
+
+def _create_fresh(engine: Engine) -> bool:
+    """An empty database gets the head schema from the models, stamped ``HEAD_REVISION``, in
+    one transaction: Alembic's recipe for a new database ("create_all, then stamp head"),
+    without importing Alembic or running 16 migrations (a new store in 0.05 s, not 0.3-1 s).
+    ``tests/store/test_store_engine.py`` proves the two schemas the same, table by table.
+
+    False (nothing done) when the database holds a table of the store after all (another
+    process made it meanwhile, or a half-made store): the upgrade then looks, under its lock."""
+    from sqlalchemy import inspect
+
+    from jupyter_dataops.store.models import Base
+
+    version = _version_table()
+    with _migration_lock(engine) as conn:
+        present = set(inspect(conn).get_table_names())
+        if present & {*Base.metadata.tables, version.name}:
+            return False
+        Base.metadata.create_all(conn, checkfirst=False)
+        version.create(conn)
+        conn.execute(version.insert().values(version_num=HEAD_REVISION))
+    return True
 
 
 def _upgrade(engine: Engine, url: str, seen: list[str] | None) -> bool:
@@ -243,9 +302,7 @@ def _upgrade(engine: Engine, url: str, seen: list[str] | None) -> bool:
     head = script.get_current_head()
     for revision in seen or ():
         _check_known(script, revision, url)
-    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+    with _migration_lock(engine) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
         if current == head:
             return False

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.exc import SAWarning
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store import ENV_STORE_URL, head_revision, open_store, resolve_store_url
-from jupyter_dataops.store.engine import create_store_engine, current_revision
+from jupyter_dataops.store.engine import HEAD_REVISION, create_store_engine, current_revision
 from jupyter_dataops.store.models import Base
 from jupyter_dataops.store.testing import store_url as make_store_url
 
@@ -85,10 +87,141 @@ def test_a_fresh_database_is_migrated_to_head(url):
     } <= tables
 
 
+def _migrated_one_by_one(url: str) -> Engine:
+    """The store at ``url`` made by running every migration from the first (``open_store``
+    makes a new one from the models in one step)."""
+    from alembic import command
+
+    from jupyter_dataops.store.engine import alembic_config
+
+    engine = create_store_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return engine
+
+
+def _schema(engine: Engine) -> dict:
+    """Everything a store's schema is made of, table by table, as the database reports it:
+    columns (type, nullability, default), keys, foreign keys, unique and check constraints,
+    and each index with the statement that makes it (so expression indexes are compared too)."""
+    insp = inspect(engine)
+    # SQLite's reflection skips expression indexes (with a warning): the statements that made
+    # them, from sqlite_master below, compare them
+    warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+
+    def names(items, *fields):
+        return sorted(
+            tuple(tuple(v) if isinstance(v, list) else v for v in (i.get(f) for f in fields))
+            for i in items
+        )
+
+    tables = {}
+    for table in insp.get_table_names():
+        tables[table] = {
+            "columns": {
+                c["name"]: (str(c["type"]), c["nullable"], c.get("default"))
+                for c in insp.get_columns(table)
+            },
+            "pk": insp.get_pk_constraint(table)["constrained_columns"],
+            "fks": names(
+                insp.get_foreign_keys(table),
+                "name",
+                "constrained_columns",
+                "referred_table",
+                "referred_columns",
+            ),
+            "indexes": names(
+                insp.get_indexes(table), "name", "column_names", "expressions", "unique"
+            ),
+            "uniques": names(insp.get_unique_constraints(table), "name", "column_names"),
+            "checks": names(insp.get_check_constraints(table), "name", "sqltext"),
+        }
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            made = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+            schema = ""
+        else:
+            made = conn.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            )
+            schema = f"{conn.exec_driver_sql('SELECT current_schema()').scalar()}."
+        index_sql = {
+            name: " ".join(sql.replace('"', "").replace(schema or "\0", "").split())
+            for name, sql in made
+        }
+    return {"tables": tables, "index_sql": index_sql}
+
+
+def test_a_new_store_made_from_the_models_is_the_store_the_migrations_make(url, tmp_path):
+    """``open_store`` makes an empty database's schema from the models (Alembic's "create_all,
+    then stamp head"): table by table, the same as running every migration from the first."""
+    with open_store(url) as store:
+        made = _schema(store.engine)
+        assert current_revision(store.engine) == HEAD_REVISION
+    (tmp_path / "chain").mkdir()
+    backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+    with make_store_url(backend, tmp_path / "chain") as u:
+        engine = _migrated_one_by_one(u)
+        try:
+            migrated = _schema(engine)
+            assert current_revision(engine) == HEAD_REVISION
+        finally:
+            engine.dispose()
+    assert set(made["tables"]) == set(migrated["tables"])
+    for table in made["tables"]:
+        assert made["tables"][table] == migrated["tables"][table], table
+    assert made["index_sql"] == migrated["index_sql"]
+
+
 def test_models_and_migrations_describe_the_same_schema(url):
-    with open_store(url) as store, store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine = _migrated_one_by_one(url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
     assert diff == []
+
+
+def test_a_store_made_from_the_models_takes_the_next_migration(url):
+    """A later release's migration moves the version row the fresh path wrote."""
+    from alembic import command
+
+    from jupyter_dataops.store.engine import alembic_config
+
+    open_store(url).close()
+    engine = create_store_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0015")
+        assert current_revision(engine) == "0015"
+    finally:
+        engine.dispose()
+    with open_store(url) as store:
+        assert current_revision(store.engine) == HEAD_REVISION
+
+
+def test_processes_opening_one_new_store_together_make_it_once(url):
+    code = (
+        "from jupyter_dataops.store import open_store\n"
+        f"with open_store({url!r}) as store:\n"
+        "    store.create_pipeline_run('p')\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    with open_store(url) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM pipeline_runs").scalar() == 4
+        assert current_revision(store.engine) == HEAD_REVISION
 
 
 def test_opening_a_store_at_head_changes_nothing(url):
