@@ -135,7 +135,9 @@ def collector(monkeypatch, tmp_path):
             monkeypatch.delenv(key)
     handler = type("Handler", (Collector,), {"bodies": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
     monkeypatch.setenv("OPENLINEAGE_URL", url)  # the client posts to /api/v1/lineage

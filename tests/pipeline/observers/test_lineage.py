@@ -81,7 +81,9 @@ def clean_env(tmp_path, monkeypatch):
 def server(clean_env, monkeypatch):
     handler = type("Handler", (Collector,), {"events": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
     yield handler.events
