@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The newest revision in migrations/versions. A new migration must update it:
 # tests/store/test_store_engine.py checks it against Alembic's ScriptDirectory head.
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 
 ENV_STORE_URL = "DATAOPS_STORE_URL"
 DEFAULT_DB = Path(".dataops") / "dataops.db"

@@ -176,6 +176,14 @@ class StepRun(Base):
             text("length(partition)"),
             "partition",
         ),  # 0016
+        # the production keys of one length, in key order, with their step (the grid's counts)
+        Index(
+            "ix_step_runs_mode_partition_length",
+            "mode",
+            text("length(partition)"),
+            "partition",
+            "step_id",
+        ),  # 0017
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
