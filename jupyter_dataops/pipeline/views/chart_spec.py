@@ -40,8 +40,11 @@ SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 IN_CONTROL = "in control"
 # the phase of a point after the phase II marker whose season or new phase still collects its
-# baseline (drawn without limits): what the chart says of its series before limits exist
+# baseline (drawn without limits): what the chart says of its series before limits exist; also
+# the status (legend, grey) of any point without limits, which no rule judged
 COLLECTING = "collecting baseline"
+NOT_JUDGED = f"not judged ({COLLECTING})"  # such a point's "rules broken" in its tooltip
+COLLECTING_COLOUR = "#8c8c8c"  # neutral: neither in-control blue nor a rule's warm colour
 _COLOURS = ["#4c78a8", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"]
 _Y_TITLES = {
     "i": "individual value",
@@ -113,7 +116,7 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     rules_table, keys = _rules_column(points, columns)
     params = _parameters_column(points, columns, partitioned)
     order = [*RULES, "ewma"]
-    domain = [IN_CONTROL] + sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
+    rules_met = sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
     x_axis: dict[str, Any] = {"format": "d", "tickMinStep": 1}
     if partitioned:  # a label for each tick, the ticks chosen here (≤ 15 whatever the length)
         stride = _stride(len(points))
@@ -205,11 +208,17 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
             },
         }
     )
+    # a point without limits (still collecting) is grey, its own entry after "in control"
+    domain = [IN_CONTROL] + [COLLECTING] * collecting + rules_met
+    palette = _palette(1 + len(rules_met))
     colour: dict[str, Any] = {
         "field": "status",
         "type": "nominal",
         "title": "signal" if chart.chart == "ewma" else "rule broken",
-        "scale": {"domain": domain, "range": _palette(len(domain))},
+        "scale": {
+            "domain": domain,
+            "range": palette[:1] + [COLLECTING_COLOUR] * collecting + palette[1:],
+        },
     }
     point: dict[str, Any] = {"type": "point", "filled": True, "size": 45, "opacity": 1}
     if not judged:
@@ -264,6 +273,12 @@ def chart_spec(chart: MetricChart, *, width: int = 600, height: int = 300) -> di
     for lookup in lookups:  # a row without ``k``/``g``/``q`` is on the table's first entry
         key = lookup["lookup"]
         transform += [{"calculate": f"datum.{key} || 0", "as": key}, lookup]
+    if collecting:  # no limits, nothing judged: the point says so, not "in control"
+        unjudged = f"datum.phase === '{COLLECTING}' && datum.status === '{IN_CONTROL}'"
+        transform += [
+            {"calculate": f"{unjudged} ? '{NOT_JUDGED}' : datum.rules", "as": "rules"},
+            {"calculate": f"{unjudged} ? '{COLLECTING}' : datum.status", "as": "status"},
+        ]
     # phase II after the marker, unless the point's limits entry says it is still collecting
     phase2_word = "datum.phase || 'II'" if collecting else "'II'"
     transform.append({"calculate": f"datum.x < {p2} ? 'I' : {phase2_word}", "as": "phase"})
@@ -481,4 +496,13 @@ def _palette(n: int) -> list[str]:
     return [_COLOURS[0]] + [warm[k % len(warm)] for k in range(n - 1)]
 
 
-__all__ = ["COLLECTING", "chart_spec", "point_parameters", "rounded", "rounded_all"]
+__all__ = [
+    "COLLECTING",
+    "COLLECTING_COLOUR",
+    "IN_CONTROL",
+    "NOT_JUDGED",
+    "chart_spec",
+    "point_parameters",
+    "rounded",
+    "rounded_all",
+]

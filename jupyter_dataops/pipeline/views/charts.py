@@ -439,18 +439,27 @@ def _when(iso: str | None) -> str:
 
 def _name_runs(spec: dict[str, Any], points: list[ChartPoint]) -> None:
     """Add each plotted sample's run id and start time to the chart's data and tooltips; a
-    sample after the phase II marker whose season or new phase still collects its baseline (no
-    centre) is in phase ``COLLECTING``, not II."""
-    from jupyter_dataops.pipeline.views.chart_spec import COLLECTING
+    sample whose season or new phase still collects its baseline (no centre) was not judged:
+    its status (signal) is ``COLLECTING``, grey in the legend, not "in control", and after the
+    phase II marker its phase is ``COLLECTING`` too, not II."""
+    from jupyter_dataops.pipeline.views.chart_spec import (
+        COLLECTING,
+        COLLECTING_COLOUR,
+        IN_CONTROL,
+    )
 
+    collecting = False
     for row in spec.get("data", {}).get("values", []):
         k = row.get("sample")
         if isinstance(k, int) and 1 <= k <= len(points):
             point = points[k - 1]
             row["run"] = f"#{point.step_run_id}"
             row["run_time"] = _when(point.time)
-            if row.get("phase") == "II" and point.center is None:
+            if point.center is None and row.get("phase") == "II":
                 row["phase"] = COLLECTING
+            if point.center is None and row.get("status") == IN_CONTROL:
+                row["status"] = COLLECTING
+                collecting = True
     extra = [
         {"field": "run", "type": "nominal", "title": "run"},
         {"field": "run_time", "type": "nominal", "title": "started"},
@@ -459,6 +468,10 @@ def _name_runs(spec: dict[str, Any], points: list[ChartPoint]) -> None:
         tooltip = layer.get("encoding", {}).get("tooltip")
         if isinstance(tooltip, list):
             layer["encoding"]["tooltip"] = extra + tooltip
+        scale = layer.get("encoding", {}).get("color", {}).get("scale", {})
+        if collecting and IN_CONTROL in scale.get("domain", ()):  # after "in control", grey
+            scale["domain"].insert(1, COLLECTING)
+            scale["range"].insert(1, COLLECTING_COLOUR)
 
 
 __all__ = ["ChartPoint", "MetricChart", "metric_chart"]

@@ -2,25 +2,38 @@
 its own weekday's baseline (read through the pipeline's StepHistory), its verdict records the
 season, and the chart draws each point against that season's limits; a point whose season (or
 new phase) still collects its baseline is drawn without limits, and its tooltip's phase says it
-collects (not II, though it comes after the phase II marker)."""
+collects (not II, though it comes after the phase II marker). Such a point was not judged: its
+status (the legend's colour) and its "rules broken" say it collects its baseline, in grey, not
+"in control" in blue, while the points judged after the new baseline say "in control" or their
+rule. What the viewer shows is computed by evaluating the spec's own expressions (node)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
+import jsonschema
 import polars as pl
 import pytest
 from builders import chart_rows
 
 from jupyter_dataops import run_checks
 from jupyter_dataops.pipeline.execution.context import StepHistory
-from jupyter_dataops.pipeline.views.chart_spec import COLLECTING
-from jupyter_dataops.pipeline.views.charts import metric_chart
+from jupyter_dataops.pipeline.views.chart_spec import (
+    COLLECTING,
+    COLLECTING_COLOUR,
+    IN_CONTROL,
+    NOT_JUDGED,
+)
+from jupyter_dataops.pipeline.views.charts import VEGALITE_V5, metric_chart
+from jupyter_dataops.widgets.chart import MetricChartWidget
 
 SPEC = "warn: spc row_count: seasonal weekday, baseline 2"
+VEGA_LITE_SCHEMA = Path(__file__).parents[2] / "data" / "spc" / "vega-lite-v5.schema.json.gz"
 
 
 def day_value(day: dt.date, i: int) -> int:
@@ -115,6 +128,17 @@ def test_a_point_whose_season_still_collects_is_drawn_without_limits(store):
     assert {phase[p.partition] for p in judged} == {"II"}
     assert all(x[p.partition] < marker for p in collecting if p.partition != friday)
     assert {phase[p.partition] for p in collecting if p.partition != friday} == {"I"}
+    # none of the collecting days was judged (no limits), before the marker or after: grey,
+    # "collecting baseline"; the judged days in control (blue) or the rule their verdict broke
+    shown = {r["p"]: r for r in viewed(answer["spec"], rows)}
+    assert {shown[p.partition]["status"] for p in collecting} == {COLLECTING}
+    assert {shown[p.partition]["rules"] for p in collecting} == {NOT_JUDGED}
+    for p in judged:
+        assert shown[p.partition]["status"] == (p.rules[0] if p.rules else IN_CONTROL)
+    assert IN_CONTROL in {shown[p.partition]["status"] for p in judged}
+    legend = colours(answer["spec"])
+    assert list(legend)[:2] == [IN_CONTROL, COLLECTING] and legend[COLLECTING] == COLLECTING_COLOUR
+    assert len(set(legend.values())) == len(legend)
 
 
 def phase2_marker(spec: dict) -> float:
@@ -129,19 +153,28 @@ def phase2_marker(spec: dict) -> float:
 
 
 def phases(spec: dict, rows: list[dict]) -> list[str]:
-    """Each row's phase as the viewer computes it: the spec's own ``calculate``, evaluated by a
-    JavaScript engine (node: Vega's expressions are JavaScript's) on the rows with their
-    looked-up fields, after every lookup it may read."""
+    """Each row's phase as the viewer computes it (``viewed``)."""
+    return [row["phase"] for row in viewed(spec, rows)]
+
+
+def viewed(spec: dict, rows: list[dict]) -> list[dict]:
+    """The rows as the viewer makes them: the spec's own ``calculate`` steps after its last
+    lookup (status, rules broken, phase), evaluated in order by a JavaScript engine (node:
+    Vega's expressions are JavaScript's) on the rows with their looked-up fields
+    (``chart_rows``), each step reading what the ones before it wrote."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is needed to evaluate the chart spec's expressions (CI installs it)")
     steps = spec["transform"]
-    (at,) = [i for i, t in enumerate(steps) if t.get("as") == "phase"]
-    assert all(i < at for i, t in enumerate(steps) if "lookup" in t)
+    last = max(i for i, t in enumerate(steps) if "lookup" in t)
+    after = [t for t in steps[last + 1 :] if "calculate" in t]
+    assert [t["as"] for t in after][-1] == "phase" and len(after) == len(steps) - last - 1
+    body = "".join(f"datum[{json.dumps(t['as'])}] = ({t['calculate']});" for t in after)
     script = (
         "const MAX_VALUE = Number.MAX_VALUE;"
         "const rows = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-        f"process.stdout.write(JSON.stringify(rows.map((datum) => ({steps[at]['calculate']}))));"
+        f"rows.forEach((datum) => {{ {body} }});"
+        "process.stdout.write(JSON.stringify(rows));"
     )
     done = subprocess.run(
         [node, "-e", script], input=json.dumps(rows), capture_output=True, text=True, check=True
@@ -149,11 +182,21 @@ def phases(spec: dict, rows: list[dict]) -> list[str]:
     return json.loads(done.stdout)
 
 
-def record_new_phase(store, line: str) -> list[str]:
-    """Eight days under ``line`` (baseline 2); from the 5th a new phase (dataops spc rebaseline)
-    at 30. Returns the days."""
-    days = [f"2026-09-{d:02d}" for d in range(1, 9)]
-    values = [10, 11, 10, 11, 30, 31, 30, 31]
+def colours(spec: dict) -> dict[str, str]:
+    """The points' colour scale (status -> colour), the legend's entries in its order."""
+    (scale,) = [
+        lyr["encoding"]["color"]["scale"]
+        for lyr in spec["layer"]
+        if lyr.get("encoding", {}).get("color", {}).get("field") == "status"
+    ]
+    assert len(scale["domain"]) == len(scale["range"])
+    return dict(zip(scale["domain"], scale["range"], strict=True))
+
+
+def record_new_phase(store, line: str, *, values=(10, 11, 10, 11, 30, 31, 30, 31)) -> list[str]:
+    """A day per value under ``line`` (baseline 2); from the 5th a new phase (dataops spc
+    rebaseline), at 30 by default. Returns the days."""
+    days = [f"2026-09-{d:02d}" for d in range(1, len(values) + 1)]
     for i, (day, value) in enumerate(zip(days, values, strict=True)):
         if i == 4:
             store.add_spc_phase("sales", "load", "row_count", from_partition=day, reason="new feed")
@@ -188,6 +231,45 @@ def test_a_point_of_a_new_phase_still_collecting_is_drawn_without_limits(store):
     assert [phase[d] for d in days] == ["I", "I", "II", "II", COLLECTING, COLLECTING, "II", "II"]
 
 
+def test_a_point_collected_for_a_new_baseline_says_so_in_its_tooltip_and_colour(store):
+    # phase I's baseline (10, 11), two days judged against it, a new phase whose first two days
+    # collect its baseline (30, 31), then three days judged against that: the last beyond its
+    # limits (UCL 33.2)
+    values = (10, 11, 10, 11, 30, 31, 30, 31, 40)
+    days = record_new_phase(store, "warn: spc row_count: baseline 2", values=values)
+    chart = metric_chart(store, "load", "row_count")
+    stored = [p.check_status for p in chart.points]
+    assert stored == ["baseline"] * 2 + ["pass"] * 2 + ["baseline"] * 2 + ["pass"] * 2 + ["warn"]
+    spec = chart.to_dict(points=False)["spec"]  # what the panel gets (the REST answer)
+    with gzip.open(VEGA_LITE_SCHEMA) as f:
+        assert not list(jsonschema.Draft7Validator(json.load(f)).iter_errors(spec))
+    rows = {r["p"]: r for r in viewed(spec, chart_rows(spec))}
+    collected, judged = days[4:6], days[6:]
+    for day in collected:  # the tooltip: not judged, collecting (its phase too)
+        assert (rows[day]["status"], rows[day]["rules"]) == (COLLECTING, NOT_JUDGED), day
+        assert rows[day]["phase"] == COLLECTING and rows[day]["c"] is None, day
+    for day in days[:4] + judged[:2]:  # judged against phase I's or the new baseline's limits
+        assert (rows[day]["status"], rows[day]["rules"]) == (IN_CONTROL, IN_CONTROL), day
+    last = rows[days[-1]]
+    assert last["status"] == "WE1" and last["rules"].startswith("WE1: ")
+    assert [rows[d]["phase"] for d in judged] == ["II"] * 3
+
+    # the points' colour and legend: a neutral grey of their own, neither in-control blue nor
+    # a rule's colour; the tooltip shows the rules broken and the phase
+    legend = colours(spec)
+    assert list(legend) == [IN_CONTROL, COLLECTING, "WE1"]
+    assert legend[COLLECTING] == COLLECTING_COLOUR and len(set(legend.values())) == 3
+    (points,) = [lyr for lyr in spec["layer"] if "color" in lyr.get("encoding", {})]
+    assert {"rules", "phase"} <= {t["field"] for t in points["encoding"]["tooltip"]}
+
+    # the notebook widget draws the same spec
+    widget = MetricChartWidget(store, "load", "row_count", pipeline="sales")
+    drawn = widget.output.outputs[0]["data"][VEGALITE_V5]
+    shown = {r["p"]: r["status"] for r in viewed(drawn, chart_rows(drawn))}
+    assert [shown[d] for d in days] == [rows[d]["status"] for d in days]
+    assert colours(drawn) == legend
+
+
 def test_a_cusum_point_of_a_new_phase_still_collecting_says_so(store):
     # a judged CUSUM is drawn through its altair picture, whose rows carry their phase as data
     days = record_new_phase(store, "warn: spc row_count: chart cusum, baseline 2")
@@ -199,3 +281,11 @@ def test_a_cusum_point_of_a_new_phase_still_collecting_says_so(store):
     for side in ("upper", "lower"):
         got = [phase[d, side] for d in days]
         assert got == ["I", "I", "II", "II", COLLECTING, COLLECTING, "II", "II"], side
+    # its signal: the collecting days were not judged (grey), though their sums are far out
+    status = {(r["partition"], r["side"]): r["status"] for r in rows}
+    for side in ("upper", "lower"):
+        got = [status[d, side] for d in days]
+        assert got == [IN_CONTROL] * 4 + [COLLECTING] * 2 + [IN_CONTROL] * 2, side
+    assert max(r["sum"] for r in rows if r["partition"] in days[4:6]) > 5  # beyond h
+    legend = colours(chart.to_dict(points=False)["spec"])
+    assert legend == {IN_CONTROL: "#4c78a8", COLLECTING: COLLECTING_COLOUR}
