@@ -414,3 +414,18 @@ def running_scheduler(cwd: Path, *args: str, timeout: float = 90) -> Iterator[Si
     finally:
         process.send_signal(signal.SIGTERM)
         running.stderr = process.communicate(timeout=timeout)[1]
+
+
+def jupyter_port(runtime_dir: Path, process: subprocess.Popen, timeout: float) -> int | None:
+    """The port a Jupyter server started with ``--port=0`` (the system picks a free one while
+    the server binds it: no other process can take it in between) listens on, read from its
+    ``jpserver-<pid>.json`` in ``runtime_dir`` (written once it listens). None when the
+    process ended or ``timeout`` passed first."""
+    info = Path(runtime_dir) / f"jpserver-{process.pid}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            return int(json.loads(info.read_text())["port"])
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+    return None

@@ -26,7 +26,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+from builders import jupyter_port
 
 CHROMIUM = os.environ.get("DATAOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -60,13 +60,6 @@ LAB_START_TIMEOUT = 60.0
 DISABLED_LAB_PLUGINS = {
     "@jupyterlab/apputils-extension:announcements": True,
 }
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def external_requests(urls: list[str]) -> list[str]:
@@ -166,7 +159,6 @@ def start_lab(root_dir: Path, workdir: Path) -> LabServer:
         if key.startswith("DATAOPS_") and key not in ("DATAOPS_CHROMIUM", "DATAOPS_WARM_IDLE"):
             env.pop(key)
     token = secrets.token_hex(16)
-    port = free_port()
     log_path = workdir / "jupyter_lab.log"
     cmd = [
         sys.executable,
@@ -175,7 +167,7 @@ def start_lab(root_dir: Path, workdir: Path) -> LabServer:
         "--allow-root",
         "--no-browser",
         f"--ServerApp.token={token}",
-        f"--port={port}",
+        "--port=0",  # a free port, picked as the server binds it (see jupyter_port)
         "--ServerApp.port_retries=0",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.root_dir={root_dir}",
@@ -184,8 +176,9 @@ def start_lab(root_dir: Path, workdir: Path) -> LabServer:
     process = subprocess.Popen(
         cmd, cwd=root_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    server = LabServer(root_dir, port, token, process, log_path)
     deadline = time.monotonic() + LAB_START_TIMEOUT
+    port = jupyter_port(workdir / "runtime", process, LAB_START_TIMEOUT)
+    server = LabServer(root_dir, port or 0, token, process, log_path)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"jupyter lab exited with {process.returncode}:\n{server.log()}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import schemathesis
-from builders import write_notebook
+from builders import jupyter_port, write_notebook
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (
     missing_required_header,
@@ -103,12 +102,6 @@ def seed(root: Path) -> None:
             store.finish_pipeline_run(prid)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(root: Path, workdir: Path) -> Server:
     """``jupyter server`` on ``root`` with the dataops extension, a free port and a random token."""
     config = workdir / "config"
@@ -122,7 +115,7 @@ def start_server(root: Path, workdir: Path) -> Server:
         if not k.startswith("DATAOPS_") or k == "DATAOPS_WARM_IDLE"
     }
     env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(workdir / "runtime"))
-    token, port = secrets.token_hex(16), free_port()
+    token = secrets.token_hex(16)
     log_path = workdir / "server.log"
     process = subprocess.Popen(
         [
@@ -132,7 +125,7 @@ def start_server(root: Path, workdir: Path) -> Server:
             "--allow-root",
             "--no-browser",
             f"--ServerApp.token={token}",
-            f"--port={port}",
+            "--port=0",  # a free port, picked as the server binds it (see jupyter_port)
             "--ServerApp.port_retries=0",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.root_dir={root}",
@@ -143,8 +136,9 @@ def start_server(root: Path, workdir: Path) -> Server:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = Server(f"http://127.0.0.1:{port}", token, process, log_path)
     deadline = time.monotonic() + 60
+    port = jupyter_port(workdir / "runtime", process, 60)
+    server = Server(f"http://127.0.0.1:{port or 0}", token, process, log_path)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"jupyter server exited:\n{log_path.read_text(errors='replace')}")

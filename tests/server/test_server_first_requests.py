@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import yaml
-from test_api_fuzz import free_port
+from builders import jupyter_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from store_bench import seed_store  # noqa: E402
@@ -50,16 +50,18 @@ def test_the_first_requests_at_once_get_no_500(tmp_path: Path):
     (root / "dataops.yaml").write_text(yaml.safe_dump({"pipeline": "bench", "steps": steps}))
     (root / ".dataops").mkdir()
     seed_store(f"sqlite:///{root / '.dataops' / 'dataops.db'}", runs=60, steps=2)
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}",
+        [sys.executable, "-m", "jupyter", "server", "--no-browser", "--port=0",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
+        port = jupyter_port(tmp_path / "runtime", server, 90)
+        assert port, f"jupyter server did not start: {(tmp_path / 'server.log').read_text()}"
         while True:
             try:
                 if _get(port, token, "/api/status")[0] == 200:
