@@ -32,11 +32,9 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks" / "pipeline"
 
 
 def dead_url() -> str:
-    """A local port where nothing listens."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/services/T000/SECRET"
+    """A local port where nothing listens (port 1: privileged, never served here; a port
+    bound and released could be taken by a kernel's socket before the alert is sent)."""
+    return "http://127.0.0.1:1/services/T000/SECRET"
 
 
 def project(tmp_path: Path, alerts: str) -> Path:
