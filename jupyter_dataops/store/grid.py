@@ -9,10 +9,12 @@ is the pipeline room's knowledge: the caller passes those keys in, the store ans
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TypedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import pairwise
+from typing import NamedTuple, TypedDict
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, union_all
 
 from jupyter_dataops.errors import StoreError
 from jupyter_dataops.store.base import _SR, StoreBase, _iso
@@ -112,6 +114,123 @@ def _oldest(conn, ids: list[int], length: int) -> str | None:  # noqa: ANN001
             return key
 
 
+class KeyBucket(NamedTuple):
+    """Recorded keys of one length that share a prefix (a month of hours, a year of weeks):
+    the least and the greatest (text order) and how many."""
+
+    length: int
+    least: str
+    greatest: str
+    count: int
+
+
+# a span of keys of one length: (length, least, greatest), both bounds included; None: open
+KeySpan = tuple[int, str | None, str | None]
+
+
+class GridExtras:
+    """The recorded keys a grid page does not compute (not due: another period's, or outside
+    the due range), counted and read within one read transaction (``GridMixin.grid_extras``).
+
+    Keys of one length are read from index 0017 (mode, length(partition), partition, step_id)
+    one length at a time, so a count or a span of keys reads only that length's entries, in
+    key order, never a row; the lengths ``prefixes`` does not name (keys of no period) are
+    counted and read whole."""
+
+    def __init__(
+        self,
+        conn,  # noqa: ANN001
+        ids: list[int],
+        length: int,
+        first: str | None,
+        last: str,
+        prefixes: Mapping[int, int],
+    ) -> None:
+        self._conn = conn
+        self._steps = _of_steps(conn, ids) if ids else [_SR.c.step_id.in_([])]
+        self._length, self._last = length, last
+        self.first = first
+        self._prefixes = dict(prefixes)
+
+    def _branches(self, length: int) -> list[list[ColumnElement[bool]]]:
+        """The conditions (one list a branch) keeping the not-due keys of ``length``: all of
+        them, or for the due length those before the first due key and after the last (two
+        index ranges, not one scan with a filter)."""
+        size = func.length(_SR.c.partition)
+        base = [_SR.c.mode == "production", size == length, *self._steps]
+        if length != self._length or self.first is None:
+            return [base]
+        return [base + [_SR.c.partition < self.first], base + [_SR.c.partition > self._last]]
+
+    def _keys(self, length: int, least: str | None = None, greatest: str | None = None):  # noqa: ANN202
+        """One select a branch: the distinct keys of ``length`` between the bounds."""
+        bounds = [] if least is None else [_SR.c.partition >= least]
+        bounds += [] if greatest is None else [_SR.c.partition <= greatest]
+        return [
+            select(_SR.c.partition.label("key")).where(*where, *bounds).group_by(_SR.c.partition)
+            for where in self._branches(length)
+        ]
+
+    def buckets(self) -> list[KeyBucket]:
+        """The not-due keys of each length in ``prefixes`` grouped by their first
+        ``prefixes[length]`` characters (one statement; keys of one length sort as text)."""
+        parts = []
+        for length, prefix in self._prefixes.items():
+            for q in self._keys(length):
+                keys = q.subquery()
+                head = func.substr(keys.c.key, 1, prefix)
+                parts.append(
+                    select(
+                        literal_column(str(int(length))).label("length"),
+                        func.min(keys.c.key),
+                        func.max(keys.c.key),
+                        func.count(),
+                    ).group_by(head)
+                )
+        if not parts:
+            return []
+        return [KeyBucket(*r) for r in self._conn.execute(union_all(*parts)).all()]
+
+    def _other_lengths(self) -> list[ColumnElement[bool]]:
+        """The length ranges between the period lengths (keys of no period)."""
+        size = func.length(_SR.c.partition)
+        known = sorted(self._prefixes)
+        if not known:
+            return [_SR.c.partition.is_not(None)]
+        ranges = [size < known[0], size > known[-1]]
+        ranges += [and_(size > a, size < b) for a, b in pairwise(known) if b > a + 1]
+        return ranges
+
+    def _unknown(self):  # noqa: ANN202
+        return [
+            select(_SR.c.partition.label("key"))
+            .where(_SR.c.mode == "production", *self._steps, lengths)
+            .group_by(_SR.c.partition)
+            for lengths in self._other_lengths()
+        ]
+
+    def unknown_count(self) -> int:
+        """How many recorded keys have a length of no period (each length range in turn)."""
+        keys = union_all(*self._unknown()).subquery()
+        return int(self._conn.scalar(select(func.count()).select_from(keys)))
+
+    def unknown_keys(self) -> list[str]:
+        """The recorded keys of no period's length (few: no front door records them)."""
+        return list(self._conn.scalars(union_all(*self._unknown())).all())
+
+    def keys(self, spans: Iterable[KeySpan]) -> list[str]:
+        """The not-due keys in ``spans`` (each: one length, bounds included)."""
+        parts = [
+            q for length, least, greatest in spans for q in self._keys(length, least, greatest)
+        ]
+        return list(self._conn.scalars(union_all(*parts)).all()) if parts else []
+
+    def count(self, span: KeySpan) -> int:
+        """How many not-due keys ``span`` holds (read from the index, not returned)."""
+        keys = union_all(*self._keys(*span)).subquery()
+        return int(self._conn.scalar(select(func.count()).select_from(keys)))
+
+
 class GridMixin(StoreBase):
     """Partitions × steps: what ran for which period, what failed, what is missing."""
 
@@ -185,6 +304,27 @@ class GridMixin(StoreBase):
             if first is not None:
                 keys.update(*_outside(conn, ids, first, last))
         return first, sorted(keys, reverse=True)
+
+    @contextmanager
+    def grid_extras(
+        self,
+        pipeline: str,
+        length: int,
+        last: str,
+        first: str | None = None,
+        *,
+        prefixes: Mapping[int, int],
+    ) -> Iterator[GridExtras]:
+        """What a grid page of keys of ``length`` due up to ``last`` reads besides the due
+        keys, in one read transaction: the first due key (``.first``; as ``grid_keys``) and
+        the recorded keys that are not due (those of another length, and those of ``length``
+        before the first or after ``last``), counted by prefix (``.buckets()``: ``prefixes``
+        maps each period's key length to the characters its buckets share) and read by span
+        (``.keys(spans)``, ``.count(span)``) so that a page reads only its own."""
+        with self._read() as conn:
+            ids = list(self._pipeline_step_ids(conn, pipeline))
+            found = (first or _oldest(conn, ids, length)) if ids else first
+            yield GridExtras(conn, ids, length, found, last, prefixes)
 
     def partition_rows(
         self,
@@ -291,4 +431,13 @@ class GridMixin(StoreBase):
         }
 
 
-__all__ = ["GridCell", "GridMixin", "GridPage", "GridRow", "check_page"]
+__all__ = [
+    "GridCell",
+    "GridExtras",
+    "GridMixin",
+    "GridPage",
+    "GridRow",
+    "KeyBucket",
+    "KeySpan",
+    "check_page",
+]

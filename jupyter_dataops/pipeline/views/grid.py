@@ -11,21 +11,26 @@ that are due (counted, and only a page's built), where the other recorded keys f
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from jupyter_dataops.errors import DataOpsError
 from jupyter_dataops.pipeline.definition.partitions import (
+    KEY_LENGTHS,
     floor,
+    format_key,
     key_start,
     late_partitions,
     period_of,
     periods_between,
+    shift_start,
 )
 
 if TYPE_CHECKING:
     from jupyter_dataops.store.api import Store
+    from jupyter_dataops.store.grid import GridExtras
 
 NOT_PARTITIONED = (
     "This pipeline has no `partitions:` in dataops.yaml, so its runs are for no particular "
@@ -91,6 +96,175 @@ def _window(
     return page, total
 
 
+# the recorded keys not due are counted in buckets: a month of hours or days, a year of weeks
+# or months (the characters their ISO keys share)
+BUCKET_PREFIX = {"hour": 7, "day": 7, "week": 6, "month": 4}
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    """Recorded keys of one period (ISO text of ``length``) whose periods start from ``least``
+    to ``greatest``; ``last_key``: the greatest key."""
+
+    length: int
+    every: str
+    least: datetime
+    greatest: datetime
+    count: int
+    last_key: str
+
+
+def _ceil(every: str, moment: datetime) -> datetime | None:
+    """The first start of an ``every`` period at or after ``moment`` (None: after year 9999)."""
+    start = floor(every, moment)
+    try:
+        return start if start == moment else shift_start(every, start, 1)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _before(every: str, moment: datetime) -> datetime | None:
+    """The last start of an ``every`` period before ``moment`` (None: before year 1)."""
+    start = _ceil(every, moment)
+    try:
+        return shift_start(every, start, -1) if start is not None else None
+    except (OverflowError, ValueError):
+        return None
+
+
+class _Page:
+    """A page of the grid from counts: the due keys (``first`` to ``newest``, arithmetic) and
+    the recorded keys not due, counted in buckets (``GridExtras.buckets``) and read only for
+    the page's stretch of time. Keys are in the order ``_window`` gives (newest first by the
+    moment each key's period starts, then by text; keys of no period last, by text): a moment
+    ``t`` cuts that order in two, the keys starting at or after ``t`` before the others, so the
+    keys a cut leaves above are counted (``_above``) and only those between two cuts read."""
+
+    def __init__(self, spec: Any, first: str | None, newest: str, extras: GridExtras) -> None:
+        self.spec, self.extras = spec, extras
+        self.first = spec.parse(first) if first is not None else None
+        self.newest = spec.parse(newest)
+        self.due = spec.count(first, newest) if first is not None else 0
+        self.buckets: list[_Bucket] = []
+        self.loose: set[str] = set()  # keys of a bucket holding a key of no period: one by one
+        self.junk: list[str] = []  # keys of a period's length that name no period
+        for b in extras.buckets():
+            low, high = key_start(b.least), key_start(b.greatest)
+            if low and high:
+                self.buckets.append(_Bucket(b.length, low[0], low[1], high[1], b.count, b.greatest))
+                continue
+            for key in extras.keys([(b.length, b.least, b.greatest)]):
+                found = key_start(key)
+                if found is None:
+                    self.junk.append(key)
+                else:
+                    self.loose.add(key)
+                    self.buckets.append(_Bucket(b.length, *found, found[1], 1, key))
+        self.starts = sorted({b.least for b in self.buckets})
+        self.known = self.due + sum(b.count for b in self.buckets)
+        self.unknown = extras.unknown_count() + len(self.junk)
+
+    def _due_from(self, moment: datetime) -> int:
+        """The due keys starting at or after ``moment``."""
+        if self.first is None or moment <= self.first:
+            return self.due
+        start = _ceil(self.spec.every, moment)
+        if start is None or start > self.newest:
+            return 0
+        return periods_between(self.spec.every, start, self.newest) + 1
+
+    def _bounds(self, moment: datetime) -> tuple[int, int]:
+        """At least and at most how many keys start at or after ``moment`` (a bucket whose
+        keys start on both sides of it: counted in the most only)."""
+        least = self._due_from(moment) + sum(b.count for b in self.buckets if b.least >= moment)
+        split = sum(b.count for b in self.buckets if b.least < moment <= b.greatest)
+        return least, least + split
+
+    def _above(self, moment: datetime) -> int:
+        """How many keys start at or after ``moment``: the buckets split by it counted from
+        ``moment`` on (one per period at most, a bucket's keys only)."""
+        count = self._bounds(moment)[0]
+        for b in self.buckets:
+            if b.least < moment <= b.greatest:
+                start = _ceil(b.every, moment)
+                count += self.extras.count((b.length, format_key(b.every, start), b.last_key))
+        return count
+
+    def _cut(self, test: Callable[[datetime], bool], last: bool) -> datetime | None:
+        """The first (``last``: the last) bucket start passing ``test``, which passes the
+        starts up to some one (``last``) or from some one on; None: none passes."""
+        lo, hi = 0, len(self.starts)
+        while lo < hi:  # the first index whose start passes (last: fails)
+            mid = (lo + hi) // 2
+            if test(self.starts[mid]) != last:
+                hi = mid
+            else:
+                lo = mid + 1
+        i = lo - 1 if last else lo
+        return self.starts[i] if 0 <= i < len(self.starts) else None
+
+    def _between(self, low: datetime | None, high: datetime | None) -> list[str]:
+        """The recorded keys not due starting from ``low`` (None: the oldest) to before
+        ``high`` (None: the newest), read by span of each period that has keys there."""
+        spans = []
+        for every in {b.every for b in self.buckets if b.last_key not in self.loose}:
+            least = _ceil(every, low) if low is not None else None
+            greatest = _before(every, high) if high is not None else None
+            if (low is not None and least is None) or (high is not None and greatest is None):
+                continue
+            if least is not None and greatest is not None and least > greatest:
+                continue
+            spans.append(
+                (
+                    KEY_LENGTHS[every],
+                    format_key(every, least) if least is not None else None,
+                    format_key(every, greatest) if greatest is not None else None,
+                )
+            )
+        keys = [k for k in self.extras.keys(spans) if k not in self.loose]
+        for key in self.loose:
+            start = key_start(key)[1]
+            if (low is None or start >= low) and (high is None or start < high):
+                keys.append(key)
+        return keys
+
+    def _due_between(self, low: datetime | None, high: datetime | None) -> tuple[str | None, str]:
+        """The first and the newest due key starting from ``low`` to before ``high`` (first
+        None: none does)."""
+        every, first, newest = self.spec.every, self.first, self.newest
+        if first is not None and low is not None:
+            start = _ceil(every, low)
+            first = max(first, start) if start is not None else None
+        if first is not None and high is not None:
+            end = _before(every, high)
+            newest = min(newest, end) if end is not None else newest
+            first = first if end is not None else None
+        if first is not None and first > newest:
+            first = None
+        return (self.spec.format(first) if first else None), self.spec.format(newest)
+
+    def window(self, limit: int, offset: int) -> tuple[list[str], int]:
+        """The page's keys and the grid's total (as ``_window`` over every key)."""
+        total = self.known + self.unknown
+        stop = min(offset + limit, total)
+        page: list[str] = []
+        if offset < min(stop, self.known):
+            end = min(stop, self.known)
+            # the latest cut at most ``offset`` keys are surely above, the earliest cut at
+            # least ``end`` keys are: the page's known keys start between them
+            high = self._cut(lambda t: self._bounds(t)[1] <= offset, last=False)
+            low = self._cut(lambda t: self._bounds(t)[0] >= end, last=True)
+            above = self._above(high) if high is not None else 0
+            first, newest = self._due_between(low, high)
+            page, _ = _window(
+                self.spec, first, newest, self._between(low, high), end - offset, offset - above
+            )
+        if stop > self.known:
+            rest = sorted([*self.extras.unknown_keys(), *self.junk], reverse=True)
+            page += rest[max(offset - self.known, 0) : stop - self.known]
+        return page, total
+
+
 def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) -> dict[str, Any]:
     """One page of the grid (newest partition first) with ``every`` (hour/day/week/month or
     None) and a ``hint`` when there is nothing to show. Each row says its key's ``every``: a
@@ -123,10 +297,14 @@ def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) 
 
     check_page(limit, offset)
     newest = _newest(spec, pipeline)
-    first, extra = store.grid_keys(pipeline.name, spec.key_length, newest, spec.start)
-    if first is not None and spec.parse(first) > spec.parse(newest):
-        first = None  # nothing due yet: the recorded keys (all outside) are the rows
-    keys, total = _window(spec, first, newest, extra, limit, offset)
+    prefixes = {KEY_LENGTHS[p]: n for p, n in BUCKET_PREFIX.items()}
+    with store.grid_extras(
+        pipeline.name, spec.key_length, newest, spec.start, prefixes=prefixes
+    ) as extras:
+        first = extras.first
+        if first is not None and spec.parse(first) > spec.parse(newest):
+            first = None  # nothing due yet: the recorded keys (all outside) are the rows
+        keys, total = _Page(spec, first, newest, extras).window(limit, offset)
     columns, rows = store.partition_rows(
         pipeline.name, keys, steps=steps, late=_late(pipeline, store, keys)
     )
