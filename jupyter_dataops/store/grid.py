@@ -9,6 +9,7 @@ is the pipeline room's knowledge: the caller passes those keys in, the store ans
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
@@ -114,6 +115,9 @@ def _oldest(conn, ids: list[int], length: int) -> str | None:  # noqa: ANN001
             return key
 
 
+KEPT_COUNTS = 16  # the grids whose bucket counts a store keeps (each a few thousand rows at most)
+
+
 class KeyBucket(NamedTuple):
     """Recorded keys of one length that share a prefix (a month of hours, a year of weeks):
     the least and the greatest (text order) and how many."""
@@ -145,8 +149,10 @@ class GridExtras:
         first: str | None,
         last: str,
         prefixes: Mapping[int, int],
+        counted: tuple[list[KeyBucket], int] | None = None,
     ) -> None:
         self._conn = conn
+        self.counted = counted  # (buckets, unknown count): counted once, then kept
         self._steps = _of_steps(conn, ids) if ids else [_SR.c.step_id.in_([])]
         self._length, self._last = length, last
         self.first = first
@@ -172,6 +178,19 @@ class GridExtras:
         ]
 
     def buckets(self) -> list[KeyBucket]:
+        """``_buckets()``, counted once (or kept by the store while nothing was committed)."""
+        return self._counts()[0]
+
+    def unknown_count(self) -> int:
+        """How many recorded keys have a length of no period (``_unknown_count()``, once)."""
+        return self._counts()[1]
+
+    def _counts(self) -> tuple[list[KeyBucket], int]:
+        if self.counted is None:
+            self.counted = (self._buckets(), self._unknown_count())
+        return self.counted
+
+    def _buckets(self) -> list[KeyBucket]:
         """The not-due keys of each length in ``prefixes`` grouped by their first
         ``prefixes[length]`` characters (one statement; keys of one length sort as text)."""
         parts = []
@@ -209,7 +228,7 @@ class GridExtras:
             for lengths in self._other_lengths()
         ]
 
-    def unknown_count(self) -> int:
+    def _unknown_count(self) -> int:
         """How many recorded keys have a length of no period (each length range in turn)."""
         keys = union_all(*self._unknown()).subquery()
         return int(self._conn.scalar(select(func.count()).select_from(keys)))
@@ -320,11 +339,26 @@ class GridMixin(StoreBase):
         the recorded keys that are not due (those of another length, and those of ``length``
         before the first or after ``last``), counted by prefix (``.buckets()``: ``prefixes``
         maps each period's key length to the characters its buckets share) and read by span
-        (``.keys(spans)``, ``.count(span)``) so that a page reads only its own."""
+        (``.keys(spans)``, ``.count(span)``) so that a page reads only its own.
+
+        The counts are kept (the newest ``KEPT_COUNTS`` of them) while the store's
+        ``generation`` stays the same: nothing committed since, by any process, so the next
+        page of the same grid reads only its own keys."""
+        generation = self.generation()  # asked before reading: a commit after it is a miss
+        kept: dict = self.__dict__.setdefault("_grid_counts", {})
         with self._read() as conn:
             ids = list(self._pipeline_step_ids(conn, pipeline))
             found = (first or _oldest(conn, ids, length)) if ids else first
-            yield GridExtras(conn, ids, length, found, last, prefixes)
+            key = (pipeline, length, found, last, tuple(sorted(prefixes.items())))
+            same = kept.get(key) if generation is not None else None
+            counted = same[1] if same is not None and same[0] == generation else None
+            extras = GridExtras(conn, ids, length, found, last, prefixes, counted)
+            yield extras
+        if generation is not None and extras.counted is not None and counted is None:
+            with self.__dict__.setdefault("_grid_counts_lock", threading.Lock()):
+                while len(kept) >= KEPT_COUNTS:
+                    kept.pop(next(iter(kept)), None)
+                kept[key] = (generation, extras.counted)
 
     def partition_rows(
         self,

@@ -128,3 +128,57 @@ def test_a_periods_oldest_key_and_the_keys_not_due_are_read_by_length(store):
         "2026-09-01T05",
         "2026-09-01",
     ]
+
+
+def test_the_keys_not_due_are_counted_by_prefix_read_by_span_and_recounted_after_a_commit(store):
+    """``grid_extras``: the recorded production keys not due (another length, or the due
+    length outside the due range), counted per length and prefix, read and counted by span;
+    keys of no period's length apart. The counts are kept while nothing is committed, and a
+    commit (by any connection) makes the next page count afresh."""
+    hours = ["2026-08-31T22", "2026-09-01T05", "2026-09-01T06", "2026-09-02T00"]
+    for key in [*hours, "2026-08-30", "2026-09-01", "2026-W30", "2026-W36", "x"]:
+        run_partition(store, key, {"ingest": ("success", [])})
+    run_partition(store, "2026-07-01", {"ingest": ("success", [])}, mode="test")  # not a row
+    run_partition(store, "2026-06-01", {"load": ("success", [])}, pipeline="other")
+    prefixes = {13: 7, 10: 7, 8: 6, 7: 4}
+
+    def read(last: str, first: str | None = None):
+        with store.grid_extras("factory", 10, last, first, prefixes=prefixes) as x:
+            found = (
+                x.first,
+                sorted(x.buckets()),
+                x.unknown_count(),
+                sorted(x.keys([(13, "2026-09-01T00", None), (8, None, "2026-W35")])),
+                x.count((13, None, "2026-09-01T05")),
+                x.unknown_keys(),
+            )
+        return found
+
+    assert read("2026-08-31") == (
+        "2026-08-30",  # the oldest day: the due days run from it to the 31st
+        [
+            (8, "2026-W30", "2026-W36", 2),
+            (10, "2026-09-01", "2026-09-01", 1),  # after the last due day
+            (13, "2026-08-31T22", "2026-08-31T22", 1),
+            (13, "2026-09-01T05", "2026-09-02T00", 3),
+        ],
+        1,
+        ["2026-09-01T05", "2026-09-01T06", "2026-09-02T00", "2026-W30"],
+        2,
+        ["x"],
+    )
+    # `start:` after both days: both before the first due day
+    assert [b for b in read("2026-09-05", "2026-09-03")[1] if b.length == 10] == [
+        (10, "2026-08-30", "2026-08-30", 1),  # a bucket a month
+        (10, "2026-09-01", "2026-09-01", 1),
+    ]
+    run_partition(store, "2026-08", {"report": ("success", [])})  # committed: counted afresh
+    assert (7, "2026", "2026", 1) not in read("2026-08-31")[1]
+    assert (7, "2026-08", "2026-08", 1) in read("2026-08-31")[1]
+    with store.grid_extras("nope", 10, "2026-08-31", prefixes=prefixes) as x:
+        assert (x.first, x.buckets(), x.unknown_count(), x.keys([(13, None, None)])) == (
+            None,
+            [],
+            0,
+            [],
+        )
