@@ -142,12 +142,13 @@ def test_every_page_counted_by_buckets_is_the_slice_of_every_key_in_time(
 def test_a_bucket_holding_a_key_of_no_period_is_read_key_by_key(store):
     """Keys of a period's length that name no period (no front door records them; the store
     takes any text) go last when they end a bucket, as when every key was read."""
-    days = ["2026-02-27", "2026-02-28", "2026-02-31", "2026-03-01"]
+    days = ["2026-01-20", "2026-02-00", "2026-02-27", "2026-02-28", "2026-02-31", "2026-03-01"]
     record(store, "factory", [("ingest", k, "production") for k in days + ["2026-02-14T05"]])
     spec = Partitions("hour", start="2026-03-01T20")
-    got, total = every_page(store, "factory", spec, "2026-03-01T23", PREFIXES, 3)
-    assert got == [
-        "2026-03-01T23", "2026-03-01T22", "2026-03-01T21", "2026-03-01T20", "2026-03-01",
-        "2026-02-28", "2026-02-27", "2026-02-14T05", "2026-02-31",
-    ]  # fmt: skip
-    assert total == 9
+    for limit in (1, 2, 3):
+        got, total = every_page(store, "factory", spec, "2026-03-01T23", PREFIXES, limit)
+        assert got == [
+            "2026-03-01T23", "2026-03-01T22", "2026-03-01T21", "2026-03-01T20", "2026-03-01",
+            "2026-02-28", "2026-02-27", "2026-02-14T05", "2026-01-20", "2026-02-31", "2026-02-00",
+        ]  # fmt: skip
+        assert total == 11
