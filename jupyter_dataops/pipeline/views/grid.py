@@ -1,11 +1,12 @@
 """The factory's calendar as the panel's "Grid" shows it: partitions × steps of the pipeline.
 
 The store answers what ran (``Store.partition_rows``: each partition's latest production run of
-each step; ``Store.grid_keys``: the recorded keys that are not due); this module adds what the
-pipeline file knows: the column order (the steps as ``dataops.yaml`` lists them), the partitions
-that are due (counted, and only a page's built), where the other recorded keys fall among them
-(also those of another period, left by an earlier ``every:``), and which are late
-(``expect_by``). The REST route ``GET /dataops/api/grid`` serves ``grid_page``.
+each step; ``Store.grid_extras``: the recorded keys that are not due, counted in buckets and read
+by span); this module adds what the pipeline file knows: the column order (the steps as
+``dataops.yaml`` lists them), the partitions that are due (counted, and only a page's built),
+where the other recorded keys fall among them (also those of another period, left by an earlier
+``every:``: counted, and only the page's read, ``_Page``), and which are late (``expect_by``).
+The REST route ``GET /dataops/api/grid`` serves ``grid_page``.
 """
 
 from __future__ import annotations
@@ -273,8 +274,8 @@ def grid_page(pipeline: Any, store: Store, *, limit: int = 14, offset: int = 0) 
 
     The due partitions run from ``start:`` (without it: the oldest key of the period that
     ran) to the newest a tick now processes; they are paged by arithmetic (a page of 14 hours
-    builds 14 keys, whatever the history's length), and only the recorded keys outside them
-    or of another period are read."""
+    builds 14 keys, whatever the history's length); the recorded keys outside them or of
+    another period are counted by bucket and only those of the page's stretch of time read."""
     steps = list(pipeline.steps)
     spec = _partitions(pipeline)
     every = getattr(spec, "every", None) if spec is not None else None
