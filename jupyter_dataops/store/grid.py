@@ -307,7 +307,8 @@ class GridMixin(StoreBase):
         order): those after ``last`` or before the first, and those of another length (ISO
         keys of one period have one length: another period's, left by an earlier
         ``every:``). Index 0016 (step_id, length(partition), partition) answers the oldest
-        key and the other lengths without touching the keys in between."""
+        key and the other lengths without touching the keys in between. Every such key is
+        read: the grid pages with ``grid_extras``, which counts them and reads a page's."""
         with self._read() as conn:
             ids = list(self._pipeline_step_ids(conn, pipeline))
             if not ids:
@@ -433,7 +434,7 @@ class GridMixin(StoreBase):
         there follow). ``partitions`` adds the keys the pipeline expects (due but maybe never
         run) to those recorded. ``late`` maps a late partition to its late steps; their cells
         (and the row) say ``late``. (This reads every recorded key: the pipeline room pages a
-        long history with ``grid_keys`` and ``partition_rows``.)
+        long history with ``grid_extras`` and ``partition_rows``.)
         """
         check_page(limit, offset)
         late_steps = {str(k): set(v) for k, v in (late or {}).items()}
