@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -153,6 +154,9 @@ class StoreBase:
             raise
         self.host = socket.gethostname()
         self._generation = GenerationProbe(self.engine)
+        # answers kept while ``generation()`` stays the same (the grid's key counts, grid.py)
+        self._kept: dict[Any, Any] = {}
+        self._kept_lock = threading.Lock()
         _OPEN_STORES.add(self)
 
     # -- plumbing ---------------------------------------------------------------------------

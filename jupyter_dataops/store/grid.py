@@ -9,7 +9,6 @@ is the pipeline room's knowledge: the caller passes those keys in, the store ans
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import pairwise
@@ -346,17 +345,17 @@ class GridMixin(StoreBase):
         ``generation`` stays the same: nothing committed since, by any process, so the next
         page of the same grid reads only its own keys."""
         generation = self.generation()  # asked before reading: a commit after it is a miss
-        kept: dict = self.__dict__.setdefault("_grid_counts", {})
+        kept = self._kept
         with self._read() as conn:
             ids = list(self._pipeline_step_ids(conn, pipeline))
             found = (first or _oldest(conn, ids, length)) if ids else first
-            key = (pipeline, length, found, last, tuple(sorted(prefixes.items())))
+            key = ("grid", pipeline, length, found, last, tuple(sorted(prefixes.items())))
             same = kept.get(key) if generation is not None else None
             counted = same[1] if same is not None and same[0] == generation else None
             extras = GridExtras(conn, ids, length, found, last, prefixes, counted)
             yield extras
         if generation is not None and extras.counted is not None and counted is None:
-            with self.__dict__.setdefault("_grid_counts_lock", threading.Lock()):
+            with self._kept_lock:
                 while len(kept) >= KEPT_COUNTS:
                     kept.pop(next(iter(kept)), None)
                 kept[key] = (generation, extras.counted)
