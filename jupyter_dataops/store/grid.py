@@ -163,7 +163,9 @@ class GridExtras:
         index ranges, not one scan with a filter)."""
         size = func.length(_SR.c.partition)
         base = [_SR.c.mode == "production", size == length, *self._steps]
-        if length != self._length or self.first is None:
+        # nothing due (no first key, or it comes after the last: keys of one length sort as
+        # text in time order): every key of the length, once (the two ranges would overlap)
+        if length != self._length or self.first is None or self.first > self._last:
             return [base]
         return [base + [_SR.c.partition < self.first], base + [_SR.c.partition > self._last]]
 
